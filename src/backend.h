@@ -1,0 +1,43 @@
+/* backend — the contract every executor of the graph (cpu, vk) fulfils.
+ *
+ * The KV cache is addressed by position: forward(tokens, n, pos) writes the cache
+ * rows pos..pos+n-1 and attends over 0..pos+n-1, so "truncating" the cache is
+ * just calling forward with an earlier pos.
+ */
+#ifndef JOULE_BACKEND_H
+#define JOULE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct model;
+struct backend;
+
+struct backend_ops {
+    /* logits: n x n_vocab floats when all_logits, else 1 x n_vocab (the last token) */
+    int (*forward)(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
+                   bool all_logits, float *logits, char *err, size_t errlen);
+    void (*destroy)(struct backend *b);
+};
+
+struct backend {
+    const struct backend_ops *ops;
+    const struct model *model;
+    int32_t n_ctx;       /* KV cache capacity in positions */
+    int32_t max_batch;   /* largest n per forward call */
+    char name[64];       /* "cpu", "vulkan" */
+    char device[256];    /* human-readable device description */
+};
+
+static inline int backend_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
+                                  bool all_logits, float *logits, char *err, size_t errlen)
+{
+    return b->ops->forward(b, tokens, n, pos, all_logits, logits, err, errlen);
+}
+static inline void backend_destroy(struct backend *b)
+{
+    if (b) b->ops->destroy(b);
+}
+
+#endif

@@ -1,0 +1,479 @@
+/* cpu — graph executor on the CPU. Kernels are plain float C; the only speed
+ * tricks are threading over output rows and dequantizing a weight row once for a
+ * whole batch of tokens. */
+#include "cpu.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quant.h"
+
+/* ---- thread pool: one parallel-for at a time, the caller takes part ---- */
+
+typedef void (*pool_fn)(void *ctx, int32_t worker, int64_t begin, int64_t end);
+
+struct cpu_pool {
+    int32_t n_threads; /* including the caller */
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t start, done;
+    uint64_t generation;
+    int32_t pending; /* workers still running the current job */
+    bool quit;
+    /* current job */
+    pool_fn fn;
+    void *ctx;
+    int64_t n_items, chunk;
+    atomic_int_fast64_t next;
+};
+
+struct worker_arg {
+    struct cpu_pool *pool;
+    int32_t id;
+};
+
+static void run_chunks(struct cpu_pool *p, int32_t id)
+{
+    for (;;) {
+        int64_t b = atomic_fetch_add(&p->next, p->chunk);
+        if (b >= p->n_items) break;
+        int64_t e = b + p->chunk < p->n_items ? b + p->chunk : p->n_items;
+        p->fn(p->ctx, id, b, e);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    struct cpu_pool *p = wa->pool;
+    int32_t id = wa->id;
+    free(wa);
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->start, &p->mu);
+        if (p->quit) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        run_chunks(p, id);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int32_t cpu_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 256 ? 256 : (int32_t)n);
+}
+
+struct cpu_pool *cpu_pool_new(int32_t n_threads)
+{
+    if (n_threads <= 0) n_threads = cpu_default_threads();
+    struct cpu_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n_threads = 1;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    if (!p->threads) {
+        cpu_pool_free(p);
+        return NULL;
+    }
+    for (int32_t i = 1; i < n_threads; i++) {
+        struct worker_arg *wa = malloc(sizeof *wa);
+        if (!wa) break;
+        wa->pool = p;
+        wa->id = i;
+        if (pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            break; /* run with the threads we got */
+        }
+        p->n_threads = i + 1;
+    }
+    return p;
+}
+
+void cpu_pool_free(struct cpu_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mu);
+    for (int32_t i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}
+
+/* Runs fn over [0, n_items) in chunks of `chunk`, on every thread of the pool. */
+static void pool_for(struct cpu_pool *p, pool_fn fn, void *ctx, int64_t n_items, int64_t chunk)
+{
+    if (n_items <= 0) return;
+    if (chunk < 1) chunk = 1;
+    if (!p || p->n_threads == 1 || n_items <= chunk) {
+        fn(ctx, 0, 0, n_items);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_items = n_items;
+    p->chunk = chunk;
+    atomic_store(&p->next, 0);
+    p->pending = p->n_threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mu);
+    run_chunks(p, 0);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int32_t pool_threads(const struct cpu_pool *p) { return p ? p->n_threads : 1; }
+
+/* ---- reference kernels ---- */
+
+void cpu_embed(float *dst, const struct weight *w, const int32_t *tokens, int32_t n)
+{
+    for (int32_t t = 0; t < n; t++)
+        quant_dequant_row(w->type, (const uint8_t *)w->data + (uint64_t)tokens[t] * w->row_bytes,
+                          dst + (int64_t)t * w->ne0, w->ne0);
+}
+
+void cpu_rmsnorm(float *dst, const float *src, const float *w, int32_t n, int32_t dim, float eps)
+{
+    for (int32_t t = 0; t < n; t++) {
+        const float *x = src + (int64_t)t * dim;
+        float *y = dst + (int64_t)t * dim;
+        double ss = 0.0;
+        for (int32_t i = 0; i < dim; i++) ss += (double)x[i] * x[i];
+        float scale = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int32_t i = 0; i < dim; i++) y[i] = x[i] * scale * w[i];
+    }
+}
+
+/* Rows are processed in tiles: a tile of weight rows is dequantized once into a
+ * per-thread scratch and reused for every token of the batch. */
+enum { MM_TILE = 16 };
+
+struct matmul_job {
+    float *dst;
+    const struct weight *w;
+    const float *bias, *src;
+    int32_t n;
+    bool accumulate;
+    float *scratch; /* n_threads x MM_TILE x ne0 */
+};
+
+static float dot_f32(const float *a, const float *b, int64_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+        s4 += a[i + 4] * b[i + 4];
+        s5 += a[i + 5] * b[i + 5];
+        s6 += a[i + 6] * b[i + 6];
+        s7 += a[i + 7] * b[i + 7];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+}
+
+static void matmul_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    struct matmul_job *j = ctx;
+    const struct weight *w = j->w;
+    const int64_t in = w->ne0, out = w->ne1;
+    const uint8_t *base = w->data;
+    for (int64_t r0 = begin; r0 < end; r0 += MM_TILE) {
+        int64_t r1 = r0 + MM_TILE < end ? r0 + MM_TILE : end;
+        if (j->n == 1) {
+            for (int64_t r = r0; r < r1; r++) {
+                float v = quant_dot(w->type, base + r * w->row_bytes, j->src, in);
+                if (j->bias) v += j->bias[r];
+                j->dst[r] = j->accumulate ? j->dst[r] + v : v;
+            }
+            continue;
+        }
+        float *tile = j->scratch + (int64_t)worker * MM_TILE * in;
+        for (int64_t r = r0; r < r1; r++)
+            quant_dequant_row(w->type, base + r * w->row_bytes, tile + (r - r0) * in, in);
+        for (int32_t t = 0; t < j->n; t++) {
+            const float *x = j->src + (int64_t)t * in;
+            float *y = j->dst + (int64_t)t * out;
+            for (int64_t r = r0; r < r1; r++) {
+                float v = dot_f32(tile + (r - r0) * in, x, in);
+                if (j->bias) v += j->bias[r];
+                y[r] = j->accumulate ? y[r] + v : v;
+            }
+        }
+    }
+}
+
+void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
+                const float *src, int32_t n, bool accumulate)
+{
+    if (n <= 0) return;
+    float *scratch = NULL;
+    if (n > 1) {
+        scratch = malloc(sizeof(float) * (size_t)pool_threads(pool) * MM_TILE * (size_t)w->ne0);
+        if (!scratch) { /* fall back to one dot per token and row: slower, no extra memory */
+            for (int32_t t = 0; t < n; t++)
+                cpu_matmul(pool, dst + (int64_t)t * w->ne1, w, bias, src + (int64_t)t * w->ne0, 1,
+                           accumulate);
+            return;
+        }
+    }
+    struct matmul_job j = {dst, w, bias, src, n, accumulate, scratch};
+    pool_for(pool, matmul_rows, &j, w->ne1, MM_TILE);
+    free(scratch);
+}
+
+void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
+              float base, enum rope_type type)
+{
+    const int32_t half = rope_dim / 2;
+    for (int32_t t = 0; t < n; t++) {
+        const double pos = (double)pos0 + t;
+        for (int32_t i = 0; i < half; i++) {
+            double theta = pos * pow((double)base, -2.0 * i / rope_dim);
+            float c = (float)cos(theta), s = (float)sin(theta);
+            for (int32_t h = 0; h < n_heads; h++) {
+                float *v = x + ((int64_t)t * n_heads + h) * head_dim;
+                int32_t a = type == ROPE_NEOX ? i : 2 * i;
+                int32_t b = type == ROPE_NEOX ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+/* one (token, head) pair */
+static void attention_one(float *out, const float *q, const float *kc, const float *vc,
+                          int32_t n_keys, int32_t kv_stride, int32_t hd, float *scores)
+{
+    const float scale = 1.0f / sqrtf((float)hd);
+    float mx = -INFINITY;
+    for (int32_t j = 0; j < n_keys; j++) {
+        scores[j] = dot_f32(q, kc + (int64_t)j * kv_stride, hd) * scale;
+        if (scores[j] > mx) mx = scores[j];
+    }
+    float sum = 0.0f;
+    for (int32_t j = 0; j < n_keys; j++) {
+        scores[j] = expf(scores[j] - mx);
+        sum += scores[j];
+    }
+    for (int32_t d = 0; d < hd; d++) out[d] = 0.0f;
+    for (int32_t j = 0; j < n_keys; j++) {
+        const float p = scores[j] / sum, *v = vc + (int64_t)j * kv_stride;
+        for (int32_t d = 0; d < hd; d++) out[d] += p * v[d];
+    }
+}
+
+struct attn_job {
+    float *dst;
+    const float *q, *kc, *vc;
+    int32_t pos0, n_head, n_head_kv, hd;
+    float *scores; /* n_threads x (pos0 + n) */
+    int32_t scores_stride;
+};
+
+static void attention_items(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    struct attn_job *j = ctx;
+    const int32_t group = j->n_head / j->n_head_kv, kv_stride = j->n_head_kv * j->hd;
+    float *scores = j->scores + (int64_t)worker * j->scores_stride;
+    for (int64_t it = begin; it < end; it++) {
+        int32_t t = (int32_t)(it / j->n_head), h = (int32_t)(it % j->n_head);
+        int64_t qoff = ((int64_t)t * j->n_head + h) * j->hd;
+        int32_t kvh = h / group;
+        attention_one(j->dst + qoff, j->q + qoff, j->kc + (int64_t)kvh * j->hd,
+                      j->vc + (int64_t)kvh * j->hd, j->pos0 + t + 1, kv_stride, j->hd, scores);
+    }
+}
+
+static void attention_pool(struct cpu_pool *pool, float *dst, const float *q, const float *kc,
+                           const float *vc, int32_t n, int32_t pos0, int32_t n_head,
+                           int32_t n_head_kv, int32_t hd, float *scores)
+{
+    struct attn_job j = {dst, q, kc, vc, pos0, n_head, n_head_kv, hd, scores, pos0 + n};
+    pool_for(pool, attention_items, &j, (int64_t)n * n_head, 1);
+}
+
+void cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                   int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd)
+{
+    float *scores = malloc(sizeof(float) * (size_t)(pos0 + n));
+    if (!scores) return;
+    attention_pool(NULL, dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, scores);
+    free(scores);
+}
+
+void cpu_swiglu(float *gate, const float *up, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+/* ---- the backend ---- */
+
+struct cpu_backend {
+    struct backend base;
+    struct graph graph;
+    struct cpu_pool *pool;
+    float *act[ACT_COUNT];
+    float *kcache, *vcache; /* n_layer x n_ctx x kv_dim */
+    float *scores;          /* n_threads x n_ctx */
+    int64_t kv_dim;
+};
+
+static void cpu_destroy(struct backend *b)
+{
+    struct cpu_backend *cb = (struct cpu_backend *)b;
+    graph_free(&cb->graph);
+    cpu_pool_free(cb->pool);
+    for (int i = 0; i < ACT_COUNT; i++) free(cb->act[i]);
+    free(cb->kcache);
+    free(cb->vcache);
+    free(cb->scores);
+    free(cb);
+}
+
+static const float *f32_data(const struct weight *w) { return w ? (const float *)w->data : NULL; }
+
+/* Runs one chunk of at most max_batch tokens. out_rows: which rows get logits. */
+static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, int32_t pos,
+                      int32_t logit_row0, int32_t n_logit_rows)
+{
+    const struct model_config *c = &cb->base.model->cfg;
+    for (int32_t i = 0; i < cb->graph.n_ops; i++) {
+        const struct op *o = &cb->graph.ops[i];
+        int32_t rows = o->logits_rows ? n_logit_rows : n;
+        int32_t src_row0 = o->logits_rows ? logit_row0 : 0;
+        float *dst = o->dst < ACT_COUNT ? cb->act[o->dst] : NULL;
+        const float *src = o->src < ACT_COUNT ? cb->act[o->src] : NULL;
+        if (src && o->logits_rows) src += (int64_t)src_row0 * act_width(c, o->src);
+        if (dst && o->logits_rows && o->dst != ACT_LOGITS) dst += (int64_t)src_row0 * act_width(c, o->dst);
+        switch (o->kind) {
+        case OP_EMBED: cpu_embed(dst, o->w, tokens, n); break;
+        case OP_RMSNORM: cpu_rmsnorm(dst, src, f32_data(o->w), rows, c->n_embd, c->rms_eps); break;
+        case OP_MATMUL: cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate); break;
+        case OP_ROPE:
+            cpu_rope(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base, c->rope_type);
+            break;
+        case OP_KV_STORE: {
+            int64_t off = ((int64_t)o->layer * cb->base.n_ctx + pos) * cb->kv_dim;
+            memcpy(cb->kcache + off, cb->act[o->src], sizeof(float) * (size_t)(n * cb->kv_dim));
+            memcpy(cb->vcache + off, cb->act[o->src2], sizeof(float) * (size_t)(n * cb->kv_dim));
+            break;
+        }
+        case OP_ATTENTION: {
+            int64_t off = (int64_t)o->layer * cb->base.n_ctx * cb->kv_dim;
+            attention_pool(cb->pool, dst, src, cb->kcache + off, cb->vcache + off, n, pos,
+                           c->n_head, c->n_head_kv, c->head_dim, cb->scores);
+            break;
+        }
+        case OP_SWIGLU: cpu_swiglu(dst, src, (int64_t)n * c->n_ff); break;
+        default: break;
+        }
+    }
+}
+
+static int cpu_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
+                       bool all_logits, float *logits, char *err, size_t errlen)
+{
+    struct cpu_backend *cb = (struct cpu_backend *)b;
+    const struct model_config *c = &b->model->cfg;
+    if (n < 1 || pos < 0 || pos > b->n_ctx - n) {
+        snprintf(err, errlen, "context full: %d tokens at position %d exceed the context of %d", n,
+                 pos, b->n_ctx);
+        return -1;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->n_vocab) {
+            snprintf(err, errlen, "token id %d is out of range (vocabulary has %d)", tokens[i],
+                     c->n_vocab);
+            return -1;
+        }
+    for (int32_t done = 0; done < n; done += b->max_batch) {
+        int32_t m = n - done < b->max_batch ? n - done : b->max_batch;
+        bool last_chunk = done + m == n;
+        if (all_logits) {
+            run_graph(cb, tokens + done, m, pos + done, 0, m);
+            memcpy(logits + (int64_t)done * c->n_vocab, cb->act[ACT_LOGITS],
+                   sizeof(float) * (size_t)m * (size_t)c->n_vocab);
+        } else {
+            run_graph(cb, tokens + done, m, pos + done, last_chunk ? m - 1 : 0, last_chunk ? 1 : 0);
+            if (last_chunk)
+                memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)c->n_vocab);
+        }
+    }
+    return 0;
+}
+
+static const struct backend_ops cpu_ops = {cpu_forward, cpu_destroy};
+
+struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_threads, char *err,
+                                size_t errlen)
+{
+    const struct model_config *c = &m->cfg;
+    struct cpu_backend *cb = calloc(1, sizeof *cb);
+    if (!cb) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cb->base.ops = &cpu_ops;
+    cb->base.model = m;
+    cb->base.n_ctx = n_ctx;
+    cb->base.max_batch = n_ctx < 256 ? n_ctx : 256;
+    snprintf(cb->base.name, sizeof cb->base.name, "cpu");
+    cb->kv_dim = (int64_t)c->n_head_kv * c->head_dim;
+    if (model_build_graph(m, &cb->graph, err, errlen) != 0) {
+        cpu_destroy(&cb->base);
+        return NULL;
+    }
+    cb->pool = cpu_pool_new(n_threads);
+    bool ok = cb->pool != NULL;
+    for (int i = 0; ok && i < ACT_COUNT; i++) {
+        cb->act[i] = malloc(sizeof(float) * (size_t)cb->base.max_batch * (size_t)act_width(c, i));
+        ok = cb->act[i] != NULL;
+    }
+    size_t kv = (size_t)c->n_layer * (size_t)n_ctx * (size_t)cb->kv_dim;
+    if (ok) {
+        cb->kcache = calloc(kv, sizeof(float));
+        cb->vcache = calloc(kv, sizeof(float));
+        cb->scores = malloc(sizeof(float) * (size_t)pool_threads(cb->pool) * (size_t)n_ctx);
+        ok = cb->kcache && cb->vcache && cb->scores;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "out of memory allocating the CPU KV cache (%d positions, %.1f MiB)",
+                 n_ctx, 2.0 * (double)kv * 4 / (1 << 20));
+        cpu_destroy(&cb->base);
+        return NULL;
+    }
+    snprintf(cb->base.device, sizeof cb->base.device, "CPU, %d threads", pool_threads(cb->pool));
+    return &cb->base;
+}

@@ -1,0 +1,40 @@
+/* cpu — the CPU backend: executes the graph with plain float kernels, threaded
+ * over rows with a small pthread pool. The kernels below are the reference every
+ * other backend is checked against; they are exported for those tests.
+ */
+#ifndef JOULE_CPU_H
+#define JOULE_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "model.h"
+
+struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_threads, char *err,
+                                size_t errlen);
+
+/* threads: 0 = one per online core */
+int32_t cpu_default_threads(void);
+
+struct cpu_pool;
+struct cpu_pool *cpu_pool_new(int32_t n_threads);
+void cpu_pool_free(struct cpu_pool *p);
+
+/* reference kernels (rows are contiguous, row-major) */
+void cpu_embed(float *dst, const struct weight *w, const int32_t *tokens, int32_t n);
+void cpu_rmsnorm(float *dst, const float *src, const float *w, int32_t n, int32_t dim, float eps);
+/* dst[t][o] (+)= sum_i W[o][i] * src[t][i] + bias[o]; pool may be NULL (single thread) */
+void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
+                const float *src, int32_t n, bool accumulate);
+/* rotate n rows of n_heads x head_dim, the first rope_dim dims of each head */
+void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
+              float base, enum rope_type type);
+/* q: n x (n_head*hd); kc, vc: cache of n_ctx rows x (n_head_kv*hd); dst like q.
+ * Row t attends to cache rows 0..pos0+t. */
+void cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                   int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd);
+void cpu_swiglu(float *gate, const float *up, int64_t count);
+
+#endif

@@ -1,0 +1,325 @@
+/* model — llama-family configuration from GGUF metadata, weight views, and the
+ * forward pass as an op list. See model.h. */
+#include "model.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *act_name(enum act a)
+{
+    static const char *names[ACT_COUNT] = {"x", "xn", "q", "k", "v", "attn", "gate", "up", "logits"};
+    return a < ACT_COUNT ? names[a] : "?";
+}
+
+const char *op_name(enum op_kind k)
+{
+    static const char *names[OP_COUNT] = {"embed", "rmsnorm", "matmul",   "rope",
+                                          "kv_store", "attention", "swiglu"};
+    return k < OP_COUNT ? names[k] : "?";
+}
+
+int32_t act_width(const struct model_config *c, enum act a)
+{
+    switch (a) {
+    case ACT_X:
+    case ACT_XN: return c->n_embd;
+    case ACT_Q:
+    case ACT_ATTN: return c->n_head * c->head_dim;
+    case ACT_K:
+    case ACT_V: return c->n_head_kv * c->head_dim;
+    case ACT_GATE:
+    case ACT_UP: return c->n_ff;
+    case ACT_LOGITS: return c->n_vocab;
+    default: return 0;
+    }
+}
+
+/* Reads "<arch>.<suffix>" as a positive integer within [lo, hi]. */
+static int get_dim(const struct gguf_file *f, const char *arch, const char *suffix, bool required,
+                   int32_t lo, int32_t hi, int32_t *out, char *err, size_t errlen)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int64_t v;
+    if (gguf_get_i64(f, key, &v) != 0) {
+        if (!required) return 0;
+        if (gguf_find(f, key))
+            return fail(err, errlen, "%s: metadata '%s' is not an integer", f->path, key);
+        return fail(err, errlen, "%s: required metadata '%s' is missing", f->path, key);
+    }
+    if (v < lo || v > hi)
+        return fail(err, errlen, "%s: metadata '%s' = %" PRId64 " is out of range [%d, %d]",
+                    f->path, key, v, lo, hi);
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int get_float(const struct gguf_file *f, const char *arch, const char *suffix, float *out)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_f32(f, key, out);
+}
+
+/* Binds a weight view to a tensor, checking its type and shape.
+ * ne1 = 0 means a 1-D tensor of ne0 elements. */
+static int bind(const struct gguf_file *f, struct weight *w, const char *name, int64_t ne0,
+                int64_t ne1, bool required, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    const struct gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) {
+        if (!required) return 0;
+        return fail(err, errlen, "%s: tensor '%s' is missing", f->path, name);
+    }
+    int64_t want1 = ne1 ? ne1 : 1;
+    bool shape_ok = t->ne[0] == ne0 && t->ne[1] == want1 && t->ne[2] == 1 && t->ne[3] == 1;
+    if (!shape_ok)
+        return fail(err, errlen,
+                    "%s: tensor '%s' has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                    "], expected [%" PRId64 ", %" PRId64 "]",
+                    f->path, name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], ne0, want1);
+    if (!quant_supported(t->type)) {
+        const char *tn = quant_name(t->type);
+        return fail(err, errlen, "%s: tensor '%s' has type %s, which is not supported (supported: %s)",
+                    f->path, name, tn ? tn : "unknown", quant_supported_list());
+    }
+    if (ne1 == 0 && t->type != Q_F32)
+        return fail(err, errlen, "%s: tensor '%s' must be F32 (it is %s)", f->path, name,
+                    quant_name(t->type));
+    w->name = t->name;
+    w->type = t->type;
+    w->ne0 = ne0;
+    w->ne1 = want1;
+    if (!quant_row_bytes(t->type, (uint64_t)ne0, &w->row_bytes))
+        return fail(err, errlen, "%s: tensor '%s': row size is invalid", f->path, name);
+    w->data = t->data;
+    return 0;
+}
+
+static int load_config(const struct gguf_file *f, struct model_config *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    char *arch = gguf_get_str(f, "general.architecture");
+    if (!arch) return fail(err, errlen, "%s: metadata 'general.architecture' is missing", f->path);
+    if (strcmp(arch, "llama") != 0) {
+        int r = fail(err, errlen, "%s: architecture '%s' is not supported (supported: llama)",
+                     f->path, arch);
+        free(arch);
+        return r;
+    }
+    c->arch = ARCH_LLAMA;
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", arch);
+    char *name = gguf_get_str(f, "general.name");
+    if (name) snprintf(c->name, sizeof c->name, "%s", name);
+    free(name);
+
+    const int32_t big = 1 << 20;
+    if (get_dim(f, arch, "embedding_length", true, 1, big, &c->n_embd, err, errlen) ||
+        get_dim(f, arch, "block_count", true, 1, 4096, &c->n_layer, err, errlen) ||
+        get_dim(f, arch, "feed_forward_length", true, 1, big, &c->n_ff, err, errlen) ||
+        get_dim(f, arch, "attention.head_count", true, 1, 4096, &c->n_head, err, errlen)) {
+        free(arch);
+        return -1;
+    }
+    c->n_head_kv = c->n_head;
+    c->n_ctx_train = 2048;
+    if (get_dim(f, arch, "attention.head_count_kv", false, 1, 4096, &c->n_head_kv, err, errlen) ||
+        get_dim(f, arch, "context_length", false, 1, 1 << 24, &c->n_ctx_train, err, errlen)) {
+        free(arch);
+        return -1;
+    }
+    c->head_dim = c->n_embd / c->n_head;
+    if (get_dim(f, arch, "attention.key_length", false, 1, 65536, &c->head_dim, err, errlen)) {
+        free(arch);
+        return -1;
+    }
+    c->rope_dim = c->head_dim;
+    if (get_dim(f, arch, "rope.dimension_count", false, 2, 65536, &c->rope_dim, err, errlen)) {
+        free(arch);
+        return -1;
+    }
+    c->rms_eps = 1e-5f;
+    get_float(f, arch, "attention.layer_norm_rms_epsilon", &c->rms_eps);
+    c->rope_base = 10000.0f;
+    get_float(f, arch, "rope.freq_base", &c->rope_base);
+    c->rope_type = ROPE_NORM;
+    free(arch);
+
+    if (c->n_head % c->n_head_kv != 0)
+        return fail(err, errlen, "%s: head_count %d is not a multiple of head_count_kv %d", f->path,
+                    c->n_head, c->n_head_kv);
+    if (c->head_dim % 2 != 0 || c->rope_dim % 2 != 0 || c->rope_dim > c->head_dim)
+        return fail(err, errlen, "%s: head dimension %d / rope dimension %d are not usable", f->path,
+                    c->head_dim, c->rope_dim);
+    if ((int64_t)c->n_head * c->head_dim > big)
+        return fail(err, errlen, "%s: attention width %d x %d is too large", f->path, c->n_head,
+                    c->head_dim);
+    if (!(c->rms_eps > 0.0f && c->rms_eps < 1.0f))
+        return fail(err, errlen, "%s: layer_norm_rms_epsilon %g is not usable", f->path,
+                    (double)c->rms_eps);
+    if (!(c->rope_base > 0.0f))
+        return fail(err, errlen, "%s: rope.freq_base %g is not usable", f->path,
+                    (double)c->rope_base);
+    return 0;
+}
+
+static int bind_weights(struct model *m, char *err, size_t errlen)
+{
+    const struct gguf_file *f = m->gguf;
+    struct model_config *c = &m->cfg;
+    const struct gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    if (!emb) return fail(err, errlen, "%s: tensor 'token_embd.weight' is missing", f->path);
+    if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24))
+        return fail(err, errlen, "%s: tensor 'token_embd.weight' has an unusable vocabulary size",
+                    f->path);
+    c->n_vocab = (int32_t)emb->ne[1];
+    int64_t q_dim = (int64_t)c->n_head * c->head_dim, kv_dim = (int64_t)c->n_head_kv * c->head_dim;
+    if (bind(f, &m->tok_embd, "token_embd.weight", c->n_embd, c->n_vocab, true, err, errlen) ||
+        bind(f, &m->output_norm, "output_norm.weight", c->n_embd, 0, true, err, errlen) ||
+        bind(f, &m->output, "output.weight", c->n_embd, c->n_vocab, false, err, errlen))
+        return -1;
+    if (!m->output.data) {
+        m->output = m->tok_embd;
+        m->tied_output = true;
+    }
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (!m->layers) return fail(err, errlen, "%s: out of memory", f->path);
+    for (int32_t l = 0; l < c->n_layer; l++) {
+        struct layer_weights *L = &m->layers[l];
+        char n[13][96];
+        static const char *suffix[13] = {"attn_norm.weight", "attn_q.weight",   "attn_k.weight",
+                                         "attn_v.weight",    "attn_output.weight", "attn_q.bias",
+                                         "attn_k.bias",      "attn_v.bias",     "ffn_norm.weight",
+                                         "ffn_gate.weight",  "ffn_up.weight",   "ffn_down.weight",
+                                         ""};
+        for (int i = 0; i < 12; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s", l, suffix[i]);
+        if (bind(f, &L->attn_norm, n[0], c->n_embd, 0, true, err, errlen) ||
+            bind(f, &L->wq, n[1], c->n_embd, q_dim, true, err, errlen) ||
+            bind(f, &L->wk, n[2], c->n_embd, kv_dim, true, err, errlen) ||
+            bind(f, &L->wv, n[3], c->n_embd, kv_dim, true, err, errlen) ||
+            bind(f, &L->wo, n[4], q_dim, c->n_embd, true, err, errlen) ||
+            bind(f, &L->bq, n[5], q_dim, 0, false, err, errlen) ||
+            bind(f, &L->bk, n[6], kv_dim, 0, false, err, errlen) ||
+            bind(f, &L->bv, n[7], kv_dim, 0, false, err, errlen) ||
+            bind(f, &L->ffn_norm, n[8], c->n_embd, 0, true, err, errlen) ||
+            bind(f, &L->w_gate, n[9], c->n_embd, c->n_ff, true, err, errlen) ||
+            bind(f, &L->w_up, n[10], c->n_embd, c->n_ff, true, err, errlen) ||
+            bind(f, &L->w_down, n[11], c->n_ff, c->n_embd, true, err, errlen))
+            return -1;
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const struct gguf_tensor *t = &f->tensors[i];
+        m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    return 0;
+}
+
+int model_load(const char *path, struct model **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct model *m = calloc(1, sizeof *m);
+    if (!m) return fail(err, errlen, "%s: out of memory", path);
+    if (gguf_open(path, &m->gguf, err, errlen) != 0 || load_config(m->gguf, &m->cfg, err, errlen) ||
+        bind_weights(m, err, errlen) || tokenizer_load(m->gguf, &m->tok, err, errlen) != 0) {
+        model_free(m);
+        return -1;
+    }
+    if (tokenizer_n_vocab(m->tok) > m->cfg.n_vocab) {
+        fail(err, errlen, "%s: the vocabulary has %d tokens but token_embd.weight only %d rows",
+             path, tokenizer_n_vocab(m->tok), m->cfg.n_vocab);
+        model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void model_free(struct model *m)
+{
+    if (!m) return;
+    tokenizer_free(m->tok);
+    free(m->layers);
+    gguf_close(m->gguf);
+    free(m);
+}
+
+static struct op *emit(struct graph *g, enum op_kind kind, enum act dst, enum act src)
+{
+    struct op *o = &g->ops[g->n_ops++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->dst = dst;
+    o->src = src;
+    o->src2 = ACT_COUNT;
+    o->layer = -1;
+    return o;
+}
+
+static void emit_matmul(struct graph *g, enum act dst, enum act src, const struct weight *w,
+                        const struct weight *b, bool accumulate)
+{
+    struct op *o = emit(g, OP_MATMUL, dst, src);
+    o->w = w;
+    o->b = (b && b->data) ? b : NULL;
+    o->accumulate = accumulate;
+}
+
+int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen)
+{
+    const struct model_config *c = &m->cfg;
+    const int32_t per_layer = 14;
+    g->n_ops = 0;
+    g->ops = calloc((size_t)(3 + per_layer * c->n_layer), sizeof *g->ops);
+    if (!g->ops) return fail(err, errlen, "out of memory building the graph");
+
+    emit(g, OP_EMBED, ACT_X, ACT_COUNT)->w = &m->tok_embd;
+    for (int32_t l = 0; l < c->n_layer; l++) {
+        const struct layer_weights *L = &m->layers[l];
+        emit(g, OP_RMSNORM, ACT_XN, ACT_X)->w = &L->attn_norm;
+        emit_matmul(g, ACT_Q, ACT_XN, &L->wq, &L->bq, false);
+        emit_matmul(g, ACT_K, ACT_XN, &L->wk, &L->bk, false);
+        emit_matmul(g, ACT_V, ACT_XN, &L->wv, &L->bv, false);
+        emit(g, OP_ROPE, ACT_Q, ACT_COUNT)->n_heads = c->n_head;
+        emit(g, OP_ROPE, ACT_K, ACT_COUNT)->n_heads = c->n_head_kv;
+        struct op *st = emit(g, OP_KV_STORE, ACT_COUNT, ACT_K);
+        st->src2 = ACT_V;
+        st->layer = l;
+        emit(g, OP_ATTENTION, ACT_ATTN, ACT_Q)->layer = l;
+        emit_matmul(g, ACT_X, ACT_ATTN, &L->wo, NULL, true);
+        emit(g, OP_RMSNORM, ACT_XN, ACT_X)->w = &L->ffn_norm;
+        emit_matmul(g, ACT_GATE, ACT_XN, &L->w_gate, NULL, false);
+        emit_matmul(g, ACT_UP, ACT_XN, &L->w_up, NULL, false);
+        emit(g, OP_SWIGLU, ACT_GATE, ACT_UP);
+        emit_matmul(g, ACT_X, ACT_GATE, &L->w_down, NULL, true);
+    }
+    struct op *norm = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
+    norm->w = &m->output_norm;
+    norm->logits_rows = true;
+    emit_matmul(g, ACT_LOGITS, ACT_XN, &m->output, NULL, false);
+    g->ops[g->n_ops - 1].logits_rows = true;
+    return 0;
+}
+
+void graph_free(struct graph *g)
+{
+    free(g->ops);
+    g->ops = NULL;
+    g->n_ops = 0;
+}

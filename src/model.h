@@ -1,0 +1,114 @@
+/* model — architecture config from GGUF metadata, weight views, and the forward
+ * pass as a list of ops (the graph) that every backend executes.
+ *
+ * The graph is built once per model; it does not depend on the batch size: each
+ * op works on n rows (tokens) given at run time. Activations live in named
+ * buffers (enum act) of n rows x act_width() floats.
+ */
+#ifndef JOULE_MODEL_H
+#define JOULE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gguf_file;
+struct tokenizer;
+
+enum arch { ARCH_LLAMA = 0 };
+enum rope_type { ROPE_NORM = 0, /* adjacent pairs (x0,x1),(x2,x3).. */ ROPE_NEOX = 2 /* halves */ };
+
+struct model_config {
+    enum arch arch;
+    char arch_name[32];
+    char name[128]; /* general.name, may be empty */
+    int32_t n_vocab;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    int32_t n_ff;
+    int32_t n_ctx_train;
+    float rms_eps;
+    float rope_base;
+    enum rope_type rope_type;
+    int32_t rope_dim; /* dimensions rotated per head (<= head_dim) */
+};
+
+/* A 2-D (or 1-D, ne1 = 1) weight as stored in the file: ne1 rows of ne0 elements. */
+struct weight {
+    const char *name;
+    uint32_t type; /* enum qtype */
+    int64_t ne0, ne1;
+    uint64_t row_bytes;
+    const void *data; /* into the mmapped file */
+};
+
+struct layer_weights {
+    struct weight attn_norm, wq, wk, wv, wo;
+    struct weight bq, bk, bv; /* data NULL when absent */
+    struct weight ffn_norm, w_gate, w_up, w_down;
+};
+
+struct model {
+    struct gguf_file *gguf;
+    struct tokenizer *tok;
+    struct model_config cfg;
+    struct weight tok_embd, output_norm, output; /* output == tok_embd view when tied */
+    bool tied_output;
+    struct layer_weights *layers;
+    uint64_t n_params;
+};
+
+int model_load(const char *path, struct model **out, char *err, size_t errlen);
+void model_free(struct model *m);
+
+/* activation buffers */
+enum act {
+    ACT_X,      /* residual stream, n_embd */
+    ACT_XN,     /* normed input of a block, n_embd */
+    ACT_Q,      /* n_head * head_dim */
+    ACT_K,      /* n_head_kv * head_dim */
+    ACT_V,      /* n_head_kv * head_dim */
+    ACT_ATTN,   /* attention output, n_head * head_dim */
+    ACT_GATE,   /* n_ff */
+    ACT_UP,     /* n_ff */
+    ACT_LOGITS, /* n_vocab (only the rows that logits are wanted for) */
+    ACT_COUNT
+};
+int32_t act_width(const struct model_config *c, enum act a);
+const char *act_name(enum act a);
+
+enum op_kind {
+    OP_EMBED,     /* dst[t] = row tokens[t] of w */
+    OP_RMSNORM,   /* dst[t] = src[t] / sqrt(mean(src[t]^2) + eps) * w */
+    OP_MATMUL,    /* dst[t] (+)= w * src[t] + b   (w: ne1 rows of ne0; accumulate adds to dst) */
+    OP_ROPE,      /* in place on dst: rotate each head at position pos0 + t */
+    OP_KV_STORE,  /* cache[layer] K,V rows pos0+t = src (ACT_K), src2 (ACT_V) */
+    OP_ATTENTION, /* dst[t] = per head softmax(q k^T / sqrt(hd)) v over cache 0..pos0+t (GQA) */
+    OP_SWIGLU,    /* dst[t] = silu(dst[t]) * src[t] */
+    OP_COUNT
+};
+const char *op_name(enum op_kind k);
+
+struct op {
+    enum op_kind kind;
+    enum act dst, src, src2;
+    const struct weight *w; /* EMBED, RMSNORM, MATMUL */
+    const struct weight *b; /* MATMUL bias or NULL */
+    bool accumulate;        /* MATMUL: dst += result (fused residual add) */
+    bool logits_rows;       /* runs only on the rows whose logits are wanted (last or all) */
+    int32_t layer;          /* KV_STORE, ATTENTION */
+    int32_t n_heads;        /* ROPE: heads in dst */
+};
+
+struct graph {
+    struct op *ops;
+    int32_t n_ops;
+};
+
+int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen);
+void graph_free(struct graph *g);
+
+#endif

@@ -6,6 +6,9 @@
  * write a one-line message naming the file and the problem into err.
  *
  * Strings point into the mapping and are NOT NUL-terminated: use len.
+ *
+ * Limits beyond the format's own: arrays nest at most 8 deep, a file holds at most 2^24 array
+ * items in all, tensor names are 1..256 bytes without NUL, every dimension is >= 1.
  */
 #ifndef JOULE_GGUF_H
 #define JOULE_GGUF_H
@@ -81,7 +84,8 @@ struct gguf_file {
     struct gguf_tensor *tensors;
 };
 
-/* Open and validate a GGUF file. On success *out owns the mapping. */
+/* Open and validate a GGUF file. On success *out owns the mapping. A gguf_file is only ever made
+ * by gguf_open (the lookups below use indexes it keeps alongside), and freed by gguf_close. */
 int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen);
 void gguf_close(struct gguf_file *f);
 

@@ -409,8 +409,8 @@ static int cmd_logits(struct args *a)
     if (!tokens) return usage_error("missing --tokens");
     if (!outp) return usage_error("missing -o OUT.f32");
     if (!c.model) return usage_error("missing -m MODEL");
-    int32_t *ids;
-    size_t n;
+    int32_t *ids = NULL;
+    size_t n = 0;
     int rc = parse_tokens(tokens, &ids, &n);
     if (rc) return rc;
     struct model *m = NULL;

@@ -1,0 +1,231 @@
+/* End-to-end runs of the joule binary (JOULE_BIN, set by build.sh). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+struct result {
+    int code;
+    char *out, *err;
+};
+
+static void result_free(struct result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs "$JOULE_BIN ARGS" through the shell; ARGS is trusted test text. */
+static struct result run(const char *fmt, ...)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char dir[] = "/tmp/joule-cli-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
+    int st = system(cmd);
+    struct result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    snprintf(cmd, sizeof cmd, "%s/out", dir);
+    r.out = test_read_file(cmd, NULL);
+    remove(cmd);
+    snprintf(cmd, sizeof cmd, "%s/err", dir);
+    r.err = test_read_file(cmd, NULL);
+    remove(cmd);
+    rmdir(dir);
+    ck_assert(r.out && r.err);
+    return r;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+START_TEST(test_help_everywhere)
+{
+    static const char *cmds[] = {"", "run", "logits", "tokenize", "info", "devices"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        struct result r = run("%s --help", cmds[i]);
+        ck_assert_msg(r.code == 0, "'%s --help' exited %d", cmds[i], r.code);
+        ck_assert_msg(strstr(r.out, "usage") != NULL, "'%s --help': %s", cmds[i], r.out);
+        result_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_arguments)
+{
+    static const char *bad[] = {
+        "frobnicate",
+        "run --frob",
+        "run -m x.gguf -p hi -n many",
+        "run -m x.gguf -p hi --temp -1",
+        "run -m x.gguf -p hi --top-p 2",
+        "run -m x.gguf",
+        "run -m x.gguf -p hi --device tpu",
+        "run -m x.gguf -p hi -n",
+        "logits -m x.gguf --tokens '1 2 x' -o /tmp/x.f32",
+        "logits -m x.gguf --tokens '1 2'",
+        "tokenize -m x.gguf",
+        "tokenize -m x.gguf --text a --file b",
+        "info --bogus",
+        "devices --bogus",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct result r = run("%s", bad[i]);
+        ck_assert_msg(r.code == 2, "'%s' exited %d", bad[i], r.code);
+        ck_assert_msg(count_lines(r.err) == 1, "'%s' stderr: %s", bad[i], r.err);
+        result_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    static const char *cmds[] = {"info -m /nonexistent/m.gguf",
+                                 "run -m /nonexistent/m.gguf -p hi",
+                                 "tokenize -m /nonexistent/m.gguf --text hi",
+                                 "logits -m /nonexistent/m.gguf --tokens 1 -o /tmp/x.f32"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        struct result r = run("%s", cmds[i]);
+        ck_assert_msg(r.code == 1, "'%s' exited %d", cmds[i], r.code);
+        ck_assert_msg(strstr(r.err, "/nonexistent/m.gguf") != NULL, "%s", r.err);
+        result_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_info)
+{
+    NEED_SHARED(sh);
+    struct result r = run("info -m %s/models/tiny-llama-Q8_0.gguf", sh);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_msg(strstr(r.out, "architecture  llama") && strstr(r.out, "Q8_0") &&
+                      strstr(r.out, "layers        2") && strstr(r.out, "1024 tokens"),
+                  "%s", r.out);
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_tokenize_matches_reference)
+{
+    NEED_SHARED(sh);
+    char p[512];
+    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
+    char *want = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(want);
+    struct result r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
+                          "'Once upon a time, there was a little robot who'",
+                          sh);
+    ck_assert_int_eq(r.code, 0);
+    size_t wl = strcspn(want, "\n");
+    ck_assert_msg(strncmp(r.out, want, wl) == 0 && r.out[wl] == '\n', "got %s want %s", r.out,
+                  want);
+    result_free(&r);
+    free(want);
+}
+END_TEST
+
+START_TEST(test_logits_file)
+{
+    NEED_SHARED(sh);
+    char p[512];
+    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
+    char *toks = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(toks);
+    toks[strcspn(toks, "\n")] = 0;
+    struct result r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
+                          "-o /tmp/joule-cli-logits.f32",
+                          sh, toks);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    size_t got_len, ref_len;
+    float *got = (float *)test_read_file("/tmp/joule-cli-logits.f32", &got_len);
+    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/logits-0.f32", sh);
+    float *ref = (float *)test_read_file(p, &ref_len);
+    ck_assert(got && ref);
+    ck_assert_uint_eq(got_len, ref_len);
+    for (size_t i = 0; i < ref_len / 4; i++) ck_assert_float_eq_tol(got[i], ref[i], 0.01);
+    remove("/tmp/joule-cli-logits.f32");
+    free(got);
+    free(ref);
+    free(toks);
+    result_free(&r);
+    /* an id outside the vocabulary is an error, not a crash */
+    r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '1 5000' -o "
+            "/tmp/joule-cli-bad.f32",
+            sh);
+    ck_assert_int_eq(r.code, 1);
+    ck_assert_msg(strstr(r.err, "5000") != NULL, "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_repeatable)
+{
+    NEED_SHARED(sh);
+    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+                          "--seed 7 --temp 0.9 --device cpu",
+                          sh);
+    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+                          "--seed 7 --temp 0.9 --device cpu",
+                          sh);
+    ck_assert_msg(a.code == 0, "%s", a.err);
+    ck_assert_str_eq(a.out, b.out);
+    ck_assert_msg(strstr(a.err, "tok/s") != NULL, "%s", a.err);
+    ck_assert(strlen(a.out) > 1);
+    result_free(&a);
+    result_free(&b);
+}
+END_TEST
+
+START_TEST(test_no_vulkan_fallback)
+{
+    NEED_SHARED(sh);
+    struct result r = run("devices");
+    ck_assert_int_eq(r.code, 0);
+    result_free(&r);
+    /* a machine without a Vulkan loader: auto falls back to the CPU with a notice */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "run -m %s/models/tiny-llama-Q4_0.gguf -p 'Hello' -n 4 --temp 0", sh);
+    setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
+    r = run("%s", cmd);
+    struct result d = run("devices");
+    unsetenv("JOULE_VK_LOADER");
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.err, "running on the CPU") != NULL, "%s", r.err);
+    ck_assert_int_eq(d.code, 0);
+    ck_assert_msg(strstr(d.out, "vulkan: none") != NULL, "%s", d.out);
+    result_free(&r);
+    result_free(&d);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_help_everywhere);
+    tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_info);
+    tcase_add_test(tc, test_tokenize_matches_reference);
+    tcase_add_test(tc, test_logits_file);
+    tcase_add_test(tc, test_run_repeatable);
+    tcase_add_test(tc, test_no_vulkan_fallback);
+    suite_add_tcase(s, tc);
+    return s;
+}

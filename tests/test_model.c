@@ -1,0 +1,281 @@
+/* model + cpu backend, end to end against the float64 references in ../shared/models. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cpu.h"
+#include "model.h"
+#include "quant.h"
+#include "sample.h"
+#include "testutil.h"
+#include "tokenizer.h"
+
+static const char *const types[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"};
+enum { N_TYPES = sizeof types / sizeof types[0] };
+
+static int32_t *read_ids(const char *path, size_t *n)
+{
+    char *txt = test_read_file(path, NULL);
+    if (!txt) return NULL;
+    size_t cap = 64, k = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    char *p = txt, *end;
+    for (;;) {
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (k == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
+        ck_assert_ptr_nonnull(ids);
+        ids[k++] = (int32_t)v;
+        p = end;
+    }
+    free(txt);
+    *n = k;
+    return ids;
+}
+
+struct fixture {
+    struct model *m;
+    struct backend *b;
+    char ref[512];
+};
+
+static void open_model(struct fixture *fx, const char *shared, const char *stem, int32_t n_ctx)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
+    snprintf(fx->ref, sizeof fx->ref, "%s/models/%s.ref", shared, stem);
+    ck_assert_msg(model_load(path, &fx->m, err, sizeof err) == 0, "%s", err);
+    fx->b = cpu_backend_new(fx->m, n_ctx, 2, err, sizeof err);
+    ck_assert_msg(fx->b != NULL, "%s", err);
+}
+
+static void close_model(struct fixture *fx)
+{
+    backend_destroy(fx->b);
+    model_free(fx->m);
+}
+
+/* max abs error and top-1 agreement over all positions of the three prompts */
+static void check_logits(const char *shared, const char *stem, double *max_err, double *top1)
+{
+    struct fixture fx;
+    open_model(&fx, shared, stem, 256);
+    int32_t nv = fx.m->cfg.n_vocab;
+    size_t agree = 0, rows = 0;
+    *max_err = 0;
+    for (int k = 0; k < 3; k++) {
+        char p[600], err[512];
+        snprintf(p, sizeof p, "%s/tokens-%d.txt", fx.ref, k);
+        size_t n;
+        int32_t *ids = read_ids(p, &n);
+        ck_assert_msg(ids && n > 0, "cannot read %s", p);
+        snprintf(p, sizeof p, "%s/logits-%d.f32", fx.ref, k);
+        size_t bytes;
+        float *ref = (float *)test_read_file(p, &bytes);
+        ck_assert_msg(ref && bytes == n * (size_t)nv * 4, "bad reference %s", p);
+        float *got = malloc(bytes);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(backend_forward(fx.b, ids, (int32_t)n, 0, true, got, err, sizeof err) == 0,
+                      "%s", err);
+        for (size_t t = 0; t < n; t++) {
+            const float *g = got + t * nv, *r = ref + t * nv;
+            for (int32_t i = 0; i < nv; i++) {
+                double e = fabs((double)g[i] - r[i]);
+                if (!(e <= *max_err)) *max_err = e; /* NaN propagates as a failure */
+            }
+            agree += sample_argmax(g, nv) == sample_argmax(r, nv);
+            rows++;
+        }
+        /* the last row alone (decode path) must equal the batched last row */
+        float *last = malloc(sizeof(float) * (size_t)nv);
+        ck_assert_ptr_nonnull(last);
+        ck_assert(backend_forward(fx.b, ids, (int32_t)n, 0, false, last, err, sizeof err) == 0);
+        for (int32_t i = 0; i < nv; i++)
+            ck_assert_float_eq_tol(last[i], got[(n - 1) * nv + i], 1e-3);
+        free(last);
+        free(got);
+        free(ref);
+        free(ids);
+    }
+    *top1 = (double)agree / (double)rows;
+    close_model(&fx);
+}
+
+START_TEST(test_logits_match_reference)
+{
+    NEED_SHARED(shared);
+    char stem[64];
+    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    double max_err, top1;
+    check_logits(shared, stem, &max_err, &top1);
+    fprintf(stderr, "  %-16s cpu  max abs logit error %.6f  top-1 agreement %.4f\n", stem, max_err,
+            top1);
+    ck_assert_msg(max_err <= 0.05, "%s: max abs error %g > 0.05", stem, max_err);
+    ck_assert_msg(top1 >= 0.99, "%s: top-1 agreement %g < 0.99", stem, top1);
+}
+END_TEST
+
+/* 32 greedy steps from prompt 0, one token at a time through the KV cache */
+START_TEST(test_greedy_continuation)
+{
+    NEED_SHARED(shared);
+    char stem[64], p[600], err[512];
+    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    struct fixture fx;
+    open_model(&fx, shared, stem, 256);
+    snprintf(p, sizeof p, "%s/tokens-0.txt", fx.ref);
+    size_t n;
+    int32_t *ids = read_ids(p, &n);
+    ck_assert_ptr_nonnull(ids);
+    snprintf(p, sizeof p, "%s/greedy.txt", fx.ref);
+    char *g = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(g);
+    float *logits = malloc(sizeof(float) * (size_t)fx.m->cfg.n_vocab);
+    ck_assert(backend_forward(fx.b, ids, (int32_t)n, 0, false, logits, err, sizeof err) == 0);
+    int32_t pos = (int32_t)n, steps = 0;
+    for (char *line = strtok(g, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') continue;
+        int want;
+        double margin;
+        ck_assert(sscanf(line, "%d %lf", &want, &margin) == 2);
+        int32_t got = sample_argmax(logits, fx.m->cfg.n_vocab);
+        if (got != want) {
+            /* a near-tie may legitimately flip in float32; after it the texts differ */
+            ck_assert_msg(margin < 0.05, "%s: step %d: got %d, want %d (margin %g)", stem, steps,
+                          got, want, margin);
+            break;
+        }
+        ck_assert(backend_forward(fx.b, &got, 1, pos++, false, logits, err, sizeof err) == 0);
+        steps++;
+    }
+    ck_assert_msg(steps >= 10, "%s: only %d greedy steps matched", stem, steps);
+    free(logits);
+    free(g);
+    free(ids);
+    close_model(&fx);
+}
+END_TEST
+
+/* perplexity of ppl-text.txt in the convention ppl.txt describes */
+START_TEST(test_perplexity)
+{
+    NEED_SHARED(shared);
+    char stem[64], p[600], err[512];
+    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    struct fixture fx;
+    open_model(&fx, shared, stem, 128);
+    snprintf(p, sizeof p, "%s/ppl.txt", fx.ref);
+    char *ref = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(ref);
+    double want = 0;
+    ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
+    snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
+    size_t len;
+    char *text = test_read_file(p, &len);
+    ck_assert_ptr_nonnull(text);
+    int32_t *t;
+    size_t nt;
+    ck_assert(tokenizer_encode(fx.m->tok, text, len, false, false, &t, &nt, err, sizeof err) == 0);
+    const int32_t n_ctx = 128, nv = fx.m->cfg.n_vocab;
+    bool bos = tokenizer_add_bos(fx.m->tok);
+    ck_assert(nt >= 8 * (size_t)n_ctx);
+    float *logits = malloc(sizeof(float) * (size_t)n_ctx * nv);
+    ck_assert_ptr_nonnull(logits);
+    double nll = 0;
+    int count = 0;
+    for (int c = 0; c < 8; c++) {
+        int32_t chunk[128];
+        if (bos) {
+            chunk[0] = tokenizer_bos(fx.m->tok);
+            memcpy(chunk + 1, t + c * n_ctx, sizeof(int32_t) * (n_ctx - 1));
+        } else {
+            memcpy(chunk, t + c * n_ctx, sizeof(int32_t) * n_ctx);
+        }
+        ck_assert(backend_forward(fx.b, chunk, n_ctx, 0, true, logits, err, sizeof err) == 0);
+        for (int i = 64; i <= 126; i++) {
+            const float *l = logits + (size_t)i * nv;
+            double mx = l[0], s = 0;
+            for (int v = 1; v < nv; v++) mx = l[v] > mx ? l[v] : mx;
+            for (int v = 0; v < nv; v++) s += exp(l[v] - mx);
+            nll += -(l[chunk[i + 1]] - mx - log(s));
+            count++;
+        }
+    }
+    double ppl = exp(nll / count);
+    fprintf(stderr, "  %-16s cpu  perplexity %.4f (reference %.4f)\n", stem, ppl, want);
+    ck_assert_msg(fabs(ppl - want) / want <= 1e-3, "%s: ppl %g vs %g", stem, ppl, want);
+    free(logits);
+    free(t);
+    free(text);
+    free(ref);
+    close_model(&fx);
+}
+END_TEST
+
+/* the batched (prefill) and one-token paths agree, and chunking over max_batch works */
+START_TEST(test_batch_equals_sequential)
+{
+    NEED_SHARED(shared);
+    struct fixture fx;
+    char err[512];
+    open_model(&fx, shared, "tiny-llama-Q4_0", 600);
+    int32_t nv = fx.m->cfg.n_vocab;
+    enum { N = 300 }; /* more than the CPU backend's max batch */
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % nv;
+    float *all = malloc(sizeof(float) * N * (size_t)nv), *one = malloc(sizeof(float) * nv);
+    ck_assert(all && one);
+    ck_assert(backend_forward(fx.b, ids, N, 0, true, all, err, sizeof err) == 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert(backend_forward(fx.b, ids + i, 1, i, false, one, err, sizeof err) == 0);
+        if (i % 50 == 0 || i == N - 1)
+            for (int v = 0; v < nv; v++)
+                ck_assert_float_eq_tol(one[v], all[(size_t)i * nv + v], 2e-3);
+    }
+    /* out-of-range inputs are errors, not crashes */
+    int32_t bad = nv;
+    ck_assert(backend_forward(fx.b, &bad, 1, 0, false, one, err, sizeof err) != 0);
+    ck_assert(backend_forward(fx.b, ids, 1, 600, false, one, err, sizeof err) != 0);
+    free(all);
+    free(one);
+    close_model(&fx);
+}
+END_TEST
+
+START_TEST(test_missing_and_bad_files)
+{
+    struct model *m = NULL;
+    char err[512];
+    ck_assert(model_load("/nonexistent/model.gguf", &m, err, sizeof err) != 0);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err, "/nonexistent/model.gguf") != NULL, "%s", err);
+    const char *shared = test_shared_dir();
+    if (!shared) return;
+    /* a vocab-only file has no weights: a clear error naming the file */
+    char p[512];
+    snprintf(p, sizeof p, "%s/vocab/llama-spm.gguf", shared);
+    ck_assert(model_load(p, &m, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, p) != NULL, "%s", err);
+    /* another architecture is named in the error */
+    snprintf(p, sizeof p, "%s/vocab/gpt-2.gguf", shared);
+    ck_assert(model_load(p, &m, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "gpt2") != NULL, "%s", err);
+}
+END_TEST
+
+Suite *model_suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("reference");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_logits_match_reference, 0, N_TYPES);
+    tcase_add_loop_test(tc, test_greedy_continuation, 0, N_TYPES);
+    tcase_add_loop_test(tc, test_perplexity, 0, N_TYPES);
+    tcase_add_test(tc, test_batch_equals_sequential);
+    tcase_add_test(tc, test_missing_and_bad_files);
+    suite_add_tcase(s, tc);
+    return s;
+}

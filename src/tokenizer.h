@@ -5,6 +5,25 @@
  * the vocabulary lacks. Special/control tokens are matched in text only when the
  * caller asks (parse_special); USER_DEFINED tokens are always matched.
  * Decoding streams: bytes are released only as complete UTF-8 sequences.
+ *
+ * Encoding follows llama.cpp's SPM tokenizer (it reproduces llama.cpp's published test
+ * vectors exactly):
+ * - The text is first split around special tokens, longest first: USER_DEFINED ones always,
+ *   CONTROL and UNKNOWN ones (<s>, </s>, <unk>, <|end|> ...) only with parse_special;
+ *   otherwise "<s>" in the text is ordinary text. (Phi-3 vocabularies, recognised by
+ *   general.name as llama.cpp does, drop whitespace after most special tokens.)
+ * - With tokenizer.ggml.add_space_prefix (default true) one space is put before the raw
+ *   text at the start of the input and before raw text that follows a special token:
+ *   "Hello" -> "▁Hello", "<s>Hi" (parse_special) -> <s> "▁Hi". Empty text gives no
+ *   tokens (just BOS when asked).
+ * - Invalid UTF-8 never fails: every byte that does not begin a valid character (stray
+ *   continuation bytes, overlong forms, surrogates, truncated sequences, 0xF5..0xFF) is a
+ *   symbol of its own, which merges with nothing and comes out as its <0xNN> byte token,
+ *   so the bytes survive a round trip through tokenizer_token_bytes. (llama.cpp instead
+ *   groups a bad lead byte with the next bytes by its length; both agree on valid text.)
+ *   tokenizer_decode and detok_* turn such bytes into U+FFFD.
+ * - A piece that is not in the vocabulary falls back to byte tokens; a byte without one
+ *   becomes the unknown token (an error when there is none).
  */
 #ifndef JOULE_TOKENIZER_H
 #define JOULE_TOKENIZER_H
@@ -27,6 +46,10 @@ enum tok_type {
     TOK_BYTE = 6
 };
 
+/* Reads and validates the tokenizer.ggml.* metadata (array types and lengths, token types,
+ * special ids in range, byte tokens well formed); errors name the file and the problem,
+ * and an unsupported tokenizer.ggml.model (e.g. "gpt2") is refused by name. The tokenizer
+ * copies what it needs: f may be closed afterwards. */
 int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err, size_t errlen);
 void tokenizer_free(struct tokenizer *t);
 
@@ -37,8 +60,20 @@ bool tokenizer_add_bos(const struct tokenizer *t); /* default from metadata */
 bool tokenizer_is_eog(const struct tokenizer *t, int32_t id); /* EOS / EOT */
 const char *tokenizer_model_name(const struct tokenizer *t); /* "llama", ... */
 
+/* End of turn (tokenizer.ggml.eot_token_id, else a known text such as <|end|>); -1 when none. */
+int32_t tokenizer_eot(const struct tokenizer *t);
+/* tokenizer.ggml.add_eos_token: tokenizer_encode never appends EOS; a caller that wants
+ * the vocabulary's full convention appends tokenizer_eos() itself when this is true. */
+bool tokenizer_add_eos(const struct tokenizer *t);
+/* The id of a piece given exactly as stored (spaces as U+2581, e.g. "<|user|>"); -1 if none. */
+int32_t tokenizer_find(const struct tokenizer *t, const char *piece, size_t len);
+/* TOK_UNDEFINED for ids out of range. */
+enum tok_type tokenizer_token_type(const struct tokenizer *t, int32_t id);
+
 /* Encode len bytes of text (any bytes; invalid UTF-8 never crashes). Returns 0 and
- * a malloc'd array in *ids (caller frees), or non-zero with a message. */
+ * a malloc'd array in *ids (caller frees), or non-zero with a message. add_bos puts the
+ * BOS token first (an error when the vocabulary has none). Texts over 512 MiB are refused.
+ * The tokenizer is read-only after loading: threads may encode with it at once. */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen);
 
@@ -47,7 +82,10 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
 size_t tokenizer_token_bytes(const struct tokenizer *t, int32_t id, bool show_special, char *buf,
                              size_t cap);
 
-/* Streaming detokenizer: feed ids, get back only complete UTF-8. */
+/* Streaming detokenizer: feed ids, get back only complete UTF-8. Invalid bytes come out as
+ * U+FFFD (one per maximal invalid subsequence). show_special may be set after detok_init.
+ * With strip_leading_space the first piece that prints anything loses one leading ' '
+ * (the space prefix the encoder added); hidden pieces (BOS ...) do not count. */
 struct detok {
     const struct tokenizer *t;
     bool show_special;
@@ -56,12 +94,19 @@ struct detok {
     size_t n_pend;
 };
 void detok_init(struct detok *d, const struct tokenizer *t, bool strip_leading_space);
-/* Appends the printable bytes for id to out (cap bytes); returns bytes written. */
+/* Appends the printable bytes for id to out (cap bytes); returns bytes written. A cap of
+ * detok_max_bytes() always suffices; with less, characters that do not fit are dropped
+ * whole. Ids out of range print nothing. */
 size_t detok_push(struct detok *d, int32_t id, char *out, size_t cap);
+size_t detok_max_bytes(const struct tokenizer *t);
 /* Flushes an incomplete trailing sequence as U+FFFD. */
 size_t detok_flush(struct detok *d, char *out, size_t cap);
 
-/* Whole-sequence decode into a malloc'd NUL-terminated string (no special tokens). */
+/* Whole-sequence decode into a malloc'd NUL-terminated string (no special tokens): the
+ * detok stream, stripping the leading space when the vocabulary adds a space prefix, so
+ * it inverts tokenizer_encode for valid UTF-8 text without special tokens. As in
+ * llama.cpp, the space the encoder puts after a special token stays ("a<|u|>b" comes back
+ * as "a<|u|> b"). NULL when out of memory. */
 char *tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n);
 
 #endif

@@ -248,14 +248,16 @@ void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const
     free(scratch);
 }
 
-void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
-              float base, enum rope_type type)
+void cpu_rope_ext(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+                  int32_t pos0, float base, enum rope_type type, const float *freq_factors,
+                  float freq_scale)
 {
     const int32_t half = rope_dim / 2;
     for (int32_t t = 0; t < n; t++) {
-        const double pos = (double)pos0 + t;
+        const double pos = ((double)pos0 + t) * freq_scale;
         for (int32_t i = 0; i < half; i++) {
             double theta = pos * pow((double)base, -2.0 * i / rope_dim);
+            if (freq_factors) theta /= freq_factors[i];
             float c = (float)cos(theta), s = (float)sin(theta);
             for (int32_t h = 0; h < n_heads; h++) {
                 float *v = x + ((int64_t)t * n_heads + h) * head_dim;
@@ -267,6 +269,12 @@ void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t ro
             }
         }
     }
+}
+
+void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
+              float base, enum rope_type type)
+{
+    cpu_rope_ext(x, n, n_heads, head_dim, rope_dim, pos0, base, type, NULL, 1.0f);
 }
 
 /* one (token, head) pair */
@@ -294,7 +302,7 @@ static void attention_one(float *out, const float *q, const float *kc, const flo
 struct attn_job {
     float *dst;
     const float *q, *kc, *vc;
-    int32_t pos0, n_head, n_head_kv, hd;
+    int32_t pos0, n_head, n_head_kv, hd, window;
     float *scores; /* n_threads x (pos0 + n) */
     int32_t scores_stride;
 };
@@ -307,27 +315,35 @@ static void attention_items(void *ctx, int32_t worker, int64_t begin, int64_t en
     for (int64_t it = begin; it < end; it++) {
         int32_t t = (int32_t)(it / j->n_head), h = (int32_t)(it % j->n_head);
         int64_t qoff = ((int64_t)t * j->n_head + h) * j->hd;
-        int32_t kvh = h / group;
-        attention_one(j->dst + qoff, j->q + qoff, j->kc + (int64_t)kvh * j->hd,
-                      j->vc + (int64_t)kvh * j->hd, j->pos0 + t + 1, kv_stride, j->hd, scores);
+        int32_t kvh = h / group, last = j->pos0 + t;
+        int32_t first = j->window > 0 && last + 1 > j->window ? last + 1 - j->window : 0;
+        int64_t kvoff = (int64_t)first * kv_stride + (int64_t)kvh * j->hd;
+        attention_one(j->dst + qoff, j->q + qoff, j->kc + kvoff, j->vc + kvoff, last + 1 - first,
+                      kv_stride, j->hd, scores);
     }
 }
 
 static void attention_pool(struct cpu_pool *pool, float *dst, const float *q, const float *kc,
                            const float *vc, int32_t n, int32_t pos0, int32_t n_head,
-                           int32_t n_head_kv, int32_t hd, float *scores)
+                           int32_t n_head_kv, int32_t hd, int32_t window, float *scores)
 {
-    struct attn_job j = {dst, q, kc, vc, pos0, n_head, n_head_kv, hd, scores, pos0 + n};
+    struct attn_job j = {dst, q, kc, vc, pos0, n_head, n_head_kv, hd, window, scores, pos0 + n};
     pool_for(pool, attention_items, &j, (int64_t)n * n_head, 1);
+}
+
+void cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                       int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window)
+{
+    float *scores = malloc(sizeof(float) * (size_t)(pos0 + n));
+    if (!scores) return;
+    attention_pool(NULL, dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, window, scores);
+    free(scores);
 }
 
 void cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
                    int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd)
 {
-    float *scores = malloc(sizeof(float) * (size_t)(pos0 + n));
-    if (!scores) return;
-    attention_pool(NULL, dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, scores);
-    free(scores);
+    cpu_attention_ext(dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, 0);
 }
 
 void cpu_swiglu(float *gate, const float *up, int64_t count)
@@ -379,10 +395,14 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
         if (dst && o->logits_rows && o->dst != ACT_LOGITS) dst += (int64_t)src_row0 * act_width(c, o->dst);
         switch (o->kind) {
         case OP_EMBED: cpu_embed(dst, o->w, tokens, n); break;
-        case OP_RMSNORM: cpu_rmsnorm(dst, src, f32_data(o->w), rows, c->n_embd, c->rms_eps); break;
+        case OP_RMSNORM:
+            cpu_rmsnorm(dst, src, f32_data(o->w), rows * (act_width(c, o->dst) / o->dim), o->dim,
+                        c->rms_eps);
+            break;
         case OP_MATMUL: cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate); break;
         case OP_ROPE:
-            cpu_rope(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base, c->rope_type);
+            cpu_rope_ext(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base,
+                         c->rope_type, f32_data(o->w), c->rope_freq_scale);
             break;
         case OP_KV_STORE: {
             int64_t off = ((int64_t)o->layer * cb->base.n_ctx + pos) * cb->kv_dim;
@@ -393,7 +413,7 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
         case OP_ATTENTION: {
             int64_t off = (int64_t)o->layer * cb->base.n_ctx * cb->kv_dim;
             attention_pool(cb->pool, dst, src, cb->kcache + off, cb->vcache + off, n, pos,
-                           c->n_head, c->n_head_kv, c->head_dim, cb->scores);
+                           c->n_head, c->n_head_kv, c->head_dim, o->window, cb->scores);
             break;
         }
         case OP_SWIGLU: cpu_swiglu(dst, src, (int64_t)n * c->n_ff); break;

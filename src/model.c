@@ -113,59 +113,91 @@ static int bind(const struct gguf_file *f, struct weight *w, const char *name, i
     return 0;
 }
 
+static const struct {
+    const char *name;
+    enum arch arch;
+    enum rope_type rope;
+} arches[] = {
+    {"llama", ARCH_LLAMA, ROPE_NORM},
+    {"qwen2", ARCH_QWEN2, ROPE_NEOX},
+    {"qwen3", ARCH_QWEN3, ROPE_NEOX},
+    {"phi3", ARCH_PHI3, ROPE_NEOX},
+};
+#define SUPPORTED_ARCHES "llama, qwen2, qwen3, phi3"
+
 static int load_config(const struct gguf_file *f, struct model_config *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return fail(err, errlen, "%s: metadata 'general.architecture' is missing", f->path);
-    if (strcmp(arch, "llama") != 0) {
-        int r = fail(err, errlen, "%s: architecture '%s' is not supported (supported: llama)",
-                     f->path, arch);
+    size_t ai = 0;
+    while (ai < sizeof arches / sizeof arches[0] && strcmp(arch, arches[ai].name) != 0) ai++;
+    if (ai == sizeof arches / sizeof arches[0]) {
+        int r = fail(err, errlen, "%s: architecture '%.64s' is not supported (supported: %s)",
+                     f->path, arch, SUPPORTED_ARCHES);
         free(arch);
         return r;
     }
-    c->arch = ARCH_LLAMA;
-    snprintf(c->arch_name, sizeof c->arch_name, "%s", arch);
+    free(arch);
+    arch = NULL;
+    const char *an = arches[ai].name;
+    c->arch = arches[ai].arch;
+    c->rope_type = arches[ai].rope;
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", an);
     char *name = gguf_get_str(f, "general.name");
     if (name) snprintf(c->name, sizeof c->name, "%s", name);
     free(name);
 
     const int32_t big = 1 << 20;
-    if (get_dim(f, arch, "embedding_length", true, 1, big, &c->n_embd, err, errlen) ||
-        get_dim(f, arch, "block_count", true, 1, 4096, &c->n_layer, err, errlen) ||
-        get_dim(f, arch, "feed_forward_length", true, 1, big, &c->n_ff, err, errlen) ||
-        get_dim(f, arch, "attention.head_count", true, 1, 4096, &c->n_head, err, errlen)) {
-        free(arch);
-        return -1;
-    }
-    c->n_head_kv = c->n_head;
+    c->n_head_kv = -1;
     c->n_ctx_train = 2048;
-    if (get_dim(f, arch, "attention.head_count_kv", false, 1, 4096, &c->n_head_kv, err, errlen) ||
-        get_dim(f, arch, "context_length", false, 1, 1 << 24, &c->n_ctx_train, err, errlen)) {
-        free(arch);
+    c->head_dim = -1;
+    c->rope_dim = -1;
+    if (get_dim(f, an, "embedding_length", true, 1, big, &c->n_embd, err, errlen) ||
+        get_dim(f, an, "block_count", true, 1, 4096, &c->n_layer, err, errlen) ||
+        get_dim(f, an, "feed_forward_length", true, 1, big, &c->n_ff, err, errlen) ||
+        get_dim(f, an, "attention.head_count", true, 1, 4096, &c->n_head, err, errlen) ||
+        get_dim(f, an, "attention.head_count_kv", false, 1, 4096, &c->n_head_kv, err, errlen) ||
+        get_dim(f, an, "context_length", false, 1, 1 << 24, &c->n_ctx_train, err, errlen) ||
+        get_dim(f, an, "attention.key_length", false, 2, 65536, &c->head_dim, err, errlen) ||
+        get_dim(f, an, "rope.dimension_count", false, 2, 65536, &c->rope_dim, err, errlen) ||
+        get_dim(f, an, "attention.sliding_window", false, 0, 1 << 24, &c->sliding_window, err,
+                errlen))
         return -1;
-    }
-    c->head_dim = c->n_embd / c->n_head;
-    if (get_dim(f, arch, "attention.key_length", false, 1, 65536, &c->head_dim, err, errlen)) {
-        free(arch);
-        return -1;
-    }
-    c->rope_dim = c->head_dim;
-    if (get_dim(f, arch, "rope.dimension_count", false, 2, 65536, &c->rope_dim, err, errlen)) {
-        free(arch);
-        return -1;
-    }
+    if (c->n_head_kv < 0) c->n_head_kv = c->n_head;
+    if (c->head_dim < 0) c->head_dim = c->n_embd / c->n_head;
+    if (c->rope_dim < 0) c->rope_dim = c->head_dim;
     c->rms_eps = 1e-5f;
-    get_float(f, arch, "attention.layer_norm_rms_epsilon", &c->rms_eps);
+    get_float(f, an, "attention.layer_norm_rms_epsilon", &c->rms_eps);
     c->rope_base = 10000.0f;
-    get_float(f, arch, "rope.freq_base", &c->rope_base);
-    c->rope_type = ROPE_NORM;
-    free(arch);
+    get_float(f, an, "rope.freq_base", &c->rope_base);
+    c->rope_freq_scale = 1.0f;
+    snprintf(c->rope_scaling, sizeof c->rope_scaling, "none");
+    char key[96];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", an);
+    char *scaling = gguf_get_str(f, key);
+    if (scaling && strcmp(scaling, "none") != 0) {
+        float factor = 1.0f;
+        if (strcmp(scaling, "linear") == 0 && get_float(f, an, "rope.scaling.factor", &factor) == 0 &&
+            factor >= 1.0f && factor <= 1024.0f) {
+            c->rope_freq_scale = 1.0f / factor;
+            snprintf(c->rope_scaling, sizeof c->rope_scaling, "linear");
+        } else if (strcmp(scaling, "llama3") != 0) { /* llama3 scaling lives in rope_freqs */
+            int r = fail(err, errlen,
+                         "%s: rope scaling '%.32s' is not supported (supported: none, linear, "
+                         "llama3 via rope_freqs)",
+                         f->path, scaling);
+            free(scaling);
+            return r;
+        }
+    }
+    free(scaling);
 
     if (c->n_head % c->n_head_kv != 0)
         return fail(err, errlen, "%s: head_count %d is not a multiple of head_count_kv %d", f->path,
                     c->n_head, c->n_head_kv);
-    if (c->head_dim % 2 != 0 || c->rope_dim % 2 != 0 || c->rope_dim > c->head_dim)
+    if (c->head_dim < 2 || c->head_dim % 2 != 0 || c->rope_dim % 2 != 0 ||
+        c->rope_dim > c->head_dim)
         return fail(err, errlen, "%s: head dimension %d / rope dimension %d are not usable", f->path,
                     c->head_dim, c->rope_dim);
     if ((int64_t)c->n_head * c->head_dim > big)
@@ -174,10 +206,19 @@ static int load_config(const struct gguf_file *f, struct model_config *c, char *
     if (!(c->rms_eps > 0.0f && c->rms_eps < 1.0f))
         return fail(err, errlen, "%s: layer_norm_rms_epsilon %g is not usable", f->path,
                     (double)c->rms_eps);
-    if (!(c->rope_base > 0.0f))
+    if (!(c->rope_base > 0.0f && c->rope_base < 1e12f))
         return fail(err, errlen, "%s: rope.freq_base %g is not usable", f->path,
                     (double)c->rope_base);
     return 0;
+}
+
+/* rows [r0, r0 + n) of w, as a weight of its own */
+static struct weight view_rows(const struct weight *w, int64_t r0, int64_t n)
+{
+    struct weight v = *w;
+    v.data = (const uint8_t *)w->data + (uint64_t)r0 * w->row_bytes;
+    v.ne1 = n;
+    return v;
 }
 
 static int bind_weights(struct model *m, char *err, size_t errlen)
@@ -199,30 +240,47 @@ static int bind_weights(struct model *m, char *err, size_t errlen)
         m->output = m->tok_embd;
         m->tied_output = true;
     }
+    if (bind(f, &m->rope_freqs, "rope_freqs.weight", c->rope_dim / 2, 0, false, err, errlen))
+        return -1;
+    if (m->rope_freqs.data) snprintf(c->rope_scaling, sizeof c->rope_scaling, "llama3");
     m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
     if (!m->layers) return fail(err, errlen, "%s: out of memory", f->path);
+    const bool fused = c->arch == ARCH_PHI3;
+    const bool biases_required = c->arch == ARCH_QWEN2, qk_norm = c->arch == ARCH_QWEN3;
     for (int32_t l = 0; l < c->n_layer; l++) {
         struct layer_weights *L = &m->layers[l];
-        char n[13][96];
-        static const char *suffix[13] = {"attn_norm.weight", "attn_q.weight",   "attn_k.weight",
-                                         "attn_v.weight",    "attn_output.weight", "attn_q.bias",
-                                         "attn_k.bias",      "attn_v.bias",     "ffn_norm.weight",
-                                         "ffn_gate.weight",  "ffn_up.weight",   "ffn_down.weight",
-                                         ""};
-        for (int i = 0; i < 12; i++) snprintf(n[i], sizeof n[i], "blk.%d.%s", l, suffix[i]);
-        if (bind(f, &L->attn_norm, n[0], c->n_embd, 0, true, err, errlen) ||
-            bind(f, &L->wq, n[1], c->n_embd, q_dim, true, err, errlen) ||
-            bind(f, &L->wk, n[2], c->n_embd, kv_dim, true, err, errlen) ||
-            bind(f, &L->wv, n[3], c->n_embd, kv_dim, true, err, errlen) ||
-            bind(f, &L->wo, n[4], q_dim, c->n_embd, true, err, errlen) ||
-            bind(f, &L->bq, n[5], q_dim, 0, false, err, errlen) ||
-            bind(f, &L->bk, n[6], kv_dim, 0, false, err, errlen) ||
-            bind(f, &L->bv, n[7], kv_dim, 0, false, err, errlen) ||
-            bind(f, &L->ffn_norm, n[8], c->n_embd, 0, true, err, errlen) ||
-            bind(f, &L->w_gate, n[9], c->n_embd, c->n_ff, true, err, errlen) ||
-            bind(f, &L->w_up, n[10], c->n_embd, c->n_ff, true, err, errlen) ||
-            bind(f, &L->w_down, n[11], c->n_ff, c->n_embd, true, err, errlen))
+        char n[64];
+#define NAME(sfx) (snprintf(n, sizeof n, "blk.%d." sfx, l), n)
+        if (bind(f, &L->attn_norm, NAME("attn_norm.weight"), c->n_embd, 0, true, err, errlen) ||
+            bind(f, &L->wo, NAME("attn_output.weight"), q_dim, c->n_embd, true, err, errlen) ||
+            bind(f, &L->ffn_norm, NAME("ffn_norm.weight"), c->n_embd, 0, true, err, errlen) ||
+            bind(f, &L->w_down, NAME("ffn_down.weight"), c->n_ff, c->n_embd, true, err, errlen) ||
+            bind(f, &L->bq, NAME("attn_q.bias"), q_dim, 0, biases_required, err, errlen) ||
+            bind(f, &L->bk, NAME("attn_k.bias"), kv_dim, 0, biases_required, err, errlen) ||
+            bind(f, &L->bv, NAME("attn_v.bias"), kv_dim, 0, biases_required, err, errlen) ||
+            bind(f, &L->q_norm, NAME("attn_q_norm.weight"), c->head_dim, 0, qk_norm, err, errlen) ||
+            bind(f, &L->k_norm, NAME("attn_k_norm.weight"), c->head_dim, 0, qk_norm, err, errlen))
             return -1;
+        if (fused) {
+            struct weight qkv, up;
+            if (bind(f, &qkv, NAME("attn_qkv.weight"), c->n_embd, q_dim + 2 * kv_dim, true, err,
+                     errlen) ||
+                bind(f, &up, NAME("ffn_up.weight"), c->n_embd, 2 * (int64_t)c->n_ff, true, err,
+                     errlen))
+                return -1;
+            L->wq = view_rows(&qkv, 0, q_dim);
+            L->wk = view_rows(&qkv, q_dim, kv_dim);
+            L->wv = view_rows(&qkv, q_dim + kv_dim, kv_dim);
+            L->w_gate = view_rows(&up, 0, c->n_ff); /* swiglu: silu(first half) * second half */
+            L->w_up = view_rows(&up, c->n_ff, c->n_ff);
+        } else if (bind(f, &L->wq, NAME("attn_q.weight"), c->n_embd, q_dim, true, err, errlen) ||
+                   bind(f, &L->wk, NAME("attn_k.weight"), c->n_embd, kv_dim, true, err, errlen) ||
+                   bind(f, &L->wv, NAME("attn_v.weight"), c->n_embd, kv_dim, true, err, errlen) ||
+                   bind(f, &L->w_gate, NAME("ffn_gate.weight"), c->n_embd, c->n_ff, true, err,
+                        errlen) ||
+                   bind(f, &L->w_up, NAME("ffn_up.weight"), c->n_embd, c->n_ff, true, err, errlen))
+            return -1;
+#undef NAME
     }
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const struct gguf_tensor *t = &f->tensors[i];
@@ -237,11 +295,12 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
     struct model *m = calloc(1, sizeof *m);
     if (!m) return fail(err, errlen, "%s: out of memory", path);
     if (gguf_open(path, &m->gguf, err, errlen) != 0 || load_config(m->gguf, &m->cfg, err, errlen) ||
-        bind_weights(m, err, errlen) || tokenizer_load(m->gguf, &m->tok, err, errlen) != 0) {
+        bind_weights(m, err, errlen)) {
         model_free(m);
         return -1;
     }
-    if (tokenizer_n_vocab(m->tok) > m->cfg.n_vocab) {
+    if (tokenizer_load(m->gguf, &m->tok, m->tok_err, sizeof m->tok_err) != 0) m->tok = NULL;
+    if (m->tok && tokenizer_n_vocab(m->tok) > m->cfg.n_vocab) {
         fail(err, errlen, "%s: the vocabulary has %d tokens but token_embd.weight only %d rows",
              path, tokenizer_n_vocab(m->tok), m->cfg.n_vocab);
         model_free(m);
@@ -284,26 +343,45 @@ static void emit_matmul(struct graph *g, enum act dst, enum act src, const struc
 int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen)
 {
     const struct model_config *c = &m->cfg;
-    const int32_t per_layer = 14;
+    const int32_t per_layer = 16;
     g->n_ops = 0;
     g->ops = calloc((size_t)(3 + per_layer * c->n_layer), sizeof *g->ops);
     if (!g->ops) return fail(err, errlen, "out of memory building the graph");
+    const struct weight *freqs = m->rope_freqs.data ? &m->rope_freqs : NULL;
 
     emit(g, OP_EMBED, ACT_X, ACT_COUNT)->w = &m->tok_embd;
     for (int32_t l = 0; l < c->n_layer; l++) {
         const struct layer_weights *L = &m->layers[l];
-        emit(g, OP_RMSNORM, ACT_XN, ACT_X)->w = &L->attn_norm;
+        struct op *o = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
+        o->w = &L->attn_norm;
+        o->dim = c->n_embd;
         emit_matmul(g, ACT_Q, ACT_XN, &L->wq, &L->bq, false);
         emit_matmul(g, ACT_K, ACT_XN, &L->wk, &L->bk, false);
         emit_matmul(g, ACT_V, ACT_XN, &L->wv, &L->bv, false);
-        emit(g, OP_ROPE, ACT_Q, ACT_COUNT)->n_heads = c->n_head;
-        emit(g, OP_ROPE, ACT_K, ACT_COUNT)->n_heads = c->n_head_kv;
-        struct op *st = emit(g, OP_KV_STORE, ACT_COUNT, ACT_K);
-        st->src2 = ACT_V;
-        st->layer = l;
-        emit(g, OP_ATTENTION, ACT_ATTN, ACT_Q)->layer = l;
+        if (L->q_norm.data) { /* qwen3: RMSNorm of each head before rope */
+            o = emit(g, OP_RMSNORM, ACT_Q, ACT_Q);
+            o->w = &L->q_norm;
+            o->dim = c->head_dim;
+            o = emit(g, OP_RMSNORM, ACT_K, ACT_K);
+            o->w = &L->k_norm;
+            o->dim = c->head_dim;
+        }
+        o = emit(g, OP_ROPE, ACT_Q, ACT_COUNT);
+        o->n_heads = c->n_head;
+        o->w = freqs;
+        o = emit(g, OP_ROPE, ACT_K, ACT_COUNT);
+        o->n_heads = c->n_head_kv;
+        o->w = freqs;
+        o = emit(g, OP_KV_STORE, ACT_COUNT, ACT_K);
+        o->src2 = ACT_V;
+        o->layer = l;
+        o = emit(g, OP_ATTENTION, ACT_ATTN, ACT_Q);
+        o->layer = l;
+        o->window = c->sliding_window;
         emit_matmul(g, ACT_X, ACT_ATTN, &L->wo, NULL, true);
-        emit(g, OP_RMSNORM, ACT_XN, ACT_X)->w = &L->ffn_norm;
+        o = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
+        o->w = &L->ffn_norm;
+        o->dim = c->n_embd;
         emit_matmul(g, ACT_GATE, ACT_XN, &L->w_gate, NULL, false);
         emit_matmul(g, ACT_UP, ACT_XN, &L->w_up, NULL, false);
         emit(g, OP_SWIGLU, ACT_GATE, ACT_UP);
@@ -311,6 +389,7 @@ int model_build_graph(const struct model *m, struct graph *g, char *err, size_t 
     }
     struct op *norm = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
     norm->w = &m->output_norm;
+    norm->dim = c->n_embd;
     norm->logits_rows = true;
     emit_matmul(g, ACT_LOGITS, ACT_XN, &m->output, NULL, false);
     g->ops[g->n_ops - 1].logits_rows = true;

@@ -15,7 +15,7 @@
 struct gguf_file;
 struct tokenizer;
 
-enum arch { ARCH_LLAMA = 0 };
+enum arch { ARCH_LLAMA = 0, ARCH_QWEN2, ARCH_QWEN3, ARCH_PHI3 };
 enum rope_type { ROPE_NORM = 0, /* adjacent pairs (x0,x1),(x2,x3).. */ ROPE_NEOX = 2 /* halves */ };
 
 struct model_config {
@@ -33,7 +33,10 @@ struct model_config {
     float rms_eps;
     float rope_base;
     enum rope_type rope_type;
-    int32_t rope_dim; /* dimensions rotated per head (<= head_dim) */
+    int32_t rope_dim;       /* dimensions rotated per head (<= head_dim) */
+    float rope_freq_scale;  /* linear rope scaling: positions x this (1 = none) */
+    char rope_scaling[16];  /* "none", "linear", "llama3" (rope_freqs tensor) */
+    int32_t sliding_window; /* attend to at most this many latest positions; 0 = all */
 };
 
 /* A 2-D (or 1-D, ne1 = 1) weight as stored in the file: ne1 rows of ne0 elements. */
@@ -45,9 +48,12 @@ struct weight {
     const void *data; /* into the mmapped file */
 };
 
+/* Fused tensors (phi3's attn_qkv and gate+up ffn_up) are bound as row-range views, so
+ * the graph and the backends only ever see separate projections. */
 struct layer_weights {
     struct weight attn_norm, wq, wk, wv, wo;
-    struct weight bq, bk, bv; /* data NULL when absent */
+    struct weight bq, bk, bv;         /* data NULL when absent */
+    struct weight q_norm, k_norm;     /* qwen3 per-head RMSNorm; data NULL when absent */
     struct weight ffn_norm, w_gate, w_up, w_down;
 };
 
@@ -56,11 +62,15 @@ struct model {
     struct tokenizer *tok;
     struct model_config cfg;
     struct weight tok_embd, output_norm, output; /* output == tok_embd view when tied */
+    struct weight rope_freqs;                    /* llama3 rope frequency factors, or data NULL */
     bool tied_output;
+    char tok_err[256];
     struct layer_weights *layers;
     uint64_t n_params;
 };
 
+/* Loads weights and the tokenizer. A vocabulary this build cannot tokenize does not stop
+ * the load (logits from token ids still work): m->tok is then NULL and m->tok_err says why. */
 int model_load(const char *path, struct model **out, char *err, size_t errlen);
 void model_free(struct model *m);
 
@@ -82,11 +92,12 @@ const char *act_name(enum act a);
 
 enum op_kind {
     OP_EMBED,     /* dst[t] = row tokens[t] of w */
-    OP_RMSNORM,   /* dst[t] = src[t] / sqrt(mean(src[t]^2) + eps) * w */
+    OP_RMSNORM,   /* each dim-long piece of a row: x / sqrt(mean(x^2) + eps) * w (w has dim) */
     OP_MATMUL,    /* dst[t] (+)= w * src[t] + b   (w: ne1 rows of ne0; accumulate adds to dst) */
-    OP_ROPE,      /* in place on dst: rotate each head at position pos0 + t */
+    OP_ROPE,      /* in place on dst: rotate each head at position pos0 + t (w: freq factors) */
     OP_KV_STORE,  /* cache[layer] K,V rows pos0+t = src (ACT_K), src2 (ACT_V) */
-    OP_ATTENTION, /* dst[t] = per head softmax(q k^T / sqrt(hd)) v over cache 0..pos0+t (GQA) */
+    OP_ATTENTION, /* dst[t] = per head softmax(q k^T / sqrt(hd)) v over cache 0..pos0+t (GQA),
+                     the last `window` positions only when window > 0 */
     OP_SWIGLU,    /* dst[t] = silu(dst[t]) * src[t] */
     OP_COUNT
 };
@@ -95,12 +106,14 @@ const char *op_name(enum op_kind k);
 struct op {
     enum op_kind kind;
     enum act dst, src, src2;
-    const struct weight *w; /* EMBED, RMSNORM, MATMUL */
+    const struct weight *w; /* EMBED, RMSNORM, MATMUL; ROPE: frequency factors or NULL */
     const struct weight *b; /* MATMUL bias or NULL */
     bool accumulate;        /* MATMUL: dst += result (fused residual add) */
     bool logits_rows;       /* runs only on the rows whose logits are wanted (last or all) */
     int32_t layer;          /* KV_STORE, ATTENTION */
     int32_t n_heads;        /* ROPE: heads in dst */
+    int32_t dim;            /* RMSNORM: length of each normalized piece (n_embd or head_dim) */
+    int32_t window;         /* ATTENTION: sliding window, 0 = none */
 };
 
 struct graph {

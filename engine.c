@@ -210,12 +210,18 @@ static int cmd_info(struct args *a)
     printf("heads         %d (kv %d, head dim %d)\n", k->n_head, k->n_head_kv, k->head_dim);
     printf("feed-forward  %d\n", k->n_ff);
     printf("context       %d (trained)\n", k->n_ctx_train);
-    printf("rope          %s, base %g, %d dims\n", k->rope_type == ROPE_NEOX ? "neox" : "normal",
-           (double)k->rope_base, k->rope_dim);
+    printf("rope          %s, base %g, %d dims, scaling %s", k->rope_type == ROPE_NEOX ? "neox" : "normal",
+           (double)k->rope_base, k->rope_dim, k->rope_scaling);
+    if (k->rope_freq_scale != 1.0f) printf(" (factor %g)", 1.0 / k->rope_freq_scale);
+    printf("\n");
+    if (k->sliding_window) printf("sliding window %d\n", k->sliding_window);
     printf("rms eps       %g\n", (double)k->rms_eps);
-    printf("vocabulary    %d tokens (%s tokenizer), bos %d, eos %d, add bos %s\n", k->n_vocab,
-           tokenizer_model_name(m->tok), tokenizer_bos(m->tok), tokenizer_eos(m->tok),
-           tokenizer_add_bos(m->tok) ? "yes" : "no");
+    if (m->tok)
+        printf("vocabulary    %d tokens (%s tokenizer), bos %d, eos %d, add bos %s\n", k->n_vocab,
+               tokenizer_model_name(m->tok), tokenizer_bos(m->tok), tokenizer_eos(m->tok),
+               tokenizer_add_bos(m->tok) ? "yes" : "no");
+    else
+        printf("vocabulary    %d tokens (not usable: %s)\n", k->n_vocab, m->tok_err);
     printf("output        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
     /* type mix */
     uint64_t count[Q_TYPE_LIMIT] = {0}, bytes[Q_TYPE_LIMIT] = {0};
@@ -548,6 +554,10 @@ static int cmd_run(struct args *a)
     size_t n_prompt = 0;
     int rc = load_model(&c, &m);
     if (rc) goto done;
+    if (!m->tok) {
+        rc = error_exit(m->tok_err);
+        goto done;
+    }
     if (tokenizer_encode(m->tok, prompt ? prompt : pbuf, plen, tokenizer_add_bos(m->tok), false,
                          &ids, &n_prompt, err, sizeof err) != 0) {
         rc = error_exit(err);

@@ -1,4 +1,4 @@
-/* The SPIR-V shaders build.sh compiled from shaders/*.comp, embedded in the binary. */
+/* The SPIR-V shaders that build.sh compiled from the shaders folder, embedded in the binary. */
 #ifndef JOULE_SHADERS_H
 #define JOULE_SHADERS_H
 

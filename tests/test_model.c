@@ -13,8 +13,13 @@
 #include "testutil.h"
 #include "tokenizer.h"
 
-static const char *const types[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"};
-enum { N_TYPES = sizeof types / sizeof types[0] };
+/* every shared model: single-type files, the usual K-quant mixes, and qwen2 */
+static const char *const stems[] = {
+    "tiny-llama-F32",    "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
+    "tiny-llama-Q4_0",   "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
+    "tiny-llama-Q2_K",   "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
+    "tiny-llama-Q6_K",   "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
+enum { N_STEMS = sizeof stems / sizeof stems[0] };
 
 static int32_t *read_ids(const char *path, size_t *n)
 {
@@ -107,8 +112,7 @@ static void check_logits(const char *shared, const char *stem, double *max_err, 
 START_TEST(test_logits_match_reference)
 {
     NEED_SHARED(shared);
-    char stem[64];
-    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    const char *stem = stems[_i];
     double max_err, top1;
     check_logits(shared, stem, &max_err, &top1);
     fprintf(stderr, "  %-16s cpu  max abs logit error %.6f  top-1 agreement %.4f\n", stem, max_err,
@@ -122,8 +126,8 @@ END_TEST
 START_TEST(test_greedy_continuation)
 {
     NEED_SHARED(shared);
-    char stem[64], p[600], err[512];
-    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    const char *stem = stems[_i];
+    char p[600], err[512];
     struct fixture fx;
     open_model(&fx, shared, stem, 256);
     snprintf(p, sizeof p, "%s/tokens-0.txt", fx.ref);
@@ -163,8 +167,8 @@ END_TEST
 START_TEST(test_perplexity)
 {
     NEED_SHARED(shared);
-    char stem[64], p[600], err[512];
-    snprintf(stem, sizeof stem, "tiny-llama-%s", types[_i]);
+    const char *stem = stems[_i];
+    char p[600], err[512];
     struct fixture fx;
     open_model(&fx, shared, stem, 128);
     snprintf(p, sizeof p, "%s/ppl.txt", fx.ref);
@@ -172,6 +176,7 @@ START_TEST(test_perplexity)
     ck_assert_ptr_nonnull(ref);
     double want = 0;
     ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
+    ck_assert_msg(fx.m->tok != NULL, "%s: %s", stem, fx.m->tok_err);
     snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
     size_t len;
     char *text = test_read_file(p, &len);
@@ -271,9 +276,9 @@ Suite *model_suite(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_logits_match_reference, 0, N_TYPES);
-    tcase_add_loop_test(tc, test_greedy_continuation, 0, N_TYPES);
-    tcase_add_loop_test(tc, test_perplexity, 0, N_TYPES);
+    tcase_add_loop_test(tc, test_logits_match_reference, 0, N_STEMS);
+    tcase_add_loop_test(tc, test_greedy_continuation, 0, N_STEMS);
+    tcase_add_loop_test(tc, test_perplexity, 0, N_STEMS);
     tcase_add_test(tc, test_batch_equals_sequential);
     tcase_add_test(tc, test_missing_and_bad_files);
     suite_add_tcase(s, tc);

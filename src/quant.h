@@ -63,4 +63,19 @@ float quant_dot_ref(uint32_t type, const void *row, const float *x, int64_t n);
  * tests and tools to write models. Supported for every type quant_supported() says. */
 void quant_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t n);
 
+/* ---- fast-path selection ---- */
+/* Name of the kernel set the fast paths use: "avx2" (an x86-64 CPU with AVX2, FMA and
+ * F16C, detected at run time) or "portable" (C that the compiler vectorizes). */
+const char *quant_simd_name(void);
+/* Allow (the default) or forbid the SIMD kernels, to test or time the portable ones on
+ * any machine. Not to be changed while other threads compute. */
+void quant_set_simd(bool allow);
+
+/* ---- internal: the 256-element K family lives in quant_k.c; the functions above
+ * check arguments and dispatch to these ---- */
+void quant_k_dequant_row_ref(uint32_t type, const void *src, float *dst, int64_t n);
+void quant_k_dequant_row(uint32_t type, const void *src, float *dst, int64_t n, bool simd);
+float quant_k_dot(uint32_t type, const void *row, const float *x, int64_t n, bool simd);
+void quant_k_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t n);
+
 #endif

@@ -1,6 +1,7 @@
 /* tokenizer — vocabulary loading and validation, piece lookup, special-token splitting and
- * the encode driver. The SentencePiece merge loop is in tokenizer_spm.c, decoding in
- * tokenizer_decode.c. See tokenizer.h. */
+ * the encode driver. The SentencePiece merge loop is in tokenizer_spm.c, byte-level BPE in
+ * tokenizer_bpe.c (its pre-tokenizers in tokenizer_pre.c), decoding in tokenizer_decode.c.
+ * See tokenizer.h. */
 #include "tokenizer.h"
 
 #include <inttypes.h>
@@ -118,6 +119,8 @@ void tokenizer_free(struct tokenizer *t)
     free(t->hash);
     free(t->pairs);
     free(t->special);
+    free(t->merges);
+    free(t->chat_template);
     free(t);
 }
 
@@ -228,6 +231,10 @@ static int build_printable(struct tokenizer *t, const char *path, char *err, siz
         e->dec_len = 0;
         switch (e->type) {
         case TOK_NORMAL:
+            if (t->bpe) {
+                e->dec_len = bpe_printable(s, e->text_len, o);
+                break;
+            }
             for (uint32_t j = 0; j < e->text_len; j++) {
                 if (j + 2 < e->text_len && memcmp(s + j, "\xe2\x96\x81", 3) == 0) {
                     o[e->dec_len++] = ' ';
@@ -361,13 +368,14 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
             err, errlen,
             "%s: metadata 'tokenizer.ggml.model' is missing (the file has no vocabulary)", path);
     }
-    if (strcmp(model, "llama") != 0) {
+    if (strcmp(model, "llama") != 0 && strcmp(model, "gpt2") != 0) {
         tok_fail(err, errlen,
-                 "%s: tokenizer.ggml.model '%.40s' is not supported (supported: llama)", path,
+                 "%s: tokenizer.ggml.model '%.40s' is not supported (supported: llama, gpt2)", path,
                  model);
         free(model);
         return -1;
     }
+    bool bpe = strcmp(model, "gpt2") == 0;
     free(model);
 
     uint64_t n = 0;
@@ -390,7 +398,8 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
 
     struct tokenizer *t = calloc(1, sizeof *t);
     if (!t) return tok_fail(err, errlen, "%s: out of memory", path);
-    snprintf(t->model, sizeof t->model, "llama");
+    snprintf(t->model, sizeof t->model, "%s", bpe ? "gpt2" : "llama");
+    t->bpe = bpe;
     t->n_vocab = (int32_t)n;
     uint32_t hcap = 16;
     while (hcap < 2 * (uint32_t)n)
@@ -430,16 +439,25 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
         hash_insert(t, i);
     }
 
-    /* llama.cpp's defaults for SentencePiece vocabularies */
-    if (get_id(f, "tokenizer.ggml.bos_token_id", 1, t->n_vocab, &t->bos, err, errlen) ||
-        get_id(f, "tokenizer.ggml.eos_token_id", 2, t->n_vocab, &t->eos, err, errlen) ||
+    if (bpe && bpe_load(t, f, err, errlen)) goto fail;
+    /* llama.cpp's defaults: SentencePiece has BOS 1, EOS 2, UNK 0, adds BOS and a space
+     * prefix; byte-level BPE names its ids (none by default), adds BOS only for Llama 3 */
+    if (get_id(f, "tokenizer.ggml.bos_token_id", bpe ? -1 : 1, t->n_vocab, &t->bos, err, errlen) ||
+        get_id(f, "tokenizer.ggml.eos_token_id", bpe ? -1 : 2, t->n_vocab, &t->eos, err, errlen) ||
         get_id(f, "tokenizer.ggml.eot_token_id", -1, t->n_vocab, &t->eot, err, errlen) ||
         get_id(f, "tokenizer.ggml.eom_token_id", -1, t->n_vocab, &t->eom, err, errlen) ||
-        get_id(f, "tokenizer.ggml.unknown_token_id", 0, t->n_vocab, &t->unk, err, errlen) ||
-        get_flag(f, "tokenizer.ggml.add_bos_token", true, &t->add_bos, err, errlen) ||
+        get_id(f, "tokenizer.ggml.unknown_token_id", bpe ? -1 : 0, t->n_vocab, &t->unk, err,
+               errlen) ||
+        get_flag(f, "tokenizer.ggml.add_bos_token", bpe ? t->pre == PRE_LLAMA3 : true, &t->add_bos,
+                 err, errlen) ||
         get_flag(f, "tokenizer.ggml.add_eos_token", false, &t->add_eos, err, errlen) ||
-        get_flag(f, "tokenizer.ggml.add_space_prefix", true, &t->add_space_prefix, err, errlen))
+        get_flag(f, "tokenizer.ggml.add_space_prefix", !bpe, &t->add_space_prefix, err, errlen))
         goto fail;
+    if (gguf_find(f, "tokenizer.chat_template") &&
+        !(t->chat_template = gguf_get_str(f, "tokenizer.chat_template"))) {
+        tok_fail(err, errlen, "%s: metadata 'tokenizer.chat_template' is not a string", path);
+        goto fail;
+    }
     /* Many converted models name a padding id one past the vocabulary (a pad token that was
      * added to the Hugging Face tokenizer only); like llama.cpp, such an id means none. */
     int64_t pad;
@@ -451,6 +469,7 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
 
     mark_eog(t);
     if (build_printable(t, path, err, errlen) || build_special(t, f, err, errlen)) goto fail;
+    if (bpe) goto done; /* bpe_load filled byte_tok */
     if (spm_build_pairs(t)) {
         tok_fail(err, errlen, "%s: out of memory", path);
         goto fail;
@@ -462,6 +481,7 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
         buf[0] = (char)c;
         t->byte_tok[c] = id >= 0 ? id : tok_lookup(t, buf, 1);
     }
+done:
     *out = t;
     return 0;
 
@@ -505,6 +525,16 @@ bool tokenizer_add_eos(const struct tokenizer *t)
 const char *tokenizer_model_name(const struct tokenizer *t)
 {
     return t->model;
+}
+
+const char *tokenizer_pre_name(const struct tokenizer *t)
+{
+    return t->bpe ? t->pre_name : "";
+}
+
+const char *tokenizer_chat_template(const struct tokenizer *t)
+{
+    return t->chat_template;
 }
 
 bool tokenizer_is_eog(const struct tokenizer *t, int32_t id)
@@ -605,13 +635,27 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
     struct tok_ids o = {0};
     struct frags a = {0}, b = {0};
     struct spm_scratch sc = {0};
+    struct bpe_scratch bsc = {0};
     int rc = -1;
     if (add_bos && tok_ids_push(&o, t->bos)) goto oom;
 
     if (len > 0 && frags_push(&a, (struct frag){-1, 0, len})) goto oom;
+    /* which byte pairs occur in the text: a special token whose first two bytes never do
+     * needs no pass (vocabularies with hundreds of added tokens stay fast) */
+    uint8_t pairs[1 << 13] = {0};
+    for (size_t i = 0; i + 1 < len; i++) {
+        unsigned pr = (unsigned)(unsigned char)text[i] << 8 | (unsigned char)text[i + 1];
+        pairs[pr >> 3] |= (uint8_t)(1u << (pr & 7));
+    }
     for (size_t k = 0; k < t->n_special && len > 0; k++) {
         int32_t id = t->special[k];
         if (!parse_special && t->tok[id].type != TOK_USER_DEFINED) continue;
+        const struct tok_entry *e = &t->tok[id];
+        if (e->text_len >= 2) {
+            const unsigned char *tt = (const unsigned char *)t->text + e->text_off;
+            unsigned pr = (unsigned)tt[0] << 8 | tt[1];
+            if (!(pairs[pr >> 3] & (1u << (pr & 7)))) continue;
+        }
         if (split_on(t, id, text, &a, &b)) goto oom;
         struct frags tmp = a;
         a = b;
@@ -626,8 +670,9 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
             prev_special = true;
             continue;
         }
-        if (spm_encode_fragment(t, &sc, text + a.v[i].off, a.v[i].len,
-                                t->add_space_prefix && prev_special, &o, err, errlen))
+        if (t->bpe ? bpe_encode_fragment(t, &bsc, text + a.v[i].off, a.v[i].len, &o, err, errlen)
+                   : spm_encode_fragment(t, &sc, text + a.v[i].off, a.v[i].len,
+                                         t->add_space_prefix && prev_special, &o, err, errlen))
             goto out;
         prev_special = false;
     }
@@ -644,5 +689,6 @@ out:
     free(a.v);
     free(b.v);
     spm_scratch_free(&sc);
+    bpe_scratch_free(&bsc);
     return rc;
 }

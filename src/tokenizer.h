@@ -1,5 +1,8 @@
 /* tokenizer — text <-> token ids from the vocabulary stored in a GGUF file.
  *
+ * Two kinds of vocabulary (tokenizer.ggml.model): "llama" (SentencePiece, below) and "gpt2"
+ * (byte-level BPE, further below).
+ *
  * SentencePiece-style BPE (tokenizer.ggml.model = "llama"): a space prefix,
  * spaces as U+2581, merges chosen by piece score, byte fallback <0xNN> for what
  * the vocabulary lacks. Special/control tokens are matched in text only when the
@@ -24,6 +27,23 @@
  *   tokenizer_decode and detok_* turn such bytes into U+FFFD.
  * - A piece that is not in the vocabulary falls back to byte tokens; a byte without one
  *   becomes the unknown token (an error when there is none).
+ *
+ * Byte-level BPE (GPT-2, Llama 3, Qwen, DeepSeek, Falcon, StarCoder, MPT ...), as llama.cpp
+ * and the Hugging Face tokenizers do it (every published llama.cpp vector matches):
+ * - Special tokens are split out first exactly as above; there is no space prefix.
+ * - Raw text is cut into words by the pre-tokenizer that tokenizer.ggml.pre names (gpt-2,
+ *   llama-bpe, qwen2, deepseek-llm, deepseek-coder, falcon, starcoder, refact, smollm, mpt,
+ *   default ...; an unknown name is a load error that lists the supported ones). The rules
+ *   are Unicode-aware (letters, numbers, punctuation, white space from the UCD tables in
+ *   unicode_tables.c).
+ * - Each byte of a word is its GPT-2 byte character's token; adjacent pairs merge by rank
+ *   (tokenizer.ggml.merges, lowest first, ties to the left). Llama 3 vocabularies take a
+ *   word that is itself a token whole (ignore_merges). Merges never produce CONTROL tokens.
+ * - Invalid UTF-8 never fails: a byte that does not start a valid character is a character
+ *   with no Unicode class (grouped like punctuation) and keeps its byte token, so the bytes
+ *   survive tokenizer_token_bytes; tokenizer_decode / detok_* show U+FFFD for them.
+ *   (llama.cpp replaces such bytes by U+FFFD before tokenizing; valid text is unaffected.)
+ * - Defaults when the metadata is silent: no BOS/EOS/UNK, add_bos only for llama-bpe.
  */
 #ifndef JOULE_TOKENIZER_H
 #define JOULE_TOKENIZER_H
@@ -48,17 +68,21 @@ enum tok_type {
 
 /* Reads and validates the tokenizer.ggml.* metadata (array types and lengths, token types,
  * special ids in range, byte tokens well formed); errors name the file and the problem,
- * and an unsupported tokenizer.ggml.model (e.g. "gpt2") is refused by name. The tokenizer
- * copies what it needs: f may be closed afterwards. */
+ * and an unsupported tokenizer.ggml.model (e.g. "bert") or pre-tokenizer is refused by name. The
+ * tokenizer copies what it needs: f may be closed afterwards. */
 int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err, size_t errlen);
 void tokenizer_free(struct tokenizer *t);
 
 int32_t tokenizer_n_vocab(const struct tokenizer *t);
-int32_t tokenizer_bos(const struct tokenizer *t); /* -1 when none */
-int32_t tokenizer_eos(const struct tokenizer *t); /* -1 when none */
-bool tokenizer_add_bos(const struct tokenizer *t); /* default from metadata */
+int32_t tokenizer_bos(const struct tokenizer *t);             /* -1 when none */
+int32_t tokenizer_eos(const struct tokenizer *t);             /* -1 when none */
+bool tokenizer_add_bos(const struct tokenizer *t);            /* default from metadata */
 bool tokenizer_is_eog(const struct tokenizer *t, int32_t id); /* EOS / EOT */
-const char *tokenizer_model_name(const struct tokenizer *t); /* "llama", ... */
+const char *tokenizer_model_name(const struct tokenizer *t);  /* "llama", "gpt2" */
+/* tokenizer.ggml.pre of a byte-level BPE vocabulary ("default" when absent); "" for llama. */
+const char *tokenizer_pre_name(const struct tokenizer *t);
+/* tokenizer.chat_template (Jinja source), NULL when the file has none. */
+const char *tokenizer_chat_template(const struct tokenizer *t);
 
 /* End of turn (tokenizer.ggml.eot_token_id, else a known text such as <|end|>); -1 when none. */
 int32_t tokenizer_eot(const struct tokenizer *t);

@@ -150,7 +150,7 @@ START_TEST(test_logits_file)
                           "-o /tmp/joule-cli-logits.f32",
                           sh, toks);
     ck_assert_msg(r.code == 0, "%s", r.err);
-    size_t got_len, ref_len;
+    size_t got_len = 0, ref_len = 0;
     float *got = (float *)test_read_file("/tmp/joule-cli-logits.f32", &got_len);
     snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/logits-0.f32", sh);
     float *ref = (float *)test_read_file(p, &ref_len);

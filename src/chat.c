@@ -1,0 +1,299 @@
+/* chat — built-in chat templates. See chat.h. */
+#include "chat.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+
+static const char *const names[CHAT_N_TMPL] = {"llama2",  "llama3", "chatml", "phi3",
+                                               "mistral", "gemma",  "zephyr"};
+
+static const struct {
+    const char *alias;
+    enum chat_tmpl t;
+} aliases[] = {
+    {"llama-2", CHAT_LLAMA2}, {"llama-3", CHAT_LLAMA3}, {"qwen", CHAT_CHATML},
+    {"qwen2", CHAT_CHATML},   {"qwen3", CHAT_CHATML},   {"phi-3", CHAT_PHI3},
+    {"gemma2", CHAT_GEMMA},   {"gemma3", CHAT_GEMMA},
+};
+
+const char *chat_tmpl_name(enum chat_tmpl t)
+{
+    return t < CHAT_N_TMPL ? names[t] : "?";
+}
+
+int chat_tmpl_from_name(const char *name)
+{
+    for (int i = 0; i < CHAT_N_TMPL; i++)
+        if (!strcmp(name, names[i])) return i;
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(name, aliases[i].alias)) return (int)aliases[i].t;
+    return -1;
+}
+
+const char *chat_tmpl_list(void)
+{
+    return "llama2, llama3, chatml (qwen), phi3, mistral, gemma, zephyr";
+}
+
+int chat_tmpl_detect(const char *j)
+{
+    if (!j) return -1;
+    if (strstr(j, "<|im_start|>")) return CHAT_CHATML;
+    if (strstr(j, "<|start_header_id|>") && strstr(j, "<|end_header_id|>")) return CHAT_LLAMA3;
+    if (strstr(j, "<start_of_turn>")) return CHAT_GEMMA;
+    if (strstr(j, "[INST]")) return strstr(j, "<<SYS>>") ? CHAT_LLAMA2 : CHAT_MISTRAL;
+    if (strstr(j, "<|assistant|>") && strstr(j, "<|end|>")) return CHAT_PHI3;
+    if (strstr(j, "<|user|>") && strstr(j, "<|assistant|>")) return CHAT_ZEPHYR;
+    return -1;
+}
+
+/* ---- a growable string ---- */
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void put(struct sbuf *b, const char *s, size_t len)
+{
+    if (b->oom) return;
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + len + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = 0;
+}
+
+/* the strings, up to a NULL */
+static void cat(struct sbuf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        put(b, s, strlen(s));
+    va_end(ap);
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* s with leading and trailing white space removed (Jinja's trim, Python's strip) */
+static void put_trim(struct sbuf *b, const char *s)
+{
+    size_t len = strlen(s);
+    while (len > 0 && is_ws(s[len - 1]))
+        len--;
+    while (len > 0 && is_ws(*s))
+        s++, len--;
+    put(b, s, len);
+}
+
+static bool role_is(const struct chat_msg *m, const char *r)
+{
+    return !strcmp(m->role, r);
+}
+
+/* ---- the families ---- */
+
+/* Llama 2: the system text joins the first message, which is then stripped as a whole. */
+static void llama2(struct sbuf *b, const struct chat_msg *m, size_t n, const char *bos,
+                   const char *eos)
+{
+    size_t i = 0;
+    const char *sys = NULL;
+    if (n > 0 && role_is(&m[0], "system")) sys = m[i++].content;
+    for (bool first = true; i < n; i++, first = false) {
+        struct sbuf c = {0};
+        if (first && sys) cat(&c, "<<SYS>>\n", sys, "\n<</SYS>>\n\n", (char *)NULL);
+        cat(&c, m[i].content, (char *)NULL);
+        if (c.oom) b->oom = true;
+        const char *text = c.p ? c.p : "";
+        if (role_is(&m[i], "assistant")) {
+            put(b, " ", 1);
+            put_trim(b, text);
+            cat(b, " ", eos, (char *)NULL);
+        } else {
+            cat(b, bos, "[INST] ", (char *)NULL);
+            put_trim(b, text);
+            cat(b, " [/INST]", (char *)NULL);
+        }
+        free(c.p);
+    }
+}
+
+static void llama3(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *bos)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0) cat(b, bos, (char *)NULL);
+        cat(b, "<|start_header_id|>", m[i].role, "<|end_header_id|>\n\n", (char *)NULL);
+        put_trim(b, m[i].content);
+        cat(b, "<|eot_id|>", (char *)NULL);
+    }
+    if (gen) cat(b, "<|start_header_id|>assistant<|end_header_id|>\n\n", (char *)NULL);
+}
+
+static void chatml(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen)
+{
+    for (size_t i = 0; i < n; i++)
+        cat(b, "<|im_start|>", m[i].role, "\n", m[i].content, "<|im_end|>\n", (char *)NULL);
+    if (gen) cat(b, "<|im_start|>assistant\n", (char *)NULL);
+}
+
+static void phi3(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *eos)
+{
+    for (size_t i = 0; i < n; i++)
+        cat(b, "<|", m[i].role, "|>\n", m[i].content, "<|end|>\n", (char *)NULL);
+    cat(b, gen ? "<|assistant|>\n" : eos, (char *)NULL);
+}
+
+static void zephyr(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *eos)
+{
+    for (size_t i = 0; i < n; i++)
+        cat(b, "<|", m[i].role, "|>\n", m[i].content, eos, "\n", (char *)NULL);
+    if (gen) cat(b, "<|assistant|>\n", (char *)NULL);
+}
+
+/* Mistral and Gemma have no system role: its text goes before the first user text. */
+static void mistral(struct sbuf *b, const struct chat_msg *m, size_t n, const char *bos,
+                    const char *eos)
+{
+    size_t i = 0;
+    const char *sys = NULL;
+    if (n > 0 && role_is(&m[0], "system")) sys = m[i++].content;
+    cat(b, bos, (char *)NULL);
+    for (; i < n; i++) {
+        if (role_is(&m[i], "assistant")) {
+            cat(b, m[i].content, eos, (char *)NULL);
+            continue;
+        }
+        cat(b, "[INST] ", (char *)NULL);
+        if (sys) cat(b, sys, "\n\n", (char *)NULL);
+        sys = NULL;
+        cat(b, m[i].content, " [/INST]", (char *)NULL);
+    }
+}
+
+static void gemma(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *bos)
+{
+    size_t i = 0;
+    const char *sys = NULL;
+    if (n > 0 && role_is(&m[0], "system")) sys = m[i++].content;
+    cat(b, bos, (char *)NULL);
+    for (; i < n; i++) {
+        bool model = role_is(&m[i], "assistant");
+        cat(b, "<start_of_turn>", model ? "model" : "user", "\n", (char *)NULL);
+        if (sys && !model) {
+            cat(b, sys, "\n\n", (char *)NULL);
+            sys = NULL;
+        }
+        put_trim(b, m[i].content);
+        cat(b, "<end_of_turn>\n", (char *)NULL);
+    }
+    if (gen) cat(b, "<start_of_turn>model\n", (char *)NULL);
+}
+
+char *chat_render(enum chat_tmpl t, const struct chat_msg *msgs, size_t n,
+                  bool add_generation_prompt, const char *bos, const char *eos)
+{
+    struct sbuf b = {0};
+    put(&b, "", 0);
+    bos = bos ? bos : "";
+    eos = eos ? eos : "";
+    switch (t) {
+    case CHAT_LLAMA2: llama2(&b, msgs, n, bos, eos); break;
+    case CHAT_LLAMA3: llama3(&b, msgs, n, add_generation_prompt, bos); break;
+    case CHAT_CHATML: chatml(&b, msgs, n, add_generation_prompt); break;
+    case CHAT_PHI3: phi3(&b, msgs, n, add_generation_prompt, eos); break;
+    case CHAT_MISTRAL: mistral(&b, msgs, n, bos, eos); break;
+    case CHAT_GEMMA: gemma(&b, msgs, n, add_generation_prompt, bos); break;
+    case CHAT_ZEPHYR: zephyr(&b, msgs, n, add_generation_prompt, eos); break;
+    default: break;
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+int chat_tmpl_for(const struct tokenizer *tok, const char *name, enum chat_tmpl *out,
+                  const char **note, char *err, size_t errlen)
+{
+    *note = NULL;
+    if (name) {
+        int t = chat_tmpl_from_name(name);
+        if (t < 0) {
+            snprintf(err, errlen, "unknown chat template '%s' (known: %s)", name, chat_tmpl_list());
+            return -1;
+        }
+        *out = (enum chat_tmpl)t;
+        return 0;
+    }
+    const char *j = tokenizer_chat_template(tok);
+    if (!j) {
+        *out = CHAT_CHATML;
+        *note = "the model has no chat template (tokenizer.chat_template); using chatml";
+        return 0;
+    }
+    int t = chat_tmpl_detect(j);
+    if (t < 0) {
+        snprintf(err, errlen,
+                 "the model's chat template is not one of the built-in families; name one "
+                 "with --chat-template (%s)",
+                 chat_tmpl_list());
+        return -1;
+    }
+    *out = (enum chat_tmpl)t;
+    return 0;
+}
+
+/* a special token's text, "" when there is none */
+static char *token_text(const struct tokenizer *tok, int32_t id)
+{
+    size_t len = id >= 0 ? tokenizer_token_bytes(tok, id, true, NULL, 0) : 0;
+    char *s = malloc(len + 1);
+    if (!s) return NULL;
+    if (len) tokenizer_token_bytes(tok, id, true, s, len);
+    s[len] = 0;
+    return s;
+}
+
+int chat_encode(const struct tokenizer *tok, enum chat_tmpl t, const struct chat_msg *msgs,
+                size_t n, bool add_generation_prompt, int32_t **ids, size_t *n_ids, char *err,
+                size_t errlen)
+{
+    *ids = NULL;
+    *n_ids = 0;
+    char *bos = token_text(tok, tokenizer_bos(tok));
+    char *eos = token_text(tok, tokenizer_eos(tok));
+    char *text = bos && eos ? chat_render(t, msgs, n, add_generation_prompt, bos, eos) : NULL;
+    int rc = -1;
+    if (!text) {
+        snprintf(err, errlen, "out of memory rendering the chat template");
+    } else {
+        bool has_bos = bos[0] && !strncmp(text, bos, strlen(bos));
+        rc = tokenizer_encode(tok, text, strlen(text), !has_bos && tokenizer_add_bos(tok), true,
+                              ids, n_ids, err, errlen);
+    }
+    free(text);
+    free(bos);
+    free(eos);
+    return rc;
+}

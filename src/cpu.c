@@ -180,24 +180,6 @@ struct matmul_job {
     float *scratch; /* n_threads x MM_TILE x ne0 */
 };
 
-static float dot_f32(const float *a, const float *b, int64_t n)
-{
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-        s4 += a[i + 4] * b[i + 4];
-        s5 += a[i + 5] * b[i + 5];
-        s6 += a[i + 6] * b[i + 6];
-        s7 += a[i + 7] * b[i + 7];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
-}
-
 static void matmul_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
 {
     struct matmul_job *j = ctx;
@@ -221,7 +203,7 @@ static void matmul_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
             const float *x = j->src + (int64_t)t * in;
             float *y = j->dst + (int64_t)t * out;
             for (int64_t r = r0; r < r1; r++) {
-                float v = dot_f32(tile + (r - r0) * in, x, in);
+                float v = quant_dot(Q_F32, tile + (r - r0) * in, x, in); /* SIMD path */
                 if (j->bias) v += j->bias[r];
                 y[r] = j->accumulate ? y[r] + v : v;
             }
@@ -284,7 +266,7 @@ static void attention_one(float *out, const float *q, const float *kc, const flo
     const float scale = 1.0f / sqrtf((float)hd);
     float mx = -INFINITY;
     for (int32_t j = 0; j < n_keys; j++) {
-        scores[j] = dot_f32(q, kc + (int64_t)j * kv_stride, hd) * scale;
+        scores[j] = quant_dot(Q_F32, kc + (int64_t)j * kv_stride, q, hd) * scale;
         if (scores[j] > mx) mx = scores[j];
     }
     float sum = 0.0f;

@@ -28,6 +28,7 @@ struct backend {
     int32_t max_batch;   /* largest n per forward call */
     char name[64];       /* "cpu", "vulkan" */
     char device[256];    /* human-readable device description */
+    char pci_bus_id[16]; /* "0000:01:00.0" for a PCI GPU (meter matching), else "" */
 };
 
 static inline int backend_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,

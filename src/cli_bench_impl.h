@@ -1,0 +1,55 @@
+/* cli_bench_impl.h — what cli_bench.c hands to the report writers in cli_bench_out.c. */
+#ifndef JOULE_CLI_BENCH_IMPL_H
+#define JOULE_CLI_BENCH_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend.h"
+#include "bench.h"
+#include "meter.h"
+
+enum { BENCH_MAX_LIST = 16 };
+
+struct int_list {
+    int32_t v[BENCH_MAX_LIST];
+    int n;
+};
+
+struct bench_model {
+    char name[256]; /* file base name or synthetic name */
+    bool synthetic;
+    bool is_default; /* chosen because no model was given */
+    uint64_t bytes;  /* weight bytes */
+    uint64_t params;
+};
+
+struct bench_report {
+    const struct bench_model *model;
+    const struct backend *backend;
+    const struct meter *meter;
+    const struct cost_params *cost;
+    const struct bench_result *res;
+    int n;
+    int32_t threads;
+};
+
+/* Figures derived from one result, shared by every format. */
+struct bench_derived {
+    bool energy; /* a joule figure exists */
+    double joules, j_per_tok, tok_per_j;
+    bool tok_per_j_known; /* joules > 0 */
+    bool above_idle;
+    double above_j;
+    struct cost_result cost;
+    bool hw_known;
+};
+void bench_derive(const struct bench_report *r, const struct bench_result *x,
+                  struct bench_derived *d);
+
+void bench_write_md(FILE *out, const struct bench_report *r);
+void bench_write_json(FILE *out, const struct bench_report *r);
+void bench_write_csv(FILE *out, const struct bench_report *r);
+
+#endif

@@ -1,0 +1,522 @@
+/* vk_backend — the Vulkan backend: weights uploaded once (quantized blocks as in the
+ * file, split by rows where a tensor exceeds the storage-buffer range), activations in
+ * one scratch buffer per enum act, a float16 KV cache, descriptor sets made once per
+ * op, command buffers recorded once per batch shape and re-submitted with the position
+ * and tokens in a small host-written buffer: one submit and one fence wait per step. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+#include "vk.h"
+#include "vk_backend.h"
+
+static void vb_destroy(struct backend *b)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    struct vk_ctx *c = &vb->c;
+    const struct vk_fns *f = &c->vi.f;
+    if (c->dev) {
+        f->vkDeviceWaitIdle(c->dev);
+        for (int i = 0; i < VK_MAX_STEPS; i++)
+            if (vb->steps[i].cb) f->vkFreeCommandBuffers(c->dev, c->pool, 1, &vb->steps[i].cb);
+        vk_pipes_free(vb);
+        if (vb->dpool) f->vkDestroyDescriptorPool(c->dev, vb->dpool, NULL);
+        if (vb->layout) f->vkDestroyPipelineLayout(c->dev, vb->layout, NULL);
+        if (vb->dsl) f->vkDestroyDescriptorSetLayout(c->dev, vb->dsl, NULL);
+        for (int32_t i = 0; i < vb->n_weights; i++) {
+            struct vk_weight *w = &vb->weights[i];
+            for (uint32_t k = 0; w->bufs && k < w->n_chunks; k++)
+                vk_buf_free(c, &w->bufs[k]);
+            free(w->bufs);
+            free(w->row0);
+            free(w->rows);
+        }
+        for (int i = 0; i < ACT_COUNT; i++)
+            vk_buf_free(c, &vb->act[i]);
+        int32_t nl = vb->base.model ? vb->base.model->cfg.n_layer : 0;
+        for (int32_t l = 0; l < nl; l++) {
+            if (vb->kc) vk_buf_free(c, &vb->kc[l]);
+            if (vb->vc) vk_buf_free(c, &vb->vc[l]);
+        }
+        vk_buf_free(c, &vb->params);
+        vk_buf_free(c, &vb->rope);
+        vk_buf_free(c, &vb->dummy);
+    }
+    free(vb->weights);
+    free(vb->kc);
+    free(vb->vc);
+    if (vb->op_sets)
+        for (int32_t i = 0; i < vb->graph.n_ops; i++)
+            free(vb->op_sets[i]);
+    free(vb->op_sets);
+    free(vb->op_w);
+    free(vb->graph.ops);
+    vk_ctx_close(c);
+    free(vb);
+}
+
+/* Uploads w (once per distinct data pointer) in row chunks that fit max_range. */
+static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weight *w, char *err,
+                                       size_t errlen)
+{
+    for (int32_t i = 0; i < vb->n_weights; i++)
+        if (vb->weights[i].data == w->data) return &vb->weights[i];
+    struct vk_weight *vw = &vb->weights[vb->n_weights];
+    memset(vw, 0, sizeof *vw);
+    vw->data = w->data;
+    vw->type = w->type;
+    vw->row_bytes = w->row_bytes;
+    uint64_t per = (vb->c.max_range - 16) / w->row_bytes;
+    if (per == 0) {
+        snprintf(err, errlen,
+                 "tensor %s: a row of %llu bytes exceeds the device's storage "
+                 "buffer range",
+                 w->name ? w->name : "?", (unsigned long long)w->row_bytes);
+        return NULL;
+    }
+    vw->n_chunks = (uint32_t)((w->ne1 + (int64_t)per - 1) / (int64_t)per);
+    vw->bufs = calloc(vw->n_chunks, sizeof *vw->bufs);
+    vw->row0 = calloc(vw->n_chunks, sizeof *vw->row0);
+    vw->rows = calloc(vw->n_chunks, sizeof *vw->rows);
+    vb->n_weights++; /* counted now so that destroy frees what was made */
+    if (!vw->bufs || !vw->row0 || !vw->rows) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (uint32_t k = 0; k < vw->n_chunks; k++) {
+        int64_t r0 = (int64_t)k * (int64_t)per;
+        int64_t nr = w->ne1 - r0 < (int64_t)per ? w->ne1 - r0 : (int64_t)per;
+        vw->row0[k] = r0;
+        vw->rows[k] = nr;
+        uint64_t bytes = (uint64_t)nr * w->row_bytes;
+        /* 16 bytes of padding: shaders read the word after a block's last byte */
+        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + 16, VK_MEM_DEVICE, err, errlen) != 0 ||
+            vk_buf_upload(&vb->c, &vw->bufs[k], 0, (const uint8_t *)w->data + r0 * w->row_bytes,
+                          bytes, err, errlen) != 0)
+            return NULL;
+    }
+    return vw;
+}
+
+static int make_layouts(struct vk_backend *vb, uint32_t n_sets, char *err, size_t errlen)
+{
+    const struct vk_fns *f = &vb->c.vi.f;
+    VkDescriptorSetLayoutBinding b[VK_BINDINGS];
+    for (uint32_t i = 0; i < VK_BINDINGS; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                                              VK_SHADER_STAGE_COMPUTE_BIT, NULL};
+    VkDescriptorSetLayoutCreateInfo dci = {.sType =
+                                               VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                           .bindingCount = VK_BINDINGS,
+                                           .pBindings = b};
+    VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = n_sets,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps};
+    if (f->vkCreateDescriptorSetLayout(vb->c.dev, &dci, NULL, &vb->dsl) != VK_SUCCESS) {
+        vb->dsl = VK_NULL_HANDLE;
+        snprintf(err, errlen, "cannot create the descriptor set layout");
+        return -1;
+    }
+    VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                      .setLayoutCount = 1,
+                                      .pSetLayouts = &vb->dsl,
+                                      .pushConstantRangeCount = 1,
+                                      .pPushConstantRanges = &pcr};
+    if (f->vkCreatePipelineLayout(vb->c.dev, &lci, NULL, &vb->layout) != VK_SUCCESS) {
+        vb->layout = VK_NULL_HANDLE;
+        snprintf(err, errlen, "cannot create the pipeline layout");
+        return -1;
+    }
+    if (f->vkCreateDescriptorPool(vb->c.dev, &pci, NULL, &vb->dpool) != VK_SUCCESS) {
+        vb->dpool = VK_NULL_HANDLE;
+        snprintf(err, errlen, "cannot create the descriptor pool");
+        return -1;
+    }
+    return 0;
+}
+
+/* One descriptor set per op and weight chunk; unused bindings point at a dummy buffer. */
+static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
+{
+    const struct vk_fns *f = &vb->c.vi.f;
+    for (int32_t i = 0; i < vb->graph.n_ops; i++) {
+        const struct op *o = &vb->graph.ops[i];
+        struct vk_weight *vw = vb->op_w[i];
+        uint32_t n_sets = vw && o->kind != OP_RMSNORM ? vw->n_chunks : 1;
+        vb->op_sets[i] = calloc(n_sets, sizeof(VkDescriptorSet));
+        if (!vb->op_sets[i]) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (uint32_t k = 0; k < n_sets; k++) {
+            VkDescriptorSetAllocateInfo ai = {.sType =
+                                                  VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                              .descriptorPool = vb->dpool,
+                                              .descriptorSetCount = 1,
+                                              .pSetLayouts = &vb->dsl};
+            if (f->vkAllocateDescriptorSets(vb->c.dev, &ai, &vb->op_sets[i][k]) != VK_SUCCESS) {
+                snprintf(err, errlen, "cannot allocate descriptor sets");
+                return -1;
+            }
+            const struct vk_buf *bind[VK_BINDINGS];
+            for (int j = 0; j < VK_BINDINGS; j++)
+                bind[j] = &vb->dummy;
+            const struct vk_buf *src = o->src < ACT_COUNT ? &vb->act[o->src] : &vb->dummy;
+            const struct vk_buf *dst = o->dst < ACT_COUNT ? &vb->act[o->dst] : &vb->dummy;
+            switch (o->kind) {
+            case OP_EMBED: bind[0] = &vw->bufs[k], bind[2] = dst, bind[4] = &vb->params; break;
+            case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
+            case OP_MATMUL:
+                bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
+                if (o->b) {
+                    struct vk_weight *bw = NULL;
+                    for (int32_t j = 0; j < vb->n_weights; j++)
+                        if (vb->weights[j].data == o->b->data) bw = &vb->weights[j];
+                    if (bw) bind[3] = &bw->bufs[0];
+                }
+                break;
+            case OP_ROPE: bind[2] = dst, bind[4] = &vb->params, bind[5] = &vb->rope; break;
+            case OP_KV_STORE:
+                bind[0] = &vb->kc[o->layer], bind[1] = src, bind[3] = &vb->act[o->src2];
+                bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                break;
+            case OP_ATTENTION:
+                bind[0] = &vb->kc[o->layer], bind[1] = src, bind[2] = dst;
+                bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                break;
+            case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
+            default: break;
+            }
+            VkDescriptorBufferInfo bi[VK_BINDINGS];
+            VkWriteDescriptorSet wr[VK_BINDINGS];
+            for (uint32_t j = 0; j < VK_BINDINGS; j++) {
+                bi[j] = (VkDescriptorBufferInfo){bind[j]->buf, 0, VK_WHOLE_SIZE};
+                wr[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                               .dstSet = vb->op_sets[i][k],
+                                               .dstBinding = j,
+                                               .descriptorCount = 1,
+                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                               .pBufferInfo = &bi[j]};
+            }
+            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS, wr, 0, NULL);
+        }
+    }
+    return 0;
+}
+
+/* cos/sin of every (position, pair), in double like the CPU reference */
+static int make_rope_table(struct vk_backend *vb, char *err, size_t errlen)
+{
+    const struct model_config *c = &vb->base.model->cfg;
+    int32_t half = c->rope_dim / 2;
+    size_t count = (size_t)vb->base.n_ctx * (size_t)half * 2;
+    if (count * 4 > vb->c.max_range) {
+        snprintf(err, errlen, "the RoPE table for %d positions exceeds the storage buffer range",
+                 vb->base.n_ctx);
+        return -1;
+    }
+    float *t = malloc(count * sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* frequency factors (llama3 rope scaling): one tensor shared by every ROPE op */
+    const float *factors = NULL;
+    for (int32_t i = 0; i < vb->graph.n_ops; i++) {
+        const struct op *o = &vb->graph.ops[i];
+        if (o->kind == OP_ROPE && o->w && o->w->data) {
+            if (factors && factors != o->w->data) {
+                snprintf(err, errlen, "RoPE ops with different frequency factors");
+                free(t);
+                return -1;
+            }
+            if (o->w->type != Q_F32 || o->w->ne0 * o->w->ne1 < half) {
+                snprintf(err, errlen, "RoPE frequency factors must be F32 with %d values", half);
+                free(t);
+                return -1;
+            }
+            factors = o->w->data;
+        }
+    }
+    for (int32_t p = 0; p < vb->base.n_ctx; p++)
+        for (int32_t i = 0; i < half; i++) {
+            double theta = ((double)p * c->rope_freq_scale) *
+                           pow((double)c->rope_base, -2.0 * i / c->rope_dim);
+            if (factors) theta /= factors[i];
+            t[((size_t)p * half + i) * 2] = (float)cos(theta);
+            t[((size_t)p * half + i) * 2 + 1] = (float)sin(theta);
+        }
+    int rc = vk_buf_new(&vb->c, &vb->rope, count * 4, VK_MEM_DEVICE, err, errlen);
+    if (rc == 0) rc = vk_buf_upload(&vb->c, &vb->rope, 0, t, count * 4, err, errlen);
+    free(t);
+    return rc;
+}
+
+static bool weight_ok(const struct weight *w, char *err, size_t errlen)
+{
+    if (!vk_type_suffix(w->type)) {
+        const char *n = quant_name(w->type);
+        snprintf(err, errlen,
+                 "tensor %s has type %s, which the Vulkan backend does not support "
+                 "yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)",
+                 w->name ? w->name : "?", n ? n : "unknown");
+        return false;
+    }
+    return true;
+}
+
+static int setup(struct vk_backend *vb, char *err, size_t errlen)
+{
+    const struct model_config *c = &vb->base.model->cfg;
+    struct vk_ctx *ctx = &vb->c;
+    int32_t n_ops = vb->graph.n_ops;
+    vb->kv_dim = (int64_t)c->n_head_kv * c->head_dim;
+    if (c->head_dim > 256) {
+        snprintf(err, errlen, "head dimension %d is larger than the Vulkan attention kernel's 256",
+                 c->head_dim);
+        return -1;
+    }
+    for (int32_t i = 0; i < n_ops; i++) {
+        const struct op *o = &vb->graph.ops[i];
+        if (o->w && !weight_ok(o->w, err, errlen)) return -1;
+    }
+    /* activations: the batch is limited so that every buffer fits one binding */
+    int64_t widest = 1;
+    for (int a = 0; a < ACT_COUNT; a++)
+        if (act_width(c, a) > widest) widest = act_width(c, a);
+    int64_t mb = (int64_t)(ctx->max_range / (uint64_t)(widest * 4));
+    if (mb > 256) mb = 256;
+    if (mb > vb->base.n_ctx) mb = vb->base.n_ctx;
+    if (mb < 1) {
+        snprintf(err, errlen, "an activation row of %lld floats exceeds the storage buffer range",
+                 (long long)widest);
+        return -1;
+    }
+    vb->base.max_batch = (int32_t)mb;
+    for (int a = 0; a < ACT_COUNT; a++) {
+        uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
+        if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
+                       err, errlen) != 0)
+            return -1;
+    }
+    uint64_t kv_bytes = (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim * (ctx->kv_f16 ? 2 : 4);
+    if (kv_bytes > ctx->max_range) {
+        snprintf(err, errlen,
+                 "the KV cache of one layer (%d positions, %.1f MiB) exceeds the "
+                 "storage buffer range; use a smaller context",
+                 vb->base.n_ctx, (double)kv_bytes / 1048576.0);
+        return -1;
+    }
+    vb->kc = calloc((size_t)c->n_layer, sizeof *vb->kc);
+    vb->vc = calloc((size_t)c->n_layer, sizeof *vb->vc);
+    vb->weights = calloc((size_t)n_ops * 2 + 1, sizeof *vb->weights);
+    vb->op_w = calloc((size_t)n_ops, sizeof *vb->op_w);
+    vb->op_sets = calloc((size_t)n_ops, sizeof *vb->op_sets);
+    if (!vb->kc || !vb->vc || !vb->weights || !vb->op_w || !vb->op_sets) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int32_t l = 0; l < c->n_layer; l++)
+        if (vk_buf_new(ctx, &vb->kc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0 ||
+            vk_buf_new(ctx, &vb->vc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0)
+            return -1;
+    if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
+        vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
+        make_rope_table(vb, err, errlen))
+        return -1;
+    for (int32_t i = 0; i < n_ops; i++) {
+        const struct op *o = &vb->graph.ops[i];
+        if (o->kind == OP_ROPE) continue; /* its factors live in the RoPE table */
+        if (o->w && !(vb->op_w[i] = upload_weight(vb, o->w, err, errlen))) return -1;
+        if (o->b && !upload_weight(vb, o->b, err, errlen)) return -1;
+    }
+    uint32_t n_sets = 0;
+    for (int32_t i = 0; i < n_ops; i++)
+        n_sets += vb->op_w[i] && vb->graph.ops[i].kind != OP_RMSNORM ? vb->op_w[i]->n_chunks : 1;
+    if (make_layouts(vb, n_sets, err, errlen) || make_sets(vb, err, errlen)) return -1;
+    return vk_check_validation(&ctx->vi, err, errlen);
+}
+
+/* Runs one batch: writes params, finds or records the step, submits, waits. */
+static int run_batch(struct vk_backend *vb, const int32_t *tokens, int32_t n, int32_t pos,
+                     int32_t lrow0, int32_t nl, char *err, size_t errlen)
+{
+    uint32_t *p = vb->params.map;
+    p[0] = (uint32_t)pos;
+    p[1] = (uint32_t)n;
+    if (tokens)
+        memcpy(p + 4, tokens, sizeof(int32_t) * (size_t)n);
+    else
+        memset(p + 4, 0, sizeof(int32_t) * (size_t)n);
+    struct vk_step *st = NULL, *lru = &vb->steps[0];
+    for (int i = 0; i < VK_MAX_STEPS; i++) {
+        struct vk_step *s = &vb->steps[i];
+        if (s->cb && s->n == n && s->lrow0 == lrow0 && s->nl == nl) st = s;
+        if (s->last_use < lru->last_use) lru = s;
+    }
+    if (!st) {
+        st = lru;
+        st->n = n;
+        st->lrow0 = lrow0;
+        st->nl = nl;
+        if (vk_record_step(vb, st, err, errlen) != 0) {
+            st->n = -1;
+            return -1;
+        }
+    }
+    st->last_use = ++vb->tick;
+    return vk_submit_wait(&vb->c, st->cb, err, errlen);
+}
+
+static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
+                      bool all_logits, float *logits, char *err, size_t errlen)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    const struct model_config *c = &b->model->cfg;
+    if (n < 1 || pos < 0 || pos > b->n_ctx - n) {
+        snprintf(err, errlen, "context full: %d tokens at position %d exceed the context of %d", n,
+                 pos, b->n_ctx);
+        return -1;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->n_vocab) {
+            snprintf(err, errlen, "token id %d is out of range (vocabulary has %d)", tokens[i],
+                     c->n_vocab);
+            return -1;
+        }
+    const float *lg = vb->act[ACT_LOGITS].map;
+    for (int32_t done = 0; done < n; done += b->max_batch) {
+        int32_t m = n - done < b->max_batch ? n - done : b->max_batch;
+        bool last = done + m == n;
+        int32_t lrow0 = all_logits ? 0 : (last ? m - 1 : 0);
+        int32_t nl = all_logits ? m : (last ? 1 : 0);
+        if (run_batch(vb, tokens + done, m, pos + done, lrow0, nl, err, errlen) != 0) return -1;
+        if (all_logits)
+            memcpy(logits + (int64_t)done * c->n_vocab, lg,
+                   sizeof(float) * (size_t)m * (size_t)c->n_vocab);
+        else if (last)
+            memcpy(logits, lg, sizeof(float) * (size_t)c->n_vocab);
+    }
+    return 0;
+}
+
+static const struct backend_ops vb_ops = {vb_forward, vb_destroy};
+
+int vk_backend_new_graph(const struct model *m, const struct graph *g, const char *spec,
+                         int32_t n_ctx, struct backend **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!spec || !strcmp(spec, "auto")) spec = "vulkan";
+    /* a model with types the shaders lack is "no suitable device": auto falls back */
+    for (int32_t i = 0; i < g->n_ops; i++) {
+        if (g->ops[i].kind > OP_SWIGLU) {
+            snprintf(err, errlen, "op %s is not supported by the Vulkan backend yet",
+                     op_name(g->ops[i].kind));
+            return VK_NO_DEVICE;
+        }
+        if (g->ops[i].w && !weight_ok(g->ops[i].w, err, errlen)) return VK_NO_DEVICE;
+    }
+    struct vk_backend *vb = calloc(1, sizeof *vb);
+    if (!vb) {
+        snprintf(err, errlen, "out of memory");
+        return VK_FAILED;
+    }
+    int rc = vk_ctx_open(&vb->c, spec, err, errlen);
+    if (rc != VK_OK) {
+        free(vb);
+        return rc;
+    }
+    vb->base.ops = &vb_ops;
+    vb->base.model = m;
+    vb->base.n_ctx = n_ctx;
+    snprintf(vb->base.name, sizeof vb->base.name, "vulkan");
+    const struct vk_devinfo *d = &vb->c.info;
+    snprintf(vb->base.device, sizeof vb->base.device, "vulkan:%u %.120s (%s, %.80s)", d->index,
+             d->props.deviceName, vk_device_type_str(d->props.deviceType), d->driver_name);
+    const char *mv = getenv("JOULE_VK_MATVEC_MAX");
+    vb->matvec_max = mv && *mv ? atoi(mv) : 2;
+    vb->graph.ops = malloc(sizeof *g->ops * (size_t)(g->n_ops ? g->n_ops : 1));
+    if (!vb->graph.ops) {
+        snprintf(err, errlen, "out of memory");
+        vb_destroy(&vb->base);
+        return VK_FAILED;
+    }
+    memcpy(vb->graph.ops, g->ops, sizeof *g->ops * (size_t)g->n_ops);
+    vb->graph.n_ops = g->n_ops;
+    if (n_ctx < 1 || setup(vb, err, errlen) != 0) {
+        if (n_ctx < 1) snprintf(err, errlen, "context size %d is not usable", n_ctx);
+        vb_destroy(&vb->base);
+        return VK_FAILED;
+    }
+    *out = &vb->base;
+    return VK_OK;
+}
+
+int vk_backend_new(const struct model *m, const char *spec, int32_t n_ctx, struct backend **out,
+                   char *err, size_t errlen)
+{
+    *out = NULL;
+    struct graph g = {0};
+    if (model_build_graph(m, &g, err, errlen) != 0) return VK_FAILED;
+    int rc = vk_backend_new_graph(m, &g, spec, n_ctx, out, err, errlen);
+    graph_free(&g);
+    return rc;
+}
+
+/* ---- test hooks ---- */
+
+int vk_test_set_act(struct backend *b, enum act a, const float *data, int32_t rows, char *err,
+                    size_t errlen)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    uint64_t bytes = (uint64_t)rows * (uint64_t)act_width(&b->model->cfg, a) * 4;
+    return vk_buf_upload(&vb->c, &vb->act[a], 0, data, bytes, err, errlen);
+}
+
+int vk_test_get_act(struct backend *b, enum act a, float *data, int32_t rows, char *err,
+                    size_t errlen)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    uint64_t bytes = (uint64_t)rows * (uint64_t)act_width(&b->model->cfg, a) * 4;
+    return vk_buf_download(&vb->c, &vb->act[a], 0, data, bytes, err, errlen);
+}
+
+int vk_test_run(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos, int32_t lrow0,
+                int32_t nl, char *err, size_t errlen)
+{
+    return run_batch((struct vk_backend *)b, tokens, n, pos, lrow0, nl, err, errlen);
+}
+
+bool vk_test_kv_f16(struct backend *b)
+{
+    return ((struct vk_backend *)b)->c.kv_f16;
+}
+
+int vk_test_get_kv(struct backend *b, int32_t layer, float *k, float *v, char *err, size_t errlen)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    size_t count = (size_t)b->n_ctx * (size_t)vb->kv_dim;
+    size_t es = vb->c.kv_f16 ? 2 : 4;
+    void *tmp = malloc(count * es);
+    if (!tmp) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int which = 0; which < 2; which++) {
+        float *dst = which ? v : k;
+        struct vk_buf *src = which ? &vb->vc[layer] : &vb->kc[layer];
+        if (vk_buf_download(&vb->c, src, 0, tmp, count * es, err, errlen) != 0) {
+            free(tmp);
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++)
+            dst[i] = es == 2 ? quant_f16_to_f32(((uint16_t *)tmp)[i]) : ((float *)tmp)[i];
+    }
+    free(tmp);
+    return 0;
+}

@@ -1,0 +1,279 @@
+/* vk_device — physical devices: what each offers, which one to use, `joule devices`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk.h"
+#include "vk_impl.h"
+
+const char *vk_device_type_str(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+    }
+}
+
+const char *vk_vendor_str(uint32_t id)
+{
+    switch (id) {
+    case 0x10de: return "NVIDIA";
+    case 0x1002: return "AMD";
+    case 0x8086: return "Intel";
+    case 0x13b5: return "ARM";
+    case 0x5143: return "Qualcomm";
+    case 0x1010: return "Imagination";
+    case 0x106b: return "Apple";
+    case 0x10005: return "Mesa";
+    case 0x1ae0: return "Google";
+    default: return "unknown";
+    }
+}
+
+static bool has_ext(const VkExtensionProperties *e, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(e[i].extensionName, name) == 0) return true;
+    return false;
+}
+
+static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index,
+                     struct vk_devinfo *d)
+{
+    const struct vk_fns *f = &vi->f;
+    memset(d, 0, sizeof *d);
+    d->index = index;
+    d->pd = pd;
+    f->vkGetPhysicalDeviceProperties(pd, &d->props);
+    f->vkGetPhysicalDeviceMemoryProperties(pd, &d->mem);
+    snprintf(d->driver_name, sizeof d->driver_name, "?");
+    uint32_t api = d->props.apiVersion;
+    if (api < VK_API_VERSION_1_1) return; /* unusable; shown with its basic properties */
+
+    uint32_t n_ext = 0;
+    VkExtensionProperties *ext = NULL;
+    if (f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
+        ext = calloc(n_ext, sizeof *ext);
+        if (!ext || f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, ext) != VK_SUCCESS)
+            n_ext = 0;
+    }
+    bool api12 = api >= VK_API_VERSION_1_2 && vi->api_version >= VK_API_VERSION_1_2;
+    bool api13 = api >= VK_API_VERSION_1_3 && vi->api_version >= VK_API_VERSION_1_3;
+
+    /* properties */
+    VkPhysicalDeviceSubgroupProperties sg = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceDriverProperties drv = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceSubgroupSizeControlProperties sc = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &sg};
+    void **tail = &sg.pNext;
+    bool has_drv = api12 || has_ext(ext, n_ext, "VK_KHR_driver_properties");
+    bool has_sc = api13 || has_ext(ext, n_ext, "VK_EXT_subgroup_size_control");
+    if (has_drv) {
+        *tail = &drv;
+        tail = &drv.pNext;
+    }
+    if (has_sc) {
+        *tail = &sc;
+        tail = &sc.pNext;
+    }
+    f->vkGetPhysicalDeviceProperties2(pd, &p2);
+    if (has_drv) {
+        snprintf(d->driver_name, sizeof d->driver_name, "%s", drv.driverName);
+        snprintf(d->driver_info, sizeof d->driver_info, "%s", drv.driverInfo);
+    }
+    d->subgroup_size = sg.subgroupSize ? sg.subgroupSize : 1;
+    d->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                        (sg.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
+    d->subgroup_shuffle =
+        d->subgroup_arith && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    if (has_sc && sc.minSubgroupSize) {
+        d->size_control = true;
+        d->min_subgroup = sc.minSubgroupSize;
+        d->max_subgroup = sc.maxSubgroupSize;
+    }
+
+    /* features */
+    VkPhysicalDevice16BitStorageFeatures s16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &s16};
+    tail = &s16.pNext;
+    bool has_f16 = api12 || has_ext(ext, n_ext, "VK_KHR_shader_float16_int8");
+    bool has_idot = api13 || has_ext(ext, n_ext, "VK_KHR_shader_integer_dot_product");
+    if (has_f16) {
+        *tail = &f16;
+        tail = &f16.pNext;
+    }
+    if (has_idot) {
+        *tail = &idot;
+        tail = &idot.pNext;
+    }
+    f->vkGetPhysicalDeviceFeatures2(pd, &f2);
+    d->storage16 = s16.storageBuffer16BitAccess;
+    d->fp16 = has_f16 && f16.shaderFloat16;
+    d->int8_dot = has_idot && idot.shaderIntegerDotProduct;
+    d->coop_matrix = has_ext(ext, n_ext, "VK_KHR_cooperative_matrix") ||
+                     has_ext(ext, n_ext, "VK_NV_cooperative_matrix");
+    free(ext);
+
+    uint32_t nq = 0;
+    f->vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, NULL);
+    VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
+    if (q) {
+        f->vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, q);
+        /* a compute-only family first (it may run beside graphics work), else any */
+        for (int pass = 0; pass < 2 && !d->usable; pass++)
+            for (uint32_t i = 0; i < nq && !d->usable; i++) {
+                bool compute = q[i].queueFlags & VK_QUEUE_COMPUTE_BIT;
+                bool graphics = q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT;
+                if (compute && q[i].queueCount > 0 && (pass == 1 || !graphics)) {
+                    d->usable = true;
+                    d->queue_family = i;
+                }
+            }
+        free(q);
+    }
+    /* every shader binds 6 storage buffers and needs a little shared memory */
+    const VkPhysicalDeviceLimits *lim = &d->props.limits;
+    if (lim->maxPerStageDescriptorStorageBuffers < 6 || lim->maxComputeSharedMemorySize < 4096 ||
+        lim->maxComputeWorkGroupInvocations < 32)
+        d->usable = false;
+}
+
+int vk_enum_devices(struct vk_instance *vi, struct vk_devinfo **out, uint32_t *n, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    uint32_t count = 0;
+    VkResult r = vi->f.vkEnumeratePhysicalDevices(vi->inst, &count, NULL);
+    if (r != VK_SUCCESS || count == 0) {
+        snprintf(err, errlen, "no Vulkan devices (%s)",
+                 r != VK_SUCCESS ? vk_result_str(r) : "the loader found no driver");
+        return VK_NO_DEVICE;
+    }
+    VkPhysicalDevice *pds = calloc(count, sizeof *pds);
+    struct vk_devinfo *devs = calloc(count, sizeof *devs);
+    if (!pds || !devs || vi->f.vkEnumeratePhysicalDevices(vi->inst, &count, pds) < VK_SUCCESS) {
+        free(pds);
+        free(devs);
+        snprintf(err, errlen, "cannot enumerate the Vulkan devices");
+        return VK_NO_DEVICE;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        describe(vi, pds[i], i, &devs[i]);
+    free(pds);
+    *out = devs;
+    *n = count;
+    return VK_OK;
+}
+
+int vk_choose_device(const struct vk_devinfo *devs, uint32_t n, const char *spec, uint32_t *idx,
+                     char *err, size_t errlen)
+{
+    if (strncmp(spec, "vulkan:", 7) == 0) {
+        char *end = NULL;
+        long i = strtol(spec + 7, &end, 10);
+        if (!end || *end || end == spec + 7 || i < 0 || (uint32_t)i >= n) {
+            snprintf(err, errlen, "no Vulkan device '%s' (%u device(s): see `joule devices`)",
+                     spec + 7, n);
+            return VK_NO_DEVICE;
+        }
+        if (!devs[i].usable) {
+            snprintf(err, errlen,
+                     "Vulkan device %ld (%s) is not usable (needs Vulkan 1.1, a compute "
+                     "queue and 6 storage buffers per stage)",
+                     i, devs[i].props.deviceName);
+            return VK_NO_DEVICE;
+        }
+        *idx = (uint32_t)i;
+        return VK_OK;
+    }
+    static const VkPhysicalDeviceType order[] = {VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        for (uint32_t i = 0; i < n; i++)
+            if (devs[i].usable && devs[i].props.deviceType == order[k]) {
+                *idx = i;
+                return VK_OK;
+            }
+    snprintf(err, errlen,
+             "no Vulkan GPU among %u device(s) (CPU implementations such as "
+             "llvmpipe are used only when named: --device vulkan:N)",
+             n);
+    return VK_NO_DEVICE;
+}
+
+static void print_device(FILE *out, const struct vk_devinfo *d)
+{
+    const VkPhysicalDeviceProperties *p = &d->props;
+    fprintf(out, "vulkan:%u  %s\n", d->index, p->deviceName);
+    fprintf(out, "  vendor:        %s (0x%04x), device 0x%04x\n", vk_vendor_str(p->vendorID),
+            p->vendorID, p->deviceID);
+    fprintf(out, "  type:          %s%s\n", vk_device_type_str(p->deviceType),
+            p->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? " (used only when named)" : "");
+    fprintf(out, "  api:           Vulkan %u.%u.%u\n", VK_API_VERSION_MAJOR(p->apiVersion),
+            VK_API_VERSION_MINOR(p->apiVersion), VK_API_VERSION_PATCH(p->apiVersion));
+    fprintf(out, "  driver:        %s%s%s\n", d->driver_name, d->driver_info[0] ? " — " : "",
+            d->driver_info);
+    for (uint32_t h = 0; h < d->mem.memoryHeapCount; h++) {
+        const VkMemoryHeap *hp = &d->mem.memoryHeaps[h];
+        fprintf(out, "  heap %u:        %.2f GiB%s\n", h, (double)hp->size / (1024.0 * 1024 * 1024),
+                hp->flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? ", device-local" : "");
+    }
+    if (!d->usable) {
+        fprintf(out, "  not usable:    needs Vulkan 1.1, a compute queue, 6 storage buffers per "
+                     "stage\n");
+        fprintf(out, "  energy sensors: none\n");
+        return;
+    }
+    fprintf(out, "  subgroup size: %u", d->subgroup_size);
+    if (d->size_control) fprintf(out, " (size control %u..%u)", d->min_subgroup, d->max_subgroup);
+    fprintf(out, ", arithmetic %s\n", d->subgroup_arith ? "yes" : "no");
+    fprintf(out, "  fp16:          %s (16-bit storage %s)\n", d->fp16 ? "yes" : "no",
+            d->storage16 ? "yes" : "no");
+    fprintf(out, "  int8 dot:      %s\n", d->int8_dot ? "yes" : "no");
+    fprintf(out, "  coop matrix:   %s\n", d->coop_matrix ? "yes" : "no");
+    fprintf(out, "  max storage buffer range: %u bytes (%.0f MiB)\n",
+            p->limits.maxStorageBufferRange, p->limits.maxStorageBufferRange / 1048576.0);
+    fprintf(out, "  max workgroup: %u invocations, shared memory %u bytes\n",
+            p->limits.maxComputeWorkGroupInvocations, p->limits.maxComputeSharedMemorySize);
+    fprintf(out, "  energy sensors: none\n");
+}
+
+int vk_print_devices(FILE *out, char *err, size_t errlen)
+{
+    struct vk_instance vi;
+    int rc = vk_instance_open(&vi, err, errlen);
+    if (rc != VK_OK) return rc;
+    struct vk_devinfo *devs = NULL;
+    uint32_t n = 0;
+    rc = vk_enum_devices(&vi, &devs, &n, err, errlen);
+    if (rc == VK_OK) {
+        uint32_t pick = 0;
+        char why[256];
+        int chosen = vk_choose_device(devs, n, "auto", &pick, why, sizeof why);
+        for (uint32_t i = 0; i < n; i++)
+            print_device(out, &devs[i]);
+        if (chosen == VK_OK)
+            fprintf(out, "default (--device auto / vulkan): vulkan:%u\n", pick);
+        else
+            fprintf(out, "default (--device auto): the CPU — %s\n", why);
+    }
+    free(devs);
+    vk_instance_close(&vi);
+    return rc;
+}

@@ -1,0 +1,196 @@
+/* vk_impl.h — internals of the Vulkan backend shared by src/vk_*.c (and tests):
+ * the function table loaded at run time, the instance and device descriptions,
+ * buffers, and the test hooks that run single ops.
+ *
+ * Every Vulkan function is called through struct vk_fns, filled from
+ * vkGetInstanceProcAddr / vkGetDeviceProcAddr: the binary never links libvulkan.
+ */
+#ifndef JOULE_VK_IMPL_H
+#define JOULE_VK_IMPL_H
+
+#define VK_NO_PROTOTYPES
+#include <vulkan/vulkan.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "model.h"
+
+#define VK_FNS_GLOBAL(X)                                                                           \
+    X(vkCreateInstance)                                                                            \
+    X(vkEnumerateInstanceLayerProperties)                                                          \
+    X(vkEnumerateInstanceExtensionProperties)
+
+#define VK_FNS_INSTANCE(X)                                                                         \
+    X(vkDestroyInstance)                                                                           \
+    X(vkEnumeratePhysicalDevices)                                                                  \
+    X(vkGetPhysicalDeviceProperties)                                                               \
+    X(vkGetPhysicalDeviceProperties2)                                                              \
+    X(vkGetPhysicalDeviceFeatures2)                                                                \
+    X(vkGetPhysicalDeviceMemoryProperties)                                                         \
+    X(vkGetPhysicalDeviceQueueFamilyProperties)                                                    \
+    X(vkEnumerateDeviceExtensionProperties)                                                        \
+    X(vkCreateDevice)                                                                              \
+    X(vkGetDeviceProcAddr)
+
+#define VK_FNS_DEVICE(X)                                                                           \
+    X(vkDestroyDevice)                                                                             \
+    X(vkGetDeviceQueue)                                                                            \
+    X(vkCreateBuffer)                                                                              \
+    X(vkDestroyBuffer)                                                                             \
+    X(vkGetBufferMemoryRequirements)                                                               \
+    X(vkAllocateMemory)                                                                            \
+    X(vkFreeMemory)                                                                                \
+    X(vkBindBufferMemory)                                                                          \
+    X(vkMapMemory)                                                                                 \
+    X(vkUnmapMemory)                                                                               \
+    X(vkCreateShaderModule)                                                                        \
+    X(vkDestroyShaderModule)                                                                       \
+    X(vkCreateDescriptorSetLayout)                                                                 \
+    X(vkDestroyDescriptorSetLayout)                                                                \
+    X(vkCreatePipelineLayout)                                                                      \
+    X(vkDestroyPipelineLayout)                                                                     \
+    X(vkCreateComputePipelines)                                                                    \
+    X(vkDestroyPipeline)                                                                           \
+    X(vkCreateDescriptorPool)                                                                      \
+    X(vkDestroyDescriptorPool)                                                                     \
+    X(vkAllocateDescriptorSets)                                                                    \
+    X(vkUpdateDescriptorSets)                                                                      \
+    X(vkCreateCommandPool)                                                                         \
+    X(vkDestroyCommandPool)                                                                        \
+    X(vkAllocateCommandBuffers)                                                                    \
+    X(vkFreeCommandBuffers)                                                                        \
+    X(vkBeginCommandBuffer)                                                                        \
+    X(vkEndCommandBuffer)                                                                          \
+    X(vkCmdBindPipeline)                                                                           \
+    X(vkCmdBindDescriptorSets)                                                                     \
+    X(vkCmdPushConstants)                                                                          \
+    X(vkCmdDispatch)                                                                               \
+    X(vkCmdPipelineBarrier)                                                                        \
+    X(vkCmdCopyBuffer)                                                                             \
+    X(vkCmdFillBuffer)                                                                             \
+    X(vkCreateFence)                                                                               \
+    X(vkDestroyFence)                                                                              \
+    X(vkResetFences)                                                                               \
+    X(vkWaitForFences)                                                                             \
+    X(vkQueueSubmit)                                                                               \
+    X(vkDeviceWaitIdle)
+
+struct vk_fns {
+    PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
+    PFN_vkEnumerateInstanceVersion vkEnumerateInstanceVersion;           /* NULL on a 1.0 loader */
+    PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT;   /* validation only */
+    PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT; /* validation only */
+#define X(n) PFN_##n n;
+    VK_FNS_GLOBAL(X) VK_FNS_INSTANCE(X) VK_FNS_DEVICE(X)
+#undef X
+};
+
+/* An instance with its loader library and (when JOULE_VK_VALIDATE=1) a messenger
+ * that counts validation errors; operations check n_errors and fail on any. */
+struct vk_instance {
+    void *lib;
+    struct vk_fns f;
+    VkInstance inst;
+    VkDebugUtilsMessengerEXT messenger;
+    bool validate;
+    uint32_t api_version;
+    int n_errors; /* validation errors reported so far */
+    char first_error[512];
+};
+
+/* vk_loader.c: opens the loader and creates the instance. VK_OK or VK_NO_DEVICE. */
+int vk_instance_open(struct vk_instance *vi, char *err, size_t errlen);
+void vk_instance_close(struct vk_instance *vi);
+/* Loads the device-level functions of dev into vi->f. */
+int vk_load_device_fns(struct vk_instance *vi, VkDevice dev, char *err, size_t errlen);
+/* Non-zero (with the first message in err) when validation has reported errors. */
+int vk_check_validation(struct vk_instance *vi, char *err, size_t errlen);
+const char *vk_result_str(VkResult r);
+
+/* What joule needs to know about a physical device. */
+struct vk_devinfo {
+    uint32_t index;
+    VkPhysicalDevice pd;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties mem;
+    char driver_name[VK_MAX_DRIVER_NAME_SIZE];
+    char driver_info[VK_MAX_DRIVER_INFO_SIZE];
+    uint32_t subgroup_size;
+    bool subgroup_arith; /* subgroup arithmetic in compute shaders */
+    bool subgroup_shuffle;
+    bool size_control; /* subgroup size control available */
+    uint32_t min_subgroup, max_subgroup;
+    bool fp16, storage16, int8_dot, coop_matrix;
+    bool usable; /* Vulkan >= 1.1 with a compute queue */
+    uint32_t queue_family;
+};
+
+/* vk_device.c */
+int vk_enum_devices(struct vk_instance *vi, struct vk_devinfo **out, uint32_t *n, char *err,
+                    size_t errlen);
+/* Picks a device for spec ("auto", "vulkan", "vulkan:N"); VK_OK or VK_NO_DEVICE. */
+int vk_choose_device(const struct vk_devinfo *devs, uint32_t n, const char *spec, uint32_t *idx,
+                     char *err, size_t errlen);
+const char *vk_device_type_str(VkPhysicalDeviceType t);
+const char *vk_vendor_str(uint32_t vendor_id);
+
+/* A buffer with its own memory; map is non-NULL for host-visible ones. */
+struct vk_buf {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    VkDeviceSize size;
+    void *map;
+};
+
+/* The device context: logical device, queue, one command pool, limits. */
+struct vk_ctx {
+    struct vk_instance vi;
+    struct vk_devinfo info;
+    VkDevice dev;
+    VkQueue queue;
+    VkCommandPool pool;
+    VkFence fence;
+    uint64_t max_range;        /* bytes a single storage binding may cover (<= 2 GiB) */
+    uint32_t wg;               /* default workgroup size */
+    uint32_t mv_rows, mm_rows; /* rows per workgroup of matvec / matmul */
+    bool use_subgroup;         /* subgroup-arithmetic shader variants */
+    bool one_subgroup;         /* wg <= the (fixed) subgroup size: reductions without barriers */
+    bool kv_f16;
+};
+
+/* vk_mem.c */
+int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen);
+void vk_ctx_close(struct vk_ctx *c);
+enum vk_mem_kind { VK_MEM_DEVICE, VK_MEM_HOST_WRITE, VK_MEM_HOST_READ };
+int vk_buf_new(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize size, enum vk_mem_kind kind,
+               char *err, size_t errlen);
+void vk_buf_free(struct vk_ctx *c, struct vk_buf *b);
+/* Copies host data into / out of a device-local buffer through a staging buffer. */
+int vk_buf_upload(struct vk_ctx *c, struct vk_buf *dst, VkDeviceSize off, const void *src,
+                  VkDeviceSize size, char *err, size_t errlen);
+int vk_buf_download(struct vk_ctx *c, struct vk_buf *src, VkDeviceSize off, void *dst,
+                    VkDeviceSize size, char *err, size_t errlen);
+/* Submits one command buffer and waits for it. */
+int vk_submit_wait(struct vk_ctx *c, VkCommandBuffer cb, char *err, size_t errlen);
+
+/* ---- test hooks (vk_backend.c): run a graph given by the caller, access buffers ---- */
+struct vk_backend;
+/* A backend for model m that runs g instead of the model's graph (g is copied). */
+int vk_backend_new_graph(const struct model *m, const struct graph *g, const char *spec,
+                         int32_t n_ctx, struct backend **out, char *err, size_t errlen);
+int vk_test_set_act(struct backend *b, enum act a, const float *data, int32_t rows, char *err,
+                    size_t errlen);
+int vk_test_get_act(struct backend *b, enum act a, float *data, int32_t rows, char *err,
+                    size_t errlen);
+/* Runs the graph once on n rows at pos; logits ops on rows lrow0..lrow0+nl-1. */
+int vk_test_run(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos, int32_t lrow0,
+                int32_t nl, char *err, size_t errlen);
+/* The cache of a layer as floats (n_ctx x kv_dim each). */
+int vk_test_get_kv(struct backend *b, int32_t layer, float *k, float *v, char *err, size_t errlen);
+/* Whether the backend's KV cache is float16. */
+bool vk_test_kv_f16(struct backend *b);
+
+#endif

@@ -1,0 +1,306 @@
+/* vk_mem — the device context (logical device, queue, command pool), buffers and
+ * their memory, and staged copies between host and device-local memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk.h"
+#include "vk_impl.h"
+
+#define STAGING_BYTES ((VkDeviceSize)16 << 20)
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *end = NULL;
+    long x = strtol(v, &end, 0);
+    return (end && *end == 0) ? x : dflt;
+}
+
+static bool env_on(const char *name)
+{
+    return env_long(name, 0) != 0;
+}
+
+int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    int rc = vk_instance_open(&c->vi, err, errlen);
+    if (rc != VK_OK) return rc;
+    struct vk_devinfo *devs = NULL;
+    uint32_t n = 0, idx = 0;
+    rc = vk_enum_devices(&c->vi, &devs, &n, err, errlen);
+    if (rc == VK_OK) rc = vk_choose_device(devs, n, spec, &idx, err, errlen);
+    if (rc != VK_OK) {
+        free(devs);
+        vk_instance_close(&c->vi);
+        return rc;
+    }
+    c->info = devs[idx];
+    free(devs);
+    const struct vk_fns *f = &c->vi.f;
+    const struct vk_devinfo *d = &c->info;
+
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                   .queueFamilyIndex = d->queue_family,
+                                   .queueCount = 1,
+                                   .pQueuePriorities = &prio};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                              .queueCreateInfoCount = 1,
+                              .pQueueCreateInfos = &qci};
+    VkResult r = f->vkCreateDevice(d->pd, &dci, NULL, &c->dev);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "vkCreateDevice failed on %s: %s", d->props.deviceName,
+                 vk_result_str(r));
+        c->dev = VK_NULL_HANDLE;
+        vk_ctx_close(c);
+        return VK_FAILED;
+    }
+    if (vk_load_device_fns(&c->vi, c->dev, err, errlen) != 0) {
+        vk_ctx_close(c);
+        return VK_FAILED;
+    }
+    f->vkGetDeviceQueue(c->dev, d->queue_family, 0, &c->queue);
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .queueFamilyIndex = d->queue_family};
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (f->vkCreateCommandPool(c->dev, &pci, NULL, &c->pool) != VK_SUCCESS ||
+        f->vkCreateFence(c->dev, &fci, NULL, &c->fence) != VK_SUCCESS) {
+        snprintf(err, errlen, "cannot create a command pool / fence on %s", d->props.deviceName);
+        vk_ctx_close(c);
+        return VK_FAILED;
+    }
+
+    /* limits and choices (environment overrides are for tests and tuning) */
+    uint64_t range = d->props.limits.maxStorageBufferRange;
+    if (range > ((uint64_t)1 << 31)) range = (uint64_t)1 << 31; /* shaders index bytes in 32 bits */
+    long forced = env_long("JOULE_VK_MAX_RANGE", 0);
+    if (forced >= 4096 && (uint64_t)forced < range) range = (uint64_t)forced;
+    c->max_range = range & ~(uint64_t)15;
+    uint32_t sg = d->subgroup_size;
+    uint32_t wg = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? sg : (sg > 64 ? sg : 64);
+    long forced_wg = env_long("JOULE_VK_WG", 0);
+    if (forced_wg > 0) wg = (uint32_t)forced_wg;
+    if (wg < 4) wg = 4;
+    while (wg & (wg - 1))
+        wg &= wg - 1; /* power of two (tree reductions) */
+    uint32_t lim = d->props.limits.maxComputeWorkGroupSize[0];
+    if (d->props.limits.maxComputeWorkGroupInvocations < lim)
+        lim = d->props.limits.maxComputeWorkGroupInvocations;
+    while (wg > lim)
+        wg /= 2;
+    c->wg = wg;
+    /* CPU implementations pay per workgroup: give each more rows */
+    bool cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    c->mv_rows = (uint32_t)env_long("JOULE_VK_MV_ROWS", cpu ? 32 : 4);
+    c->mm_rows = (uint32_t)env_long("JOULE_VK_MM_ROWS", cpu ? 16 : 8);
+    if (c->mv_rows < 1 || c->mv_rows > 64) c->mv_rows = 8;
+    if (c->mm_rows < 1 || c->mm_rows > 64) c->mm_rows = 8;
+    c->use_subgroup = d->subgroup_arith && !env_on("JOULE_VK_NO_SUBGROUP");
+    /* SPIR-V 1.3 shaders run with the reported subgroup size (no varying sizes) */
+    c->one_subgroup =
+        c->use_subgroup && d->subgroup_shuffle && wg <= sg && !env_on("JOULE_VK_MULTI_SUBGROUP");
+    c->kv_f16 = !env_on("JOULE_VK_KV_F32");
+    if (vk_check_validation(&c->vi, err, errlen) != 0) {
+        vk_ctx_close(c);
+        return VK_FAILED;
+    }
+    return VK_OK;
+}
+
+void vk_ctx_close(struct vk_ctx *c)
+{
+    const struct vk_fns *f = &c->vi.f;
+    if (c->dev) {
+        f->vkDeviceWaitIdle(c->dev);
+        if (c->fence) f->vkDestroyFence(c->dev, c->fence, NULL);
+        if (c->pool) f->vkDestroyCommandPool(c->dev, c->pool, NULL);
+        f->vkDestroyDevice(c->dev, NULL);
+    }
+    c->dev = VK_NULL_HANDLE;
+    vk_instance_close(&c->vi);
+}
+
+static int find_type(const struct vk_devinfo *d, uint32_t bits, VkMemoryPropertyFlags want)
+{
+    for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++)
+        if ((bits & (1u << i)) && (d->mem.memoryTypes[i].propertyFlags & want) == want)
+            return (int)i;
+    return -1;
+}
+
+int vk_buf_new(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize size, enum vk_mem_kind kind,
+               char *err, size_t errlen)
+{
+    const struct vk_fns *f = &c->vi.f;
+    memset(b, 0, sizeof *b);
+    if (size == 0) size = 16;
+    size = (size + 15) & ~(VkDeviceSize)15;
+    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                              .size = size,
+                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkResult r = f->vkCreateBuffer(c->dev, &bci, NULL, &b->buf);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "vkCreateBuffer (%llu bytes) failed: %s", (unsigned long long)size,
+                 vk_result_str(r));
+        b->buf = VK_NULL_HANDLE;
+        return -1;
+    }
+    VkMemoryRequirements req;
+    f->vkGetBufferMemoryRequirements(c->dev, b->buf, &req);
+    const VkMemoryPropertyFlags HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+                                HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                                HCA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                                DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    int t = -1;
+    switch (kind) {
+    case VK_MEM_DEVICE:
+        t = find_type(&c->info, req.memoryTypeBits, DL);
+        if (t < 0) t = find_type(&c->info, req.memoryTypeBits, 0);
+        break;
+    case VK_MEM_HOST_WRITE: t = find_type(&c->info, req.memoryTypeBits, HV | HC); break;
+    case VK_MEM_HOST_READ:
+        t = find_type(&c->info, req.memoryTypeBits, HV | HC | HCA);
+        if (t < 0) t = find_type(&c->info, req.memoryTypeBits, HV | HC);
+        break;
+    }
+    if (t < 0) {
+        snprintf(err, errlen, "no suitable Vulkan memory type for a buffer");
+        vk_buf_free(c, b);
+        return -1;
+    }
+    VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                .allocationSize = req.size,
+                                .memoryTypeIndex = (uint32_t)t};
+    r = f->vkAllocateMemory(c->dev, &mai, NULL, &b->mem);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "out of Vulkan memory allocating %.1f MiB: %s",
+                 (double)size / 1048576.0, vk_result_str(r));
+        b->mem = VK_NULL_HANDLE;
+        vk_buf_free(c, b);
+        return -1;
+    }
+    if (f->vkBindBufferMemory(c->dev, b->buf, b->mem, 0) != VK_SUCCESS) {
+        snprintf(err, errlen, "vkBindBufferMemory failed");
+        vk_buf_free(c, b);
+        return -1;
+    }
+    if (kind != VK_MEM_DEVICE &&
+        f->vkMapMemory(c->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map) != VK_SUCCESS) {
+        snprintf(err, errlen, "vkMapMemory failed");
+        b->map = NULL;
+        vk_buf_free(c, b);
+        return -1;
+    }
+    b->size = size;
+    return 0;
+}
+
+void vk_buf_free(struct vk_ctx *c, struct vk_buf *b)
+{
+    const struct vk_fns *f = &c->vi.f;
+    if (b->map) f->vkUnmapMemory(c->dev, b->mem);
+    if (b->buf) f->vkDestroyBuffer(c->dev, b->buf, NULL);
+    if (b->mem) f->vkFreeMemory(c->dev, b->mem, NULL);
+    memset(b, 0, sizeof *b);
+}
+
+int vk_submit_wait(struct vk_ctx *c, VkCommandBuffer cb, char *err, size_t errlen)
+{
+    const struct vk_fns *f = &c->vi.f;
+    VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb};
+    VkResult r = f->vkQueueSubmit(c->queue, 1, &si, c->fence);
+    if (r == VK_SUCCESS) r = f->vkWaitForFences(c->dev, 1, &c->fence, VK_TRUE, UINT64_MAX);
+    f->vkResetFences(c->dev, 1, &c->fence);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "Vulkan submit failed: %s", vk_result_str(r));
+        return -1;
+    }
+    return vk_check_validation(&c->vi, err, errlen);
+}
+
+/* One copy between a host-visible staging buffer and a device buffer. */
+static int copy_once(struct vk_ctx *c, VkBuffer src, VkDeviceSize soff, VkBuffer dst,
+                     VkDeviceSize doff, VkDeviceSize size, char *err, size_t errlen)
+{
+    const struct vk_fns *f = &c->vi.f;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = c->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    VkCommandBuffer cb;
+    if (f->vkAllocateCommandBuffers(c->dev, &ai, &cb) != VK_SUCCESS) {
+        snprintf(err, errlen, "cannot allocate a command buffer");
+        return -1;
+    }
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    f->vkBeginCommandBuffer(cb, &bi);
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    f->vkCmdPipelineBarrier(cb,
+                            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                            VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    VkBufferCopy reg = {soff, doff, size};
+    f->vkCmdCopyBuffer(cb, src, dst, 1, &reg);
+    VkMemoryBarrier after = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                             .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                             .dstAccessMask = VK_ACCESS_SHADER_READ_BIT |
+                                              VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT};
+    f->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                            &after, 0, NULL, 0, NULL);
+    f->vkEndCommandBuffer(cb);
+    int rc = vk_submit_wait(c, cb, err, errlen);
+    f->vkFreeCommandBuffers(c->dev, c->pool, 1, &cb);
+    return rc;
+}
+
+int vk_buf_upload(struct vk_ctx *c, struct vk_buf *dst, VkDeviceSize off, const void *src,
+                  VkDeviceSize size, char *err, size_t errlen)
+{
+    if (dst->map) {
+        memcpy((char *)dst->map + off, src, size);
+        return 0;
+    }
+    struct vk_buf st;
+    VkDeviceSize chunk = size < STAGING_BYTES ? size : STAGING_BYTES;
+    if (vk_buf_new(c, &st, chunk, VK_MEM_HOST_WRITE, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (VkDeviceSize done = 0; done < size && rc == 0; done += chunk) {
+        VkDeviceSize m = size - done < chunk ? size - done : chunk;
+        memcpy(st.map, (const char *)src + done, m);
+        rc = copy_once(c, st.buf, 0, dst->buf, off + done, m, err, errlen);
+    }
+    vk_buf_free(c, &st);
+    return rc;
+}
+
+int vk_buf_download(struct vk_ctx *c, struct vk_buf *src, VkDeviceSize off, void *dst,
+                    VkDeviceSize size, char *err, size_t errlen)
+{
+    if (src->map) {
+        memcpy(dst, (const char *)src->map + off, size);
+        return 0;
+    }
+    struct vk_buf st;
+    VkDeviceSize chunk = size < STAGING_BYTES ? size : STAGING_BYTES;
+    if (vk_buf_new(c, &st, chunk, VK_MEM_HOST_READ, err, errlen) != 0) return -1;
+    int rc = 0;
+    for (VkDeviceSize done = 0; done < size && rc == 0; done += chunk) {
+        VkDeviceSize m = size - done < chunk ? size - done : chunk;
+        rc = copy_once(c, src->buf, off + done, st.buf, 0, m, err, errlen);
+        if (rc == 0) memcpy((char *)dst + done, st.map, m);
+    }
+    vk_buf_free(c, &st);
+    return rc;
+}

@@ -1,0 +1,328 @@
+/* vk_record — compute pipelines from the embedded SPIR-V and the recording of one
+ * forward pass (the graph, op by op) into a command buffer. Barriers go only between
+ * dependent dispatches; the position and tokens come from the params buffer, so a
+ * recorded step is valid for every position. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "quant.h"
+#include "shaders.h"
+#include "vk.h"
+#include "vk_backend.h"
+
+const char *vk_type_suffix(uint32_t type)
+{
+    switch (type) {
+    case Q_F32: return "f32";
+    case Q_F16: return "f16";
+    case Q_BF16: return "bf16";
+    case Q_Q8_0: return "q8_0";
+    case Q_Q4_0: return "q4_0";
+    case Q_Q4_1: return "q4_1";
+    case Q_Q5_0: return "q5_0";
+    case Q_Q5_1: return "q5_1";
+    default: return NULL;
+    }
+}
+
+static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, size_t errlen)
+{
+    for (int32_t i = 0; i < vb->n_pipes; i++)
+        if (strcmp(vb->pipes[i].name, name) == 0) return vb->pipes[i].pipe;
+    if (vb->n_pipes == VK_MAX_PIPES) {
+        snprintf(err, errlen, "too many Vulkan pipelines");
+        return VK_NULL_HANDLE;
+    }
+    const struct shader_blob *blob = NULL;
+    for (const struct shader_blob *s = shader_blobs; s->name; s++)
+        if (strcmp(s->name, name) == 0) blob = s;
+    if (!blob) {
+        snprintf(err, errlen, "shader '%s' is not built into this binary", name);
+        return VK_NULL_HANDLE;
+    }
+    const struct vk_fns *f = &vb->c.vi.f;
+    VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                    .codeSize = blob->size,
+                                    .pCode = blob->code};
+    VkShaderModule mod;
+    if (f->vkCreateShaderModule(vb->c.dev, &smi, NULL, &mod) != VK_SUCCESS) {
+        snprintf(err, errlen, "cannot create the shader module '%s'", name);
+        return VK_NULL_HANDLE;
+    }
+    /* 0: workgroup size, 1: matvec rows per group, 2: matmul rows per group (shaders
+     * ignore the ones they do not declare) */
+    uint32_t sc[3] = {vb->c.wg, vb->c.mv_rows, vb->c.mm_rows};
+    VkSpecializationMapEntry me[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
+    VkSpecializationInfo spec = {3, me, sizeof sc, sc};
+    VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                  .module = mod,
+                  .pName = "main",
+                  .pSpecializationInfo = &spec},
+        .layout = vb->layout,
+    };
+    VkPipeline p = VK_NULL_HANDLE;
+    VkResult r = f->vkCreateComputePipelines(vb->c.dev, VK_NULL_HANDLE, 1, &ci, NULL, &p);
+    f->vkDestroyShaderModule(vb->c.dev, mod, NULL);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "cannot create the compute pipeline '%s': %s", name,
+                 vk_result_str(r));
+        return VK_NULL_HANDLE;
+    }
+    struct vk_pipe *e = &vb->pipes[vb->n_pipes++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->pipe = p;
+    return p;
+}
+
+void vk_pipes_free(struct vk_backend *vb)
+{
+    for (int32_t i = 0; i < vb->n_pipes; i++)
+        vb->c.vi.f.vkDestroyPipeline(vb->c.dev, vb->pipes[i].pipe, NULL);
+    vb->n_pipes = 0;
+}
+
+/* ---- hazard tracking: a barrier only where an op touches what earlier ops wrote ---- */
+
+enum { RES_KV = ACT_COUNT, RES_COUNT };
+
+struct hazards {
+    bool written[RES_COUNT], read[RES_COUNT];
+};
+
+static void op_access(const struct op *o, bool rd[RES_COUNT], bool wr[RES_COUNT])
+{
+    memset(rd, 0, RES_COUNT * sizeof *rd);
+    memset(wr, 0, RES_COUNT * sizeof *wr);
+    switch (o->kind) {
+    case OP_EMBED: wr[o->dst] = true; break;
+    case OP_RMSNORM: rd[o->src] = wr[o->dst] = true; break;
+    case OP_MATMUL:
+        rd[o->src] = wr[o->dst] = true;
+        if (o->accumulate) rd[o->dst] = true;
+        break;
+    case OP_ROPE: rd[o->dst] = wr[o->dst] = true; break;
+    case OP_KV_STORE: rd[o->src] = rd[o->src2] = wr[RES_KV] = true; break;
+    case OP_ATTENTION: rd[o->src] = rd[RES_KV] = wr[o->dst] = true; break;
+    case OP_SWIGLU: rd[o->src] = rd[o->dst] = wr[o->dst] = true; break;
+    default: break;
+    }
+}
+
+static void barrier(const struct vk_fns *f, VkCommandBuffer cb)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    f->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static void hazard_check(const struct vk_fns *f, VkCommandBuffer cb, struct hazards *h,
+                         const struct op *o)
+{
+    bool rd[RES_COUNT], wr[RES_COUNT], need = false;
+    op_access(o, rd, wr);
+    for (int i = 0; i < RES_COUNT; i++)
+        if ((rd[i] && h->written[i]) || (wr[i] && (h->written[i] || h->read[i]))) need = true;
+    if (need) {
+        barrier(f, cb);
+        memset(h, 0, sizeof *h);
+    }
+    for (int i = 0; i < RES_COUNT; i++) {
+        h->read[i] |= rd[i];
+        h->written[i] |= wr[i];
+    }
+}
+
+/* ---- dispatch ---- */
+
+struct rec {
+    struct vk_backend *vb;
+    const struct vk_fns *f;
+    VkCommandBuffer cb;
+    VkPipeline bound;
+    char *err;
+    size_t errlen;
+};
+
+static uint32_t cdiv(uint64_t a, uint64_t b)
+{
+    return (uint32_t)((a + b - 1) / b);
+}
+
+static int dispatch(struct rec *r, const char *pipe, VkDescriptorSet set, const void *pc,
+                    uint32_t pc_bytes, uint32_t gx, uint32_t gy)
+{
+    struct vk_backend *vb = r->vb;
+    VkPipeline p = get_pipe(vb, pipe, r->err, r->errlen);
+    if (!p) return -1;
+    if (p != r->bound) {
+        r->f->vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
+        r->bound = p;
+    }
+    r->f->vkCmdBindDescriptorSets(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, vb->layout, 0, 1, &set, 0,
+                                  NULL);
+    r->f->vkCmdPushConstants(r->cb, vb->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pc_bytes, pc);
+    /* more groups than the x limit fold into z (shaders use group_x()) */
+    const uint32_t *lim = vb->c.info.props.limits.maxComputeWorkGroupCount;
+    uint32_t gz = 1;
+    if (gx > lim[0]) {
+        gz = cdiv(gx, lim[0]);
+        gx = lim[0];
+    }
+    if (gy > lim[1] || gz > lim[2]) {
+        snprintf(r->err, r->errlen, "dispatch of %u x %u x %u groups exceeds the device limits", gx,
+                 gy, gz);
+        return -1;
+    }
+    if (gx && gy) r->f->vkCmdDispatch(r->cb, gx, gy, gz);
+    return 0;
+}
+
+static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t nl)
+{
+    struct vk_backend *vb = r->vb;
+    const struct op *o = &vb->graph.ops[i];
+    const struct model_config *c = &vb->base.model->cfg;
+    const uint32_t wg = vb->c.wg;
+    /* reductions: one subgroup per workgroup (no barriers), subgroups + shared memory,
+     * or shared memory only */
+    const char *ns = vb->c.one_subgroup ? "_sg" : vb->c.use_subgroup ? "" : "_ns";
+    const char *kvs = vb->c.kv_f16 ? "" : "_f32";
+    int32_t rows = o->logits_rows ? nl : n;
+    uint32_t src_off = 0, dst_off = 0;
+    if (o->logits_rows) {
+        src_off = o->src < ACT_COUNT ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
+        if (o->dst != ACT_LOGITS) dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
+    }
+    if (rows <= 0) return 0;
+    VkDescriptorSet *sets = vb->op_sets[i];
+    const struct vk_weight *vw = vb->op_w[i];
+    char name[48];
+    switch (o->kind) {
+    case OP_EMBED:
+        snprintf(name, sizeof name, "embed_%s", vk_type_suffix(vw->type));
+        for (uint32_t k = 0; k < vw->n_chunks; k++) {
+            uint32_t pc[5] = {(uint32_t)o->w->ne0, (uint32_t)vw->rows[k], (uint32_t)vw->row_bytes,
+                              (uint32_t)n, (uint32_t)vw->row0[k]};
+            if (dispatch(r, name, sets[k], pc, sizeof pc, cdiv(o->w->ne0, wg), (uint32_t)n))
+                return -1;
+        }
+        return 0;
+    case OP_RMSNORM: {
+        /* each dim-long piece of a row (a whole row, or one head for q/k norms) */
+        int32_t dim = o->dim > 0 ? o->dim : c->n_embd;
+        uint32_t pieces = (uint32_t)(act_width(c, o->dst) / dim);
+        uint32_t pc[4] = {(uint32_t)dim, src_off, dst_off, 0};
+        memcpy(&pc[3], &c->rms_eps, 4);
+        snprintf(name, sizeof name, "rmsnorm%s", ns);
+        return dispatch(r, name, sets[0], pc, sizeof pc, 1, (uint32_t)rows * pieces);
+    }
+    case OP_MATMUL: {
+        bool mv = rows <= vb->matvec_max;
+        /* float rows of a multiple of 4 (and so 4-aligned x rows) read x as vec4 */
+        bool x4 = (vw->type == Q_F32 || vw->type == Q_F16 || vw->type == Q_BF16) &&
+                  o->w->ne0 % 4 == 0 && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+        if (mv)
+            snprintf(name, sizeof name, "matvec_%s%s%s", vk_type_suffix(vw->type), x4 ? "_x4" : "",
+                     ns);
+        else
+            snprintf(name, sizeof name, "matmul_%s", vk_type_suffix(vw->type));
+        for (uint32_t k = 0; k < vw->n_chunks; k++) {
+            uint32_t pc[10] = {(uint32_t)o->w->ne0,
+                               (uint32_t)vw->rows[k],
+                               (uint32_t)vw->row_bytes,
+                               (uint32_t)rows,
+                               src_off,
+                               (uint32_t)act_width(c, o->src),
+                               dst_off,
+                               (uint32_t)act_width(c, o->dst),
+                               (uint32_t)vw->row0[k],
+                               (o->accumulate ? 1u : 0u) | (o->b ? 2u : 0u)};
+            /* matvec: mv_rows rows x 1 token per group; matmul: mm_rows rows x wg tokens */
+            uint32_t gx = cdiv(vw->rows[k], mv ? vb->c.mv_rows : vb->c.mm_rows);
+            uint32_t gy = mv ? (uint32_t)rows : cdiv(rows, wg * 4);
+            if (dispatch(r, name, sets[k], pc, sizeof pc, gx, gy)) return -1;
+        }
+        return 0;
+    }
+    case OP_ROPE: {
+        uint32_t pc[4] = {(uint32_t)o->n_heads, (uint32_t)c->head_dim, (uint32_t)c->rope_dim,
+                          c->rope_type == ROPE_NEOX ? 1u : 0u};
+        return dispatch(r, "rope", sets[0], pc, sizeof pc,
+                        cdiv((uint64_t)o->n_heads * (c->rope_dim / 2), wg), (uint32_t)n);
+    }
+    case OP_KV_STORE: {
+        uint32_t pc[1] = {(uint32_t)vb->kv_dim};
+        snprintf(name, sizeof name, "kv_store%s", kvs);
+        return dispatch(r, name, sets[0], pc, sizeof pc, cdiv(vb->kv_dim / 2, wg), (uint32_t)n);
+    }
+    case OP_ATTENTION: {
+        float scale = 1.0f / sqrtf((float)c->head_dim);
+        uint32_t pc[5] = {(uint32_t)c->n_head, (uint32_t)c->n_head_kv, (uint32_t)c->head_dim, 0,
+                          (uint32_t)(o->window > 0 ? o->window : 0)};
+        memcpy(&pc[3], &scale, 4);
+        snprintf(name, sizeof name, "attention%s%s", kvs, ns);
+        return dispatch(r, name, sets[0], pc, sizeof pc, (uint32_t)c->n_head, (uint32_t)n);
+    }
+    case OP_SWIGLU: {
+        uint32_t pc[1] = {(uint32_t)act_width(c, o->dst)};
+        return dispatch(r, "swiglu", sets[0], pc, sizeof pc, cdiv(pc[0], wg), (uint32_t)n);
+    }
+    default: snprintf(r->err, r->errlen, "op %s is not supported by Vulkan", op_name(o->kind));
+    }
+    return -1;
+}
+
+int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen)
+{
+    const struct vk_fns *f = &vb->c.vi.f;
+    if (!st->cb) {
+        VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                          .commandPool = vb->c.pool,
+                                          .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                          .commandBufferCount = 1};
+        if (f->vkAllocateCommandBuffers(vb->c.dev, &ai, &st->cb) != VK_SUCCESS) {
+            snprintf(err, errlen, "cannot allocate a command buffer");
+            st->cb = VK_NULL_HANDLE;
+            return -1;
+        }
+    }
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if (f->vkBeginCommandBuffer(st->cb, &bi) != VK_SUCCESS) {
+        snprintf(err, errlen, "vkBeginCommandBuffer failed");
+        return -1;
+    }
+    struct rec r = {vb, f, st->cb, VK_NULL_HANDLE, err, errlen};
+    struct hazards h;
+    memset(&h, 0, sizeof h);
+    /* the previous step's writes (host reads and the next step's shaders are ordered by
+     * the fence wait; the host-written params by the submit) */
+    for (int32_t i = 0; i < vb->graph.n_ops; i++) {
+        const struct op *o = &vb->graph.ops[i];
+        if (o->logits_rows && st->nl <= 0) continue;
+        hazard_check(f, st->cb, &h, o);
+        if (record_op(&r, i, st->n, st->lrow0, st->nl) != 0) {
+            f->vkEndCommandBuffer(st->cb);
+            return -1;
+        }
+    }
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
+                                           VK_ACCESS_SHADER_WRITE_BIT |
+                                           VK_ACCESS_TRANSFER_READ_BIT};
+    f->vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                            VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                                VK_PIPELINE_STAGE_TRANSFER_BIT,
+                            0, 1, &mb, 0, NULL, 0, NULL);
+    if (f->vkEndCommandBuffer(st->cb) != VK_SUCCESS) {
+        snprintf(err, errlen, "vkEndCommandBuffer failed");
+        return -1;
+    }
+    return vk_check_validation(&vb->c.vi, err, errlen);
+}

@@ -1,0 +1,664 @@
+/* vk — the Vulkan backend on whatever Vulkan device exists (lavapipe in CI), under the
+ * Khronos validation layer: every op against the CPU reference kernels on random inputs
+ * (each weight type, sizes that are not multiples of the workgroup size, several
+ * workgroup / subgroup configurations), then whole models against the float64
+ * references in ../shared/models, and a machine without a loader. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cpu.h"
+#include "model.h"
+#include "quant.h"
+#include "testutil.h"
+#include "vk.h"
+#include "vk_impl.h"
+
+/* ---- device selection ---- */
+
+/* The spec of the device the tests use: a CPU implementation (lavapipe) when present,
+ * else the first usable device. False (after a SKIP line) when there is none. */
+static bool test_device(char *spec, size_t len, const char *who)
+{
+    setenv("JOULE_VK_VALIDATE", "1", 1);
+    struct vk_instance vi;
+    char err[512];
+    if (vk_instance_open(&vi, err, sizeof err) != VK_OK) {
+        fprintf(stderr, "SKIP %s: no Vulkan (%s)\n", who, err);
+        return false;
+    }
+    struct vk_devinfo *devs = NULL;
+    uint32_t n = 0;
+    int pick = -1;
+    if (vk_enum_devices(&vi, &devs, &n, err, sizeof err) == VK_OK) {
+        for (uint32_t i = 0; i < n && pick < 0; i++)
+            if (devs[i].usable && devs[i].props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+                pick = (int)i;
+        for (uint32_t i = 0; i < n && pick < 0; i++)
+            if (devs[i].usable) pick = (int)i;
+    }
+    free(devs);
+    vk_instance_close(&vi);
+    if (pick < 0) {
+        fprintf(stderr, "SKIP %s: no usable Vulkan device (%s)\n", who, err);
+        return false;
+    }
+    snprintf(spec, len, "vulkan:%d", pick);
+    return true;
+}
+
+#define NEED_VK(spec)                                                                              \
+    char spec[32];                                                                                 \
+    if (!test_device(spec, sizeof spec, __func__)) return
+
+/* ---- random data ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+static void fill(float *x, size_t n, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand() * scale;
+}
+
+/* A weight of ne1 rows x ne0 of type, from random floats; data owned by the caller. */
+static struct weight make_weight(uint32_t type, int64_t ne0, int64_t ne1, const char *name)
+{
+    struct weight w = {.name = name, .type = type, .ne0 = ne0, .ne1 = ne1};
+    ck_assert(quant_row_bytes(type, (uint64_t)ne0, &w.row_bytes));
+    uint8_t *data = malloc((size_t)(w.row_bytes * (uint64_t)ne1));
+    float *row = malloc(sizeof(float) * (size_t)ne0);
+    ck_assert(data && row);
+    for (int64_t r = 0; r < ne1; r++) {
+        fill(row, (size_t)ne0, 1.0f);
+        quant_quantize_row_ref(type, row, data + (uint64_t)r * w.row_bytes, ne0);
+    }
+    free(row);
+    w.data = data;
+    return w;
+}
+
+static void assert_close(const float *got, const float *want, size_t n, float tol, const char *what)
+{
+    float worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        float e = fabsf(got[i] - want[i]) / (1.0f + fabsf(want[i]));
+        if (!(e <= worst)) { /* catches NaN */
+            worst = isnan(e) ? INFINITY : e;
+            at = i;
+        }
+    }
+    ck_assert_msg(worst <= tol, "%s: element %zu is %g, want %g (rel err %g > %g)", what, at,
+                  (double)got[at], (double)want[at], (double)worst, (double)tol);
+}
+
+/* ---- single-op harness: a model config, a one- or two-op graph, a backend ---- */
+
+struct harness {
+    struct model m;
+    struct op ops[2];
+    struct backend *b;
+};
+
+static void h_config(struct harness *h, int32_t n_embd, int32_t n_ff, int32_t n_vocab,
+                     int32_t n_head, int32_t n_head_kv, int32_t head_dim)
+{
+    memset(h, 0, sizeof *h);
+    struct model_config *c = &h->m.cfg;
+    c->n_embd = n_embd;
+    c->n_ff = n_ff;
+    c->n_vocab = n_vocab;
+    c->n_head = n_head;
+    c->n_head_kv = n_head_kv;
+    c->head_dim = head_dim;
+    c->rope_dim = head_dim;
+    c->n_layer = 1;
+    c->rms_eps = 1e-5f;
+    c->rope_base = 10000.0f;
+    c->rope_freq_scale = 1.0f;
+    for (int i = 0; i < 2; i++)
+        h->ops[i].src = h->ops[i].src2 = ACT_COUNT;
+}
+
+static void h_open(struct harness *h, const char *spec, int n_ops, int32_t n_ctx)
+{
+    struct graph g = {h->ops, n_ops};
+    char err[512];
+    int rc = vk_backend_new_graph(&h->m, &g, spec, n_ctx, &h->b, err, sizeof err);
+    ck_assert_msg(rc == VK_OK, "vk backend: %s", err);
+}
+
+static void h_set(struct harness *h, enum act a, const float *x, int32_t rows)
+{
+    char err[512];
+    ck_assert_msg(vk_test_set_act(h->b, a, x, rows, err, sizeof err) == 0, "%s", err);
+}
+static void h_get(struct harness *h, enum act a, float *x, int32_t rows)
+{
+    char err[512];
+    ck_assert_msg(vk_test_get_act(h->b, a, x, rows, err, sizeof err) == 0, "%s", err);
+}
+static void h_run(struct harness *h, const int32_t *tokens, int32_t n, int32_t pos)
+{
+    char err[512];
+    ck_assert_msg(vk_test_run(h->b, tokens, n, pos, 0, n, err, sizeof err) == 0, "%s", err);
+}
+
+/* Configurations: the device's defaults, several subgroups per workgroup (shared-memory
+ * combining), and no subgroup operations at all. */
+static const char *const configs[][2] = {
+    {NULL, NULL}, {"JOULE_VK_WG", "32"}, {"JOULE_VK_NO_SUBGROUP", "1"}};
+enum { N_CONFIGS = 3 };
+static void set_config(int k)
+{
+    unsetenv("JOULE_VK_WG");
+    unsetenv("JOULE_VK_NO_SUBGROUP");
+    if (configs[k][0]) setenv(configs[k][0], configs[k][1], 1);
+    if (k == 2) setenv("JOULE_VK_WG", "16", 1);
+}
+static void clear_config(void)
+{
+    unsetenv("JOULE_VK_WG");
+    unsetenv("JOULE_VK_NO_SUBGROUP");
+    unsetenv("JOULE_VK_MAX_RANGE");
+}
+
+static const uint32_t wtypes[] = {Q_F32, Q_F16, Q_BF16, Q_Q8_0, Q_Q4_0, Q_Q4_1, Q_Q5_0, Q_Q5_1};
+enum { N_WTYPES = sizeof wtypes / sizeof wtypes[0] };
+static bool is_float(uint32_t t)
+{
+    return t == Q_F32 || t == Q_F16 || t == Q_BF16;
+}
+
+/* ---- ops ---- */
+
+/* MATMUL (matvec for 1-2 rows, tiled matmul above) with bias and accumulate, every type;
+ * then with a storage-buffer range small enough to split the weight into chunks. */
+static void check_matmul(const char *spec, uint32_t type, bool small_range)
+{
+    int32_t ne0 = is_float(type) ? 45 : 160, rows = 75;
+    struct harness h;
+    h_config(&h, ne0, rows, 16, 1, 1, 2);
+    struct weight w = make_weight(type, ne0, rows, "w");
+    struct weight bias = make_weight(Q_F32, rows, 1, "b");
+    h.ops[0] = (struct op){.kind = OP_MATMUL,
+                           .dst = ACT_GATE,
+                           .src = ACT_XN,
+                           .src2 = ACT_COUNT,
+                           .w = &w,
+                           .b = &bias,
+                           .accumulate = true};
+    if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
+    h_open(&h, spec, 1, 64);
+    static const int32_t ns[] = {1, 2, 3, 19};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        int32_t n = ns[k];
+        if (n > h.b->max_batch) continue;
+        float *x = malloc(sizeof(float) * (size_t)(n * ne0));
+        float *y0 = malloc(sizeof(float) * (size_t)(n * rows));
+        float *want = malloc(sizeof(float) * (size_t)(n * rows));
+        float *got = malloc(sizeof(float) * (size_t)(n * rows));
+        fill(x, (size_t)(n * ne0), 1.0f);
+        fill(y0, (size_t)(n * rows), 1.0f);
+        memcpy(want, y0, sizeof(float) * (size_t)(n * rows));
+        cpu_matmul(NULL, want, &w, bias.data, x, n, true);
+        h_set(&h, ACT_XN, x, n);
+        h_set(&h, ACT_GATE, y0, n);
+        h_run(&h, NULL, n, 0);
+        h_get(&h, ACT_GATE, got, n);
+        char what[96];
+        snprintf(what, sizeof what, "matmul %s n=%d%s", quant_name(type), n,
+                 small_range ? " (split)" : "");
+        assert_close(got, want, (size_t)(n * rows), 2e-4f, what);
+        free(x);
+        free(y0);
+        free(want);
+        free(got);
+    }
+    backend_destroy(h.b);
+    unsetenv("JOULE_VK_MAX_RANGE");
+    free((void *)w.data);
+    free((void *)bias.data);
+}
+
+START_TEST(test_op_matmul)
+{
+    NEED_VK(spec);
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        for (int t = 0; t < N_WTYPES; t++)
+            check_matmul(spec, wtypes[t], false);
+    }
+    clear_config();
+    for (int t = 0; t < N_WTYPES; t++)
+        check_matmul(spec, wtypes[t], true);
+}
+END_TEST
+
+static void check_embed(const char *spec, uint32_t type, bool small_range)
+{
+    int32_t ne0 = is_float(type) ? 45 : 96, vocab = 300;
+    struct harness h;
+    h_config(&h, ne0, 8, vocab, 1, 1, 2);
+    struct weight w = make_weight(type, ne0, vocab, "tok_embd");
+    h.ops[0] =
+        (struct op){.kind = OP_EMBED, .dst = ACT_X, .src = ACT_COUNT, .src2 = ACT_COUNT, .w = &w};
+    if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
+    h_open(&h, spec, 1, 32);
+    int32_t tokens[11] = {0, vocab - 1, 1, 150, 7, 299, 42, 150, 3, 200, 100};
+    int32_t n = h.b->max_batch < 11 ? h.b->max_batch : 11;
+    float *want = malloc(sizeof(float) * (size_t)(n * ne0));
+    float *got = malloc(sizeof(float) * (size_t)(n * ne0));
+    cpu_embed(want, &w, tokens, n);
+    h_run(&h, tokens, n, 0);
+    h_get(&h, ACT_X, got, n);
+    char what[64];
+    snprintf(what, sizeof what, "embed %s%s", quant_name(type), small_range ? " (split)" : "");
+    assert_close(got, want, (size_t)(n * ne0), 1e-6f, what);
+    free(want);
+    free(got);
+    backend_destroy(h.b);
+    unsetenv("JOULE_VK_MAX_RANGE");
+    free((void *)w.data);
+}
+
+START_TEST(test_op_embed)
+{
+    NEED_VK(spec);
+    for (int t = 0; t < N_WTYPES; t++) {
+        check_embed(spec, wtypes[t], false);
+        check_embed(spec, wtypes[t], true);
+    }
+}
+END_TEST
+
+START_TEST(test_op_rmsnorm_swiglu)
+{
+    NEED_VK(spec);
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        int32_t dim = 203, ff = 77, n = 5;
+        struct harness h;
+        h_config(&h, dim, ff, 16, 1, 1, 2);
+        struct weight nw = make_weight(Q_F32, k == 1 ? 29 : dim, 1, "norm");
+        /* config 1 normalizes 7 pieces of 29 (per-head q/k norms), the others whole rows */
+        int32_t piece = k == 1 ? 29 : dim;
+        h.ops[0] = (struct op){.kind = OP_RMSNORM,
+                               .dst = ACT_XN,
+                               .src = ACT_X,
+                               .src2 = ACT_COUNT,
+                               .w = &nw,
+                               .dim = piece};
+        h.ops[1] =
+            (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_COUNT};
+        h_open(&h, spec, 2, 16);
+        float x[5 * 203], want[5 * 203], got[5 * 203];
+        float g[5 * 77], u[5 * 77], gwant[5 * 77], ggot[5 * 77];
+        fill(x, sizeof x / 4, 3.0f);
+        fill(g, sizeof g / 4, 4.0f);
+        fill(u, sizeof u / 4, 2.0f);
+        cpu_rmsnorm(want, x, nw.data, n * (dim / piece), piece, 1e-5f);
+        memcpy(gwant, g, sizeof g);
+        cpu_swiglu(gwant, u, n * ff);
+        h_set(&h, ACT_X, x, n);
+        h_set(&h, ACT_GATE, g, n);
+        h_set(&h, ACT_UP, u, n);
+        h_run(&h, NULL, n, 0);
+        h_get(&h, ACT_XN, got, n);
+        h_get(&h, ACT_GATE, ggot, n);
+        assert_close(got, want, (size_t)(n * dim), 1e-5f, "rmsnorm");
+        assert_close(ggot, gwant, (size_t)(n * ff), 1e-5f, "swiglu");
+        backend_destroy(h.b);
+        free((void *)nw.data);
+    }
+    clear_config();
+}
+END_TEST
+
+START_TEST(test_op_rope)
+{
+    NEED_VK(spec);
+    for (int type = 0; type < 2; type++) {
+        int32_t n_head = 3, hd = 12, n = 7, pos = 9;
+        struct harness h;
+        h_config(&h, 16, 16, 16, n_head, n_head, hd);
+        h.m.cfg.rope_dim = 8; /* partial rotation: the last 4 dims stay */
+        h.m.cfg.rope_type = type ? ROPE_NEOX : ROPE_NORM;
+        h.m.cfg.rope_base = 500.0f;
+        /* the NEOX pass also has frequency factors and linear scaling (llama3, linear) */
+        float factors[4] = {1.0f, 1.5f, 4.0f, 8.0f};
+        struct weight fw = {.name = "rope_freqs",
+                            .type = Q_F32,
+                            .ne0 = 4,
+                            .ne1 = 1,
+                            .row_bytes = 16,
+                            .data = factors};
+        if (type) h.m.cfg.rope_freq_scale = 0.25f;
+        h.ops[0] = (struct op){.kind = OP_ROPE,
+                               .dst = ACT_Q,
+                               .src = ACT_COUNT,
+                               .src2 = ACT_COUNT,
+                               .n_heads = n_head,
+                               .w = type ? &fw : NULL};
+        h_open(&h, spec, 1, 64);
+        float q[7 * 36], want[7 * 36], got[7 * 36];
+        fill(q, sizeof q / 4, 2.0f);
+        memcpy(want, q, sizeof q);
+        cpu_rope_ext(want, n, n_head, hd, 8, pos, 500.0f, h.m.cfg.rope_type, type ? factors : NULL,
+                     h.m.cfg.rope_freq_scale);
+        h_set(&h, ACT_Q, q, n);
+        h_run(&h, NULL, n, pos);
+        h_get(&h, ACT_Q, got, n);
+        assert_close(got, want, sizeof q / 4, 1e-6f, type ? "rope neox" : "rope norm");
+        backend_destroy(h.b);
+    }
+}
+END_TEST
+
+static float f16_round(float x)
+{
+    return quant_f16_to_f32(quant_f32_to_f16(x));
+}
+
+/* KV_STORE then ATTENTION (GQA 6/2 heads) over several steps, against the CPU kernel on
+ * the cache contents read back. */
+static void check_attention(const char *spec, int32_t window)
+{
+    enum { NH = 6, NKV = 2, HD = 10, CTX = 80 };
+    struct harness h;
+    h_config(&h, 16, 16, 16, NH, NKV, HD);
+    h.ops[0] =
+        (struct op){.kind = OP_KV_STORE, .dst = ACT_COUNT, .src = ACT_K, .src2 = ACT_V, .layer = 0};
+    h.ops[1] = (struct op){.kind = OP_ATTENTION,
+                           .dst = ACT_ATTN,
+                           .src = ACT_Q,
+                           .src2 = ACT_COUNT,
+                           .layer = 0,
+                           .window = window};
+    h_open(&h, spec, 2, CTX);
+    bool f16 = vk_test_kv_f16(h.b);
+    static float kc[CTX * NKV * HD], vc[CTX * NKV * HD], kref[CTX * NKV * HD];
+    static float vref[CTX * NKV * HD];
+    static const int32_t steps[][2] = {{0, 13}, {13, 1}, {14, 1}, {15, 40}, {55, 25}};
+    char err[512];
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        int32_t pos = steps[s][0], n = steps[s][1];
+        static float q[40 * NH * HD], k[40 * NKV * HD], v[40 * NKV * HD];
+        static float want[40 * NH * HD], got[40 * NH * HD];
+        fill(q, (size_t)(n * NH * HD), 3.0f);
+        fill(k, (size_t)(n * NKV * HD), 3.0f);
+        fill(v, (size_t)(n * NKV * HD), 2.0f);
+        for (int32_t i = 0; i < n * NKV * HD; i++) {
+            kref[pos * NKV * HD + i] = f16 ? f16_round(k[i]) : k[i];
+            vref[pos * NKV * HD + i] = f16 ? f16_round(v[i]) : v[i];
+        }
+        h_set(&h, ACT_Q, q, n);
+        h_set(&h, ACT_K, k, n);
+        h_set(&h, ACT_V, v, n);
+        h_run(&h, NULL, n, pos);
+        h_get(&h, ACT_ATTN, got, n);
+        ck_assert_msg(vk_test_get_kv(h.b, 0, kc, vc, err, sizeof err) == 0, "%s", err);
+        assert_close(kc, kref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store k");
+        assert_close(vc, vref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store v");
+        cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, window);
+        char what[80];
+        snprintf(what, sizeof what, "attention pos=%d n=%d window=%d", pos, n, window);
+        assert_close(got, want, (size_t)(n * NH * HD), 2e-5f, what);
+    }
+    backend_destroy(h.b);
+}
+
+START_TEST(test_op_attention)
+{
+    NEED_VK(spec);
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        check_attention(spec, 0);
+        check_attention(spec, 19); /* sliding window */
+    }
+    clear_config();
+    setenv("JOULE_VK_KV_F32", "1", 1);
+    check_attention(spec, 0);
+    unsetenv("JOULE_VK_KV_F32");
+}
+END_TEST
+
+/* ---- whole models against the references ---- */
+
+static int32_t *read_ids(const char *path, size_t *n)
+{
+    char *txt = test_read_file(path, NULL);
+    if (!txt) return NULL;
+    size_t cap = 64, k = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    char *p = txt, *end;
+    for (;;) {
+        long val = strtol(p, &end, 10);
+        if (end == p) break;
+        if (k == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
+        ck_assert_ptr_nonnull(ids);
+        ids[k++] = (int32_t)val;
+        p = end;
+    }
+    free(txt);
+    *n = k;
+    return ids;
+}
+
+static int32_t argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Logits of all three prompts (whole prompt as one forward call, all rows) and the greedy
+ * continuation of prompt 0 (decode steps), against NAME.ref. */
+static void check_model(const char *spec, const char *shared, const char *stem)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
+    struct model *m = NULL;
+    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    struct backend *b = NULL;
+    int rc = vk_backend_new(m, spec, 128, &b, err, sizeof err);
+    ck_assert_msg(rc == VK_OK, "%s: %s", stem, err);
+    const int32_t nv = m->cfg.n_vocab;
+    double worst = 0;
+    int64_t rows = 0, agree = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t n = 0, bytes = 0;
+        snprintf(path, sizeof path, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
+        int32_t *ids = read_ids(path, &n);
+        ck_assert_msg(ids && n > 0, "cannot read %s", path);
+        snprintf(path, sizeof path, "%s/models/%s.ref/logits-%d.f32", shared, stem, k);
+        float *ref = (float *)test_read_file(path, &bytes);
+        ck_assert_msg(ref && bytes == n * (size_t)nv * 4, "bad reference %s", path);
+        float *lg = malloc(sizeof(float) * n * (size_t)nv);
+        ck_assert_ptr_nonnull(lg);
+        ck_assert_msg(backend_forward(b, ids, (int32_t)n, 0, true, lg, err, sizeof err) == 0, "%s",
+                      err);
+        for (size_t t = 0; t < n; t++) {
+            const float *a = lg + t * (size_t)nv, *r = ref + t * (size_t)nv;
+            for (int32_t i = 0; i < nv; i++) {
+                double e = fabs((double)a[i] - r[i]);
+                if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+            }
+            agree += argmax(a, nv) == argmax(r, nv);
+            rows++;
+        }
+        free(lg);
+        free(ref);
+        free(ids);
+    }
+    double top1 = (double)agree / (double)rows;
+    fprintf(stderr, "vk %s: max abs logit error %.5f, top-1 %.4f over %lld rows\n", stem, worst,
+            top1, (long long)rows);
+    ck_assert_msg(worst <= 0.05, "%s: max abs logit error %g > 0.05", stem, worst);
+    ck_assert_msg(top1 >= 0.99, "%s: top-1 agreement %g < 0.99", stem, top1);
+
+    /* greedy: prompt 0, then 32 single-token steps */
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/models/%s.ref/tokens-0.txt", shared, stem);
+    int32_t *ids = read_ids(path, &n);
+    snprintf(path, sizeof path, "%s/models/%s.ref/greedy.txt", shared, stem);
+    char *g = test_read_file(path, NULL);
+    ck_assert_msg(ids && g, "cannot read the greedy reference of %s", stem);
+    float *lg = malloc(sizeof(float) * (size_t)nv);
+    ck_assert_msg(backend_forward(b, ids, (int32_t)n, 0, false, lg, err, sizeof err) == 0, "%s",
+                  err);
+    char *line = strchr(g, '\n');
+    int32_t pos = (int32_t)n;
+    for (int step = 0; line && step < 32; step++) {
+        long want_id;
+        double margin;
+        if (sscanf(line + 1, "%ld %lf", &want_id, &margin) != 2) break;
+        int32_t got = argmax(lg, nv);
+        if (got != want_id) {
+            ck_assert_msg(margin < 0.05, "%s: greedy step %d chose %d, reference %ld (margin %g)",
+                          stem, step, got, want_id, margin);
+            break; /* a legitimate divergence: later steps follow another path */
+        }
+        ck_assert_msg(backend_forward(b, &got, 1, pos++, false, lg, err, sizeof err) == 0, "%s",
+                      err);
+        line = strchr(line + 1, '\n');
+    }
+    free(lg);
+    free(g);
+    free(ids);
+    backend_destroy(b);
+    model_free(m);
+}
+
+/* every tiny-llama type the shaders support, and the qwen2 files of those types (NEOX
+ * RoPE, q/k/v biases, output tied to the embedding) */
+static const char *const model_stems[] = {
+    "tiny-llama-F32",  "tiny-llama-F16",  "tiny-llama-BF16", "tiny-llama-Q8_0", "tiny-llama-Q4_0",
+    "tiny-llama-Q4_1", "tiny-llama-Q5_0", "tiny-llama-Q5_1", "tiny-qwen2-F16",  "tiny-qwen2-Q8_0"};
+
+START_TEST(test_models)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    check_model(spec, shared, model_stems[_i]);
+}
+END_TEST
+
+/* Weights, logits and activations split across bindings by an artificial 256 KiB range. */
+START_TEST(test_model_split_range)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    setenv("JOULE_VK_MAX_RANGE", "262144", 1);
+    check_model(spec, shared, "tiny-llama-Q8_0");
+    check_model(spec, shared, "tiny-llama-F32");
+    unsetenv("JOULE_VK_MAX_RANGE");
+}
+END_TEST
+
+START_TEST(test_no_loader)
+{
+    setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
+    char err[512] = "";
+    struct backend *b = (struct backend *)1;
+    struct model m;
+    memset(&m, 0, sizeof m);
+    int rc = vk_backend_new(&m, "auto", 64, &b, err, sizeof err);
+    ck_assert_int_eq(rc, VK_NO_DEVICE);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err, "loader") != NULL, "reason: %s", err);
+    FILE *out = tmpfile();
+    ck_assert_int_eq(vk_print_devices(out, err, sizeof err), VK_NO_DEVICE);
+    fclose(out);
+    unsetenv("JOULE_VK_LOADER");
+}
+END_TEST
+
+START_TEST(test_devices_listing)
+{
+    NEED_VK(spec);
+    char err[512];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ck_assert_int_eq(vk_print_devices(out, err, sizeof err), VK_OK);
+    fclose(out);
+    ck_assert_msg(strstr(buf, "subgroup size") && strstr(buf, "max storage buffer range") &&
+                      strstr(buf, "energy sensors: none") && strstr(buf, "heap 0"),
+                  "listing: %s", buf);
+    free(buf);
+    /* CPU implementations are never chosen automatically */
+    struct model m;
+    memset(&m, 0, sizeof m);
+    struct backend *b = NULL;
+    int rc = vk_backend_new(&m, "vulkan:999", 64, &b, err, sizeof err);
+    ck_assert_int_eq(rc, VK_NO_DEVICE);
+}
+END_TEST
+
+/* The messenger counts validation errors and operations then fail: provoke one. */
+START_TEST(test_validation_errors_fail)
+{
+    NEED_VK(spec);
+    struct vk_ctx c;
+    char err[512];
+    ck_assert_msg(vk_ctx_open(&c, spec, err, sizeof err) == VK_OK, "%s", err);
+    ck_assert_msg(c.vi.validate, "JOULE_VK_VALIDATE=1 did not enable validation");
+    ck_assert_int_eq(vk_check_validation(&c.vi, err, sizeof err), 0);
+    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                              .size = 64,
+                              .usage = 0, /* invalid: at least one usage bit is required */
+                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkBuffer buf = VK_NULL_HANDLE;
+    if (c.vi.f.vkCreateBuffer(c.dev, &bci, NULL, &buf) == VK_SUCCESS && buf)
+        c.vi.f.vkDestroyBuffer(c.dev, buf, NULL);
+    ck_assert_int_ne(vk_check_validation(&c.vi, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "validation") != NULL, "%s", err);
+    c.vi.n_errors = 0; /* expected: do not fail the teardown */
+    vk_ctx_close(&c);
+}
+END_TEST
+
+/* Without fork (CK_FORK=no, ASan runs) the environment outlives a test: reset it. */
+static void vk_teardown(void)
+{
+    unsetenv("JOULE_VK_VALIDATE");
+    unsetenv("JOULE_VK_LOADER");
+    unsetenv("JOULE_VK_KV_F32");
+    clear_config();
+}
+
+Suite *vk_suite(void)
+{
+    Suite *s = suite_create("vk");
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, NULL, vk_teardown);
+    tcase_add_test(tc, test_no_loader);
+    tcase_add_test(tc, test_devices_listing);
+    tcase_add_test(tc, test_validation_errors_fail);
+    tcase_add_test(tc, test_op_embed);
+    tcase_add_test(tc, test_op_matmul);
+    tcase_add_test(tc, test_op_rmsnorm_swiglu);
+    tcase_add_test(tc, test_op_rope);
+    tcase_add_test(tc, test_op_attention);
+    suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("models");
+    tcase_set_timeout(tm, 900);
+    tcase_add_checked_fixture(tm, NULL, vk_teardown);
+    tcase_add_loop_test(tm, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
+    tcase_add_test(tm, test_model_split_range);
+    suite_add_tcase(s, tm);
+    return s;
+}

@@ -133,14 +133,23 @@ vec4 bits4(uint b) { return vec4(b & 1u, (b >> 1) & 1u, (b >> 2) & 1u, (b >> 3) 
 #define QK 32u
 #define BLOCK_BYTES 24u
 #define NW 7u
+#elif defined(TYPE_Q2_K) || defined(TYPE_Q3_K) || defined(TYPE_Q4_K) || defined(TYPE_Q5_K) ||   \
+    defined(TYPE_Q6_K)
+// K types: a 256-element super-block is handled as 16 "blocks" of 16 elements, each with
+// its own d and m (group scale times the super-block scale), so the kernels stay the same
+#define IS_K 1
+#define QK 16u
 #endif
 
 #define QUADS (QK / 4u)
 
+#ifndef IS_K
 uint bw[NW]; // the block's bytes, realigned: bw[k] holds bytes 4k..4k+3 of the block
 
-void blk_load(uint b)
+// stages block b of the row at byte offset row
+void blk_load(uint row, uint b_)
 {
+    const uint b = row + b_ * BLOCK_BYTES;
     // aligned loads, then a funnel shift per word by the block's (per-invocation) byte
     // offset, so that fields are later read at constant indices: a register array indexed
     // by a per-invocation value is as slow as memory on CPU implementations
@@ -160,6 +169,7 @@ uint bword(uint o)
     return (bw[i] >> s) | ((hi << 1u) << (31u - s));
 }
 float bf16lo(uint o) { return unpackHalf2x16(bword(o)).x; }
+#endif
 
 #if defined(TYPE_F32)
 void blk_head(out float d, out float m) { d = 1.0; m = 0.0; }
@@ -224,11 +234,15 @@ vec4 blk_quad(uint j)
 }
 #endif
 
+#ifdef IS_K
+#include "kquant.glsl"
+#endif
+
 #ifndef IS_FLOAT
 // one element of a row (slow path: embedding rows)
 float dq1(uint row, uint e)
 {
-    blk_load(row + (e / QK) * BLOCK_BYTES);
+    blk_load(row, e / QK);
     float d, m;
     blk_head(d, m);
     vec4 q = blk_quad((e % QK) / 4u);

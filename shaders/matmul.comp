@@ -4,6 +4,8 @@
 // variants: matmul_f32:TYPE_F32 matmul_f16:TYPE_F16 matmul_bf16:TYPE_BF16
 // variants: matmul_q8_0:TYPE_Q8_0 matmul_q4_0:TYPE_Q4_0 matmul_q4_1:TYPE_Q4_1
 // variants: matmul_q5_0:TYPE_Q5_0 matmul_q5_1:TYPE_Q5_1
+// variants: matmul_q2_k:TYPE_Q2_K matmul_q3_k:TYPE_Q3_K matmul_q4_k:TYPE_Q4_K matmul_q5_k:TYPE_Q5_K
+// variants: matmul_q6_k:TYPE_Q6_K
 #define NEED_WEIGHTS
 #include "common.glsl"
 #include "matmul_io.glsl"
@@ -42,7 +44,7 @@ void main()
             xsum[t] = xs.x + xs.y + xs.z + xs.w;
         }
         for (uint r = 0; r < RM; r++) {
-            blk_load(min(r0 + r, pc.rows - 1u) * pc.row_bytes + b * BLOCK_BYTES);
+            blk_load(min(r0 + r, pc.rows - 1u) * pc.row_bytes, b);
             float d, m;
             blk_head(d, m);
             vec4 s[TN];

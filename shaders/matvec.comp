@@ -13,6 +13,14 @@
 // variants: matvec_bf16_sg:TYPE_BF16,ONE_SUBGROUP matvec_q8_0_sg:TYPE_Q8_0,ONE_SUBGROUP
 // variants: matvec_q4_0_sg:TYPE_Q4_0,ONE_SUBGROUP matvec_q4_1_sg:TYPE_Q4_1,ONE_SUBGROUP
 // variants: matvec_q5_0_sg:TYPE_Q5_0,ONE_SUBGROUP matvec_q5_1_sg:TYPE_Q5_1,ONE_SUBGROUP
+// variants: matvec_q2_k:TYPE_Q2_K matvec_q3_k:TYPE_Q3_K matvec_q4_k:TYPE_Q4_K matvec_q5_k:TYPE_Q5_K
+// variants: matvec_q6_k:TYPE_Q6_K
+// variants: matvec_q2_k_ns:TYPE_Q2_K,NO_SUBGROUP matvec_q3_k_ns:TYPE_Q3_K,NO_SUBGROUP
+// variants: matvec_q4_k_ns:TYPE_Q4_K,NO_SUBGROUP matvec_q5_k_ns:TYPE_Q5_K,NO_SUBGROUP
+// variants: matvec_q6_k_ns:TYPE_Q6_K,NO_SUBGROUP
+// variants: matvec_q2_k_sg:TYPE_Q2_K,ONE_SUBGROUP matvec_q3_k_sg:TYPE_Q3_K,ONE_SUBGROUP
+// variants: matvec_q4_k_sg:TYPE_Q4_K,ONE_SUBGROUP matvec_q5_k_sg:TYPE_Q5_K,ONE_SUBGROUP
+// variants: matvec_q6_k_sg:TYPE_Q6_K,ONE_SUBGROUP
 // float rows whose length is a multiple of 4 (X4: x read as vec4):
 // variants: matvec_f32_x4:TYPE_F32,X4 matvec_f16_x4:TYPE_F16,X4 matvec_bf16_x4:TYPE_BF16,X4
 // variants: matvec_f32_x4_sg:TYPE_F32,X4,ONE_SUBGROUP matvec_f16_x4_sg:TYPE_F16,X4,ONE_SUBGROUP
@@ -53,7 +61,7 @@ void main()
         }
         const float xsum = xs.x + xs.y + xs.z + xs.w;
         for (uint r = 0; r < ROWS; r++) {
-            blk_load(roff[r] + b * BLOCK_BYTES);
+            blk_load(roff[r], b);
             float d, m;
             blk_head(d, m);
             vec4 s = vec4(0.0);

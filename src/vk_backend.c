@@ -263,7 +263,7 @@ static bool weight_ok(const struct weight *w, char *err, size_t errlen)
         const char *n = quant_name(w->type);
         snprintf(err, errlen,
                  "tensor %s has type %s, which the Vulkan backend does not support "
-                 "yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)",
+                 "yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)",
                  w->name ? w->name : "?", n ? n : "unknown");
         return false;
     }
@@ -438,6 +438,7 @@ int vk_backend_new_graph(const struct model *m, const struct graph *g, const cha
     const struct vk_devinfo *d = &vb->c.info;
     snprintf(vb->base.device, sizeof vb->base.device, "vulkan:%u %.120s (%s, %.80s)", d->index,
              d->props.deviceName, vk_device_type_str(d->props.deviceType), d->driver_name);
+    snprintf(vb->base.pci_bus_id, sizeof vb->base.pci_bus_id, "%s", d->pci_bus_id);
     const char *mv = getenv("JOULE_VK_MATVEC_MAX");
     vb->matvec_max = mv && *mv ? atoi(mv) : 2;
     vb->graph.ops = malloc(sizeof *g->ops * (size_t)(g->n_ops ? g->n_ops : 1));

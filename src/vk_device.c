@@ -75,6 +75,13 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     void **tail = &sg.pNext;
     bool has_drv = api12 || has_ext(ext, n_ext, "VK_KHR_driver_properties");
     bool has_sc = api13 || has_ext(ext, n_ext, "VK_EXT_subgroup_size_control");
+    VkPhysicalDevicePCIBusInfoPropertiesEXT pci = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT};
+    d->pci_bus_info = has_ext(ext, n_ext, VK_EXT_PCI_BUS_INFO_EXTENSION_NAME);
+    if (d->pci_bus_info) {
+        *tail = &pci;
+        tail = &pci.pNext;
+    }
     if (has_drv) {
         *tail = &drv;
         tail = &drv.pNext;
@@ -88,6 +95,9 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
         snprintf(d->driver_name, sizeof d->driver_name, "%s", drv.driverName);
         snprintf(d->driver_info, sizeof d->driver_info, "%s", drv.driverInfo);
     }
+    if (d->pci_bus_info) /* the domain:bus:device.function that NVML and sysfs use */
+        snprintf(d->pci_bus_id, sizeof d->pci_bus_id, "%04x:%02x:%02x.%x", pci.pciDomain & 0xffff,
+                 pci.pciBus & 0xff, pci.pciDevice & 0x1f, pci.pciFunction & 0x7);
     d->subgroup_size = sg.subgroupSize ? sg.subgroupSize : 1;
     d->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
@@ -229,6 +239,8 @@ static void print_device(FILE *out, const struct vk_devinfo *d)
             VK_API_VERSION_MINOR(p->apiVersion), VK_API_VERSION_PATCH(p->apiVersion));
     fprintf(out, "  driver:        %s%s%s\n", d->driver_name, d->driver_info[0] ? " — " : "",
             d->driver_info);
+    fprintf(out, "  pci bus:       %s\n",
+            d->pci_bus_id[0] ? d->pci_bus_id : "unknown (no VK_EXT_pci_bus_info)");
     for (uint32_t h = 0; h < d->mem.memoryHeapCount; h++) {
         const VkMemoryHeap *hp = &d->mem.memoryHeaps[h];
         fprintf(out, "  heap %u:        %.2f GiB%s\n", h, (double)hp->size / (1024.0 * 1024 * 1024),

@@ -124,7 +124,9 @@ struct vk_devinfo {
     bool size_control; /* subgroup size control available */
     uint32_t min_subgroup, max_subgroup;
     bool fp16, storage16, int8_dot, coop_matrix;
-    bool usable; /* Vulkan >= 1.1 with a compute queue */
+    bool usable;         /* Vulkan >= 1.1 with a compute queue */
+    bool pci_bus_info;   /* VK_EXT_pci_bus_info: pci_bus_id is known (and enabled on the device) */
+    char pci_bus_id[16]; /* "0000:01:00.0", or "" */
     uint32_t queue_family;
 };
 

@@ -47,9 +47,15 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
                                    .queueFamilyIndex = d->queue_family,
                                    .queueCount = 1,
                                    .pQueuePriorities = &prio};
+    /* extensions: only ones the device lists (describe() checked them) */
+    const char *exts[1];
+    uint32_t n_exts = 0;
+    if (d->pci_bus_info) exts[n_exts++] = VK_EXT_PCI_BUS_INFO_EXTENSION_NAME;
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+                              .pQueueCreateInfos = &qci,
+                              .enabledExtensionCount = n_exts,
+                              .ppEnabledExtensionNames = n_exts ? exts : NULL};
     VkResult r = f->vkCreateDevice(d->pd, &dci, NULL, &c->dev);
     if (r != VK_SUCCESS) {
         snprintf(err, errlen, "vkCreateDevice failed on %s: %s", d->props.deviceName,

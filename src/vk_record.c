@@ -22,6 +22,11 @@ const char *vk_type_suffix(uint32_t type)
     case Q_Q4_1: return "q4_1";
     case Q_Q5_0: return "q5_0";
     case Q_Q5_1: return "q5_1";
+    case Q_Q2_K: return "q2_k";
+    case Q_Q3_K: return "q3_k";
+    case Q_Q4_K: return "q4_k";
+    case Q_Q5_K: return "q5_k";
+    case Q_Q6_K: return "q6_k";
     default: return NULL;
     }
 }

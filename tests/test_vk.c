@@ -173,11 +173,16 @@ static void clear_config(void)
     unsetenv("JOULE_VK_MAX_RANGE");
 }
 
-static const uint32_t wtypes[] = {Q_F32, Q_F16, Q_BF16, Q_Q8_0, Q_Q4_0, Q_Q4_1, Q_Q5_0, Q_Q5_1};
+static const uint32_t wtypes[] = {Q_F32,  Q_F16,  Q_BF16, Q_Q8_0, Q_Q4_0, Q_Q4_1, Q_Q5_0,
+                                  Q_Q5_1, Q_Q2_K, Q_Q3_K, Q_Q4_K, Q_Q5_K, Q_Q6_K};
 enum { N_WTYPES = sizeof wtypes / sizeof wtypes[0] };
 static bool is_float(uint32_t t)
 {
     return t == Q_F32 || t == Q_F16 || t == Q_BF16;
+}
+static bool is_k(uint32_t t)
+{
+    return t >= Q_Q2_K && t <= Q_Q6_K;
 }
 
 /* ---- ops ---- */
@@ -186,7 +191,7 @@ static bool is_float(uint32_t t)
  * then with a storage-buffer range small enough to split the weight into chunks. */
 static void check_matmul(const char *spec, uint32_t type, bool small_range)
 {
-    int32_t ne0 = is_float(type) ? 45 : 160, rows = 75;
+    int32_t ne0 = is_float(type) ? 45 : is_k(type) ? 768 : 160, rows = 75;
     struct harness h;
     h_config(&h, ne0, rows, 16, 1, 1, 2);
     struct weight w = make_weight(type, ne0, rows, "w");
@@ -247,7 +252,7 @@ END_TEST
 
 static void check_embed(const char *spec, uint32_t type, bool small_range)
 {
-    int32_t ne0 = is_float(type) ? 45 : 96, vocab = 300;
+    int32_t ne0 = is_float(type) ? 45 : is_k(type) ? 256 : 96, vocab = 300;
     struct harness h;
     h_config(&h, ne0, 8, vocab, 1, 1, 2);
     struct weight w = make_weight(type, ne0, vocab, "tok_embd");
@@ -541,11 +546,13 @@ static void check_model(const char *spec, const char *shared, const char *stem)
     model_free(m);
 }
 
-/* every tiny-llama type the shaders support, and the qwen2 files of those types (NEOX
- * RoPE, q/k/v biases, output tied to the embedding) */
+/* every tiny-llama type (K types too), and the qwen2 files (NEOX RoPE, q/k/v biases,
+ * output tied to the embedding, a K-typed embedding in Q4_K_M) */
 static const char *const model_stems[] = {
-    "tiny-llama-F32",  "tiny-llama-F16",  "tiny-llama-BF16", "tiny-llama-Q8_0", "tiny-llama-Q4_0",
-    "tiny-llama-Q4_1", "tiny-llama-Q5_0", "tiny-llama-Q5_1", "tiny-qwen2-F16",  "tiny-qwen2-Q8_0"};
+    "tiny-llama-F32",    "tiny-llama-F16",    "tiny-llama-BF16", "tiny-llama-Q8_0",
+    "tiny-llama-Q4_0",   "tiny-llama-Q4_1",   "tiny-llama-Q5_0", "tiny-llama-Q5_1",
+    "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-llama-Q2_K", "tiny-llama-Q3_K_M",
+    "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M", "tiny-llama-Q6_K", "tiny-qwen2-Q4_K_M"};
 
 START_TEST(test_models)
 {
@@ -595,7 +602,8 @@ START_TEST(test_devices_listing)
     ck_assert_int_eq(vk_print_devices(out, err, sizeof err), VK_OK);
     fclose(out);
     ck_assert_msg(strstr(buf, "subgroup size") && strstr(buf, "max storage buffer range") &&
-                      strstr(buf, "energy sensors: none") && strstr(buf, "heap 0"),
+                      strstr(buf, "energy sensors: none") && strstr(buf, "heap 0") &&
+                      strstr(buf, "pci bus:"),
                   "listing: %s", buf);
     free(buf);
     /* CPU implementations are never chosen automatically */
@@ -604,6 +612,19 @@ START_TEST(test_devices_listing)
     struct backend *b = NULL;
     int rc = vk_backend_new(&m, "vulkan:999", 64, &b, err, sizeof err);
     ck_assert_int_eq(rc, VK_NO_DEVICE);
+    /* the PCI address (for the energy meter) where VK_EXT_pci_bus_info is offered */
+    struct vk_ctx c;
+    ck_assert_msg(vk_ctx_open(&c, spec, err, sizeof err) == VK_OK, "%s", err);
+    unsigned dom, bus, dev, fn;
+    char tail;
+    if (c.info.pci_bus_info)
+        ck_assert_msg(
+            strlen(c.info.pci_bus_id) == 12 &&
+                sscanf(c.info.pci_bus_id, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4,
+            "pci bus id '%s'", c.info.pci_bus_id);
+    else
+        ck_assert_str_eq(c.info.pci_bus_id, "");
+    vk_ctx_close(&c);
 }
 END_TEST
 

@@ -12,8 +12,12 @@
 #include <time.h>
 
 #include "backend.h"
+#include "cli_bench.h"
+#include "cli_chat.h"
+#include "cli_eval.h"
 #include "cpu.h"
 #include "gguf.h"
+#include "meter.h"
 #include "model.h"
 #include "quant.h"
 #include "sample.h"
@@ -484,6 +488,8 @@ static const char *run_help =
     "  --repeat-last-n N       window of the repetition penalty (default 64)\n"
     "  --seed S                random seed (default fixed: runs are repeatable)\n"
     "  --ignore-eos            keep generating after an end-of-generation token\n"
+    "  --chat                  wrap the prompt as a user message in the model's chat template\n"
+    "  --chat-template NAME    the same with a named template (llama2, llama3, chatml, ...)\n"
     "  --device D              auto (default: a GPU if present, else the CPU), cpu, vulkan, vulkan:N\n"
     "  -t, --threads N         CPU threads (default: all cores)\n"
     "  -c, --ctx N             context size (default: the model's, at most 4096)\n";
@@ -494,7 +500,8 @@ static int cmd_run(struct args *a)
     const char *prompt = NULL, *pfile = NULL;
     long n_predict = 128, v;
     double d;
-    bool ignore_eos = false;
+    bool ignore_eos = false, chat = false;
+    const char *chat_tmpl = NULL;
     struct sample_params sp;
     sample_defaults(&sp);
     for (a->i = 2; a->i < a->argc; a->i++) {
@@ -537,6 +544,11 @@ static int cmd_run(struct args *a)
             sp.seed = seed;
         } else if (!strcmp(f, "--ignore-eos")) {
             ignore_eos = true;
+        } else if (!strcmp(f, "--chat")) {
+            chat = true;
+        } else if (!strcmp(f, "--chat-template")) {
+            if (!(chat_tmpl = flag_value(a))) return 2;
+            chat = true;
         } else return usage_error("unknown option '%s'", f);
     }
     if (!prompt == !pfile) return usage_error("give exactly one of -p PROMPT or -f FILE");
@@ -549,6 +561,7 @@ static int cmd_run(struct args *a)
     struct model *m = NULL;
     struct backend *b = NULL;
     struct sampler *smp = NULL;
+    struct meter *meter = NULL;
     int32_t *ids = NULL, *all = NULL;
     float *logits = NULL;
     size_t n_prompt = 0;
@@ -558,8 +571,10 @@ static int cmd_run(struct args *a)
         rc = error_exit(m->tok_err);
         goto done;
     }
-    if (tokenizer_encode(m->tok, prompt ? prompt : pbuf, plen, tokenizer_add_bos(m->tok), false,
-                         &ids, &n_prompt, err, sizeof err) != 0) {
+    if (chat ? cli_chat_prompt(m->tok, chat_tmpl, prompt ? prompt : pbuf, plen, &ids, &n_prompt,
+                               err, sizeof err) != 0
+             : tokenizer_encode(m->tok, prompt ? prompt : pbuf, plen, tokenizer_add_bos(m->tok),
+                                false, &ids, &n_prompt, err, sizeof err) != 0) {
         rc = error_exit(err);
         goto done;
     }
@@ -583,6 +598,13 @@ static int cmd_run(struct args *a)
         goto done;
     }
     for (size_t i = 0; i < n_prompt; i++) sampler_accept(smp, ids[i]);
+    struct meter_opts mo = {.gpu = strcmp(b->name, "cpu") != 0 && !strstr(b->device, "CPU"),
+                            .device_name = b->device,
+                            .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL,
+                            .cpu_threads = c.threads ? (int32_t)c.threads : cpu_default_threads()};
+    meter = meter_open(&mo);
+    struct meter_window win = {0};
+    if (meter) meter_window_begin(meter, &win);
     double t0 = now_s();
     if (backend_forward(b, ids, (int32_t)n_prompt, 0, false, logits, err, sizeof err) != 0) {
         rc = error_exit(err);
@@ -619,7 +641,20 @@ static int cmd_run(struct args *a)
             "(%.2f tok/s), device %s\n",
             n_prompt, t1 - t0, (double)n_prompt / (t1 - t0), n_gen, t2 - t1,
             n_gen > 0 ? (double)n_gen / (t2 - t1) : 0.0, b->name);
+    if (meter) {
+        meter_window_end(meter, &win);
+        struct meter_reading r;
+        meter_read(meter, &win, &r);
+        double tokens = (double)n_prompt + (double)n_gen;
+        if (r.src == METER_NONE)
+            fprintf(stderr, "joule: energy n/a (%s)\n", r.why);
+        else
+            fprintf(stderr, "joule: energy %.2f J (%s%s, %s), %.4f J/token; %s\n", r.joules,
+                    meter_source_name(r.src), r.short_window ? ", short window" : "",
+                    meter_scope(meter), r.joules / tokens, meter_method(meter));
+    }
 done:
+    meter_close(meter);
     free(all);
     free(ids);
     free(pbuf);
@@ -648,6 +683,7 @@ static int cmd_devices(struct args *a)
     int rc = vk_print_devices(stdout, err, sizeof err);
     if (rc != VK_OK) printf("vulkan: none (%s)\n", err);
     printf("cpu: %d threads\n", cpu_default_threads());
+    meter_print_sensors(stdout, NULL);
     return 0;
 }
 
@@ -659,13 +695,17 @@ static const char *main_help =
     "usage: joule COMMAND [options]     (joule COMMAND --help for each command's options)\n"
     "\n"
     "commands:\n"
+    "  bench      speed (pp/tg tokens/s), energy and cost per token; no model: a synthetic one\n"
     "  run        generate text from a prompt\n"
+    "  chat       chat with an instruct model (its chat template; interactive or scripted)\n"
     "  logits     write the logits of a token sequence as raw float32\n"
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
     "  devices    list the Vulkan devices and the CPU\n"
+    "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
     "\n"
     "examples:\n"
+    "  joule bench                        (a synthetic model; -m model.gguf for a real one)\n"
     "  joule info -m model.gguf\n"
     "  joule run -m model.gguf -p \"Once upon a time\" -n 64\n"
     "  joule tokenize -m model.gguf --text \"Hello world\"\n";
@@ -688,6 +728,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "logits")) return cmd_logits(&a);
     if (!strcmp(cmd, "run")) return cmd_run(&a);
     if (!strcmp(cmd, "devices")) return cmd_devices(&a);
+    if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "chat")) return cli_chat(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
     prog_cmd = "joule";
     return usage_error("unknown command '%s'", cmd);
 }

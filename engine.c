@@ -16,6 +16,7 @@
 #include "cli_chat.h"
 #include "cli_eval.h"
 #include "cpu.h"
+#include "device.h"
 #include "gguf.h"
 #include "meter.h"
 #include "model.h"
@@ -106,15 +107,6 @@ struct common {
     long ctx;
 };
 
-static bool valid_device(const char *d)
-{
-    if (!strcmp(d, "auto") || !strcmp(d, "cpu") || !strcmp(d, "vulkan")) return true;
-    if (strncmp(d, "vulkan:", 7) != 0 || !d[7]) return false;
-    for (const char *p = d + 7; *p; p++)
-        if (*p < '0' || *p > '9') return false;
-    return true;
-}
-
 /* 1 = consumed, 0 = not a common flag, -1 = error */
 static int common_flag(struct args *a, struct common *c, bool wants_device)
 {
@@ -127,7 +119,7 @@ static int common_flag(struct args *a, struct common *c, bool wants_device)
     }
     if (wants_device && !strcmp(f, "--device")) {
         if (!(v = flag_value(a))) return -1;
-        if (!valid_device(v)) {
+        if (!device_spec_valid(v)) {
             usage_error("bad value '%s' for --device (auto, cpu, vulkan or vulkan:N)", v);
             return -1;
         }
@@ -159,17 +151,12 @@ static int load_model(const struct common *c, struct model **m)
 static int open_backend(const struct common *c, const struct model *m, int32_t n_ctx,
                         struct backend **out)
 {
-    char err[512];
-    const char *dev = c->device ? c->device : "auto";
-    *out = NULL;
-    if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, dev, n_ctx, out, err, sizeof err);
-        if (rc == VK_OK) return 0;
-        if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return error_exit(err);
-        fprintf(stderr, "joule: no Vulkan GPU (%s); running on the CPU\n", err);
-    }
-    *out = cpu_backend_new(m, n_ctx, (int32_t)c->threads, err, sizeof err);
-    return *out ? 0 : error_exit(err);
+    char err[512], notice[600];
+    if (device_open(c->device, m, n_ctx, (int32_t)c->threads, out, notice, sizeof notice, err,
+                    sizeof err) != 0)
+        return error_exit(err);
+    if (notice[0]) fprintf(stderr, "joule: %s\n", notice);
+    return 0;
 }
 
 static int32_t context_size(const struct common *c, const struct model *m, int32_t need)
@@ -562,7 +549,7 @@ static int cmd_run(struct args *a)
     struct backend *b = NULL;
     struct sampler *smp = NULL;
     struct meter *meter = NULL;
-    int32_t *ids = NULL, *all = NULL;
+    int32_t *ids = NULL;
     float *logits = NULL;
     size_t n_prompt = 0;
     int rc = load_model(&c, &m);
@@ -655,7 +642,6 @@ static int cmd_run(struct args *a)
     }
 done:
     meter_close(meter);
-    free(all);
     free(ids);
     free(pbuf);
     free(logits);

@@ -20,6 +20,7 @@
 #include "bench.h"
 #include "cli_bench_impl.h"
 #include "cpu.h"
+#include "device.h"
 #include "gguf.h"
 #include "meter.h"
 #include "model.h"
@@ -126,15 +127,6 @@ bad:
         hi, BENCH_MAX_LIST);
 }
 
-static bool valid_device(const char *d)
-{
-    if (!strcmp(d, "auto") || !strcmp(d, "cpu") || !strcmp(d, "vulkan")) return true;
-    if (strncmp(d, "vulkan:", 7) != 0 || !d[7]) return false;
-    for (const char *p = d + 7; *p; p++)
-        if (*p < '0' || *p > '9') return false;
-    return true;
-}
-
 struct opts {
     const char *model, *synthetic, *device, *format, *cost_file;
     struct int_list p, n, d;
@@ -205,7 +197,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage_error("bad value '%s' for %s (an integer from 1 to 1000)", v, f);
             o->r_set = true;
         } else if (!strcmp(f, "--device")) {
-            if (!valid_device(v))
+            if (!device_spec_valid(v))
                 return usage_error("bad value '%s' for --device (auto, cpu, vulkan or vulkan:N)",
                                    v);
             o->device = v;

@@ -19,11 +19,10 @@
 
 #include "backend.h"
 #include "chat.h"
-#include "cpu.h"
+#include "device.h"
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
-#include "vk.h"
 
 static const char *chat_help =
     "usage: joule chat -m MODEL [options]\n"
@@ -154,17 +153,12 @@ static int parse(int argc, char **argv, struct opts *o)
 static int open_backend(const struct opts *o, const struct model *m, int32_t n_ctx,
                         struct backend **out)
 {
-    char err[512];
-    const char *dev = o->device ? o->device : "auto";
-    *out = NULL;
-    if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, dev, n_ctx, out, err, sizeof err);
-        if (rc == VK_OK) return 0;
-        if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return fail("%s", err);
-        fprintf(stderr, "joule: no Vulkan GPU (%s); running on the CPU\n", err);
-    }
-    *out = cpu_backend_new(m, n_ctx, (int32_t)o->threads, err, sizeof err);
-    return *out ? 0 : fail("%s", err);
+    char err[512], notice[600];
+    if (device_open(o->device, m, n_ctx, (int32_t)o->threads, out, notice, sizeof notice, err,
+                    sizeof err) != 0)
+        return fail("%s", err);
+    if (notice[0]) fprintf(stderr, "joule: %s\n", notice);
+    return 0;
 }
 
 /* ---- the conversation ---- */

@@ -13,12 +13,12 @@
 
 #include "backend.h"
 #include "cpu.h"
+#include "device.h"
 #include "eval.h"
 #include "eval_sha256.h"
 #include "meter.h"
 #include "model.h"
 #include "tokenizer.h"
-#include "vk.h"
 
 static const char *eval_help =
     "usage: joule eval -m MODEL --suite NAME[,NAME...] [options]\n"
@@ -140,25 +140,11 @@ static int list_suites(const char *dir)
 static int open_backend(const char *dev, const struct model *m, int32_t n_ctx, int32_t threads,
                         struct backend **out)
 {
-    char err[512];
-    *out = NULL;
-    if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, dev, n_ctx, out, err, sizeof err);
-        if (rc == VK_OK) return 0;
-        if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return fail(err);
-        fprintf(stderr, "joule eval: no Vulkan GPU (%s); running on the CPU\n", err);
-    }
-    *out = cpu_backend_new(m, n_ctx, threads, err, sizeof err);
-    return *out ? 0 : fail(err);
-}
-
-static bool valid_device(const char *d)
-{
-    if (!strcmp(d, "auto") || !strcmp(d, "cpu") || !strcmp(d, "vulkan")) return true;
-    if (strncmp(d, "vulkan:", 7) != 0 || !d[7]) return false;
-    for (const char *p = d + 7; *p; p++)
-        if (*p < '0' || *p > '9') return false;
-    return true;
+    char err[512], notice[600];
+    if (device_open(dev, m, n_ctx, threads, out, notice, sizeof notice, err, sizeof err) != 0)
+        return fail(err);
+    if (notice[0]) fprintf(stderr, "joule eval: %s\n", notice);
+    return 0;
 }
 
 static void print_results(bool json, const struct eval_run_info *info, struct eval_result *res,
@@ -268,7 +254,7 @@ int cli_eval(int argc, char **argv)
         else if (!strcmp(a, "--log-items"))
             log_path = val;
         else if (!strcmp(a, "--device")) {
-            if (!valid_device(val))
+            if (!device_spec_valid(val))
                 return usage("bad value '%s' for --device (auto, cpu, vulkan or vulkan:N)%s", val,
                              "");
             device = val;

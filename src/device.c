@@ -1,0 +1,33 @@
+/* device — see device.h. */
+#include "device.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "vk.h"
+
+bool device_spec_valid(const char *spec)
+{
+    if (!strcmp(spec, "auto") || !strcmp(spec, "cpu") || !strcmp(spec, "vulkan")) return true;
+    if (strncmp(spec, "vulkan:", 7) != 0 || !spec[7]) return false;
+    for (const char *p = spec + 7; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    return true;
+}
+
+int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t threads,
+                struct backend **out, char *notice, size_t notice_len, char *err, size_t errlen)
+{
+    const char *dev = spec ? spec : "auto";
+    *out = NULL;
+    if (notice_len) notice[0] = 0;
+    if (strcmp(dev, "cpu") != 0) {
+        int rc = vk_backend_new(m, dev, n_ctx, out, err, errlen);
+        if (rc == VK_OK) return 0;
+        if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return -1;
+        snprintf(notice, notice_len, "no Vulkan GPU (%s); running on the CPU", err);
+    }
+    *out = cpu_backend_new(m, n_ctx, threads, err, errlen);
+    return *out ? 0 : -1;
+}

@@ -4,7 +4,8 @@
 // subgroup size and limits). Block layouts mirror src/quant (the GGML ones); weights
 // are bound as raw bytes (uint words) exactly as stored in the file, so every read
 // goes through rd32/rd16, which accept any byte offset (the host pads each weight
-// buffer by 16 bytes so that the word after the last one is readable).
+// buffer by 64 bytes so that the word, or the 16-byte texels, after the last one are
+// readable).
 //
 // Reductions (wg_sum / wg_max) work for any subgroup size: subgroup arithmetic, then
 // shared memory across subgroups when the workgroup holds more than one. Variants
@@ -81,16 +82,27 @@ float wg_max(float v)
 
 #ifdef NEED_WEIGHTS
 layout(std430, binding = 0) readonly buffer WBuf { uint wdata[]; };
+#ifdef TEXEL
+// TEXEL variants read the weights through a uniform texel buffer: an R32G32B32A32_UINT
+// view of the same buffer (binding 6). On llvmpipe a texel fetch is gathered in SIMD where
+// a per-invocation storage-buffer read is a loop over lanes, and 16-byte texels need
+// fewer fetches; a word is picked from its texel by selects (no dynamic indexing).
+layout(binding = 6) uniform usamplerBuffer wtex;
+uint sel4(uvec4 v, uint i) { return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w; }
+#define WREAD(i) sel4(texelFetch(wtex, int((i) >> 2)), (i) & 3u)
+#else
+#define WREAD(i) wdata[i]
+#endif
 
 // 32-bit little-endian read at any byte offset; branch-free (a branch here is divergent
 // control flow, which makes every later load slow on CPU implementations)
 uint rd32(uint o)
 {
     uint w = o >> 2, s = (o & 3u) * 8u;
-    return (wdata[w] >> s) | ((wdata[w + 1u] << 1u) << (31u - s));
+    return (WREAD(w) >> s) | ((WREAD(w + 1u) << 1u) << (31u - s));
 }
 // 16-bit read at an even byte offset
-uint rd16(uint o) { return (wdata[o >> 2] >> ((o & 2u) * 8u)) & 0xffffu; }
+uint rd16(uint o) { return (WREAD(o >> 2) >> ((o & 2u) * 8u)) & 0xffffu; }
 float rdf16(uint o) { return unpackHalf2x16(rd16(o)).x; }
 
 vec4 nib_lo(uint w) { return vec4(w & 15u, (w >> 8) & 15u, (w >> 16) & 15u, (w >> 24) & 15u); }
@@ -154,12 +166,31 @@ void blk_load(uint row, uint b_)
     // offset, so that fields are later read at constant indices: a register array indexed
     // by a per-invocation value is as slow as memory on CPU implementations
     const uint w0 = b >> 2, sh = (b & 3u) * 8u;
-    uint prev = wdata[w0];
+#ifdef TEXEL
+    // NW words from w0: 16-byte texels t0.., each word picked by a per-invocation select
+    const uint NT = (NW + 2u) / 4u + 1u;
+    const uint t0 = w0 >> 2, o = w0 & 3u;
+    uvec4 T[NT];
+    for (uint k = 0; k < NT; k++) T[k] = texelFetch(wtex, int(t0 + k));
+    uint wv[NW];
+    for (uint k = 0; k < NW; k++) {
+        uint q = o + (k & 3u);
+        wv[k] = q < 4u ? sel4(T[k >> 2], q) : sel4(T[min((k >> 2) + 1u, NT - 1u)], q - 4u);
+    }
+    uint prev = wv[0];
     for (uint i = 0; i < NW; i++) {
-        uint next = i + 1u < NW ? wdata[w0 + i + 1u] : 0u;
+        uint next = i + 1u < NW ? wv[min(i + 1u, NW - 1u)] : 0u;
         bw[i] = (prev >> sh) | ((next << 1u) << (31u - sh));
         prev = next;
     }
+#else
+    uint prev = WREAD(w0);
+    for (uint i = 0; i < NW; i++) {
+        uint next = i + 1u < NW ? WREAD(w0 + i + 1u) : 0u;
+        bw[i] = (prev >> sh) | ((next << 1u) << (31u - sh));
+        prev = next;
+    }
+#endif
 }
 // 32 bits at byte o of the staged block (o a constant after unrolling)
 uint bword(uint o)
@@ -177,7 +208,7 @@ vec4 blk_quad(uint j)
 {
     return uintBitsToFloat(uvec4(bw[4u * j], bw[4u * j + 1u], bw[4u * j + 2u], bw[4u * j + 3u]));
 }
-float dq1(uint row, uint e) { return uintBitsToFloat(wdata[(row >> 2) + e]); }
+float dq1(uint row, uint e) { return uintBitsToFloat(WREAD((row >> 2) + e)); }
 #elif defined(TYPE_F16)
 void blk_head(out float d, out float m) { d = 1.0; m = 0.0; }
 vec4 blk_quad(uint j)

@@ -7,7 +7,7 @@
 // 4j..4j+3: element = kd * value + km, the reference's float operations.
 
 // byte o of the weights
-uint rd8(uint o) { return (wdata[o >> 2] >> ((o & 3u) * 8u)) & 255u; }
+uint rd8(uint o) { return (WREAD(o >> 2) >> ((o & 3u) * 8u)) & 255u; }
 
 // bits sh..sh+n of each byte of w (mask = 2^n - 1), as floats
 vec4 bytebits(uint w, uint sh, uint mask)
@@ -20,7 +20,7 @@ float kd, km;
 uint kq[4], kh[4], ksh, khs;
 
 #if defined(TYPE_Q2_K) || defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
-#define ld32(o) wdata[(o) >> 2] // super-blocks of a multiple of 4 bytes: aligned words
+#define ld32(o) WREAD((o) >> 2) // super-blocks of a multiple of 4 bytes: aligned words
 #else
 #define ld32(o) rd32(o) // Q3_K (110 bytes), Q6_K (210 bytes): 2-byte aligned
 #endif

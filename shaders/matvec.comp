@@ -26,6 +26,39 @@
 // variants: matvec_f32_x4_sg:TYPE_F32,X4,ONE_SUBGROUP matvec_f16_x4_sg:TYPE_F16,X4,ONE_SUBGROUP
 // variants: matvec_bf16_x4_sg:TYPE_BF16,X4,ONE_SUBGROUP matvec_f32_x4_ns:TYPE_F32,X4,NO_SUBGROUP
 // variants: matvec_f16_x4_ns:TYPE_F16,X4,NO_SUBGROUP matvec_bf16_x4_ns:TYPE_BF16,X4,NO_SUBGROUP
+// TEXEL: weights read through a uniform texel buffer (binding 6) instead of binding 0:
+// variants: matvec_f32_tx:TYPE_F32,TEXEL matvec_f32_tx_sg:TYPE_F32,TEXEL,ONE_SUBGROUP
+// variants: matvec_f32_tx_ns:TYPE_F32,TEXEL,NO_SUBGROUP
+// variants: matvec_f16_tx:TYPE_F16,TEXEL matvec_f16_tx_sg:TYPE_F16,TEXEL,ONE_SUBGROUP
+// variants: matvec_f16_tx_ns:TYPE_F16,TEXEL,NO_SUBGROUP
+// variants: matvec_bf16_tx:TYPE_BF16,TEXEL matvec_bf16_tx_sg:TYPE_BF16,TEXEL,ONE_SUBGROUP
+// variants: matvec_bf16_tx_ns:TYPE_BF16,TEXEL,NO_SUBGROUP
+// variants: matvec_q8_0_tx:TYPE_Q8_0,TEXEL matvec_q8_0_tx_sg:TYPE_Q8_0,TEXEL,ONE_SUBGROUP
+// variants: matvec_q8_0_tx_ns:TYPE_Q8_0,TEXEL,NO_SUBGROUP
+// variants: matvec_q4_0_tx:TYPE_Q4_0,TEXEL matvec_q4_0_tx_sg:TYPE_Q4_0,TEXEL,ONE_SUBGROUP
+// variants: matvec_q4_0_tx_ns:TYPE_Q4_0,TEXEL,NO_SUBGROUP
+// variants: matvec_q4_1_tx:TYPE_Q4_1,TEXEL matvec_q4_1_tx_sg:TYPE_Q4_1,TEXEL,ONE_SUBGROUP
+// variants: matvec_q4_1_tx_ns:TYPE_Q4_1,TEXEL,NO_SUBGROUP
+// variants: matvec_q5_0_tx:TYPE_Q5_0,TEXEL matvec_q5_0_tx_sg:TYPE_Q5_0,TEXEL,ONE_SUBGROUP
+// variants: matvec_q5_0_tx_ns:TYPE_Q5_0,TEXEL,NO_SUBGROUP
+// variants: matvec_q5_1_tx:TYPE_Q5_1,TEXEL matvec_q5_1_tx_sg:TYPE_Q5_1,TEXEL,ONE_SUBGROUP
+// variants: matvec_q5_1_tx_ns:TYPE_Q5_1,TEXEL,NO_SUBGROUP
+// variants: matvec_q2_k_tx:TYPE_Q2_K,TEXEL matvec_q2_k_tx_sg:TYPE_Q2_K,TEXEL,ONE_SUBGROUP
+// variants: matvec_q2_k_tx_ns:TYPE_Q2_K,TEXEL,NO_SUBGROUP
+// variants: matvec_q3_k_tx:TYPE_Q3_K,TEXEL matvec_q3_k_tx_sg:TYPE_Q3_K,TEXEL,ONE_SUBGROUP
+// variants: matvec_q3_k_tx_ns:TYPE_Q3_K,TEXEL,NO_SUBGROUP
+// variants: matvec_q4_k_tx:TYPE_Q4_K,TEXEL matvec_q4_k_tx_sg:TYPE_Q4_K,TEXEL,ONE_SUBGROUP
+// variants: matvec_q4_k_tx_ns:TYPE_Q4_K,TEXEL,NO_SUBGROUP
+// variants: matvec_q5_k_tx:TYPE_Q5_K,TEXEL matvec_q5_k_tx_sg:TYPE_Q5_K,TEXEL,ONE_SUBGROUP
+// variants: matvec_q5_k_tx_ns:TYPE_Q5_K,TEXEL,NO_SUBGROUP
+// variants: matvec_q6_k_tx:TYPE_Q6_K,TEXEL matvec_q6_k_tx_sg:TYPE_Q6_K,TEXEL,ONE_SUBGROUP
+// variants: matvec_q6_k_tx_ns:TYPE_Q6_K,TEXEL,NO_SUBGROUP
+// variants: matvec_f32_x4_tx:TYPE_F32,X4,TEXEL matvec_f32_x4_tx_sg:TYPE_F32,X4,TEXEL,ONE_SUBGROUP
+// variants: matvec_f32_x4_tx_ns:TYPE_F32,X4,TEXEL,NO_SUBGROUP
+// variants: matvec_f16_x4_tx:TYPE_F16,X4,TEXEL matvec_f16_x4_tx_sg:TYPE_F16,X4,TEXEL,ONE_SUBGROUP
+// variants: matvec_f16_x4_tx_ns:TYPE_F16,X4,TEXEL,NO_SUBGROUP
+// variants: matvec_bf16_x4_tx:TYPE_BF16,X4,TEXEL matvec_bf16_x4_tx_sg:TYPE_BF16,X4,TEXEL,ONE_SUBGROUP
+// variants: matvec_bf16_x4_tx_ns:TYPE_BF16,X4,TEXEL,NO_SUBGROUP
 #define NEED_REDUCE
 #define NEED_WEIGHTS
 #include "common.glsl"

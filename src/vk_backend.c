@@ -27,8 +27,11 @@ static void vb_destroy(struct backend *b)
         if (vb->dsl) f->vkDestroyDescriptorSetLayout(c->dev, vb->dsl, NULL);
         for (int32_t i = 0; i < vb->n_weights; i++) {
             struct vk_weight *w = &vb->weights[i];
+            for (uint32_t k = 0; w->views && k < w->n_chunks; k++)
+                if (w->views[k]) f->vkDestroyBufferView(c->dev, w->views[k], NULL);
             for (uint32_t k = 0; w->bufs && k < w->n_chunks; k++)
                 vk_buf_free(c, &w->bufs[k]);
+            free(w->views);
             free(w->bufs);
             free(w->row0);
             free(w->rows);
@@ -42,6 +45,7 @@ static void vb_destroy(struct backend *b)
         }
         vk_buf_free(c, &vb->params);
         vk_buf_free(c, &vb->rope);
+        if (vb->dummy_view) f->vkDestroyBufferView(c->dev, vb->dummy_view, NULL);
         vk_buf_free(c, &vb->dummy);
     }
     free(vb->weights);
@@ -57,6 +61,24 @@ static void vb_destroy(struct backend *b)
     free(vb);
 }
 
+/* An R32G32B32A32_UINT view of the whole of b (its size is a multiple of 16 bytes). */
+static int make_view(struct vk_backend *vb, const struct vk_buf *b, VkBufferView *out, char *err,
+                     size_t errlen)
+{
+    VkBufferViewCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                                 .buffer = b->buf,
+                                 .format = VK_FORMAT_R32G32B32A32_UINT,
+                                 .offset = 0,
+                                 .range = VK_WHOLE_SIZE};
+    VkResult r = vb->c.vi.f.vkCreateBufferView(vb->c.dev, &ci, NULL, out);
+    if (r != VK_SUCCESS) {
+        *out = VK_NULL_HANDLE;
+        snprintf(err, errlen, "vkCreateBufferView failed: %s", vk_result_str(r));
+        return -1;
+    }
+    return 0;
+}
+
 /* Uploads w (once per distinct data pointer) in row chunks that fit max_range. */
 static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weight *w, char *err,
                                        size_t errlen)
@@ -68,7 +90,7 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     vw->data = w->data;
     vw->type = w->type;
     vw->row_bytes = w->row_bytes;
-    uint64_t per = (vb->c.max_range - 16) / w->row_bytes;
+    uint64_t per = (vb->c.max_range - VK_WEIGHT_PAD) / w->row_bytes;
     if (per == 0) {
         snprintf(err, errlen,
                  "tensor %s: a row of %llu bytes exceeds the device's storage "
@@ -80,8 +102,9 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     vw->bufs = calloc(vw->n_chunks, sizeof *vw->bufs);
     vw->row0 = calloc(vw->n_chunks, sizeof *vw->row0);
     vw->rows = calloc(vw->n_chunks, sizeof *vw->rows);
+    vw->views = calloc(vw->n_chunks, sizeof *vw->views);
     vb->n_weights++; /* counted now so that destroy frees what was made */
-    if (!vw->bufs || !vw->row0 || !vw->rows) {
+    if (!vw->bufs || !vw->row0 || !vw->rows || !vw->views) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -91,32 +114,42 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
         vw->row0[k] = r0;
         vw->rows[k] = nr;
         uint64_t bytes = (uint64_t)nr * w->row_bytes;
-        /* 16 bytes of padding: shaders read the word after a block's last byte */
-        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + 16, VK_MEM_DEVICE, err, errlen) != 0 ||
+        /* padding: shaders read the word (texel matvec: up to 2 texels) after a block */
+        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + VK_WEIGHT_PAD, VK_MEM_DEVICE, err, errlen) != 0 ||
             vk_buf_upload(&vb->c, &vw->bufs[k], 0, (const uint8_t *)w->data + r0 * w->row_bytes,
                           bytes, err, errlen) != 0)
             return NULL;
     }
+    /* matvec weights through texel views where every chunk fits the texel limit */
+    vw->texel = vb->c.texel && vk_texel_type(w->type);
+    for (uint32_t k = 0; k < vw->n_chunks; k++)
+        if (vw->bufs[k].size / 16 > vb->c.max_texels) vw->texel = false;
+    for (uint32_t k = 0; vw->texel && k < vw->n_chunks; k++)
+        if (make_view(vb, &vw->bufs[k], &vw->views[k], err, errlen) != 0) return NULL;
     return vw;
 }
 
 static int make_layouts(struct vk_backend *vb, uint32_t n_sets, char *err, size_t errlen)
 {
     const struct vk_fns *f = &vb->c.vi.f;
-    VkDescriptorSetLayoutBinding b[VK_BINDINGS];
+    VkDescriptorSetLayoutBinding b[VK_BINDINGS + 1];
     for (uint32_t i = 0; i < VK_BINDINGS; i++)
         b[i] = (VkDescriptorSetLayoutBinding){i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
                                               VK_SHADER_STAGE_COMPUTE_BIT, NULL};
+    b[VK_BINDINGS] = (VkDescriptorSetLayoutBinding){
+        VK_TEXEL_BINDING, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT,
+        NULL};
     VkDescriptorSetLayoutCreateInfo dci = {.sType =
                                                VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = VK_BINDINGS,
+                                           .bindingCount = VK_BINDINGS + 1,
                                            .pBindings = b};
     VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS};
+    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS},
+                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, n_sets}};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = n_sets,
-                                      .poolSizeCount = 1,
-                                      .pPoolSizes = &ps};
+                                      .poolSizeCount = 2,
+                                      .pPoolSizes = ps};
     if (f->vkCreateDescriptorSetLayout(vb->c.dev, &dci, NULL, &vb->dsl) != VK_SUCCESS) {
         vb->dsl = VK_NULL_HANDLE;
         snprintf(err, errlen, "cannot create the descriptor set layout");
@@ -166,6 +199,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             const struct vk_buf *bind[VK_BINDINGS];
             for (int j = 0; j < VK_BINDINGS; j++)
                 bind[j] = &vb->dummy;
+            VkBufferView view = vb->dummy_view;
             const struct vk_buf *src = o->src < ACT_COUNT ? &vb->act[o->src] : &vb->dummy;
             const struct vk_buf *dst = o->dst < ACT_COUNT ? &vb->act[o->dst] : &vb->dummy;
             switch (o->kind) {
@@ -173,6 +207,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
                 bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
+                if (vw->texel) view = vw->views[k];
                 if (o->b) {
                     struct vk_weight *bw = NULL;
                     for (int32_t j = 0; j < vb->n_weights; j++)
@@ -193,7 +228,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             default: break;
             }
             VkDescriptorBufferInfo bi[VK_BINDINGS];
-            VkWriteDescriptorSet wr[VK_BINDINGS];
+            VkWriteDescriptorSet wr[VK_BINDINGS + 1];
             for (uint32_t j = 0; j < VK_BINDINGS; j++) {
                 bi[j] = (VkDescriptorBufferInfo){bind[j]->buf, 0, VK_WHOLE_SIZE};
                 wr[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
@@ -203,7 +238,14 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                .pBufferInfo = &bi[j]};
             }
-            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS, wr, 0, NULL);
+            wr[VK_BINDINGS] =
+                (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                       .dstSet = vb->op_sets[i][k],
+                                       .dstBinding = VK_TEXEL_BINDING,
+                                       .descriptorCount = 1,
+                                       .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                       .pTexelBufferView = &view};
+            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS + 1, wr, 0, NULL);
         }
     }
     return 0;
@@ -327,6 +369,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
             return -1;
     if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
+        make_view(vb, &vb->dummy, &vb->dummy_view, err, errlen) ||
         make_rope_table(vb, err, errlen))
         return -1;
     for (int32_t i = 0; i < n_ops; i++) {

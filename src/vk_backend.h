@@ -5,7 +5,8 @@
 
 #include "vk_impl.h"
 
-enum { VK_BINDINGS = 6, VK_MAX_STEPS = 8, VK_MAX_PIPES = 64, VK_PUSH_BYTES = 64 };
+/* bindings 0..VK_BINDINGS-1: storage buffers; VK_TEXEL_BINDING: the weights as texels */
+enum { VK_BINDINGS = 6, VK_TEXEL_BINDING = 6, VK_WEIGHT_PAD = 64, VK_MAX_STEPS = 8, VK_MAX_PIPES = 64, VK_PUSH_BYTES = 64 };
 
 /* A weight resident on the device, split into row chunks of at most max_range bytes. */
 struct vk_weight {
@@ -15,6 +16,8 @@ struct vk_weight {
     uint32_t n_chunks;
     struct vk_buf *bufs;
     int64_t *row0, *rows;
+    VkBufferView *views; /* per chunk, an R32G32B32A32_UINT view (NULL entries without texel) */
+    bool texel;          /* every chunk has a view: matvec reads through them */
 };
 
 /* A command buffer recorded for one batch shape; re-submitted as is. */
@@ -43,6 +46,7 @@ struct vk_backend {
     struct vk_buf params;         /* pos0, n, tokens (host-written) */
     struct vk_buf rope;           /* cos/sin per position */
     struct vk_buf dummy;
+    VkBufferView dummy_view;
     VkDescriptorSetLayout dsl;
     VkPipelineLayout layout;
     VkDescriptorPool dpool;
@@ -59,5 +63,7 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
 void vk_pipes_free(struct vk_backend *vb);
 /* type suffix of shader names ("q4_0"), NULL when the type has no shaders */
 const char *vk_type_suffix(uint32_t type);
+/* whether matvec has texel-buffer variants for the type */
+bool vk_texel_type(uint32_t type);
 
 #endif

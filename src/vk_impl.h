@@ -30,6 +30,7 @@
     X(vkGetPhysicalDeviceProperties2)                                                              \
     X(vkGetPhysicalDeviceFeatures2)                                                                \
     X(vkGetPhysicalDeviceMemoryProperties)                                                         \
+    X(vkGetPhysicalDeviceFormatProperties)                                                         \
     X(vkGetPhysicalDeviceQueueFamilyProperties)                                                    \
     X(vkEnumerateDeviceExtensionProperties)                                                        \
     X(vkCreateDevice)                                                                              \
@@ -40,6 +41,8 @@
     X(vkGetDeviceQueue)                                                                            \
     X(vkCreateBuffer)                                                                              \
     X(vkDestroyBuffer)                                                                             \
+    X(vkCreateBufferView)                                                                          \
+    X(vkDestroyBufferView)                                                                         \
     X(vkGetBufferMemoryRequirements)                                                               \
     X(vkAllocateMemory)                                                                            \
     X(vkFreeMemory)                                                                                \
@@ -161,6 +164,8 @@ struct vk_ctx {
     bool use_subgroup;         /* subgroup-arithmetic shader variants */
     bool one_subgroup;         /* wg <= the (fixed) subgroup size: reductions without barriers */
     bool kv_f16;
+    bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
+    uint64_t max_texels; /* maxTexelBufferElements */
 };
 
 /* vk_mem.c */

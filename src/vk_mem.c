@@ -110,6 +110,18 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     c->one_subgroup =
         c->use_subgroup && d->subgroup_shuffle && wg <= sg && !env_on("JOULE_VK_MULTI_SUBGROUP");
     c->kv_f16 = !env_on("JOULE_VK_KV_F32");
+    VkFormatProperties fp;
+    f->vkGetPhysicalDeviceFormatProperties(d->pd, VK_FORMAT_R32G32B32A32_UINT, &fp);
+    c->max_texels = d->props.limits.maxTexelBufferElements;
+    long forced_texels = env_long("JOULE_VK_MAX_TEXELS", 0); /* tests: force the fallback */
+    if (forced_texels > 0 && (uint64_t)forced_texels < c->max_texels)
+        c->max_texels = (uint64_t)forced_texels;
+    /* matvec weights through texel fetches: on llvmpipe these gather in SIMD where
+     * per-invocation storage-buffer reads become a loop over lanes (about 2x decode).
+     * Measured on CPU implementations only: GPUs keep storage buffers unless
+     * JOULE_VK_TEXEL=1; JOULE_VK_NO_TEXEL=1 turns it off everywhere. */
+    c->texel = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
+               (cpu || env_on("JOULE_VK_TEXEL")) && !env_on("JOULE_VK_NO_TEXEL");
     if (vk_check_validation(&c->vi, err, errlen) != 0) {
         vk_ctx_close(c);
         return VK_FAILED;
@@ -148,6 +160,7 @@ int vk_buf_new(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize size, enum vk_me
     VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                               .size = size,
                               .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                       VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
                                        VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                        VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE};

@@ -31,6 +31,11 @@ const char *vk_type_suffix(uint32_t type)
     }
 }
 
+bool vk_texel_type(uint32_t type)
+{
+    return vk_type_suffix(type) != NULL;
+}
+
 static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, size_t errlen)
 {
     for (int32_t i = 0; i < vb->n_pipes; i++)
@@ -233,8 +238,8 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         bool x4 = (vw->type == Q_F32 || vw->type == Q_F16 || vw->type == Q_BF16) &&
                   o->w->ne0 % 4 == 0 && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
         if (mv)
-            snprintf(name, sizeof name, "matvec_%s%s%s", vk_type_suffix(vw->type), x4 ? "_x4" : "",
-                     ns);
+            snprintf(name, sizeof name, "matvec_%s%s%s%s", vk_type_suffix(vw->type),
+                     x4 ? "_x4" : "", vw->texel ? "_tx" : "", ns);
         else
             snprintf(name, sizeof name, "matmul_%s", vk_type_suffix(vw->type));
         for (uint32_t k = 0; k < vw->n_chunks; k++) {

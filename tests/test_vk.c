@@ -247,6 +247,16 @@ START_TEST(test_op_matmul)
     clear_config();
     for (int t = 0; t < N_WTYPES; t++)
         check_matmul(spec, wtypes[t], true);
+    /* matvec weights through storage buffers: texel buffers off, or a weight larger
+     * than the texel limit */
+    setenv("JOULE_VK_NO_TEXEL", "1", 1);
+    for (int t = 0; t < N_WTYPES; t++)
+        check_matmul(spec, wtypes[t], false);
+    unsetenv("JOULE_VK_NO_TEXEL");
+    setenv("JOULE_VK_MAX_TEXELS", "64", 1);
+    for (int t = 0; t < N_WTYPES; t++)
+        check_matmul(spec, wtypes[t], false);
+    unsetenv("JOULE_VK_MAX_TEXELS");
 }
 END_TEST
 
@@ -657,6 +667,8 @@ static void vk_teardown(void)
     unsetenv("JOULE_VK_VALIDATE");
     unsetenv("JOULE_VK_LOADER");
     unsetenv("JOULE_VK_KV_F32");
+    unsetenv("JOULE_VK_NO_TEXEL");
+    unsetenv("JOULE_VK_MAX_TEXELS");
     clear_config();
 }
 

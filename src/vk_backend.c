@@ -421,17 +421,7 @@ static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32
 {
     struct vk_backend *vb = (struct vk_backend *)b;
     const struct model_config *c = &b->model->cfg;
-    if (n < 1 || pos < 0 || pos > b->n_ctx - n) {
-        snprintf(err, errlen, "context full: %d tokens at position %d exceed the context of %d", n,
-                 pos, b->n_ctx);
-        return -1;
-    }
-    for (int32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= c->n_vocab) {
-            snprintf(err, errlen, "token id %d is out of range (vocabulary has %d)", tokens[i],
-                     c->n_vocab);
-            return -1;
-        }
+    /* input checked by backend_forward() */
     const float *lg = vb->act[ACT_LOGITS].map;
     for (int32_t done = 0; done < n; done += b->max_batch) {
         int32_t m = n - done < b->max_batch ? n - done : b->max_batch;

@@ -21,26 +21,6 @@ static const char *const stems[] = {
     "tiny-llama-Q6_K",   "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
 enum { N_STEMS = sizeof stems / sizeof stems[0] };
 
-static int32_t *read_ids(const char *path, size_t *n)
-{
-    char *txt = test_read_file(path, NULL);
-    if (!txt) return NULL;
-    size_t cap = 64, k = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    char *p = txt, *end;
-    for (;;) {
-        long v = strtol(p, &end, 10);
-        if (end == p) break;
-        if (k == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
-        ck_assert_ptr_nonnull(ids);
-        ids[k++] = (int32_t)v;
-        p = end;
-    }
-    free(txt);
-    *n = k;
-    return ids;
-}
-
 struct fixture {
     struct model *m;
     struct backend *b;
@@ -75,7 +55,7 @@ static void check_logits(const char *shared, const char *stem, double *max_err, 
         char p[600], err[512];
         snprintf(p, sizeof p, "%s/tokens-%d.txt", fx.ref, k);
         size_t n;
-        int32_t *ids = read_ids(p, &n);
+        int32_t *ids = test_read_ids(p, &n);
         ck_assert_msg(ids && n > 0, "cannot read %s", p);
         snprintf(p, sizeof p, "%s/logits-%d.f32", fx.ref, k);
         size_t bytes;
@@ -132,7 +112,7 @@ START_TEST(test_greedy_continuation)
     open_model(&fx, shared, stem, 256);
     snprintf(p, sizeof p, "%s/tokens-0.txt", fx.ref);
     size_t n;
-    int32_t *ids = read_ids(p, &n);
+    int32_t *ids = test_read_ids(p, &n);
     ck_assert_ptr_nonnull(ids);
     snprintf(p, sizeof p, "%s/greedy.txt", fx.ref);
     char *g = test_read_file(p, NULL);

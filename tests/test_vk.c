@@ -450,26 +450,6 @@ END_TEST
 
 /* ---- whole models against the references ---- */
 
-static int32_t *read_ids(const char *path, size_t *n)
-{
-    char *txt = test_read_file(path, NULL);
-    if (!txt) return NULL;
-    size_t cap = 64, k = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    char *p = txt, *end;
-    for (;;) {
-        long val = strtol(p, &end, 10);
-        if (end == p) break;
-        if (k == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
-        ck_assert_ptr_nonnull(ids);
-        ids[k++] = (int32_t)val;
-        p = end;
-    }
-    free(txt);
-    *n = k;
-    return ids;
-}
-
 static int32_t argmax(const float *x, int32_t n)
 {
     int32_t best = 0;
@@ -495,7 +475,7 @@ static void check_model(const char *spec, const char *shared, const char *stem)
     for (int k = 0; k < 3; k++) {
         size_t n = 0, bytes = 0;
         snprintf(path, sizeof path, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
-        int32_t *ids = read_ids(path, &n);
+        int32_t *ids = test_read_ids(path, &n);
         ck_assert_msg(ids && n > 0, "cannot read %s", path);
         snprintf(path, sizeof path, "%s/models/%s.ref/logits-%d.f32", shared, stem, k);
         float *ref = (float *)test_read_file(path, &bytes);
@@ -526,7 +506,8 @@ static void check_model(const char *spec, const char *shared, const char *stem)
     /* greedy: prompt 0, then 32 single-token steps */
     size_t n = 0;
     snprintf(path, sizeof path, "%s/models/%s.ref/tokens-0.txt", shared, stem);
-    int32_t *ids = read_ids(path, &n);
+    int32_t *ids = test_read_ids(path, &n);
+    ck_assert_ptr_nonnull(ids);
     snprintf(path, sizeof path, "%s/models/%s.ref/greedy.txt", shared, stem);
     char *g = test_read_file(path, NULL);
     ck_assert_msg(ids && g, "cannot read the greedy reference of %s", stem);

@@ -2,6 +2,7 @@
 #ifndef JOULE_TESTUTIL_H
 #define JOULE_TESTUTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,31 @@ static inline char *test_read_file(const char *path, size_t *len)
     buf[got] = 0;
     if (len) *len = got;
     return buf;
+}
+
+/* Reads whitespace-separated token ids (a tokens-K.txt file); malloc'd, or NULL. */
+static inline int32_t *test_read_ids(const char *path, size_t *n)
+{
+    char *txt = test_read_file(path, NULL);
+    if (!txt) return NULL;
+    size_t cap = 64, k = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    char *p = txt, *end;
+    while (ids) {
+        long val = strtol(p, &end, 10);
+        if (end == p) break;
+        if (k == cap) {
+            int32_t *grown = realloc(ids, (cap *= 2) * sizeof *ids);
+            if (!grown) free(ids);
+            ids = grown;
+            if (!ids) break;
+        }
+        ids[k++] = (int32_t)val;
+        p = end;
+    }
+    free(txt);
+    *n = k;
+    return ids;
 }
 
 #endif

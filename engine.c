@@ -96,7 +96,10 @@ static bool parse_float(const char *flag, const char *s, double lo, double hi, d
     return true;
 }
 
-static bool is_help(const char *s) { return !strcmp(s, "-h") || !strcmp(s, "--help"); }
+static bool is_help(const char *s)
+{
+    return !strcmp(s, "-h") || !strcmp(s, "--help");
+}
 
 /* ---- common: model + backend ---- */
 
@@ -201,8 +204,9 @@ static int cmd_info(struct args *a)
     printf("heads         %d (kv %d, head dim %d)\n", k->n_head, k->n_head_kv, k->head_dim);
     printf("feed-forward  %d\n", k->n_ff);
     printf("context       %d (trained)\n", k->n_ctx_train);
-    printf("rope          %s, base %g, %d dims, scaling %s", k->rope_type == ROPE_NEOX ? "neox" : "normal",
-           (double)k->rope_base, k->rope_dim, k->rope_scaling);
+    printf("rope          %s, base %g, %d dims, scaling %s",
+           k->rope_type == ROPE_NEOX ? "neox" : "normal", (double)k->rope_base, k->rope_dim,
+           k->rope_scaling);
     if (k->rope_freq_scale != 1.0f) printf(" (factor %g)", 1.0 / k->rope_freq_scale);
     printf("\n");
     if (k->sliding_window) printf("sliding window %d\n", k->sliding_window);
@@ -232,7 +236,8 @@ static int cmd_info(struct args *a)
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const struct gguf_tensor *t = &f->tensors[i];
         printf("  %-28s %-5s [%" PRId64, t->name, quant_name(t->type), t->ne[0]);
-        for (uint32_t d = 1; d < t->n_dims; d++) printf(", %" PRId64, t->ne[d]);
+        for (uint32_t d = 1; d < t->n_dims; d++)
+            printf(", %" PRId64, t->ne[d]);
         printf("]\n");
     }
     model_free(m);
@@ -298,9 +303,12 @@ static int cmd_tokenize(struct args *a)
             if (!(text = flag_value(a))) return 2;
         } else if (!strcmp(f, "--file")) {
             if (!(file = flag_value(a))) return 2;
-        } else if (!strcmp(f, "--no-bos")) no_bos = true;
-        else if (!strcmp(f, "--special")) special = true;
-        else return usage_error("unknown option '%s'", f);
+        } else if (!strcmp(f, "--no-bos"))
+            no_bos = true;
+        else if (!strcmp(f, "--special"))
+            special = true;
+        else
+            return usage_error("unknown option '%s'", f);
     }
     if (!text == !file) return usage_error("give exactly one of --text or --file");
     char err[512];
@@ -328,7 +336,8 @@ static int cmd_tokenize(struct args *a)
     int rc = tokenizer_encode(t, text ? text : buf, text ? strlen(text) : len,
                               !no_bos && tokenizer_add_bos(t), special, &ids, &n, err, sizeof err);
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        for (size_t i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
     }
     free(ids);
@@ -357,7 +366,8 @@ static int parse_tokens(const char *s, int32_t **out, size_t *n)
     if (!ids) return error_exit("out of memory");
     const char *p = s;
     for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
+            p++;
         if (!*p) break;
         char *end;
         errno = 0;
@@ -401,7 +411,8 @@ static int cmd_logits(struct args *a)
             if (!(tokens = flag_value(a))) return 2;
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
             if (!(outp = flag_value(a))) return 2;
-        } else return usage_error("unknown option '%s'", f);
+        } else
+            return usage_error("unknown option '%s'", f);
     }
     if (!tokens) return usage_error("missing --tokens");
     if (!outp) return usage_error("missing -o OUT.f32");
@@ -477,7 +488,8 @@ static const char *run_help =
     "  --ignore-eos            keep generating after an end-of-generation token\n"
     "  --chat                  wrap the prompt as a user message in the model's chat template\n"
     "  --chat-template NAME    the same with a named template (llama2, llama3, chatml, ...)\n"
-    "  --device D              auto (default: a GPU if present, else the CPU), cpu, vulkan, vulkan:N\n"
+    "  --device D              auto (default: a GPU if present, else the CPU), cpu, vulkan, "
+    "vulkan:N\n"
     "  -t, --threads N         CPU threads (default: all cores)\n"
     "  -c, --ctx N             context size (default: the model's, at most 4096)\n";
 
@@ -536,7 +548,8 @@ static int cmd_run(struct args *a)
         } else if (!strcmp(f, "--chat-template")) {
             if (!(chat_tmpl = flag_value(a))) return 2;
             chat = true;
-        } else return usage_error("unknown option '%s'", f);
+        } else
+            return usage_error("unknown option '%s'", f);
     }
     if (!prompt == !pfile) return usage_error("give exactly one of -p PROMPT or -f FILE");
     if (!c.model) return usage_error("missing -m MODEL");
@@ -584,7 +597,8 @@ static int cmd_run(struct args *a)
         rc = error_exit("out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n_prompt; i++) sampler_accept(smp, ids[i]);
+    for (size_t i = 0; i < n_prompt; i++)
+        sampler_accept(smp, ids[i]);
     struct meter_opts mo = {.gpu = strcmp(b->name, "cpu") != 0 && !strstr(b->device, "CPU"),
                             .device_name = b->device,
                             .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL,

@@ -56,7 +56,8 @@ static void *worker_main(void *arg)
     uint64_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->start, &p->mu);
+        while (!p->quit && p->generation == seen)
+            pthread_cond_wait(&p->start, &p->mu);
         if (p->quit) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
@@ -111,7 +112,8 @@ void cpu_pool_free(struct cpu_pool *p)
     p->quit = true;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
-    for (int32_t i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    for (int32_t i = 1; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
@@ -140,11 +142,15 @@ static void pool_for(struct cpu_pool *p, pool_fn fn, void *ctx, int64_t n_items,
     pthread_mutex_unlock(&p->mu);
     run_chunks(p, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
-static int32_t pool_threads(const struct cpu_pool *p) { return p ? p->n_threads : 1; }
+static int32_t pool_threads(const struct cpu_pool *p)
+{
+    return p ? p->n_threads : 1;
+}
 
 /* ---- reference kernels ---- */
 
@@ -161,9 +167,11 @@ void cpu_rmsnorm(float *dst, const float *src, const float *w, int32_t n, int32_
         const float *x = src + (int64_t)t * dim;
         float *y = dst + (int64_t)t * dim;
         double ss = 0.0;
-        for (int32_t i = 0; i < dim; i++) ss += (double)x[i] * x[i];
+        for (int32_t i = 0; i < dim; i++)
+            ss += (double)x[i] * x[i];
         float scale = (float)(1.0 / sqrt(ss / dim + eps));
-        for (int32_t i = 0; i < dim; i++) y[i] = x[i] * scale * w[i];
+        for (int32_t i = 0; i < dim; i++)
+            y[i] = x[i] * scale * w[i];
     }
 }
 
@@ -253,8 +261,8 @@ void cpu_rope_ext(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_
     }
 }
 
-void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
-              float base, enum rope_type type)
+void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+              int32_t pos0, float base, enum rope_type type)
 {
     cpu_rope_ext(x, n, n_heads, head_dim, rope_dim, pos0, base, type, NULL, 1.0f);
 }
@@ -274,10 +282,12 @@ static void attention_one(float *out, const float *q, const float *kc, const flo
         scores[j] = expf(scores[j] - mx);
         sum += scores[j];
     }
-    for (int32_t d = 0; d < hd; d++) out[d] = 0.0f;
+    for (int32_t d = 0; d < hd; d++)
+        out[d] = 0.0f;
     for (int32_t j = 0; j < n_keys; j++) {
         const float p = scores[j] / sum, *v = vc + (int64_t)j * kv_stride;
-        for (int32_t d = 0; d < hd; d++) out[d] += p * v[d];
+        for (int32_t d = 0; d < hd; d++)
+            out[d] += p * v[d];
     }
 }
 
@@ -353,14 +363,18 @@ static void cpu_destroy(struct backend *b)
     struct cpu_backend *cb = (struct cpu_backend *)b;
     graph_free(&cb->graph);
     cpu_pool_free(cb->pool);
-    for (int i = 0; i < ACT_COUNT; i++) free(cb->act[i]);
+    for (int i = 0; i < ACT_COUNT; i++)
+        free(cb->act[i]);
     free(cb->kcache);
     free(cb->vcache);
     free(cb->scores);
     free(cb);
 }
 
-static const float *f32_data(const struct weight *w) { return w ? (const float *)w->data : NULL; }
+static const float *f32_data(const struct weight *w)
+{
+    return w ? (const float *)w->data : NULL;
+}
 
 /* Runs one chunk of at most max_batch tokens. out_rows: which rows get logits. */
 static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, int32_t pos,
@@ -374,14 +388,17 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
         float *dst = o->dst < ACT_COUNT ? cb->act[o->dst] : NULL;
         const float *src = o->src < ACT_COUNT ? cb->act[o->src] : NULL;
         if (src && o->logits_rows) src += (int64_t)src_row0 * act_width(c, o->src);
-        if (dst && o->logits_rows && o->dst != ACT_LOGITS) dst += (int64_t)src_row0 * act_width(c, o->dst);
+        if (dst && o->logits_rows && o->dst != ACT_LOGITS)
+            dst += (int64_t)src_row0 * act_width(c, o->dst);
         switch (o->kind) {
         case OP_EMBED: cpu_embed(dst, o->w, tokens, n); break;
         case OP_RMSNORM:
             cpu_rmsnorm(dst, src, f32_data(o->w), rows * (act_width(c, o->dst) / o->dim), o->dim,
                         c->rms_eps);
             break;
-        case OP_MATMUL: cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate); break;
+        case OP_MATMUL:
+            cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate);
+            break;
         case OP_ROPE:
             cpu_rope_ext(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base,
                          c->rope_type, f32_data(o->w), c->rope_freq_scale);
@@ -419,8 +436,7 @@ static int cpu_forward(struct backend *b, const int32_t *tokens, int32_t n, int3
                    sizeof(float) * (size_t)m * (size_t)c->n_vocab);
         } else {
             run_graph(cb, tokens + done, m, pos + done, last_chunk ? m - 1 : 0, last_chunk ? 1 : 0);
-            if (last_chunk)
-                memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)c->n_vocab);
+            if (last_chunk) memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)c->n_vocab);
         }
     }
     return 0;

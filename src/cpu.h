@@ -29,8 +29,8 @@ void cpu_rmsnorm(float *dst, const float *src, const float *w, int32_t n, int32_
 void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
                 const float *src, int32_t n, bool accumulate);
 /* rotate n rows of n_heads x head_dim, the first rope_dim dims of each head */
-void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim, int32_t pos0,
-              float base, enum rope_type type);
+void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
+              int32_t pos0, float base, enum rope_type type);
 /* as cpu_rope, with per-pair frequency divisors (NULL: none, rope_dim/2 entries) and a
  * linear position scale (1: none) */
 void cpu_rope_ext(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,

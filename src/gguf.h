@@ -62,13 +62,13 @@ struct gguf_kv {
 #define GGUF_MAX_DIMS 4
 
 struct gguf_tensor {
-    char *name;          /* NUL-terminated copy */
+    char *name; /* NUL-terminated copy */
     uint32_t n_dims;
     int64_t ne[GGUF_MAX_DIMS]; /* ne[0] is the contiguous (row) dimension; unused dims are 1 */
-    uint32_t type;       /* enum qtype from quant.h */
-    uint64_t offset;     /* relative to the data section */
+    uint32_t type;             /* enum qtype from quant.h */
+    uint64_t offset;           /* relative to the data section */
     uint64_t nbytes;
-    const void *data;    /* into the mapping */
+    const void *data; /* into the mapping */
 };
 
 struct gguf_file {

@@ -23,13 +23,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 const char *act_name(enum act a)
 {
-    static const char *names[ACT_COUNT] = {"x", "xn", "q", "k", "v", "attn", "gate", "up", "logits"};
+    static const char *names[ACT_COUNT] = {"x",    "xn",   "q",  "k",     "v",
+                                           "attn", "gate", "up", "logits"};
     return a < ACT_COUNT ? names[a] : "?";
 }
 
 const char *op_name(enum op_kind k)
 {
-    static const char *names[OP_COUNT] = {"embed", "rmsnorm", "matmul",   "rope",
+    static const char *names[OP_COUNT] = {"embed",    "rmsnorm",   "matmul", "rope",
                                           "kv_store", "attention", "swiglu"};
     return k < OP_COUNT ? names[k] : "?";
 }
@@ -97,8 +98,9 @@ static int bind(const struct gguf_file *f, struct weight *w, const char *name, i
                     f->path, name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], ne0, want1);
     if (!quant_supported(t->type)) {
         const char *tn = quant_name(t->type);
-        return fail(err, errlen, "%s: tensor '%s' has type %s, which is not supported (supported: %s)",
-                    f->path, name, tn ? tn : "unknown", quant_supported_list());
+        return fail(err, errlen,
+                    "%s: tensor '%s' has type %s, which is not supported (supported: %s)", f->path,
+                    name, tn ? tn : "unknown", quant_supported_list());
     }
     if (ne1 == 0 && t->type != Q_F32)
         return fail(err, errlen, "%s: tensor '%s' must be F32 (it is %s)", f->path, name,
@@ -131,7 +133,8 @@ static int load_config(const struct gguf_file *f, struct model_config *c, char *
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return fail(err, errlen, "%s: metadata 'general.architecture' is missing", f->path);
     size_t ai = 0;
-    while (ai < sizeof arches / sizeof arches[0] && strcmp(arch, arches[ai].name) != 0) ai++;
+    while (ai < sizeof arches / sizeof arches[0] && strcmp(arch, arches[ai].name) != 0)
+        ai++;
     if (ai == sizeof arches / sizeof arches[0]) {
         int r = fail(err, errlen, "%s: architecture '%.64s' is not supported (supported: %s)",
                      f->path, arch, SUPPORTED_ARCHES);
@@ -178,8 +181,9 @@ static int load_config(const struct gguf_file *f, struct model_config *c, char *
     char *scaling = gguf_get_str(f, key);
     if (scaling && strcmp(scaling, "none") != 0) {
         float factor = 1.0f;
-        if (strcmp(scaling, "linear") == 0 && get_float(f, an, "rope.scaling.factor", &factor) == 0 &&
-            factor >= 1.0f && factor <= 1024.0f) {
+        if (strcmp(scaling, "linear") == 0 &&
+            get_float(f, an, "rope.scaling.factor", &factor) == 0 && factor >= 1.0f &&
+            factor <= 1024.0f) {
             c->rope_freq_scale = 1.0f / factor;
             snprintf(c->rope_scaling, sizeof c->rope_scaling, "linear");
         } else if (strcmp(scaling, "llama3") != 0) { /* llama3 scaling lives in rope_freqs */
@@ -198,8 +202,8 @@ static int load_config(const struct gguf_file *f, struct model_config *c, char *
                     c->n_head, c->n_head_kv);
     if (c->head_dim < 2 || c->head_dim % 2 != 0 || c->rope_dim % 2 != 0 ||
         c->rope_dim > c->head_dim)
-        return fail(err, errlen, "%s: head dimension %d / rope dimension %d are not usable", f->path,
-                    c->head_dim, c->rope_dim);
+        return fail(err, errlen, "%s: head dimension %d / rope dimension %d are not usable",
+                    f->path, c->head_dim, c->rope_dim);
     if ((int64_t)c->n_head * c->head_dim > big)
         return fail(err, errlen, "%s: attention width %d x %d is too large", f->path, c->n_head,
                     c->head_dim);

@@ -52,8 +52,8 @@ struct weight {
  * the graph and the backends only ever see separate projections. */
 struct layer_weights {
     struct weight attn_norm, wq, wk, wv, wo;
-    struct weight bq, bk, bv;         /* data NULL when absent */
-    struct weight q_norm, k_norm;     /* qwen3 per-head RMSNorm; data NULL when absent */
+    struct weight bq, bk, bv;     /* data NULL when absent */
+    struct weight q_norm, k_norm; /* qwen3 per-head RMSNorm; data NULL when absent */
     struct weight ffn_norm, w_gate, w_up, w_down;
 };
 

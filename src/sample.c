@@ -77,7 +77,10 @@ static uint64_t next_u64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static double next_unit(uint64_t *state) { return (double)(next_u64(state) >> 11) * 0x1.0p-53; }
+static double next_unit(uint64_t *state)
+{
+    return (double)(next_u64(state) >> 11) * 0x1.0p-53;
+}
 
 int32_t sample_argmax(const float *x, int32_t n)
 {
@@ -110,14 +113,16 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     if (p->temp <= 0.0f) return sample_argmax(l, s->n_vocab);
 
     int32_t n = s->n_vocab;
-    for (int32_t i = 0; i < n; i++) s->cands[i] = (struct cand){i, l[i]};
+    for (int32_t i = 0; i < n; i++)
+        s->cands[i] = (struct cand){i, l[i]};
     qsort(s->cands, (size_t)n, sizeof *s->cands, cmp_cand_desc);
     if (p->top_k > 0 && p->top_k < n) n = p->top_k;
 
     /* probabilities at temperature 1 for the filters, as common engines do */
     const float mx = s->cands[0].logit;
     double sum = 0.0;
-    for (int32_t i = 0; i < n; i++) sum += exp((double)(s->cands[i].logit - mx));
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)(s->cands[i].logit - mx));
     if (p->top_p < 1.0f) {
         double cum = 0.0;
         for (int32_t i = 0; i < n; i++) {
@@ -132,11 +137,13 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
         /* keep tokens with p >= min_p * p_max; p_max corresponds to logit mx */
         const double floor_logit = (double)mx + log((double)p->min_p);
         int32_t keep = 1;
-        while (keep < n && (double)s->cands[keep].logit >= floor_logit) keep++;
+        while (keep < n && (double)s->cands[keep].logit >= floor_logit)
+            keep++;
         n = keep;
     }
     double total = 0.0;
-    for (int32_t i = 0; i < n; i++) total += exp((double)(s->cands[i].logit - mx) / p->temp);
+    for (int32_t i = 0; i < n; i++)
+        total += exp((double)(s->cands[i].logit - mx) / p->temp);
     double r = next_unit(&s->rng) * total, acc = 0.0;
     for (int32_t i = 0; i < n; i++) {
         acc += exp((double)(s->cands[i].logit - mx) / p->temp);

@@ -56,7 +56,8 @@ static float *rand_matrix(int rows, int cols, float scale)
 {
     float *m = malloc(sizeof(float) * (size_t)rows * cols);
     ck_assert_ptr_nonnull(m);
-    for (int i = 0; i < rows * cols; i++) m[i] = rnd() * scale;
+    for (int i = 0; i < rows * cols; i++)
+        m[i] = rnd() * scale;
     return m;
 }
 
@@ -106,7 +107,8 @@ static void build(const struct variant *vr, const char *path, struct ref_model *
 #undef KEY
     rm->embd = rand_matrix(V, E, 1.0f);
     add_matrix(w, "token_embd.weight", rm->embd, V, E, vr->wtype);
-    for (int i = 0; i < E; i++) rm->out_norm[i] = 1.0f + 0.1f * rnd();
+    for (int i = 0; i < E; i++)
+        rm->out_norm[i] = 1.0f + 0.1f * rnd();
     add_vector(w, "output_norm.weight", rm->out_norm, E);
     rm->out = rm->embd;
     if (!vr->tied) {
@@ -114,7 +116,8 @@ static void build(const struct variant *vr, const char *path, struct ref_model *
         add_matrix(w, "output.weight", rm->out, V, E, vr->wtype);
     }
     if (vr->rope_freqs) {
-        for (int i = 0; i < HD / 2; i++) rm->freqs[i] = 1.0f + (float)i * 0.9f;
+        for (int i = 0; i < HD / 2; i++)
+            rm->freqs[i] = 1.0f + (float)i * 0.9f;
         add_vector(w, "rope_freqs.weight", rm->freqs, HD / 2);
     }
     const float s_in = 1.0f / sqrtf(E), s_ff = 1.0f / sqrtf(FF);
@@ -122,8 +125,10 @@ static void build(const struct variant *vr, const char *path, struct ref_model *
         struct ref_layer *R = &rm->l[l];
         char n[64];
 #define NAME(s) (snprintf(n, sizeof n, "blk.%d.%s", l, s), n)
-        for (int i = 0; i < E; i++) R->attn_norm[i] = 1.0f + 0.1f * rnd();
-        for (int i = 0; i < E; i++) R->ffn_norm[i] = 1.0f + 0.1f * rnd();
+        for (int i = 0; i < E; i++)
+            R->attn_norm[i] = 1.0f + 0.1f * rnd();
+        for (int i = 0; i < E; i++)
+            R->ffn_norm[i] = 1.0f + 0.1f * rnd();
         add_vector(w, NAME("attn_norm.weight"), R->attn_norm, E);
         add_vector(w, NAME("ffn_norm.weight"), R->ffn_norm, E);
         R->wq = rand_matrix(H * HD, E, 2 * s_in);
@@ -164,17 +169,23 @@ static void build(const struct variant *vr, const char *path, struct ref_model *
         memset(R->bk, 0, sizeof R->bk);
         memset(R->bv, 0, sizeof R->bv);
         if (vr->biases) {
-            for (int i = 0; i < H * HD; i++) R->bq[i] = 0.3f * rnd();
-            for (int i = 0; i < HKV * HD; i++) R->bk[i] = 0.3f * rnd();
-            for (int i = 0; i < HKV * HD; i++) R->bv[i] = 0.3f * rnd();
+            for (int i = 0; i < H * HD; i++)
+                R->bq[i] = 0.3f * rnd();
+            for (int i = 0; i < HKV * HD; i++)
+                R->bk[i] = 0.3f * rnd();
+            for (int i = 0; i < HKV * HD; i++)
+                R->bv[i] = 0.3f * rnd();
             add_vector(w, NAME("attn_q.bias"), R->bq, H * HD);
             add_vector(w, NAME("attn_k.bias"), R->bk, HKV * HD);
             add_vector(w, NAME("attn_v.bias"), R->bv, HKV * HD);
         }
-        for (int i = 0; i < HD; i++) R->q_norm[i] = R->k_norm[i] = 1.0f;
+        for (int i = 0; i < HD; i++)
+            R->q_norm[i] = R->k_norm[i] = 1.0f;
         if (vr->qk_norm) {
-            for (int i = 0; i < HD; i++) R->q_norm[i] = 1.0f + 0.2f * rnd();
-            for (int i = 0; i < HD; i++) R->k_norm[i] = 1.0f + 0.2f * rnd();
+            for (int i = 0; i < HD; i++)
+                R->q_norm[i] = 1.0f + 0.2f * rnd();
+            for (int i = 0; i < HD; i++)
+                R->k_norm[i] = 1.0f + 0.2f * rnd();
             add_vector(w, NAME("attn_q_norm.weight"), R->q_norm, HD);
             add_vector(w, NAME("attn_k_norm.weight"), R->k_norm, HD);
         }
@@ -199,16 +210,19 @@ static void free_ref(struct ref_model *rm, const struct variant *vr)
 static void rmsnorm(double *x, int n, const float *w)
 {
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
     double s = 1.0 / sqrt(ss / n + 1e-6);
-    for (int i = 0; i < n; i++) x[i] = x[i] * s * w[i];
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] * s * w[i];
 }
 
 static void matvec(double *y, const float *w, const double *x, int rows, int cols, const float *b)
 {
     for (int r = 0; r < rows; r++) {
         double s = b ? b[r] : 0;
-        for (int c = 0; c < cols; c++) s += (double)w[(size_t)r * cols + c] * x[c];
+        for (int c = 0; c < cols; c++)
+            s += (double)w[(size_t)r * cols + c] * x[c];
         y[r] = s;
     }
 }
@@ -232,7 +246,8 @@ static void reference_logits(const struct variant *vr, const struct ref_model *r
     static double x[T][E], xn[E], q[T][H * HD], k[L][T][HKV * HD], v[L][T][HKV * HD];
     static double att[H * HD], tmp[E], g[FF], u[FF];
     for (int t = 0; t < T; t++)
-        for (int i = 0; i < E; i++) x[t][i] = rm->embd[(size_t)tok[t] * E + i];
+        for (int i = 0; i < E; i++)
+            x[t][i] = rm->embd[(size_t)tok[t] * E + i];
     for (int l = 0; l < L; l++) {
         const struct ref_layer *R = &rm->l[l];
         for (int t = 0; t < T; t++) {
@@ -257,26 +272,32 @@ static void reference_logits(const struct variant *vr, const struct ref_model *r
                 double sc[T], mx = -INFINITY, sum = 0;
                 for (int j = first; j <= t; j++) {
                     double d = 0;
-                    for (int i = 0; i < HD; i++) d += q[t][h * HD + i] * k[l][j][kh * HD + i];
+                    for (int i = 0; i < HD; i++)
+                        d += q[t][h * HD + i] * k[l][j][kh * HD + i];
                     sc[j] = d / sqrt(HD);
                     mx = sc[j] > mx ? sc[j] : mx;
                 }
-                for (int j = first; j <= t; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int j = first; j <= t; j++)
+                    sum += (sc[j] = exp(sc[j] - mx));
                 for (int i = 0; i < HD; i++) {
                     double a = 0;
-                    for (int j = first; j <= t; j++) a += sc[j] / sum * v[l][j][kh * HD + i];
+                    for (int j = first; j <= t; j++)
+                        a += sc[j] / sum * v[l][j][kh * HD + i];
                     att[h * HD + i] = a;
                 }
             }
             matvec(tmp, R->wo, att, E, H * HD, NULL);
-            for (int i = 0; i < E; i++) x[t][i] += tmp[i];
+            for (int i = 0; i < E; i++)
+                x[t][i] += tmp[i];
             memcpy(xn, x[t], sizeof xn);
             rmsnorm(xn, E, R->ffn_norm);
             matvec(g, R->wg, xn, FF, E, NULL);
             matvec(u, R->wu, xn, FF, E, NULL);
-            for (int i = 0; i < FF; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            for (int i = 0; i < FF; i++)
+                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
             matvec(tmp, R->wd, g, E, FF, NULL);
-            for (int i = 0; i < E; i++) x[t][i] += tmp[i];
+            for (int i = 0; i < E; i++)
+                x[t][i] += tmp[i];
         }
     }
     for (int t = 0; t < T; t++) {
@@ -322,7 +343,8 @@ START_TEST(test_arch_variant)
     }
     ck_assert_msg(b != NULL, "%s", err);
     int32_t tok[T];
-    for (int t = 0; t < T; t++) tok[t] = (t * 7 + 3) % V;
+    for (int t = 0; t < T; t++)
+        tok[t] = (t * 7 + 3) % V;
     static double want[T * V];
     float got[T * V];
     reference_logits(vr, &rm, tok, want);

@@ -1,9 +1,9 @@
 /* End-to-end runs of the joule binary (JOULE_BIN, set by build.sh). */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -49,7 +49,8 @@ static struct result run(const char *fmt, ...)
 static int count_lines(const char *s)
 {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (; *s; s++)
+        n += *s == '\n';
     return n;
 }
 
@@ -94,8 +95,7 @@ END_TEST
 
 START_TEST(test_missing_file)
 {
-    static const char *cmds[] = {"info -m /nonexistent/m.gguf",
-                                 "run -m /nonexistent/m.gguf -p hi",
+    static const char *cmds[] = {"info -m /nonexistent/m.gguf", "run -m /nonexistent/m.gguf -p hi",
                                  "tokenize -m /nonexistent/m.gguf --text hi",
                                  "logits -m /nonexistent/m.gguf --tokens 1 -o /tmp/x.f32"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
@@ -156,7 +156,8 @@ START_TEST(test_logits_file)
     float *ref = (float *)test_read_file(p, &ref_len);
     ck_assert(got && ref);
     ck_assert_uint_eq(got_len, ref_len);
-    for (size_t i = 0; i < ref_len / 4; i++) ck_assert_float_eq_tol(got[i], ref[i], 0.01);
+    for (size_t i = 0; i < ref_len / 4; i++)
+        ck_assert_float_eq_tol(got[i], ref[i], 0.01);
     remove("/tmp/joule-cli-logits.f32");
     free(got);
     free(ref);
@@ -198,8 +199,7 @@ START_TEST(test_no_vulkan_fallback)
     result_free(&r);
     /* a machine without a Vulkan loader: auto falls back to the CPU with a notice */
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "run -m %s/models/tiny-llama-Q4_0.gguf -p 'Hello' -n 4 --temp 0", sh);
+    snprintf(cmd, sizeof cmd, "run -m %s/models/tiny-llama-Q4_0.gguf -p 'Hello' -n 4 --temp 0", sh);
     setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
     r = run("%s", cmd);
     struct result d = run("devices");

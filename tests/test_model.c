@@ -15,10 +15,10 @@
 
 /* every shared model: single-type files, the usual K-quant mixes, and qwen2 */
 static const char *const stems[] = {
-    "tiny-llama-F32",    "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
-    "tiny-llama-Q4_0",   "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
-    "tiny-llama-Q2_K",   "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
-    "tiny-llama-Q6_K",   "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
+    "tiny-llama-F32",  "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
+    "tiny-llama-Q4_0", "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
+    "tiny-llama-Q2_K", "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
+    "tiny-llama-Q6_K", "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
 enum { N_STEMS = sizeof stems / sizeof stems[0] };
 
 struct fixture {
@@ -183,8 +183,10 @@ START_TEST(test_perplexity)
         for (int i = 64; i <= 126; i++) {
             const float *l = logits + (size_t)i * nv;
             double mx = l[0], s = 0;
-            for (int v = 1; v < nv; v++) mx = l[v] > mx ? l[v] : mx;
-            for (int v = 0; v < nv; v++) s += exp(l[v] - mx);
+            for (int v = 1; v < nv; v++)
+                mx = l[v] > mx ? l[v] : mx;
+            for (int v = 0; v < nv; v++)
+                s += exp(l[v] - mx);
             nll += -(l[chunk[i + 1]] - mx - log(s));
             count++;
         }
@@ -210,7 +212,8 @@ START_TEST(test_batch_equals_sequential)
     int32_t nv = fx.m->cfg.n_vocab;
     enum { N = 300 }; /* more than the CPU backend's max batch */
     int32_t ids[N];
-    for (int i = 0; i < N; i++) ids[i] = (i * 37 + 11) % nv;
+    for (int i = 0; i < N; i++)
+        ids[i] = (i * 37 + 11) % nv;
     float *all = malloc(sizeof(float) * N * (size_t)nv), *one = malloc(sizeof(float) * nv);
     ck_assert(all && one);
     ck_assert(backend_forward(fx.b, ids, N, 0, true, all, err, sizeof err) == 0);

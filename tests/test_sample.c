@@ -33,7 +33,7 @@ START_TEST(test_repeat_penalty)
     p.repeat_penalty = 1.1f;
     struct sampler *s = sampler_new(&p, 3);
     sampler_accept(s, 0);
-    sampler_accept(s, 0); /* penalized once, not twice */
+    sampler_accept(s, 0);                      /* penalized once, not twice */
     ck_assert_int_eq(sampler_sample(s, l), 1); /* 3.0/1.1 = 2.73 < 2.9 */
     sampler_free(s);
     float l2[3] = {-1.0f, -1.05f, -3.0f};
@@ -102,7 +102,8 @@ END_TEST
 START_TEST(test_seed_repeatable)
 {
     float l[50];
-    for (int i = 0; i < 50; i++) l[i] = sinf((float)i);
+    for (int i = 0; i < 50; i++)
+        l[i] = sinf((float)i);
     struct sample_params p;
     sample_defaults(&p);
     p.temp = 1.5f;
@@ -113,7 +114,8 @@ START_TEST(test_seed_repeatable)
     for (int run = 0; run < 3; run++) {
         p.seed = run == 2 ? 43 : 42;
         struct sampler *s = sampler_new(&p, 50);
-        for (int i = 0; i < 64; i++) (run == 0 ? a : run == 1 ? b : c)[i] = sampler_sample(s, l);
+        for (int i = 0; i < 64; i++)
+            (run == 0 ? a : run == 1 ? b : c)[i] = sampler_sample(s, l);
         sampler_free(s);
     }
     ck_assert_mem_eq(a, b, sizeof a);

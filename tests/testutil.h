@@ -17,11 +17,11 @@ static inline const char *test_shared_dir(void)
 }
 
 /* Use at the top of a test that needs ../shared: prints once per test and returns. */
-#define NEED_SHARED(dir)                                                                          \
-    const char *dir = test_shared_dir();                                                          \
-    if (!dir) {                                                                                   \
-        fprintf(stderr, "SKIP %s: ../shared test data not found (set JOULE_SHARED)\n", __func__); \
-        return;                                                                                   \
+#define NEED_SHARED(dir)                                                                           \
+    const char *dir = test_shared_dir();                                                           \
+    if (!dir) {                                                                                    \
+        fprintf(stderr, "SKIP %s: ../shared test data not found (set JOULE_SHARED)\n", __func__);  \
+        return;                                                                                    \
     }
 
 /* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL. */
@@ -29,11 +29,20 @@ static inline char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return NULL; }
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return NULL;
+    }
     long sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return NULL; }
+    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return NULL;
+    }
     char *buf = malloc((size_t)sz + 1);
-    if (!buf) { fclose(f); return NULL; }
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     size_t got = fread(buf, 1, (size_t)sz, f);
     fclose(f);
     buf[got] = 0;

@@ -155,7 +155,43 @@ vec4 bits4(uint b) { return vec4(b & 1u, (b >> 1) & 1u, (b >> 2) & 1u, (b >> 3) 
 
 #define QUADS (QK / 4u)
 
-#ifndef IS_K
+#if defined(UNIT) && !defined(IS_K)
+// UNIT (matvec_unit.comp): U consecutive blocks, UB bytes (a multiple of 8) starting at an
+// 8-byte aligned offset, are staged with UB/8 fetches of 8-byte texels (binding 7). Every
+// field then sits at a compile-time byte offset: KB (the block's offset in the unit) is a
+// constant in each unrolled copy of the block code, so bword needs no realignment.
+#if defined(TYPE_F32)
+#define U 2u
+#else
+#define U 4u
+#define U_IS_4 1
+#endif
+#define UB (U * BLOCK_BYTES)
+layout(binding = 7) uniform usamplerBuffer wtex8;
+// x through a vec4 texel view of the source activation (binding 8): on CPU implementations
+// a storage-buffer vec4 read by lanes at different addresses is a loop over lanes and words
+layout(binding = 8) uniform samplerBuffer xtex;
+vec4 xload4(uint i) { return texelFetch(xtex, int(i)); }
+uint uw[UB / 4u];
+uint KB;
+// stages the unit at byte offset o (8-aligned)
+void unit_load(uint o)
+{
+    const uint t0 = o >> 3;
+    for (uint k = 0; k < UB / 8u; k++) {
+        const uvec2 v = texelFetch(wtex8, int(t0 + k)).xy;
+        uw[2u * k] = v.x;
+        uw[2u * k + 1u] = v.y;
+    }
+}
+uint bword(uint o)
+{
+    const uint a = KB + o, i = a >> 2, s = (a & 3u) * 8u;
+    const uint hi = i + 1u < UB / 4u ? uw[min(i + 1u, UB / 4u - 1u)] : 0u;
+    return s == 0u ? uw[i] : (uw[i] >> s) | (hi << (32u - s));
+}
+float bf16lo(uint o) { return unpackHalf2x16(bword(o)).x; }
+#elif !defined(IS_K)
 uint bw[NW]; // the block's bytes, realigned: bw[k] holds bytes 4k..4k+3 of the block
 
 // stages block b of the row at byte offset row
@@ -206,7 +242,8 @@ float bf16lo(uint o) { return unpackHalf2x16(bword(o)).x; }
 void blk_head(out float d, out float m) { d = 1.0; m = 0.0; }
 vec4 blk_quad(uint j)
 {
-    return uintBitsToFloat(uvec4(bw[4u * j], bw[4u * j + 1u], bw[4u * j + 2u], bw[4u * j + 3u]));
+    return uintBitsToFloat(
+        uvec4(bword(16u * j), bword(16u * j + 4u), bword(16u * j + 8u), bword(16u * j + 12u)));
 }
 float dq1(uint row, uint e) { return uintBitsToFloat(WREAD((row >> 2) + e)); }
 #elif defined(TYPE_F16)
@@ -269,7 +306,7 @@ vec4 blk_quad(uint j)
 #include "kquant.glsl"
 #endif
 
-#ifndef IS_FLOAT
+#if !defined(IS_FLOAT) && !defined(UNIT)
 // one element of a row (slow path: embedding rows)
 float dq1(uint row, uint e)
 {

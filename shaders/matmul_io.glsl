@@ -5,10 +5,10 @@ layout(std430, binding = 2) buffer YBuf { float y[]; };
 layout(std430, binding = 3) readonly buffer BBuf { float bias[]; };
 
 // rows: rows in this weight chunk; row_base: first output row of the chunk.
-// flags: 1 = accumulate into y, 2 = add bias.
+// flags: 1 = accumulate into y, 2 = add bias. rpg: matvec rows per workgroup.
 layout(push_constant) uniform PC
 {
-    uint ne0, rows, row_bytes, n, x_off, x_stride, y_off, y_stride, row_base, flags;
+    uint ne0, rows, row_bytes, n, x_off, x_stride, y_off, y_stride, row_base, flags, rpg;
 } pc;
 
 void store(uint t, uint r, float v)

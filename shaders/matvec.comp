@@ -64,19 +64,21 @@
 #include "common.glsl"
 #include "matmul_io.glsl"
 
-// rows per workgroup: specialization constant 1 (the host picks it per device)
+// rows per workgroup: pc.rpg (the host picks it per weight), at most ROWS,
+// specialization constant 1 (the host picks it per device)
 layout(constant_id = 1) const uint ROWS = 8;
 
 void main()
 {
     const uint l = gl_LocalInvocationID.x;
-    const uint r0 = group_x() * ROWS;
+    const uint R = min(pc.rpg, ROWS); // rows of this dispatch's groups
+    const uint r0 = group_x() * R;
     const uint t = gl_WorkGroupID.y;
     const uint xo = pc.x_off + t * pc.x_stride;
     const uint nb = pc.ne0 / QK;
     float acc[ROWS];
     uint roff[ROWS];
-    for (uint r = 0; r < ROWS; r++) {
+    for (uint r = 0; r < R; r++) {
         acc[r] = 0.0;
         roff[r] = min(r0 + r, pc.rows - 1u) * pc.row_bytes;
     }
@@ -93,7 +95,7 @@ void main()
             xs += xq[j];
         }
         const float xsum = xs.x + xs.y + xs.z + xs.w;
-        for (uint r = 0; r < ROWS; r++) {
+        for (uint r = 0; r < R; r++) {
             blk_load(roff[r], b);
             float d, m;
             blk_head(d, m);
@@ -104,9 +106,9 @@ void main()
     }
 #ifdef IS_FLOAT
     for (uint e = nb * QK + l; e < pc.ne0; e += WG)
-        for (uint r = 0; r < ROWS; r++) acc[r] += dq1(roff[r], e) * x[xo + e];
+        for (uint r = 0; r < R; r++) acc[r] += dq1(roff[r], e) * x[xo + e];
 #endif
-    for (uint r = 0; r < ROWS; r++) {
+    for (uint r = 0; r < R; r++) {
         float v = wg_sum(acc[r]);
         if (l == 0u && r0 + r < pc.rows) store(t, r0 + r, v);
     }

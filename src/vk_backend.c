@@ -19,6 +19,8 @@ static void vb_destroy(struct backend *b)
     const struct vk_fns *f = &c->vi.f;
     if (c->dev) {
         f->vkDeviceWaitIdle(c->dev);
+        vk_prof_report(vb);
+        vk_prof_free(vb);
         for (int i = 0; i < VK_MAX_STEPS; i++)
             if (vb->steps[i].cb) f->vkFreeCommandBuffers(c->dev, c->pool, 1, &vb->steps[i].cb);
         vk_pipes_free(vb);
@@ -29,9 +31,12 @@ static void vb_destroy(struct backend *b)
             struct vk_weight *w = &vb->weights[i];
             for (uint32_t k = 0; w->views && k < w->n_chunks; k++)
                 if (w->views[k]) f->vkDestroyBufferView(c->dev, w->views[k], NULL);
+            for (uint32_t k = 0; w->views8 && k < w->n_chunks; k++)
+                if (w->views8[k]) f->vkDestroyBufferView(c->dev, w->views8[k], NULL);
             for (uint32_t k = 0; w->bufs && k < w->n_chunks; k++)
                 vk_buf_free(c, &w->bufs[k]);
             free(w->views);
+            free(w->views8);
             free(w->bufs);
             free(w->row0);
             free(w->rows);
@@ -46,6 +51,10 @@ static void vb_destroy(struct backend *b)
         vk_buf_free(c, &vb->params);
         vk_buf_free(c, &vb->rope);
         if (vb->dummy_view) f->vkDestroyBufferView(c->dev, vb->dummy_view, NULL);
+        if (vb->dummy_view8) f->vkDestroyBufferView(c->dev, vb->dummy_view8, NULL);
+        if (vb->dummy_viewf) f->vkDestroyBufferView(c->dev, vb->dummy_viewf, NULL);
+        for (int i = 0; i < ACT_COUNT; i++)
+            if (vb->act_views[i]) f->vkDestroyBufferView(c->dev, vb->act_views[i], NULL);
         vk_buf_free(c, &vb->dummy);
     }
     free(vb->weights);
@@ -61,13 +70,14 @@ static void vb_destroy(struct backend *b)
     free(vb);
 }
 
-/* An R32G32B32A32_UINT view of the whole of b (its size is a multiple of 16 bytes). */
-static int make_view(struct vk_backend *vb, const struct vk_buf *b, VkBufferView *out, char *err,
-                     size_t errlen)
+/* A view of the whole of b as R32G32B32A32_UINT or R32G32_UINT texels (b's size is a
+ * multiple of 16 bytes). */
+static int make_view(struct vk_backend *vb, const struct vk_buf *b, VkFormat format,
+                     VkBufferView *out, char *err, size_t errlen)
 {
     VkBufferViewCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                                  .buffer = b->buf,
-                                 .format = VK_FORMAT_R32G32B32A32_UINT,
+                                 .format = format,
                                  .offset = 0,
                                  .range = VK_WHOLE_SIZE};
     VkResult r = vb->c.vi.f.vkCreateBufferView(vb->c.dev, &ci, NULL, out);
@@ -103,8 +113,9 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     vw->row0 = calloc(vw->n_chunks, sizeof *vw->row0);
     vw->rows = calloc(vw->n_chunks, sizeof *vw->rows);
     vw->views = calloc(vw->n_chunks, sizeof *vw->views);
+    vw->views8 = calloc(vw->n_chunks, sizeof *vw->views8);
     vb->n_weights++; /* counted now so that destroy frees what was made */
-    if (!vw->bufs || !vw->row0 || !vw->rows || !vw->views) {
+    if (!vw->bufs || !vw->row0 || !vw->rows || !vw->views || !vw->views8) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -115,7 +126,8 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
         vw->rows[k] = nr;
         uint64_t bytes = (uint64_t)nr * w->row_bytes;
         /* padding: shaders read the word (texel matvec: up to 2 texels) after a block */
-        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + VK_WEIGHT_PAD, VK_MEM_DEVICE, err, errlen) != 0 ||
+        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + VK_WEIGHT_PAD, VK_MEM_DEVICE, err, errlen) !=
+                0 ||
             vk_buf_upload(&vb->c, &vw->bufs[k], 0, (const uint8_t *)w->data + r0 * w->row_bytes,
                           bytes, err, errlen) != 0)
             return NULL;
@@ -125,27 +137,38 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     for (uint32_t k = 0; k < vw->n_chunks; k++)
         if (vw->bufs[k].size / 16 > vb->c.max_texels) vw->texel = false;
     for (uint32_t k = 0; vw->texel && k < vw->n_chunks; k++)
-        if (make_view(vb, &vw->bufs[k], &vw->views[k], err, errlen) != 0) return NULL;
+        if (make_view(vb, &vw->bufs[k], VK_FORMAT_R32G32B32A32_UINT, &vw->views[k], err, errlen) !=
+            0)
+            return NULL;
+    /* matvec_unit: rows of whole units, 8-byte aligned, through 8-byte texels */
+    vw->unit = vw->texel && vb->c.unit && vk_unit_elems(w->type) > 0 &&
+               w->ne0 % vk_unit_elems(w->type) == 0 && w->row_bytes % 8 == 0;
+    for (uint32_t k = 0; k < vw->n_chunks; k++)
+        if (vw->bufs[k].size / 8 > vb->c.max_texels) vw->unit = false;
+    for (uint32_t k = 0; vw->unit && k < vw->n_chunks; k++)
+        if (make_view(vb, &vw->bufs[k], VK_FORMAT_R32G32_UINT, &vw->views8[k], err, errlen) != 0)
+            return NULL;
     return vw;
 }
 
 static int make_layouts(struct vk_backend *vb, uint32_t n_sets, char *err, size_t errlen)
 {
     const struct vk_fns *f = &vb->c.vi.f;
-    VkDescriptorSetLayoutBinding b[VK_BINDINGS + 1];
-    for (uint32_t i = 0; i < VK_BINDINGS; i++)
-        b[i] = (VkDescriptorSetLayoutBinding){i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
-                                              VK_SHADER_STAGE_COMPUTE_BIT, NULL};
-    b[VK_BINDINGS] = (VkDescriptorSetLayoutBinding){
-        VK_TEXEL_BINDING, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT,
-        NULL};
+    VkDescriptorSetLayoutBinding b[VK_BINDINGS + VK_TEXEL_BINDINGS];
+    for (uint32_t i = 0; i < VK_BINDINGS + VK_TEXEL_BINDINGS; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){i,
+                                              i < VK_BINDINGS
+                                                  ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                  : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                              1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo dci = {.sType =
                                                VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = VK_BINDINGS + 1,
+                                           .bindingCount = VK_BINDINGS + VK_TEXEL_BINDINGS,
                                            .pBindings = b};
     VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
-    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS},
-                                  {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, n_sets}};
+    VkDescriptorPoolSize ps[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_TEXEL_BINDINGS * n_sets}};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = n_sets,
                                       .poolSizeCount = 2,
@@ -199,7 +222,9 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             const struct vk_buf *bind[VK_BINDINGS];
             for (int j = 0; j < VK_BINDINGS; j++)
                 bind[j] = &vb->dummy;
-            VkBufferView view = vb->dummy_view;
+            /* texel bindings: weights as 16- and 8-byte texels, the source as vec4s */
+            VkBufferView view[VK_TEXEL_BINDINGS] = {vb->dummy_view, vb->dummy_view8,
+                                                    vb->dummy_viewf};
             const struct vk_buf *src = o->src < ACT_COUNT ? &vb->act[o->src] : &vb->dummy;
             const struct vk_buf *dst = o->dst < ACT_COUNT ? &vb->act[o->dst] : &vb->dummy;
             switch (o->kind) {
@@ -207,7 +232,9 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
                 bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
-                if (vw->texel) view = vw->views[k];
+                if (vw->texel) view[0] = vw->views[k];
+                if (vw->unit) view[1] = vw->views8[k];
+                if (o->src < ACT_COUNT && vb->act_views[o->src]) view[2] = vb->act_views[o->src];
                 if (o->b) {
                     struct vk_weight *bw = NULL;
                     for (int32_t j = 0; j < vb->n_weights; j++)
@@ -228,7 +255,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             default: break;
             }
             VkDescriptorBufferInfo bi[VK_BINDINGS];
-            VkWriteDescriptorSet wr[VK_BINDINGS + 1];
+            VkWriteDescriptorSet wr[VK_BINDINGS + VK_TEXEL_BINDINGS];
             for (uint32_t j = 0; j < VK_BINDINGS; j++) {
                 bi[j] = (VkDescriptorBufferInfo){bind[j]->buf, 0, VK_WHOLE_SIZE};
                 wr[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
@@ -238,14 +265,15 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                .pBufferInfo = &bi[j]};
             }
-            wr[VK_BINDINGS] =
-                (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                       .dstSet = vb->op_sets[i][k],
-                                       .dstBinding = VK_TEXEL_BINDING,
-                                       .descriptorCount = 1,
-                                       .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-                                       .pTexelBufferView = &view};
-            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS + 1, wr, 0, NULL);
+            for (uint32_t j = 0; j < VK_TEXEL_BINDINGS; j++)
+                wr[VK_BINDINGS + j] = (VkWriteDescriptorSet){
+                    .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                    .dstSet = vb->op_sets[i][k],
+                    .dstBinding = VK_BINDINGS + j,
+                    .descriptorCount = 1,
+                    .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                    .pTexelBufferView = &view[j]};
+            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS + VK_TEXEL_BINDINGS, wr, 0, NULL);
         }
     }
     return 0;
@@ -345,6 +373,11 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
                        err, errlen) != 0)
             return -1;
+        /* the unit kernels read x as vec4 texels */
+        if (ctx->unit && a != ACT_LOGITS && bytes / 16 <= ctx->max_texels &&
+            make_view(vb, &vb->act[a], VK_FORMAT_R32G32B32A32_SFLOAT, &vb->act_views[a], err,
+                      errlen) != 0)
+            return -1;
     }
     uint64_t kv_bytes = (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim * (ctx->kv_f16 ? 2 : 4);
     if (kv_bytes > ctx->max_range) {
@@ -369,7 +402,9 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
             return -1;
     if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
-        make_view(vb, &vb->dummy, &vb->dummy_view, err, errlen) ||
+        make_view(vb, &vb->dummy, VK_FORMAT_R32G32B32A32_UINT, &vb->dummy_view, err, errlen) ||
+        make_view(vb, &vb->dummy, VK_FORMAT_R32G32_UINT, &vb->dummy_view8, err, errlen) ||
+        make_view(vb, &vb->dummy, VK_FORMAT_R32G32B32A32_SFLOAT, &vb->dummy_viewf, err, errlen) ||
         make_rope_table(vb, err, errlen))
         return -1;
     for (int32_t i = 0; i < n_ops; i++) {
@@ -413,7 +448,12 @@ static int run_batch(struct vk_backend *vb, const int32_t *tokens, int32_t n, in
         }
     }
     st->last_use = ++vb->tick;
-    return vk_submit_wait(&vb->c, st->cb, err, errlen);
+    if (vk_submit_wait(&vb->c, st->cb, err, errlen) != 0) return -1;
+    if (vk_prof_collect(vb, st) != 0) {
+        snprintf(err, errlen, "JOULE_VK_PROFILE: cannot read the timestamps");
+        return -1;
+    }
+    return 0;
 }
 
 static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
@@ -474,6 +514,7 @@ int vk_backend_new_graph(const struct model *m, const struct graph *g, const cha
     snprintf(vb->base.pci_bus_id, sizeof vb->base.pci_bus_id, "%s", d->pci_bus_id);
     const char *mv = getenv("JOULE_VK_MATVEC_MAX");
     vb->matvec_max = mv && *mv ? atoi(mv) : 2;
+    vk_prof_init(vb);
     vb->graph.ops = malloc(sizeof *g->ops * (size_t)(g->n_ops ? g->n_ops : 1));
     if (!vb->graph.ops) {
         snprintf(err, errlen, "out of memory");
@@ -524,6 +565,24 @@ int vk_test_run(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos
                 int32_t nl, char *err, size_t errlen)
 {
     return run_batch((struct vk_backend *)b, tokens, n, pos, lrow0, nl, err, errlen);
+}
+
+bool vk_test_used_pipe(struct backend *b, const char *name)
+{
+    const struct vk_backend *vb = (const struct vk_backend *)b;
+    for (int32_t i = 0; i < vb->n_pipes; i++)
+        if (strncmp(vb->pipes[i].name, name, strlen(name)) == 0) return true;
+    return false;
+}
+
+bool vk_test_is_cpu_device(const char *spec)
+{
+    struct vk_ctx c;
+    char err[256];
+    if (vk_ctx_open(&c, spec, err, sizeof err) != VK_OK) return false;
+    bool cpu = c.cpu;
+    vk_ctx_close(&c);
+    return cpu;
 }
 
 bool vk_test_kv_f16(struct backend *b)

@@ -5,8 +5,17 @@
 
 #include "vk_impl.h"
 
-/* bindings 0..VK_BINDINGS-1: storage buffers; VK_TEXEL_BINDING: the weights as texels */
-enum { VK_BINDINGS = 6, VK_TEXEL_BINDING = 6, VK_WEIGHT_PAD = 64, VK_MAX_STEPS = 8, VK_MAX_PIPES = 64, VK_PUSH_BYTES = 64 };
+/* bindings 0..VK_BINDINGS-1: storage buffers; then VK_TEXEL_BINDINGS uniform texel buffers:
+ * 6 the weights as 16-byte texels, 7 as 8-byte texels, 8 the source activation as vec4s
+ * (the last two for the unit kernels) */
+enum {
+    VK_BINDINGS = 6,
+    VK_TEXEL_BINDINGS = 3,
+    VK_WEIGHT_PAD = 64,
+    VK_MAX_STEPS = 8,
+    VK_MAX_PIPES = 64,
+    VK_PUSH_BYTES = 64
+};
 
 /* A weight resident on the device, split into row chunks of at most max_range bytes. */
 struct vk_weight {
@@ -16,8 +25,11 @@ struct vk_weight {
     uint32_t n_chunks;
     struct vk_buf *bufs;
     int64_t *row0, *rows;
-    VkBufferView *views; /* per chunk, an R32G32B32A32_UINT view (NULL entries without texel) */
-    bool texel;          /* every chunk has a view: matvec reads through them */
+    VkBufferView *views;  /* per chunk, an R32G32B32A32_UINT view (NULL entries without texel) */
+    VkBufferView *views8; /* per chunk, an R32G32_UINT view (NULL entries without unit) */
+    bool texel;           /* every chunk has a view: matvec reads through them */
+    bool unit;            /* every chunk has an 8-byte view and rows split into whole units:
+                             matvec_unit applies */
 };
 
 /* A command buffer recorded for one batch shape; re-submitted as is. */
@@ -25,6 +37,16 @@ struct vk_step {
     int32_t n, lrow0, nl;
     VkCommandBuffer cb;
     uint64_t last_use;
+    /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] */
+    VkQueryPool qp;
+    int32_t *qop, nq;
+    uint64_t runs;
+};
+
+struct vk_prof_entry {
+    char key[64];
+    double ns;
+    uint64_t calls;
 };
 
 struct vk_pipe {
@@ -46,7 +68,8 @@ struct vk_backend {
     struct vk_buf params;         /* pos0, n, tokens (host-written) */
     struct vk_buf rope;           /* cos/sin per position */
     struct vk_buf dummy;
-    VkBufferView dummy_view;
+    VkBufferView dummy_view, dummy_view8, dummy_viewf;
+    VkBufferView act_views[ACT_COUNT]; /* R32G32B32A32_SFLOAT views (unit kernels), or NULL */
     VkDescriptorSetLayout dsl;
     VkPipelineLayout layout;
     VkDescriptorPool dpool;
@@ -56,14 +79,24 @@ struct vk_backend {
     uint64_t tick;
     int64_t kv_dim;
     int32_t matvec_max; /* batches up to this many rows use matvec */
+    bool prof_on;       /* JOULE_VK_PROFILE */
+    struct vk_prof_entry *prof;
+    int32_t n_prof, cap_prof;
 };
 
 /* vk_record.c */
 int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
 void vk_pipes_free(struct vk_backend *vb);
-/* type suffix of shader names ("q4_0"), NULL when the type has no shaders */
-const char *vk_type_suffix(uint32_t type);
+
 /* whether matvec has texel-buffer variants for the type */
 bool vk_texel_type(uint32_t type);
+
+/* vk_prof.c: per-op device time (JOULE_VK_PROFILE=1); all no-ops when it is off */
+void vk_prof_init(struct vk_backend *vb);
+int vk_prof_begin(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
+void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op);
+int vk_prof_collect(struct vk_backend *vb, struct vk_step *st);
+void vk_prof_report(struct vk_backend *vb);
+void vk_prof_free(struct vk_backend *vb);
 
 #endif

@@ -151,6 +151,7 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
                 if (compute && q[i].queueCount > 0 && (pass == 1 || !graphics)) {
                     d->usable = true;
                     d->queue_family = i;
+                    d->timestamp_bits = q[i].timestampValidBits;
                 }
             }
         free(q);

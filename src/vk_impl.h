@@ -79,7 +79,12 @@
     X(vkResetFences)                                                                               \
     X(vkWaitForFences)                                                                             \
     X(vkQueueSubmit)                                                                               \
-    X(vkDeviceWaitIdle)
+    X(vkDeviceWaitIdle)                                                                            \
+    X(vkCreateQueryPool)                                                                           \
+    X(vkDestroyQueryPool)                                                                          \
+    X(vkGetQueryPoolResults)                                                                       \
+    X(vkCmdResetQueryPool)                                                                         \
+    X(vkCmdWriteTimestamp)
 
 struct vk_fns {
     PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr;
@@ -131,6 +136,7 @@ struct vk_devinfo {
     bool pci_bus_info;   /* VK_EXT_pci_bus_info: pci_bus_id is known (and enabled on the device) */
     char pci_bus_id[16]; /* "0000:01:00.0", or "" */
     uint32_t queue_family;
+    uint32_t timestamp_bits; /* timestampValidBits of that family (0: no timestamps) */
 };
 
 /* vk_device.c */
@@ -160,11 +166,14 @@ struct vk_ctx {
     VkFence fence;
     uint64_t max_range;        /* bytes a single storage binding may cover (<= 2 GiB) */
     uint32_t wg;               /* default workgroup size */
-    uint32_t mv_rows, mm_rows; /* rows per workgroup of matvec / matmul */
+    uint32_t mv_rows, mm_rows; /* (most) rows per workgroup of matvec / matmul */
+    uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
+    bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
     bool use_subgroup;         /* subgroup-arithmetic shader variants */
     bool one_subgroup;         /* wg <= the (fixed) subgroup size: reductions without barriers */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
+    bool unit;           /* and, where rows allow, through R32G32_UINT ones (matvec_unit) */
     uint64_t max_texels; /* maxTexelBufferElements */
 };
 
@@ -199,5 +208,13 @@ int vk_test_run(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos
 int vk_test_get_kv(struct backend *b, int32_t layer, float *k, float *v, char *err, size_t errlen);
 /* Whether the backend's KV cache is float16. */
 bool vk_test_kv_f16(struct backend *b);
+/* Whether b has made a pipeline whose name starts with name. */
+bool vk_test_used_pipe(struct backend *b, const char *name);
+/* Whether spec names a CPU implementation (llvmpipe): the unit kernels run there. */
+bool vk_test_is_cpu_device(const char *spec);
+/* type suffix of shader names ("q4_0"), NULL when the type has no shaders (vk_record.c) */
+const char *vk_type_suffix(uint32_t type);
+/* elements per unit of the unit kernels for the type, 0 if none (vk_record.c) */
+int64_t vk_unit_elems(uint32_t type);
 
 #endif

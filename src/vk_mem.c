@@ -101,10 +101,13 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     c->wg = wg;
     /* CPU implementations pay per workgroup: give each more rows */
     bool cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    c->mv_rows = (uint32_t)env_long("JOULE_VK_MV_ROWS", cpu ? 32 : 4);
-    c->mm_rows = (uint32_t)env_long("JOULE_VK_MM_ROWS", cpu ? 16 : 8);
-    if (c->mv_rows < 1 || c->mv_rows > 64) c->mv_rows = 8;
-    if (c->mm_rows < 1 || c->mm_rows > 64) c->mm_rows = 8;
+    c->cpu = cpu;
+    c->mv_rows_forced = (uint32_t)env_long("JOULE_VK_MV_ROWS", 0);
+    if (c->mv_rows_forced > 256) c->mv_rows_forced = 0;
+    c->mv_rows = cpu ? 128 : 4;
+    if (c->mv_rows_forced > c->mv_rows) c->mv_rows = c->mv_rows_forced;
+    c->mm_rows = (uint32_t)env_long("JOULE_VK_MM_ROWS", cpu ? 128 : 8);
+    if (c->mm_rows < 1 || c->mm_rows > 256) c->mm_rows = 8;
     c->use_subgroup = d->subgroup_arith && !env_on("JOULE_VK_NO_SUBGROUP");
     /* SPIR-V 1.3 shaders run with the reported subgroup size (no varying sizes) */
     c->one_subgroup =
@@ -122,6 +125,9 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
      * JOULE_VK_TEXEL=1; JOULE_VK_NO_TEXEL=1 turns it off everywhere. */
     c->texel = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
                (cpu || env_on("JOULE_VK_TEXEL")) && !env_on("JOULE_VK_NO_TEXEL");
+    f->vkGetPhysicalDeviceFormatProperties(d->pd, VK_FORMAT_R32G32_UINT, &fp);
+    c->unit = c->texel && (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
+              !env_on("JOULE_VK_NO_UNIT");
     if (vk_check_validation(&c->vi, err, errlen) != 0) {
         vk_ctx_close(c);
         return VK_FAILED;
@@ -157,13 +163,12 @@ int vk_buf_new(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize size, enum vk_me
     memset(b, 0, sizeof *b);
     if (size == 0) size = 16;
     size = (size + 15) & ~(VkDeviceSize)15;
-    VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                              .size = size,
-                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                       VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkBufferCreateInfo bci = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkResult r = f->vkCreateBuffer(c->dev, &bci, NULL, &b->buf);
     if (r != VK_SUCCESS) {
         snprintf(err, errlen, "vkCreateBuffer (%llu bytes) failed: %s", (unsigned long long)size,

@@ -189,9 +189,10 @@ static bool is_k(uint32_t t)
 
 /* MATMUL (matvec for 1-2 rows, tiled matmul above) with bias and accumulate, every type;
  * then with a storage-buffer range small enough to split the weight into chunks. */
-static void check_matmul(const char *spec, uint32_t type, bool small_range)
+static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, int32_t ne0,
+                             const char *want_pipe)
 {
-    int32_t ne0 = is_float(type) ? 45 : is_k(type) ? 768 : 160, rows = 75;
+    int32_t rows = 75;
     struct harness h;
     h_config(&h, ne0, rows, 16, 1, 1, 2);
     struct weight w = make_weight(type, ne0, rows, "w");
@@ -230,11 +231,56 @@ static void check_matmul(const char *spec, uint32_t type, bool small_range)
         free(want);
         free(got);
     }
+    if (want_pipe) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", want_pipe, vk_type_suffix(type));
+        ck_assert_msg(vk_test_used_pipe(h.b, name), "matmul %s: pipeline %s was not used",
+                      quant_name(type), name);
+    }
     backend_destroy(h.b);
     unsetenv("JOULE_VK_MAX_RANGE");
     free((void *)w.data);
     free((void *)bias.data);
 }
+
+static void check_matmul(const char *spec, uint32_t type, bool small_range)
+{
+    check_matmul_ne0(spec, type, small_range, is_float(type) ? 45 : is_k(type) ? 768 : 160, NULL);
+}
+
+/* Rows of whole units (384 elements) take the unit kernels on CPU devices (matvec_unit,
+ * matmul_unit); elsewhere the same checks run the other kernels. Rows per workgroup that
+ * do not divide the 75 rows, several configurations, split weights. */
+static void check_matmul_unit(const char *spec, uint32_t type, bool small_range)
+{
+    bool cpu_dev = vk_test_is_cpu_device(spec);
+    check_matmul_ne0(spec, type, small_range, 384,
+                     cpu_dev && vk_unit_elems(type) ? "matvec_unit_" : NULL);
+    /* (a split range allows batches of 2 only: all matvec) */
+    check_matmul_ne0(spec, type, small_range, 384,
+                     cpu_dev && vk_unit_elems(type) && !small_range ? "matmul_unit_" : NULL);
+}
+
+START_TEST(test_op_matmul_unit)
+{
+    NEED_VK(spec);
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        for (int t = 0; t < N_WTYPES; t++)
+            if (!is_k(wtypes[t])) check_matmul_unit(spec, wtypes[t], false);
+    }
+    clear_config();
+    setenv("JOULE_VK_MV_ROWS", "3", 1);
+    setenv("JOULE_VK_MM_ROWS", "5", 1);
+    for (int t = 0; t < N_WTYPES; t++)
+        if (!is_k(wtypes[t])) {
+            check_matmul_unit(spec, wtypes[t], false);
+            check_matmul_unit(spec, wtypes[t], true);
+        }
+    unsetenv("JOULE_VK_MV_ROWS");
+    unsetenv("JOULE_VK_MM_ROWS");
+}
+END_TEST
 
 START_TEST(test_op_matmul)
 {
@@ -664,6 +710,7 @@ Suite *vk_suite(void)
     tcase_add_test(tc, test_validation_errors_fail);
     tcase_add_test(tc, test_op_embed);
     tcase_add_test(tc, test_op_matmul);
+    tcase_add_test(tc, test_op_matmul_unit);
     tcase_add_test(tc, test_op_rmsnorm_swiglu);
     tcase_add_test(tc, test_op_rope);
     tcase_add_test(tc, test_op_attention);

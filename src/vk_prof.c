@@ -1,0 +1,164 @@
+/* vk_prof — per-op GPU time from timestamp queries (JOULE_VK_PROFILE=1). Each recorded
+ * step writes a timestamp after every op; after the fence wait the differences are
+ * added up per op kind (and per weight for matrix products) and printed to stderr when
+ * the backend is destroyed. Off by default: timestamps between dispatches can cost a
+ * little on some drivers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+#include "vk.h"
+#include "vk_backend.h"
+
+void vk_prof_init(struct vk_backend *vb)
+{
+    const char *v = getenv("JOULE_VK_PROFILE");
+    if (!v || !*v || strcmp(v, "0") == 0) return;
+    if (vb->c.info.timestamp_bits == 0 || vb->c.info.props.limits.timestampPeriod <= 0) {
+        fprintf(stderr, "joule: JOULE_VK_PROFILE: %s has no compute timestamps; not profiling\n",
+                vb->c.info.props.deviceName);
+        return;
+    }
+    vb->prof_on = true;
+}
+
+/* the name of op i's row in the table */
+static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_t i, char *key,
+                   size_t len)
+{
+    const struct op *o = &vb->graph.ops[i];
+    const char *phase = st->n == 1 ? "decode " : "prefill";
+    if (o->kind != OP_MATMUL || !o->w || !o->w->name) {
+        snprintf(key, len, "%s %s", phase, op_name(o->kind));
+        return;
+    }
+    const char *w = o->w->name;
+    if (strncmp(w, "blk.", 4) == 0) {
+        const char *dot = strchr(w + 4, '.');
+        if (dot) w = dot + 1;
+    }
+    size_t wl = strlen(w);
+    if (wl > 7 && strcmp(w + wl - 7, ".weight") == 0) wl -= 7;
+    const char *kind = st->n <= vb->matvec_max ? "matvec" : "matmul";
+    const char *ts = vk_type_suffix(o->w->type);
+    snprintf(key, len, "%s %s %.*s %s", phase, kind, (int)wl, w, ts ? ts : "?");
+}
+
+int vk_prof_begin(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen)
+{
+    if (!vb->prof_on) return 0;
+    const struct vk_fns *f = &vb->c.vi.f;
+    if (!st->qp) {
+        uint32_t nq = (uint32_t)vb->graph.n_ops + 1;
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                    .queryCount = nq};
+        st->qop = calloc(nq, sizeof *st->qop);
+        if (!st->qop || f->vkCreateQueryPool(vb->c.dev, &qi, NULL, &st->qp) != VK_SUCCESS) {
+            free(st->qop);
+            st->qop = NULL;
+            st->qp = VK_NULL_HANDLE;
+            snprintf(err, errlen, "JOULE_VK_PROFILE: cannot create a timestamp query pool");
+            return -1;
+        }
+    }
+    st->nq = 0;
+    st->runs = 0;
+    f->vkCmdResetQueryPool(st->cb, st->qp, 0, (uint32_t)vb->graph.n_ops + 1);
+    f->vkCmdWriteTimestamp(st->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, st->qp, 0);
+    return 0;
+}
+
+void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op)
+{
+    if (!vb->prof_on) return;
+    st->qop[st->nq++] = op;
+    vb->c.vi.f.vkCmdWriteTimestamp(st->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, st->qp,
+                                   (uint32_t)st->nq);
+}
+
+int vk_prof_collect(struct vk_backend *vb, struct vk_step *st)
+{
+    /* a recorded step's first run is left out: drivers may compile shaders on first use */
+    if (!vb->prof_on || !st->qp || st->nq == 0 || st->runs++ == 0) return 0;
+    uint64_t *ts = malloc(sizeof *ts * ((size_t)st->nq + 1));
+    if (!ts) return -1;
+    VkResult r = vb->c.vi.f.vkGetQueryPoolResults(
+        vb->c.dev, st->qp, 0, (uint32_t)st->nq + 1, sizeof *ts * ((size_t)st->nq + 1), ts,
+        sizeof *ts, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (r != VK_SUCCESS) {
+        free(ts);
+        return -1;
+    }
+    uint32_t bits = vb->c.info.timestamp_bits;
+    uint64_t mask = bits >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1);
+    double period = vb->c.info.props.limits.timestampPeriod;
+    for (int32_t k = 0; k < st->nq; k++) {
+        char key[sizeof vb->prof[0].key];
+        op_key(vb, st, st->qop[k], key, sizeof key);
+        int32_t e = 0;
+        while (e < vb->n_prof && strcmp(vb->prof[e].key, key) != 0)
+            e++;
+        if (e == vb->n_prof) {
+            if (vb->n_prof == vb->cap_prof) {
+                int32_t cap = vb->cap_prof ? 2 * vb->cap_prof : 32;
+                struct vk_prof_entry *p = realloc(vb->prof, sizeof *p * (size_t)cap);
+                if (!p) {
+                    free(ts);
+                    return -1;
+                }
+                vb->prof = p;
+                vb->cap_prof = cap;
+            }
+            memset(&vb->prof[e], 0, sizeof vb->prof[e]);
+            snprintf(vb->prof[e].key, sizeof vb->prof[e].key, "%s", key);
+            vb->n_prof++;
+        }
+        vb->prof[e].ns += (double)((ts[k + 1] - ts[k]) & mask) * period;
+        vb->prof[e].calls++;
+    }
+    free(ts);
+    return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    double x = ((const struct vk_prof_entry *)a)->ns, y = ((const struct vk_prof_entry *)b)->ns;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void vk_prof_report(struct vk_backend *vb)
+{
+    if (!vb->prof_on || vb->n_prof == 0) return;
+    qsort(vb->prof, (size_t)vb->n_prof, sizeof *vb->prof, by_time);
+    double total = 0;
+    for (int32_t e = 0; e < vb->n_prof; e++)
+        total += vb->prof[e].ns;
+    fprintf(stderr,
+            "\nVulkan profile (%s; device time between timestamps; every run of each recorded "
+            "step but its first)\n",
+            vb->c.info.props.deviceName);
+    fprintf(stderr, "%-44s %10s %6s %9s %10s\n", "op", "ms", "%", "calls", "us/call");
+    for (int32_t e = 0; e < vb->n_prof; e++) {
+        const struct vk_prof_entry *p = &vb->prof[e];
+        fprintf(stderr, "%-44s %10.2f %6.1f %9llu %10.1f\n", p->key, p->ns / 1e6,
+                total > 0 ? 100.0 * p->ns / total : 0.0, (unsigned long long)p->calls,
+                p->calls ? p->ns / 1e3 / (double)p->calls : 0.0);
+    }
+    fprintf(stderr, "%-44s %10.2f\n", "total", total / 1e6);
+}
+
+void vk_prof_free(struct vk_backend *vb)
+{
+    const struct vk_fns *f = &vb->c.vi.f;
+    for (int i = 0; i < VK_MAX_STEPS; i++) {
+        if (vb->steps[i].qp) f->vkDestroyQueryPool(vb->c.dev, vb->steps[i].qp, NULL);
+        vb->steps[i].qp = VK_NULL_HANDLE;
+        free(vb->steps[i].qop);
+        vb->steps[i].qop = NULL;
+    }
+    free(vb->prof);
+    vb->prof = NULL;
+    vb->n_prof = vb->cap_prof = 0;
+}

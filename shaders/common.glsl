@@ -154,6 +154,9 @@ vec4 bits4(uint b) { return vec4(b & 1u, (b >> 1) & 1u, (b >> 2) & 1u, (b >> 3) 
 #endif
 
 #define QUADS (QK / 4u)
+#if !defined(IS_FLOAT) && !defined(IS_K)
+#define QK32 1 // QK is 32: 8 quads (for the preprocessor, which cannot compare 32u)
+#endif
 
 #if defined(UNIT) && !defined(IS_K)
 // UNIT (matvec_unit.comp): U consecutive blocks, UB bytes (a multiple of 8) starting at an

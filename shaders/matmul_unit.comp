@@ -22,6 +22,20 @@ vec4 xq[TN * U * QUADS]; // x of the current unit, token-major
 float xsum[TN * U];
 float a[TN];
 
+// quad j of block k (both constants) applied to the TN tokens. Written out rather than
+// looped: where the compiler keeps a loop over j (it did for Q5_0), j indexes the staged
+// words and xq[] dynamically, which on CPU implementations is a loop over lanes per read.
+#define UNIT_QUAD(k, j)                                                                            \
+    {                                                                                              \
+        const vec4 w = blk_quad(j);                                                                \
+        for (uint t = 0; t < TN; t++) s[t] += w * xq[(t * U + (k)) * QUADS + (j)];                 \
+    }
+#ifdef QK32
+#define UNIT_QUADS_4_TO_7(k) UNIT_QUAD(k, 4u) UNIT_QUAD(k, 5u) UNIT_QUAD(k, 6u) UNIT_QUAD(k, 7u)
+#else
+#define UNIT_QUADS_4_TO_7(k)
+#endif
+
 // the unit's block k (a constant) applied to the TN tokens
 #define UNIT_BLOCK(k)                                                                              \
     {                                                                                              \
@@ -30,10 +44,11 @@ float a[TN];
         blk_head(d, m);                                                                            \
         vec4 s[TN];                                                                                \
         for (uint t = 0; t < TN; t++) s[t] = vec4(0.0);                                            \
-        for (uint j = 0; j < QUADS; j++) {                                                         \
-            const vec4 w = blk_quad(j);                                                            \
-            for (uint t = 0; t < TN; t++) s[t] += w * xq[(t * U + (k)) * QUADS + j];               \
-        }                                                                                          \
+        UNIT_QUAD(k, 0u)                                                                           \
+        UNIT_QUAD(k, 1u)                                                                           \
+        UNIT_QUAD(k, 2u)                                                                           \
+        UNIT_QUAD(k, 3u)                                                                           \
+        UNIT_QUADS_4_TO_7(k)                                                                       \
         for (uint t = 0; t < TN; t++)                                                              \
             a[t] += d * (s[t].x + s[t].y + s[t].z + s[t].w) + m * xsum[t * U + (k)];               \
     }

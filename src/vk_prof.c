@@ -40,7 +40,8 @@ static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_
     }
     size_t wl = strlen(w);
     if (wl > 7 && strcmp(w + wl - 7, ".weight") == 0) wl -= 7;
-    const char *kind = st->n <= vb->matvec_max ? "matvec" : "matmul";
+    int32_t rows = o->logits_rows ? st->nl : st->n;
+    const char *kind = rows <= vb->matvec_max ? "matvec" : "matmul";
     const char *ts = vk_type_suffix(o->w->type);
     snprintf(key, len, "%s %s %.*s %s", phase, kind, (int)wl, w, ts ? ts : "?");
 }
@@ -80,8 +81,10 @@ void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op)
 
 int vk_prof_collect(struct vk_backend *vb, struct vk_step *st)
 {
-    /* a recorded step's first run is left out: drivers may compile shaders on first use */
-    if (!vb->prof_on || !st->qp || st->nq == 0 || st->runs++ == 0) return 0;
+    if (!vb->prof_on || !st->qp || st->nq == 0) return 0;
+    /* a recorded step's first run gets lines of its own: drivers may compile shaders on
+     * first use, which is charged to whichever op used the shader first */
+    bool first = st->runs++ == 0;
     uint64_t *ts = malloc(sizeof *ts * ((size_t)st->nq + 1));
     if (!ts) return -1;
     VkResult r = vb->c.vi.f.vkGetQueryPoolResults(
@@ -97,6 +100,11 @@ int vk_prof_collect(struct vk_backend *vb, struct vk_step *st)
     for (int32_t k = 0; k < st->nq; k++) {
         char key[sizeof vb->prof[0].key];
         op_key(vb, st, st->qop[k], key, sizeof key);
+        if (first) {
+            char op[sizeof key];
+            memcpy(op, key, sizeof op);
+            snprintf(key, sizeof key, "%s (1st run)", op);
+        }
         int32_t e = 0;
         while (e < vb->n_prof && strcmp(vb->prof[e].key, key) != 0)
             e++;
@@ -135,18 +143,16 @@ void vk_prof_report(struct vk_backend *vb)
     double total = 0;
     for (int32_t e = 0; e < vb->n_prof; e++)
         total += vb->prof[e].ns;
-    fprintf(stderr,
-            "\nVulkan profile (%s; device time between timestamps; every run of each recorded "
-            "step but its first)\n",
+    fprintf(stderr, "\nVulkan profile (%s; device time between timestamps, summed over steps)\n",
             vb->c.info.props.deviceName);
-    fprintf(stderr, "%-44s %10s %6s %9s %10s\n", "op", "ms", "%", "calls", "us/call");
+    fprintf(stderr, "%-54s %10s %6s %9s %10s\n", "op", "ms", "%", "calls", "us/call");
     for (int32_t e = 0; e < vb->n_prof; e++) {
         const struct vk_prof_entry *p = &vb->prof[e];
-        fprintf(stderr, "%-44s %10.2f %6.1f %9llu %10.1f\n", p->key, p->ns / 1e6,
+        fprintf(stderr, "%-54s %10.2f %6.1f %9llu %10.1f\n", p->key, p->ns / 1e6,
                 total > 0 ? 100.0 * p->ns / total : 0.0, (unsigned long long)p->calls,
                 p->calls ? p->ns / 1e3 / (double)p->calls : 0.0);
     }
-    fprintf(stderr, "%-44s %10.2f\n", "total", total / 1e6);
+    fprintf(stderr, "%-54s %10.2f\n", "total", total / 1e6);
 }
 
 void vk_prof_free(struct vk_backend *vb)

@@ -98,13 +98,9 @@ int vk_prof_collect(struct vk_backend *vb, struct vk_step *st)
     uint64_t mask = bits >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1);
     double period = vb->c.info.props.limits.timestampPeriod;
     for (int32_t k = 0; k < st->nq; k++) {
-        char key[sizeof vb->prof[0].key];
-        op_key(vb, st, st->qop[k], key, sizeof key);
-        if (first) {
-            char op[sizeof key];
-            memcpy(op, key, sizeof op);
-            snprintf(key, sizeof key, "%s (1st run)", op);
-        }
+        char key[sizeof vb->prof[0].key], op[sizeof key - 12];
+        op_key(vb, st, st->qop[k], op, sizeof op);
+        snprintf(key, sizeof key, "%s%s", op, first ? " (1st run)" : "");
         int32_t e = 0;
         while (e < vb->n_prof && strcmp(vb->prof[e].key, key) != 0)
             e++;

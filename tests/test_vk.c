@@ -599,6 +599,51 @@ START_TEST(test_models)
 }
 END_TEST
 
+/* Logits of a prompt then 4 single-token steps (the n=1 step re-run: profiled runs after
+ * the first) on tiny-llama-Q8_0. */
+static float *steps_logits(const char *spec, const char *shared, int32_t *n_vocab)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
+    struct model *m = NULL;
+    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    struct backend *b = NULL;
+    ck_assert_msg(vk_backend_new(m, spec, 64, &b, err, sizeof err) == VK_OK, "%s", err);
+    const int32_t nv = m->cfg.n_vocab;
+    *n_vocab = nv;
+    float *lg = malloc(sizeof(float) * 5 * (size_t)nv);
+    ck_assert_ptr_nonnull(lg);
+    int32_t prompt[6] = {1, 15, 200, 33, 7, 99};
+    ck_assert_msg(backend_forward(b, prompt, 6, 0, false, lg, err, sizeof err) == 0, "%s", err);
+    for (int32_t k = 1; k < 5; k++) {
+        int32_t tok = 5 + 17 * k;
+        ck_assert_msg(backend_forward(b, &tok, 1, 5 + k, false, lg + (size_t)k * (size_t)nv, err,
+                                      sizeof err) == 0,
+                      "%s", err);
+    }
+    backend_destroy(b);
+    model_free(m);
+    return lg;
+}
+
+/* JOULE_VK_PROFILE=1 (timestamps after every op, a table on stderr at the end) changes
+ * nothing in the results. */
+START_TEST(test_profile_same_logits)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    int32_t nv = 0;
+    float *plain = steps_logits(spec, shared, &nv);
+    setenv("JOULE_VK_PROFILE", "1", 1);
+    float *prof = steps_logits(spec, shared, &nv);
+    unsetenv("JOULE_VK_PROFILE");
+    ck_assert_msg(memcmp(plain, prof, sizeof(float) * 5 * (size_t)nv) == 0,
+                  "logits differ with JOULE_VK_PROFILE=1");
+    free(plain);
+    free(prof);
+}
+END_TEST
+
 /* Weights, logits and activations split across bindings by an artificial 256 KiB range. */
 START_TEST(test_model_split_range)
 {
@@ -720,6 +765,7 @@ Suite *vk_suite(void)
     tcase_add_checked_fixture(tm, NULL, vk_teardown);
     tcase_add_loop_test(tm, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
     tcase_add_test(tm, test_model_split_range);
+    tcase_add_test(tm, test_profile_same_logits);
     suite_add_tcase(s, tm);
     return s;
 }

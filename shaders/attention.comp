@@ -6,6 +6,13 @@
 // variants: attention: attention_ns:NO_SUBGROUP attention_f32:KV_F32
 // variants: attention_f32_ns:KV_F32,NO_SUBGROUP attention_sg:ONE_SUBGROUP
 // variants: attention_f32_sg:KV_F32,ONE_SUBGROUP
+// KV_TEXEL (CPU devices, head_dim a multiple of 4): q, K and V read as 4-element texels
+// (views of the activation and of the caches, bindings 8, 6, 7): on CPU implementations a
+// storage-buffer read is a loop over lanes, a texel fetch a SIMD gather
+// variants: attention_tx:KV_TEXEL attention_tx_ns:KV_TEXEL,NO_SUBGROUP
+// variants: attention_tx_sg:KV_TEXEL,ONE_SUBGROUP attention_f32_tx:KV_F32,KV_TEXEL
+// variants: attention_f32_tx_ns:KV_F32,KV_TEXEL,NO_SUBGROUP
+// variants: attention_f32_tx_sg:KV_F32,KV_TEXEL,ONE_SUBGROUP
 #define NEED_REDUCE
 #include "common.glsl"
 #ifdef ONE_SUBGROUP
@@ -27,6 +34,11 @@ layout(std430, binding = 0) readonly buffer KCache { uint kc[]; };
 layout(std430, binding = 5) readonly buffer VCache { uint vc[]; };
 #define KV2(buf, i) unpackHalf2x16(buf[i])
 #endif
+#ifdef KV_TEXEL
+layout(binding = 6) uniform samplerBuffer kt;
+layout(binding = 7) uniform samplerBuffer vt;
+layout(binding = 8) uniform samplerBuffer qt;
+#endif
 // window: attend to the last `window` positions only (sliding window), 0 = all
 layout(push_constant) uniform PC { uint n_head, n_head_kv, head_dim; float scale; uint window; } pc;
 
@@ -35,6 +47,67 @@ shared vec2 acc_sh[HD_MAX / 2u]; // each invocation owns its pairs: no barrier n
 shared float p_sh[WG];
 #endif
 
+#ifdef KV_TEXEL
+shared vec4 acc4_sh[HD_MAX / 4u];
+
+void main()
+{
+    const uint l = gl_LocalInvocationID.x;
+    const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y;
+    const uint hd4 = pc.head_dim / 4u;
+    const uint kvh = h / (pc.n_head / pc.n_head_kv);
+    const uint row4 = pc.n_head_kv * hd4; // cache row stride in texels
+    const uint kv0 = kvh * hd4;
+    const uint qo = (t * pc.n_head + h) * pc.head_dim;
+    const uint n_keys = prm.pos0 + t + 1u;
+    const uint first = pc.window > 0u && n_keys > pc.window ? n_keys - pc.window : 0u;
+
+    for (uint d = l; d < hd4; d += WG) acc4_sh[d] = vec4(0.0);
+    float mx = NEG, lsum = 0.0;
+    for (uint base = first; base < n_keys; base += WG) {
+        const uint j = base + l;
+        // branch-free: keys past the end read the last one and are masked below
+        const uint jc = min(j, n_keys - 1u);
+        vec4 a4 = vec4(0.0);
+        for (uint d = 0; d < hd4; d++)
+            a4 += texelFetch(qt, int(qo / 4u + d)) * texelFetch(kt, int(jc * row4 + kv0 + d));
+        const float s = j < n_keys ? (a4.x + a4.y + a4.z + a4.w) * pc.scale : NEG;
+        const float nm = max(mx, wg_max(s));
+        const float p = j < n_keys ? exp(s - nm) : 0.0;
+        const float corr = exp(mx - nm);
+        lsum = lsum * corr + wg_sum(p);
+        const uint cnt = min(WG, n_keys - base);
+#ifdef ONE_SUBGROUP
+        for (uint dd = 0; dd < hd4; dd += WG) {
+            const uint d = min(dd + l, hd4 - 1u);
+            vec4 a = acc4_sh[d] * corr;
+            for (uint jj = 0; jj < cnt; jj++)
+                a += subgroupShuffle(p, jj) * texelFetch(vt, int((base + jj) * row4 + kv0 + d));
+            if (dd + l < hd4) acc4_sh[d] = a;
+        }
+#else
+        p_sh[l] = p;
+        barrier();
+        for (uint d = l; d < hd4; d += WG) {
+            vec4 a = acc4_sh[d] * corr;
+            for (uint jj = 0; jj < cnt; jj++)
+                a += p_sh[jj] * texelFetch(vt, int((base + jj) * row4 + kv0 + d));
+            acc4_sh[d] = a;
+        }
+        barrier();
+#endif
+        mx = nm;
+    }
+    const float inv = 1.0 / lsum;
+    for (uint d = l; d < hd4; d += WG) {
+        const vec4 a = acc4_sh[d] * inv;
+        o[qo + 4u * d] = a.x;
+        o[qo + 4u * d + 1u] = a.y;
+        o[qo + 4u * d + 2u] = a.z;
+        o[qo + 4u * d + 3u] = a.w;
+    }
+}
+#else
 void main()
 {
     const uint l = gl_LocalInvocationID.x;
@@ -95,3 +168,4 @@ void main()
         o[qo + 2u * d + 1u] = a.y;
     }
 }
+#endif

@@ -45,6 +45,9 @@ static void vb_destroy(struct backend *b)
             vk_buf_free(c, &vb->act[i]);
         int32_t nl = vb->base.model ? vb->base.model->cfg.n_layer : 0;
         for (int32_t l = 0; l < nl; l++) {
+            for (int k = 0; vb->kv_views && k < 2; k++)
+                if (vb->kv_views[2 * l + k])
+                    f->vkDestroyBufferView(c->dev, vb->kv_views[2 * l + k], NULL);
             if (vb->kc) vk_buf_free(c, &vb->kc[l]);
             if (vb->vc) vk_buf_free(c, &vb->vc[l]);
         }
@@ -60,6 +63,7 @@ static void vb_destroy(struct backend *b)
     free(vb->weights);
     free(vb->kc);
     free(vb->vc);
+    free(vb->kv_views);
     if (vb->op_sets)
         for (int32_t i = 0; i < vb->graph.n_ops; i++)
             free(vb->op_sets[i]);
@@ -250,6 +254,11 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_ATTENTION:
                 bind[0] = &vb->kc[o->layer], bind[1] = src, bind[2] = dst;
                 bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                if (vb->kv_texel) {
+                    view[0] = vb->kv_views[2 * o->layer];
+                    view[1] = vb->kv_views[2 * o->layer + 1];
+                }
+                if (vb->act_views[o->src]) view[2] = vb->act_views[o->src];
                 break;
             case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
             default: break;
@@ -389,16 +398,25 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     }
     vb->kc = calloc((size_t)c->n_layer, sizeof *vb->kc);
     vb->vc = calloc((size_t)c->n_layer, sizeof *vb->vc);
+    vb->kv_views = calloc((size_t)c->n_layer * 2, sizeof *vb->kv_views);
     vb->weights = calloc((size_t)n_ops * 2 + 1, sizeof *vb->weights);
     vb->op_w = calloc((size_t)n_ops, sizeof *vb->op_w);
     vb->op_sets = calloc((size_t)n_ops, sizeof *vb->op_sets);
-    if (!vb->kc || !vb->vc || !vb->weights || !vb->op_w || !vb->op_sets) {
+    if (!vb->kc || !vb->vc || !vb->kv_views || !vb->weights || !vb->op_w || !vb->op_sets) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (int32_t l = 0; l < c->n_layer; l++)
         if (vk_buf_new(ctx, &vb->kc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0 ||
             vk_buf_new(ctx, &vb->vc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0)
+            return -1;
+    /* attention on CPU devices reads the caches as 4-element texels */
+    VkFormat kvf = ctx->kv_f16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+    vb->kv_texel =
+        ctx->unit && c->head_dim % 4 == 0 && kv_bytes / (ctx->kv_f16 ? 8 : 16) <= ctx->max_texels;
+    for (int32_t l = 0; vb->kv_texel && l < c->n_layer; l++)
+        if (make_view(vb, &vb->kc[l], kvf, &vb->kv_views[2 * l], err, errlen) != 0 ||
+            make_view(vb, &vb->vc[l], kvf, &vb->kv_views[2 * l + 1], err, errlen) != 0)
             return -1;
     if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||

@@ -65,6 +65,8 @@ struct vk_backend {
     VkDescriptorSet **op_sets;
     struct vk_buf act[ACT_COUNT]; /* ACT_LOGITS is host-visible */
     struct vk_buf *kc, *vc;       /* per layer */
+    VkBufferView *kv_views;       /* per layer: K and V as 4-element texels, when kv_texel */
+    bool kv_texel;                /* attention reads q, K, V through texel views */
     struct vk_buf params;         /* pos0, n, tokens (host-written) */
     struct vk_buf rope;           /* cos/sin per position */
     struct vk_buf dummy;

@@ -317,7 +317,9 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         uint32_t pc[5] = {(uint32_t)c->n_head, (uint32_t)c->n_head_kv, (uint32_t)c->head_dim, 0,
                           (uint32_t)(o->window > 0 ? o->window : 0)};
         memcpy(&pc[3], &scale, 4);
-        snprintf(name, sizeof name, "attention%s%s", kvs, ns);
+        /* q through its vec4 texel view too */
+        bool tx = vb->kv_texel && vb->act_views[o->src];
+        snprintf(name, sizeof name, "attention%s%s%s", kvs, tx ? "_tx" : "", ns);
         return dispatch(r, name, sets[0], pc, sizeof pc, (uint32_t)c->n_head, (uint32_t)n);
     }
     case OP_SWIGLU: {

@@ -432,10 +432,12 @@ static float f16_round(float x)
 }
 
 /* KV_STORE then ATTENTION (GQA 6/2 heads) over several steps, against the CPU kernel on
- * the cache contents read back. */
-static void check_attention(const char *spec, int32_t window)
+ * the cache contents read back. A head dimension of 10 takes the storage-buffer kernel, 12
+ * (a multiple of 4) the texel one on CPU devices (asserted). */
+static void check_attention(const char *spec, int32_t window, int32_t HD)
 {
-    enum { NH = 6, NKV = 2, HD = 10, CTX = 80 };
+    enum { NH = 6, NKV = 2, HD_MAX = 12, CTX = 80 };
+    ck_assert_int_le(HD, HD_MAX);
     struct harness h;
     h_config(&h, 16, 16, 16, NH, NKV, HD);
     h.ops[0] =
@@ -448,14 +450,14 @@ static void check_attention(const char *spec, int32_t window)
                            .window = window};
     h_open(&h, spec, 2, CTX);
     bool f16 = vk_test_kv_f16(h.b);
-    static float kc[CTX * NKV * HD], vc[CTX * NKV * HD], kref[CTX * NKV * HD];
-    static float vref[CTX * NKV * HD];
+    static float kc[CTX * NKV * HD_MAX], vc[CTX * NKV * HD_MAX], kref[CTX * NKV * HD_MAX];
+    static float vref[CTX * NKV * HD_MAX];
     static const int32_t steps[][2] = {{0, 13}, {13, 1}, {14, 1}, {15, 40}, {55, 25}};
     char err[512];
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         int32_t pos = steps[s][0], n = steps[s][1];
-        static float q[40 * NH * HD], k[40 * NKV * HD], v[40 * NKV * HD];
-        static float want[40 * NH * HD], got[40 * NH * HD];
+        static float q[40 * NH * HD_MAX], k[40 * NKV * HD_MAX], v[40 * NKV * HD_MAX];
+        static float want[40 * NH * HD_MAX], got[40 * NH * HD_MAX];
         fill(q, (size_t)(n * NH * HD), 3.0f);
         fill(k, (size_t)(n * NKV * HD), 3.0f);
         fill(v, (size_t)(n * NKV * HD), 2.0f);
@@ -473,9 +475,12 @@ static void check_attention(const char *spec, int32_t window)
         assert_close(vc, vref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store v");
         cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, window);
         char what[80];
-        snprintf(what, sizeof what, "attention pos=%d n=%d window=%d", pos, n, window);
+        snprintf(what, sizeof what, "attention hd=%d pos=%d n=%d window=%d", HD, pos, n, window);
         assert_close(got, want, (size_t)(n * NH * HD), 2e-5f, what);
     }
+    if (HD % 4 == 0 && vk_test_is_cpu_device(spec))
+        ck_assert_msg(vk_test_used_pipe(h.b, f16 ? "attention_tx" : "attention_f32_tx"),
+                      "attention hd=%d: the texel kernel was not used", HD);
     backend_destroy(h.b);
 }
 
@@ -484,12 +489,15 @@ START_TEST(test_op_attention)
     NEED_VK(spec);
     for (int k = 0; k < N_CONFIGS; k++) {
         set_config(k);
-        check_attention(spec, 0);
-        check_attention(spec, 19); /* sliding window */
+        for (int32_t hd = 10; hd <= 12; hd += 2) {
+            check_attention(spec, 0, hd);
+            check_attention(spec, 19, hd); /* sliding window */
+        }
     }
     clear_config();
     setenv("JOULE_VK_KV_F32", "1", 1);
-    check_attention(spec, 0);
+    check_attention(spec, 0, 10);
+    check_attention(spec, 0, 12);
     unsetenv("JOULE_VK_KV_F32");
 }
 END_TEST

@@ -82,7 +82,32 @@ float wg_max(float v)
 
 #ifdef NEED_WEIGHTS
 layout(std430, binding = 0) readonly buffer WBuf { uint wdata[]; };
-#ifdef TEXEL
+#ifdef KUNIT
+// KUNIT (matvec_kunit.comp): a whole K super-block is staged in sw[] (sb_stage), and the
+// K code below reads it at offsets from 0 that are constants in every unrolled group
+layout(binding = 6) uniform usamplerBuffer wtex;
+uint sel4(uvec4 v, uint i) { return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w; }
+// SBW: words of a super-block, plus one (rd32 reads the word after); SBW_I the same for
+// the preprocessor (which cannot read 22u)
+#if defined(TYPE_Q2_K)
+#define SBW 22u
+#define SBW_I 22
+#elif defined(TYPE_Q3_K)
+#define SBW 29u
+#define SBW_I 29
+#elif defined(TYPE_Q4_K)
+#define SBW 37u
+#define SBW_I 37
+#elif defined(TYPE_Q5_K)
+#define SBW 45u
+#define SBW_I 45
+#else
+#define SBW 54u
+#define SBW_I 54
+#endif
+uint sw[SBW];
+#define WREAD(i) sw[i]
+#elif defined(TEXEL)
 // TEXEL variants read the weights through a uniform texel buffer: an R32G32B32A32_UINT
 // view of the same buffer (binding 6). On llvmpipe a texel fetch is gathered in SIMD where
 // a per-invocation storage-buffer read is a loop over lanes, and 16-byte texels need

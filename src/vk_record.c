@@ -272,8 +272,13 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         /* the unit kernels read x as vec4 texels */
         bool unit =
             vw->unit && vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+        /* K types on CPU devices: whole super-blocks staged from 16-byte texels */
+        bool kunit = vw->texel && vb->c.unit && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K &&
+                     vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
         if (mv && unit)
             snprintf(name, sizeof name, "matvec_unit_%s%s", vk_type_suffix(vw->type), ns);
+        else if (mv && kunit)
+            snprintf(name, sizeof name, "matvec_kunit_%s%s", vk_type_suffix(vw->type), ns);
         else if (mv)
             snprintf(name, sizeof name, "matvec_%s%s%s%s", vk_type_suffix(vw->type),
                      x4 ? "_x4" : "", vw->texel ? "_tx" : "", ns);

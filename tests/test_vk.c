@@ -249,11 +249,16 @@ static void check_matmul(const char *spec, uint32_t type, bool small_range)
 }
 
 /* Rows of whole units (384 elements) take the unit kernels on CPU devices (matvec_unit,
- * matmul_unit); elsewhere the same checks run the other kernels. Rows per workgroup that
- * do not divide the 75 rows, several configurations, split weights. */
+ * matmul_unit), K types (768 elements) matvec_kunit; elsewhere the same checks run the
+ * other kernels. Rows per workgroup that do not divide the 75 rows, several
+ * configurations, split weights. */
 static void check_matmul_unit(const char *spec, uint32_t type, bool small_range)
 {
     bool cpu_dev = vk_test_is_cpu_device(spec);
+    if (is_k(type)) {
+        check_matmul_ne0(spec, type, small_range, 768, cpu_dev ? "matvec_kunit_" : NULL);
+        return;
+    }
     check_matmul_ne0(spec, type, small_range, 384,
                      cpu_dev && vk_unit_elems(type) ? "matvec_unit_" : NULL);
     /* (a split range allows batches of 2 only: all matvec) */
@@ -267,16 +272,15 @@ START_TEST(test_op_matmul_unit)
     for (int k = 0; k < N_CONFIGS; k++) {
         set_config(k);
         for (int t = 0; t < N_WTYPES; t++)
-            if (!is_k(wtypes[t])) check_matmul_unit(spec, wtypes[t], false);
+            check_matmul_unit(spec, wtypes[t], false);
     }
     clear_config();
     setenv("JOULE_VK_MV_ROWS", "3", 1);
     setenv("JOULE_VK_MM_ROWS", "5", 1);
-    for (int t = 0; t < N_WTYPES; t++)
-        if (!is_k(wtypes[t])) {
-            check_matmul_unit(spec, wtypes[t], false);
-            check_matmul_unit(spec, wtypes[t], true);
-        }
+    for (int t = 0; t < N_WTYPES; t++) {
+        check_matmul_unit(spec, wtypes[t], false);
+        check_matmul_unit(spec, wtypes[t], true);
+    }
     unsetenv("JOULE_VK_MV_ROWS");
     unsetenv("JOULE_VK_MM_ROWS");
 }

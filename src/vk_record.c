@@ -283,9 +283,14 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
             snprintf(name, sizeof name, "matvec_%s%s%s%s", vk_type_suffix(vw->type),
                      x4 ? "_x4" : "", vw->texel ? "_tx" : "", ns);
         else
-            snprintf(name, sizeof name, "matmul_%s%s%s", unit ? "unit_" : "",
+            snprintf(name, sizeof name, "matmul_%s%s%s",
+                     unit    ? "unit_"
+                     : kunit ? "kunit_"
+                             : "",
                      vk_type_suffix(vw->type),
-                     !unit && vw->texel && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K ? "_tx" : "");
+                     !unit && !kunit && vw->texel && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K
+                         ? "_tx"
+                         : "");
         for (uint32_t k = 0; k < vw->n_chunks; k++) {
             uint32_t rpg = matvec_rows(&vb->c, vw->row_bytes, vw->rows[k]);
             uint32_t pc[11] = {(uint32_t)o->w->ne0,

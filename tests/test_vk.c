@@ -249,14 +249,16 @@ static void check_matmul(const char *spec, uint32_t type, bool small_range)
 }
 
 /* Rows of whole units (384 elements) take the unit kernels on CPU devices (matvec_unit,
- * matmul_unit), K types (768 elements) matvec_kunit; elsewhere the same checks run the
- * other kernels. Rows per workgroup that do not divide the 75 rows, several
- * configurations, split weights. */
+ * matmul_unit), K types (768 elements) matvec_kunit and matmul_kunit; elsewhere the same checks run
+ * the other kernels. Rows per workgroup that do not divide the 75 rows, several configurations,
+ * split weights. */
 static void check_matmul_unit(const char *spec, uint32_t type, bool small_range)
 {
     bool cpu_dev = vk_test_is_cpu_device(spec);
     if (is_k(type)) {
         check_matmul_ne0(spec, type, small_range, 768, cpu_dev ? "matvec_kunit_" : NULL);
+        check_matmul_ne0(spec, type, small_range, 768,
+                         cpu_dev && !small_range ? "matmul_kunit_" : NULL);
         return;
     }
     check_matmul_ne0(spec, type, small_range, 384,

@@ -6,6 +6,9 @@
 // super-block is held in registers across the rows.
 // variants: matmul_kunit_q2_k:TYPE_Q2_K matmul_kunit_q3_k:TYPE_Q3_K matmul_kunit_q4_k:TYPE_Q4_K
 // variants: matmul_kunit_q5_k:TYPE_Q5_K matmul_kunit_q6_k:TYPE_Q6_K
+// variants: matmul_kunit_q2_k_t8:TYPE_Q2_K,TN8 matmul_kunit_q3_k_t8:TYPE_Q3_K,TN8
+// variants: matmul_kunit_q4_k_t8:TYPE_Q4_K,TN8 matmul_kunit_q5_k_t8:TYPE_Q5_K,TN8
+// variants: matmul_kunit_q6_k_t8:TYPE_Q6_K,TN8
 #define NEED_WEIGHTS
 #define KUNIT
 #include "common.glsl"
@@ -16,7 +19,11 @@ layout(binding = 8) uniform samplerBuffer xtex;
 
 // rows per workgroup: specialization constant 2 (the host picks it per device)
 layout(constant_id = 2) const uint RM = 8;
-#define TN 4u // tokens per invocation
+#ifdef TN8
+#define TN 8u // tokens per invocation (_t8: large batches, half the weight reads per token)
+#else
+#define TN 4u
+#endif
 
 #include "kunit_stage.glsl"
 

@@ -9,6 +9,10 @@
 // variants: matmul_unit_f32:TYPE_F32 matmul_unit_f16:TYPE_F16 matmul_unit_bf16:TYPE_BF16
 // variants: matmul_unit_q8_0:TYPE_Q8_0 matmul_unit_q4_0:TYPE_Q4_0 matmul_unit_q4_1:TYPE_Q4_1
 // variants: matmul_unit_q5_0:TYPE_Q5_0 matmul_unit_q5_1:TYPE_Q5_1
+// variants: matmul_unit_f32_t8:TYPE_F32,TN8 matmul_unit_f16_t8:TYPE_F16,TN8
+// variants: matmul_unit_bf16_t8:TYPE_BF16,TN8 matmul_unit_q8_0_t8:TYPE_Q8_0,TN8
+// variants: matmul_unit_q4_0_t8:TYPE_Q4_0,TN8 matmul_unit_q4_1_t8:TYPE_Q4_1,TN8
+// variants: matmul_unit_q5_0_t8:TYPE_Q5_0,TN8 matmul_unit_q5_1_t8:TYPE_Q5_1,TN8
 #define NEED_WEIGHTS
 #define UNIT
 #include "common.glsl"
@@ -16,7 +20,11 @@
 
 // rows per workgroup: specialization constant 2 (the host picks it per device)
 layout(constant_id = 2) const uint RM = 8;
-#define TN 4u // tokens per invocation
+#ifdef TN8
+#define TN 8u // tokens per invocation (_t8: large batches, half the weight reads per token)
+#else
+#define TN 4u
+#endif
 
 vec4 xq[TN * U * QUADS]; // x of the current unit, token-major
 float xsum[TN * U];

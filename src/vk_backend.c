@@ -593,6 +593,11 @@ bool vk_test_used_pipe(struct backend *b, const char *name)
     return false;
 }
 
+uint32_t vk_test_wg(struct backend *b)
+{
+    return ((const struct vk_backend *)b)->c.wg;
+}
+
 bool vk_test_is_cpu_device(const char *spec)
 {
     struct vk_ctx c;

@@ -210,6 +210,8 @@ int vk_test_get_kv(struct backend *b, int32_t layer, float *k, float *v, char *e
 bool vk_test_kv_f16(struct backend *b);
 /* Whether b has made a pipeline whose name starts with name. */
 bool vk_test_used_pipe(struct backend *b, const char *name);
+/* The backend's workgroup size. */
+uint32_t vk_test_wg(struct backend *b);
 /* Whether spec names a CPU implementation (llvmpipe): the unit kernels run there. */
 bool vk_test_is_cpu_device(const char *spec);
 /* type suffix of shader names ("q4_0"), NULL when the type has no shaders (vk_record.c) */

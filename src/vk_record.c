@@ -282,15 +282,23 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         else if (mv)
             snprintf(name, sizeof name, "matvec_%s%s%s%s", vk_type_suffix(vw->type),
                      x4 ? "_x4" : "", vw->texel ? "_tx" : "", ns);
-        else
-            snprintf(name, sizeof name, "matmul_%s%s%s",
+        /* unit kernels: 8 tokens per invocation where the batch fills the groups to within
+         * 1/8 (half the weight reads and decoding per token), else 4 */
+        uint32_t tn = 4;
+        if ((unit || kunit) && !mv) {
+            uint64_t slots = (uint64_t)cdiv(rows, wg * 8) * wg * 8;
+            if ((slots - (uint64_t)rows) * 8 <= (uint64_t)rows) tn = 8;
+        }
+        if (!mv)
+            snprintf(name, sizeof name, "matmul_%s%s%s%s",
                      unit    ? "unit_"
                      : kunit ? "kunit_"
                              : "",
                      vk_type_suffix(vw->type),
                      !unit && !kunit && vw->texel && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K
                          ? "_tx"
-                         : "");
+                         : "",
+                     tn == 8 ? "_t8" : "");
         for (uint32_t k = 0; k < vw->n_chunks; k++) {
             uint32_t rpg = matvec_rows(&vb->c, vw->row_bytes, vw->rows[k]);
             uint32_t pc[11] = {(uint32_t)o->w->ne0,
@@ -304,9 +312,9 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
                                (uint32_t)vw->row0[k],
                                (o->accumulate ? 1u : 0u) | (o->b ? 2u : 0u),
                                rpg};
-            /* matvec: rpg rows x 1 token per group; matmul: mm_rows rows x wg tokens */
+            /* matvec: rpg rows x 1 token per group; matmul: mm_rows rows x wg x tn tokens */
             uint32_t gx = cdiv(vw->rows[k], mv ? rpg : vb->c.mm_rows);
-            uint32_t gy = mv ? (uint32_t)rows : cdiv(rows, wg * 4);
+            uint32_t gy = mv ? (uint32_t)rows : cdiv(rows, wg * tn);
             if (dispatch(r, name, sets[k], pc, sizeof pc, gx, gy)) return -1;
         }
         return 0;

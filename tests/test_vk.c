@@ -206,10 +206,13 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
                            .accumulate = true};
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
     h_open(&h, spec, 1, 64);
-    static const int32_t ns[] = {1, 2, 3, 19};
+    /* 64 tokens fill the unit kernels' groups of 8 tokens per invocation (_t8) */
+    static const int32_t ns[] = {1, 2, 3, 19, 64};
+    bool ran64 = false;
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
         int32_t n = ns[k];
         if (n > h.b->max_batch) continue;
+        ran64 |= n == 64;
         float *x = malloc(sizeof(float) * (size_t)(n * ne0));
         float *y0 = malloc(sizeof(float) * (size_t)(n * rows));
         float *want = malloc(sizeof(float) * (size_t)(n * rows));
@@ -236,6 +239,12 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
         snprintf(name, sizeof name, "%s%s", want_pipe, vk_type_suffix(type));
         ck_assert_msg(vk_test_used_pipe(h.b, name), "matmul %s: pipeline %s was not used",
                       quant_name(type), name);
+        /* (8 tokens per invocation fill 64 only with workgroups of up to 8) */
+        if (ran64 && strncmp(want_pipe, "matmul", 6) == 0 && 64 % (vk_test_wg(h.b) * 8) == 0) {
+            snprintf(name, sizeof name, "%s%s_t8", want_pipe, vk_type_suffix(type));
+            ck_assert_msg(vk_test_used_pipe(h.b, name), "matmul %s: pipeline %s was not used",
+                          quant_name(type), name);
+        }
     }
     backend_destroy(h.b);
     unsetenv("JOULE_VK_MAX_RANGE");

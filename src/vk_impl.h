@@ -173,7 +173,7 @@ struct vk_ctx {
     bool one_subgroup;         /* wg <= the (fixed) subgroup size: reductions without barriers */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
-    bool unit;           /* and, where rows allow, through R32G32_UINT ones (matvec_unit) */
+    bool unit;           /* and the unit kernels (8-byte weight texels, activation and KV texels) */
     uint64_t max_texels; /* maxTexelBufferElements */
 };
 

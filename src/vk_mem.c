@@ -119,15 +119,21 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     long forced_texels = env_long("JOULE_VK_MAX_TEXELS", 0); /* tests: force the fallback */
     if (forced_texels > 0 && (uint64_t)forced_texels < c->max_texels)
         c->max_texels = (uint64_t)forced_texels;
-    /* matvec weights through texel fetches: on llvmpipe these gather in SIMD where
-     * per-invocation storage-buffer reads become a loop over lanes (about 2x decode).
-     * Measured on CPU implementations only: GPUs keep storage buffers unless
-     * JOULE_VK_TEXEL=1; JOULE_VK_NO_TEXEL=1 turns it off everywhere. */
+    /* weights through texel fetches: on llvmpipe these gather in SIMD where storage-buffer
+     * reads become a loop over lanes, even at an address every lane shares. Measured on
+     * CPU implementations only: GPUs keep storage buffers unless JOULE_VK_TEXEL=1;
+     * JOULE_VK_NO_TEXEL=1 turns it off everywhere. With it, the unit kernels (8-byte
+     * weight texels, activations and the KV cache as 4-float texels; JOULE_VK_NO_UNIT=1
+     * turns them off) where every format they view is supported. */
     c->texel = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
                (cpu || env_on("JOULE_VK_TEXEL")) && !env_on("JOULE_VK_NO_TEXEL");
-    f->vkGetPhysicalDeviceFormatProperties(d->pd, VK_FORMAT_R32G32_UINT, &fp);
-    c->unit = c->texel && (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
-              !env_on("JOULE_VK_NO_UNIT");
+    c->unit = c->texel && !env_on("JOULE_VK_NO_UNIT");
+    static const VkFormat unit_formats[] = {VK_FORMAT_R32G32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT,
+                                            VK_FORMAT_R16G16B16A16_SFLOAT};
+    for (size_t i = 0; i < sizeof unit_formats / sizeof unit_formats[0]; i++) {
+        f->vkGetPhysicalDeviceFormatProperties(d->pd, unit_formats[i], &fp);
+        if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)) c->unit = false;
+    }
     if (vk_check_validation(&c->vi, err, errlen) != 0) {
         vk_ctx_close(c);
         return VK_FAILED;

@@ -486,6 +486,8 @@ static const char *run_help =
     "  --repeat-last-n N       window of the repetition penalty (default 64)\n"
     "  --seed S                random seed (default fixed: runs are repeatable)\n"
     "  --ignore-eos            keep generating after an end-of-generation token\n"
+    "  --no-warmup             skip the warm-up (a 3- and a 1-token step before the prompt, so\n"
+    "                          that shader compilation and first page faults are not timed)\n"
     "  --chat                  wrap the prompt as a user message in the model's chat template\n"
     "  --chat-template NAME    the same with a named template (llama2, llama3, chatml, ...)\n"
     "  --device D              auto (default: a GPU if present, else the CPU), cpu, vulkan, "
@@ -499,7 +501,7 @@ static int cmd_run(struct args *a)
     const char *prompt = NULL, *pfile = NULL;
     long n_predict = 128, v;
     double d;
-    bool ignore_eos = false, chat = false;
+    bool ignore_eos = false, chat = false, warmup = true;
     const char *chat_tmpl = NULL;
     struct sample_params sp;
     sample_defaults(&sp);
@@ -543,6 +545,8 @@ static int cmd_run(struct args *a)
             sp.seed = seed;
         } else if (!strcmp(f, "--ignore-eos")) {
             ignore_eos = true;
+        } else if (!strcmp(f, "--no-warmup")) {
+            warmup = false;
         } else if (!strcmp(f, "--chat")) {
             chat = true;
         } else if (!strcmp(f, "--chat-template")) {
@@ -591,6 +595,10 @@ static int cmd_run(struct args *a)
     }
     if ((rc = open_backend(&c, m, n_ctx, &b))) goto done;
     fprintf(stderr, "joule: %s on %s (%s)\n", c.model, b->name, b->device);
+    if (warmup && device_warmup(b, err, sizeof err) != 0) {
+        rc = error_exit(err);
+        goto done;
+    }
     smp = sampler_new(&sp, m->cfg.n_vocab);
     logits = malloc(sizeof(float) * (size_t)m->cfg.n_vocab);
     if (!smp || !logits) {

@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -30,4 +31,21 @@ int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t 
     }
     *out = cpu_backend_new(m, n_ctx, threads, err, errlen);
     return *out ? 0 : -1;
+}
+
+int device_warmup(struct backend *b, char *err, size_t errlen)
+{
+    float *lg = malloc(sizeof(float) * (size_t)b->model->cfg.n_vocab);
+    if (!lg) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const int32_t toks[3] = {0, 0, 0};
+    int32_t n = b->max_batch < 3 ? b->max_batch : 3;
+    if (n > b->n_ctx) n = b->n_ctx;
+    int rc = 0;
+    if (n > 1) rc = backend_forward(b, toks, n, 0, false, lg, err, errlen);
+    if (rc == 0) rc = backend_forward(b, toks, 1, 0, false, lg, err, errlen);
+    free(lg);
+    return rc;
 }

@@ -191,6 +191,34 @@ START_TEST(test_run_repeatable)
 }
 END_TEST
 
+/* The warm-up before the prompt leaves the output unchanged (its cache rows are rewritten),
+ * on the CPU and, where there is one, on a Vulkan device; a 2-token prompt leaves a
+ * warm-up row past the prompt that generation must overwrite before attending to it. */
+START_TEST(test_run_warmup_same_output)
+{
+    NEED_SHARED(sh);
+    const char *devs[] = {"cpu", "vulkan:0"};
+    struct result d = run("devices");
+    int n_dev = d.code == 0 && strstr(d.out, "vulkan:0") ? 2 : 1;
+    result_free(&d);
+    for (int k = 0; k < n_dev; k++) {
+        const char *prompts[] = {"Once upon a time there was", "Hi"};
+        for (int p = 0; p < 2; p++) {
+            struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+                                  "--ignore-eos --device %s",
+                                  sh, prompts[p], devs[k]);
+            struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+                                  "--ignore-eos --device %s --no-warmup",
+                                  sh, prompts[p], devs[k]);
+            ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
+            ck_assert_str_eq(a.out, b.out);
+            result_free(&a);
+            result_free(&b);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_no_vulkan_fallback)
 {
     NEED_SHARED(sh);
@@ -225,6 +253,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_tokenize_matches_reference);
     tcase_add_test(tc, test_logits_file);
     tcase_add_test(tc, test_run_repeatable);
+    tcase_add_test(tc, test_run_warmup_same_output);
     tcase_add_test(tc, test_no_vulkan_fallback);
     suite_add_tcase(s, tc);
     return s;

@@ -15,8 +15,10 @@
 #include "cli_bench.h"
 #include "cli_chat.h"
 #include "cli_eval.h"
+#include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "meter.h"
 #include "model.h"
@@ -72,15 +74,9 @@ static const char *flag_value(struct args *a)
 
 static bool parse_int(const char *flag, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        usage_error("bad value '%s' for %s (an integer from %ld to %ld)", s, flag, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
+    if (cli_parse_long(s, lo, hi, out)) return true;
+    usage_error("bad value '%s' for %s (an integer from %ld to %ld)", s, flag, lo, hi);
+    return false;
 }
 
 static bool parse_float(const char *flag, const char *s, double lo, double hi, double *out)
@@ -255,39 +251,6 @@ static const char *tokenize_help =
     "  --no-bos           do not add the BOS token (added by default when the model asks)\n"
     "  --special          parse special/control tokens written in the text (e.g. <s>)\n";
 
-static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static int cmd_tokenize(struct args *a)
 {
     struct common c = {0};
@@ -314,7 +277,7 @@ static int cmd_tokenize(struct args *a)
     char err[512];
     size_t len = 0;
     char *buf = NULL;
-    if (file && !(buf = read_all(file, &len, err, sizeof err))) return error_exit(err);
+    if (file && !(buf = file_read_all(file, &len, err, sizeof err))) return error_exit(err);
     struct gguf_file *g;
     if (!c.model) {
         free(buf);
@@ -560,7 +523,7 @@ static int cmd_run(struct args *a)
     char err[512];
     size_t plen = 0;
     char *pbuf = NULL;
-    if (pfile && !(pbuf = read_all(pfile, &plen, err, sizeof err))) return error_exit(err);
+    if (pfile && !(pbuf = file_read_all(pfile, &plen, err, sizeof err))) return error_exit(err);
     if (prompt) plen = strlen(prompt);
     struct model *m = NULL;
     struct backend *b = NULL;

@@ -19,6 +19,7 @@
 #include "backend.h"
 #include "bench.h"
 #include "cli_bench_impl.h"
+#include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
 #include "gguf.h"
@@ -84,16 +85,6 @@ static int error_exit(const char *msg)
     return 1;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_double(const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -116,7 +107,7 @@ static int parse_list(const char *flag, const char *s, long lo, long hi, struct 
         if (k == 0 || k >= sizeof buf || l->n == BENCH_MAX_LIST) goto bad;
         memcpy(buf, p, k);
         buf[k] = 0;
-        if (!parse_long(buf, lo, hi, &v)) goto bad;
+        if (!cli_parse_long(buf, lo, hi, &v)) goto bad;
         l->v[l->n++] = (int32_t)v;
         if (!p[k]) return 0;
         p += k + 1;
@@ -193,7 +184,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (!strcmp(f, "-d") || !strcmp(f, "--depth")) {
             if (parse_list(f, v, 0, 1 << 20, &o->d)) return 2;
         } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
-            if (!parse_long(v, 1, 1000, &o->reps))
+            if (!cli_parse_long(v, 1, 1000, &o->reps))
                 return usage_error("bad value '%s' for %s (an integer from 1 to 1000)", v, f);
             o->r_set = true;
         } else if (!strcmp(f, "--device")) {
@@ -202,7 +193,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                    v);
             o->device = v;
         } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            if (!parse_long(v, 1, 1024, &x))
+            if (!cli_parse_long(v, 1, 1024, &x))
                 return usage_error("bad value '%s' for %s (an integer from 1 to 1024)", v, f);
             o->threads = x;
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
@@ -427,9 +418,11 @@ int cli_bench(int argc, char **argv)
     bm.params = m->n_params;
     bool gpu = strcmp(b->name, "cpu") != 0 && !strstr(b->device, "CPU");
     int32_t threads = o.threads ? (int32_t)o.threads : cpu_default_threads();
-    struct meter_opts mo = {
-        .gpu = gpu, .device_name = b->device, .cpu_threads = threads, .tdp_w = o.tdp,
-        .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL};
+    struct meter_opts mo = {.gpu = gpu,
+                            .device_name = b->device,
+                            .cpu_threads = threads,
+                            .tdp_w = o.tdp,
+                            .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL};
     meter = meter_open(&mo);
     if (!meter) {
         rc = error_exit("out of memory");

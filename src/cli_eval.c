@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
 #include "eval.h"
@@ -87,16 +88,6 @@ static int fail(const char *msg)
 {
     fprintf(stderr, "joule eval: %s\n", msg);
     return 1;
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
 }
 
 static void default_data_dir(char *out, size_t cap)
@@ -270,20 +261,20 @@ int cli_eval(int argc, char **argv)
             else
                 return usage("bad value '%s' for --style (lm-eval or llama.cpp)%s", val, "");
         } else if (!strcmp(a, "--limit")) {
-            if (!parse_long(val, 1, 1L << 40, &o.limit))
+            if (!cli_parse_long(val, 1, 1L << 40, &o.limit))
                 return usage("bad value '%s' for %s (a positive integer)", val, a);
         } else if (!strcmp(a, "--shots")) {
-            if (!parse_long(val, 0, 1000, &v))
+            if (!cli_parse_long(val, 0, 1000, &v))
                 return usage("bad value '%s' for %s (0 to 1000)", val, a);
             o.shots = (int)v;
         } else if (!strcmp(a, "--seed")) {
-            if (!parse_long(val, 0, 4294967295L, &o.seed))
+            if (!cli_parse_long(val, 0, 4294967295L, &o.seed))
                 return usage("bad value '%s' for %s (0 to 2^32-1)", val, a);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!parse_long(val, 1, 1024, &threads))
+            if (!cli_parse_long(val, 1, 1024, &threads))
                 return usage("bad value '%s' for %s (1 to 1024)", val, a);
         } else if (!strcmp(a, "--max-length")) {
-            if (!parse_long(val, 16, 1 << 20, &max_len))
+            if (!cli_parse_long(val, 16, 1 << 20, &max_len))
                 return usage("bad value '%s' for %s (16 to 1048576)", val, a);
         } else if (!strcmp(a, "--shard")) {
             long si, sn;

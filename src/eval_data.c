@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eval_json.h"
+#include "fileio.h"
 
 const char *rec_get(const struct eval_rec *r, const char *name)
 {
@@ -71,36 +72,6 @@ static struct eval_rec *recs_new(struct eval_recs *r)
     }
     memset(&r->r[r->n], 0, sizeof r->r[0]);
     return &r->r[r->n++];
-}
-
-char *eval_read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n + 1 < cap) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
-        return NULL;
-    }
-    buf[n] = 0;
-    if (len) *len = n;
-    return buf;
 }
 
 /* ---- JSON records ---- */
@@ -330,7 +301,7 @@ int eval_read_records(const char *path, const char *format, int group, const cha
                       bool csv_header, struct eval_recs *out, char *err, size_t errlen)
 {
     size_t len;
-    char *buf = eval_read_file(path, &len, err, errlen);
+    char *buf = file_read_all(path, &len, err, errlen);
     if (!buf) return -1;
     int rc;
     if (!strcmp(format, "jsonl"))
@@ -357,7 +328,7 @@ int eval_join_lines(struct eval_recs *recs, const char *path, const char *name, 
                     size_t errlen)
 {
     size_t len;
-    char *buf = eval_read_file(path, &len, err, errlen);
+    char *buf = file_read_all(path, &len, err, errlen);
     if (!buf) return -1;
     size_t i = 0;
     int line = 0, rc = 0;

@@ -46,7 +46,4 @@ int eval_join_lines(struct eval_recs *recs, const char *path, const char *name, 
                     size_t errlen);
 void eval_recs_free(struct eval_recs *r);
 
-/* Whole file, NUL-terminated; NULL with a message naming the file. */
-char *eval_read_file(const char *path, size_t *len, char *err, size_t errlen);
-
 #endif

@@ -8,6 +8,7 @@
 #include "eval_data.h"
 #include "eval_json.h"
 #include "eval_score.h"
+#include "fileio.h"
 
 /* rows selected by group (sel NULL: all) */
 struct sel {
@@ -324,7 +325,7 @@ int eval_merge(const char *const *files, int n_files, struct eval_result **out, 
     err[0] = 0;
     for (int f = 0; f < n_files && !rc; f++) {
         size_t len;
-        char *text = eval_read_file(files[f], &len, err, errlen);
+        char *text = file_read_all(files[f], &len, err, errlen);
         if (!text) {
             rc = -1;
             break;

@@ -10,6 +10,7 @@
 
 #include "eval_rand.h"
 #include "eval_text.h"
+#include "fileio.h"
 
 #if defined(__has_include)
 #if __has_include("suites_embed.h")
@@ -213,7 +214,7 @@ int suite_load(const char *name, struct suite_def *d, char *err, size_t errlen)
 {
     size_t nl = strlen(name);
     if (strchr(name, '/') || (nl > 6 && !strcmp(name + nl - 6, ".suite"))) {
-        char *text = eval_read_file(name, NULL, err, errlen);
+        char *text = file_read_all(name, NULL, err, errlen);
         if (!text) return -1;
         int rc = suite_parse(text, name, d, err, errlen);
         free(text);

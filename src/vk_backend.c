@@ -598,14 +598,9 @@ uint32_t vk_test_wg(struct backend *b)
     return ((const struct vk_backend *)b)->c.wg;
 }
 
-bool vk_test_is_cpu_device(const char *spec)
+bool vk_test_is_cpu(struct backend *b)
 {
-    struct vk_ctx c;
-    char err[256];
-    if (vk_ctx_open(&c, spec, err, sizeof err) != VK_OK) return false;
-    bool cpu = c.cpu;
-    vk_ctx_close(&c);
-    return cpu;
+    return ((const struct vk_backend *)b)->c.cpu;
 }
 
 bool vk_test_kv_f16(struct backend *b)

@@ -212,8 +212,8 @@ bool vk_test_kv_f16(struct backend *b);
 bool vk_test_used_pipe(struct backend *b, const char *name);
 /* The backend's workgroup size. */
 uint32_t vk_test_wg(struct backend *b);
-/* Whether spec names a CPU implementation (llvmpipe): the unit kernels run there. */
-bool vk_test_is_cpu_device(const char *spec);
+/* Whether b runs on a CPU implementation (llvmpipe): the unit kernels run there. */
+bool vk_test_is_cpu(struct backend *b);
 /* type suffix of shader names ("q4_0"), NULL when the type has no shaders (vk_record.c) */
 const char *vk_type_suffix(uint32_t type);
 /* elements per unit of the unit kernels for the type, 0 if none (vk_record.c) */

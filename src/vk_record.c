@@ -270,11 +270,10 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         bool x4 = (vw->type == Q_F32 || vw->type == Q_F16 || vw->type == Q_BF16) &&
                   o->w->ne0 % 4 == 0 && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
         /* the unit kernels read x as vec4 texels */
-        bool unit =
-            vw->unit && vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+        bool xtex = vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+        bool unit = vw->unit && xtex;
         /* K types on CPU devices: whole super-blocks staged from 16-byte texels */
-        bool kunit = vw->texel && vb->c.unit && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K &&
-                     vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+        bool kunit = vw->texel && vb->c.unit && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K && xtex;
         if (mv && unit)
             snprintf(name, sizeof name, "matvec_unit_%s%s", vk_type_suffix(vw->type), ns);
         else if (mv && kunit)

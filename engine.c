@@ -547,6 +547,18 @@ static const struct command {
     {"chat", cli_chat}, {"eval", cli_eval},
 };
 
+/* Every command's output: a write that failed (a full disk, a closed pipe) is an error, never
+ * a silent exit 0. */
+static int finish(int rc, const char *cmd)
+{
+    char err[512], name[64];
+    snprintf(name, sizeof name, "joule%s%s", cmd ? " " : "", cmd ? cmd : "");
+    struct cli a;
+    cli_init(&a, name, 0, NULL);
+    if (file_close(stdout, "stdout", err, sizeof err) != 0 && rc == 0) rc = cli_fail(&a, "%s", err);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -554,10 +566,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) return printf("%s", main_help), 0;
-    if (!strcmp(cmd, "--version")) return printf("joule %s\n", JOULE_VERSION), 0;
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
+        return finish(printf("%s", main_help) < 0, NULL);
+    if (!strcmp(cmd, "--version")) return finish(printf("joule %s\n", JOULE_VERSION) < 0, NULL);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) return finish(commands[i].run(argc - 1, argv + 1), cmd);
     struct cli a;
     cli_init(&a, "joule", argc, argv);
     return cli_usage(&a, "unknown command '%s'", cmd);

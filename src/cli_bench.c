@@ -22,6 +22,7 @@
 #include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "meter.h"
 #include "model.h"
@@ -313,7 +314,7 @@ int cli_bench(int argc, char **argv)
         bench_write_csv(stdout, &rep);
     else
         bench_write_md(stdout, &rep);
-    fflush(stdout);
+    if (file_check(stdout, "stdout", err, sizeof err) != 0) rc = error_exit(&a, err);
 done:
     for (int i = 0; res && i < n_tests; i++)
         bench_result_free(&res[i]);

@@ -17,6 +17,7 @@
 #include "device.h"
 #include "eval.h"
 #include "eval_sha256.h"
+#include "fileio.h"
 #include "meter.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -382,7 +383,8 @@ out:
         eval_result_free(&res[k]);
     free(res);
     free(ejson);
-    if (log) fclose(log);
+    if (log && file_close(log, log_path, err, sizeof err) != 0 && rc == 0)
+        rc = cli_fail(&a, "%s", err);
     if (mt) meter_close(mt);
     runner_free(&r);
     backend_destroy(b);

@@ -21,30 +21,47 @@ static void result_free(struct result *r)
     free(r->err);
 }
 
-/* Runs "$JOULE_BIN ARGS" through the shell; ARGS is trusted test text. */
-static struct result run(const char *fmt, ...)
+/* Runs "$JOULE_BIN ARGS" through the shell with stdout to out (NULL: captured); ARGS is
+ * trusted test text. */
+static struct result run_to(const char *out, const char *fmt, va_list ap)
 {
     const char *bin = getenv("JOULE_BIN");
     if (!bin) bin = "./joule";
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
+    char args[4096], cmd[8192], outp[64];
     vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
     char dir[] = "/tmp/joule-cli-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
+    snprintf(outp, sizeof outp, "%s/out", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s/err", bin, args, out ? out : outp, dir);
     int st = system(cmd);
     struct result r;
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    snprintf(cmd, sizeof cmd, "%s/out", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
+    r.out = out ? strdup("") : test_read_file(outp, NULL);
+    remove(outp);
     snprintf(cmd, sizeof cmd, "%s/err", dir);
     r.err = test_read_file(cmd, NULL);
     remove(cmd);
     rmdir(dir);
     ck_assert(r.out && r.err);
+    return r;
+}
+
+static struct result run(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct result r = run_to(NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* the same with stdout on a full disk */
+static struct result run_full(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct result r = run_to("/dev/full", fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -395,6 +412,121 @@ START_TEST(test_random_seed_printed)
 }
 END_TEST
 
+/* Output to a full disk is an error (exit 1, the file named), never a silent exit 0. */
+START_TEST(test_full_disk)
+{
+    const char *sh = test_shared_dir();
+    char m[512];
+    snprintf(m, sizeof m, "%s/models/tiny-llama-Q8_0.gguf", sh ? sh : ".");
+    struct {
+        const char *args;
+        bool needs_model;
+    } cmds[] = {
+        {"--help", false},
+        {"--version", false},
+        {"run --help", false},
+        {"devices", false},
+        {"bench --synthetic list", false},
+        {"eval --list", false},
+        {"info -m %s", true},
+        {"tokenize -m %s --text hello", true},
+        {"run -m %s -p hello -n 4 --device cpu", true},
+        {"bench -m %s -p 8 -n 4 -r 1 --device cpu --idle 0", true},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (cmds[i].needs_model && !sh) continue;
+        struct result r = run_full(cmds[i].args, m);
+        ck_assert_msg(r.code == 1, "'%s' > /dev/full exited %d: %s", cmds[i].args, r.code, r.err);
+        ck_assert_msg(strstr(r.err, "stdout: No space left on device"), "'%s': %s", cmds[i].args,
+                      r.err);
+        result_free(&r);
+    }
+    if (!sh) return;
+    struct result r = run("logits -m %s --tokens 1 -o /dev/full --device cpu", m);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "/dev/full: No space left on device"), "%d %s",
+                  r.code, r.err);
+    result_free(&r);
+}
+END_TEST
+
+/* logits -o writes a temporary file and renames it: a failed run leaves no partial file, and
+ * an existing file is replaced whole. */
+START_TEST(test_logits_file_atomic)
+{
+    NEED_SHARED(sh);
+    const char *path = "/tmp/joule-cli-atomic.f32";
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("old", f);
+    fclose(f);
+    struct result r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
+                          "-o %s",
+                          sh, path);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    size_t len = 0;
+    char *got = test_read_file(path, &len);
+    ck_assert_uint_eq(len, 2 * 1024 * sizeof(float));
+    free(got);
+    result_free(&r);
+    /* an unwritable folder: an error naming the file, nothing left behind */
+    r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens 1 -o "
+            "/nonexistent/dir/x.f32",
+            sh);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "/nonexistent/dir/x.f32"), "%s", r.err);
+    result_free(&r);
+    remove(path);
+}
+END_TEST
+
+/* run: -c is enforced (never silently raised), -n -1 runs to the end of the context, -f -
+ * reads the prompt from standard input. */
+START_TEST(test_run_ctx_and_stdin)
+{
+    NEED_SHARED(sh);
+    struct result r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                          "time there was' -n 20 -c 16",
+                          sh);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "exceed the context (-c 16)"), "%d %s", r.code,
+                  r.err);
+    result_free(&r);
+    /* -n -1 with --ignore-eos fills the context exactly: 32 - 7 prompt tokens */
+    r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a time' -n -1 -c "
+            "32 --ignore-eos --temp 0",
+            sh);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.err, "prompt 7 tokens") && strstr(r.err, "generation 25 tokens"), "%s",
+                  r.err);
+    result_free(&r);
+    /* -f - and --file -: the prompt from stdin gives the same text as -p */
+    struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                          "time' -n 8 --temp 0",
+                          sh);
+    const char *pf = "/tmp/joule-cli-prompt.txt";
+    FILE *f = fopen(pf, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("Once upon a time", f);
+    fclose(f);
+    struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
+                          "< %s",
+                          sh, pf);
+    struct result c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
+                          "--temp 0 < %s",
+                          sh, pf);
+    remove(pf);
+    ck_assert_msg(c.code == 0, "%s", c.err);
+    ck_assert_str_eq(a.out, c.out);
+    result_free(&c);
+    ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
+    ck_assert_str_eq(a.out, b.out);
+    result_free(&a);
+    result_free(&b);
+    /* past the trained context: a warning */
+    r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 1 --ctx-size 100000", sh);
+    ck_assert_msg(strstr(r.err, "exceeds the model's trained context"), "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -414,6 +546,9 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_usage_errors_everywhere);
     tcase_add_test(tc, test_run_chat_same_generation);
     tcase_add_test(tc, test_random_seed_printed);
+    tcase_add_test(tc, test_full_disk);
+    tcase_add_test(tc, test_logits_file_atomic);
+    tcase_add_test(tc, test_run_ctx_and_stdin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,7 +56,9 @@ static const char *eval_help =
     "  --log-items FILE      every item's log-likelihoods and decision as JSON lines\n"
     "  --shard I/N           evaluate only the I-th (1..N) of N contiguous slices of every suite;\n"
     "                        write -o json and combine the shards with --merge\n"
-    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run\n"
+    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run (the\n"
+    "                        files are checked, never trusted; options may come anywhere; a suite\n"
+    "                        that is not built in needs its file: --suite PATH)\n"
     "  --list                the suites with item counts and whether their data is present\n"
     "  --progress, --no-progress   the progress bar on stderr (default: when stderr is a "
     "terminal)\n"
@@ -163,6 +165,63 @@ static char *energy_json(struct meter *mt, const struct meter_window *w,
     return buf;
 }
 
+enum { EVAL_MAX_SUITES = 32, EVAL_MAX_MERGE = 4096 };
+
+static bool is_builtin(const char *name)
+{
+    for (int i = 0; i < suite_builtin_count(); i++)
+        if (!strcmp(suite_builtin_name(i), name)) return true;
+    return false;
+}
+
+/* The suites of a --suite list ("all": every built-in one) into defs; with data_dir, their
+ * data is checked too. An empty list or name, a name given twice and an unknown built-in
+ * name are usage errors (2); a suite file that cannot be read is 1. */
+static int load_suites(const struct cli *a, const char *list, const char *data_dir,
+                       struct suite_def *defs, int *nd)
+{
+    char names[2048], err[1024];
+    *nd = 0;
+    if (strlen(list) >= sizeof names) return cli_usage(a, "--suite list too long");
+    size_t ll = strlen(list);
+    if (!ll || list[0] == ',' || list[ll - 1] == ',' || strstr(list, ",,"))
+        return cli_usage(a, "bad value '%s' for --suite (an empty suite name)", list);
+    snprintf(names, sizeof names, "%s", !strcmp(list, "all") ? "" : list);
+    if (!strcmp(list, "all"))
+        for (size_t i = 0; i < sizeof all_suites / sizeof all_suites[0]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+                     all_suites[i]);
+    int rc = 0;
+    for (char *p = names, *next; p && !rc; p = next) {
+        next = strchr(p, ',');
+        if (next) *next++ = 0;
+        bool path = strchr(p, '/') || (strlen(p) > 6 && !strcmp(p + strlen(p) - 6, ".suite"));
+        if (!*p)
+            rc = cli_usage(a, "bad value '%s' for --suite (an empty suite name)", list);
+        else if (!path && !is_builtin(p))
+            rc = cli_usage(a, "unknown suite '%s' (see --list; a suite file needs a '/' or .suite)",
+                           p);
+        else if (*nd == EVAL_MAX_SUITES)
+            rc = cli_usage(a, "too many suites (at most %d)", EVAL_MAX_SUITES);
+        else if (suite_load(p, &defs[*nd], err, sizeof err))
+            rc = cli_fail(a, "%s", err);
+        else {
+            (*nd)++;
+            for (int k = 0; k < *nd - 1 && !rc; k++)
+                if (!strcmp(defs[k].name, defs[*nd - 1].name))
+                    rc = cli_usage(a, "suite %s given twice in --suite", defs[k].name);
+        }
+    }
+    for (int k = 0; k < *nd && !rc && data_dir; k++)
+        if (suite_check_data(&defs[k], data_dir, err, sizeof err)) rc = cli_fail(a, "%s", err);
+    if (rc) {
+        for (int k = 0; k < *nd; k++)
+            suite_free(&defs[k]);
+        *nd = 0;
+    }
+    return rc;
+}
+
 int cli_eval(int argc, char **argv)
 {
     struct cli a;
@@ -177,7 +236,9 @@ int cli_eval(int argc, char **argv)
     o.progress = isatty(2) ? show_progress : NULL;
     long max_len = 0;
     bool json = false, list = false, hash = true, bos = false;
-    int merge_from = 0;
+    bool merge = false;
+    int n_merge = 0;
+    const char *merge_files[EVAL_MAX_MERGE];
     static const char *const outputs[] = {"md", "json", NULL};
     static const char *const styles[] = {"lm-eval", "llama.cpp", NULL};
     while (cli_next(&a)) {
@@ -204,9 +265,11 @@ int cli_eval(int argc, char **argv)
             o.progress = NULL;
         else if (cli_is(&a, NULL, "--no-hash"))
             hash = false;
-        else if (cli_is(&a, NULL, "--merge")) {
-            merge_from = a.i + 1;
-            break;
+        else if (cli_is(&a, NULL, "--merge"))
+            merge = true;
+        else if (merge && (cli_arg(&a)[0] != '-' || !strcmp(cli_arg(&a), "-"))) {
+            if (n_merge == EVAL_MAX_MERGE) return cli_usage(&a, "too many files to merge");
+            merge_files[n_merge++] = cli_arg(&a); /* the files, with options in any order */
         } else if (cli_is(&a, NULL, "--suite") || cli_is(&a, NULL, "--suites")) {
             if (!cli_str(&a, &suites)) return 2;
         } else if (cli_is(&a, NULL, "--data")) {
@@ -251,13 +314,18 @@ int cli_eval(int argc, char **argv)
     const char *model_path = c.model;
     char err[1024] = "";
     if (list) return list_suites(&a, data_dir);
-    if (merge_from) {
-        if (merge_from >= argc) return cli_usage(&a, "--merge needs result files");
+    struct suite_def defs[EVAL_MAX_SUITES];
+    int nd = 0;
+    if (merge) {
+        if (n_merge == 0) return cli_usage(&a, "--merge needs result files");
+        /* --suite names the suite files of suites that are not built in */
+        if (suites && (rc = load_suites(&a, suites, NULL, defs, &nd))) return rc;
         struct eval_result *res;
         int n;
-        if (eval_merge((const char *const *)argv + merge_from, argc - merge_from, &res, &n, err,
-                       sizeof err))
-            return cli_fail(&a, "%s", err);
+        rc = eval_merge_defs(merge_files, n_merge, defs, nd, &res, &n, err, sizeof err);
+        for (int k = 0; k < nd; k++)
+            suite_free(&defs[k]);
+        if (rc) return cli_fail(&a, "%s", err);
         struct eval_run_info info = {
             .shard_i = 1, .shard_n = 1, .style = res && n ? res[0].style : "lm-eval"};
         print_results(json, &info, res, n);
@@ -268,30 +336,8 @@ int cli_eval(int argc, char **argv)
     }
     if (!model_path) return cli_usage(&a, "missing -m MODEL");
     if (!suites) return cli_usage(&a, "missing --suite NAME[,NAME...] (see --list)");
-
     /* suites first: a typo should not cost a model load */
-    char names[2048];
-    snprintf(names, sizeof names, "%s", !strcmp(suites, "all") ? "" : suites);
-    if (!strcmp(suites, "all"))
-        for (size_t i = 0; i < sizeof all_suites / sizeof all_suites[0]; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
-                     all_suites[i]);
-    struct suite_def defs[32];
-    int nd = 0;
-    for (char *save = NULL, *s = strtok_r(names, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-        if (nd == 32) return cli_usage(&a, "too many suites");
-        if (suite_load(s, &defs[nd], err, sizeof err)) {
-            for (int k = 0; k < nd; k++)
-                suite_free(&defs[k]);
-            return cli_fail(&a, "%s", err);
-        }
-        nd++;
-        if (suite_check_data(&defs[nd - 1], data_dir, err, sizeof err)) {
-            for (int k = 0; k < nd; k++)
-                suite_free(&defs[k]);
-            return cli_fail(&a, "%s", err);
-        }
-    }
+    if ((rc = load_suites(&a, suites, data_dir, defs, &nd))) return rc;
     struct model *m = NULL;
     struct backend *b = NULL;
     struct eval_runner r = {0};

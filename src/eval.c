@@ -384,6 +384,7 @@ int eval_run_suite(const struct suite_def *d, struct eval_runner *r, const struc
     snprintf(res->suite, sizeof res->suite, "%s", d->name);
     snprintf(res->task, sizeof res->task, "%s", d->task);
     snprintf(res->def, sizeof res->def, "%s", d->name);
+    snprintf(res->suite_sha256, sizeof res->suite_sha256, "%s", d->sha256);
     snprintf(res->style, sizeof res->style, "%s",
              o->style == STYLE_LLAMACPP ? "llama.cpp" : "lm-eval");
     int k = o->shots >= 0 ? o->shots : d->shots;

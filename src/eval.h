@@ -52,6 +52,7 @@ struct eval_result {
     char suite[64];
     char task[128];
     char def[256]; /* the suite name or .suite path it came from */
+    char suite_sha256[65]; /* of the suite's definition text */
     int shots;
     long n_items; /* items of the whole (limited) suite */
     int n_cols;
@@ -96,8 +97,13 @@ struct eval_run_info {
 void eval_print_json(FILE *f, const struct eval_run_info *info, const struct eval_result *res,
                      int n);
 
-/* Reads the JSON of one or more runs (shards) and merges the rows of each suite. */
+/* Reads the JSON of one or more runs (shards) and merges the rows of each suite. The files
+ * are untrusted: every count and index is range-checked, and no path named in them is
+ * opened; a suite is found by name among the built-in ones and defs (suite files the user
+ * named), and refused when its sha256 differs from the one the file records. */
 int eval_merge(const char *const *files, int n_files, struct eval_result **out, int *n_out,
                char *info_json_err, size_t errlen);
+int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs,
+                    int n_defs, struct eval_result **out, int *n_out, char *err, size_t errlen);
 
 #endif

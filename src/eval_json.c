@@ -1,6 +1,7 @@
 /* eval_json — see eval_json.h. */
 #include "eval_json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,6 +78,10 @@ static int parse_string(struct jp *p, char **out, size_t *olen)
     size_t k = 0;
     while (p->s[p->i] != '"') {
         unsigned char c = (unsigned char)p->s[p->i++];
+        if (c < 0x20) { /* JSON: control characters (NUL too) only as escapes */
+            p->i--;
+            return free(o), jfail(p, "control character in a string");
+        }
         if (c != '\\') {
             o[k++] = (char)c;
             continue;
@@ -105,7 +110,9 @@ static int parse_string(struct jp *p, char **out, size_t *olen)
                     p->i = save;
             }
             if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* lone surrogate */
-            k += put_utf8(o + k, cp);                     /* \uXXXX is 6 bytes, at most 4 out */
+            if (cp == 0) /* the strings are C strings: a NUL would cut them silently */
+                return free(o), jfail(p, "\\u0000 in a string is not supported");
+            k += put_utf8(o + k, cp); /* \uXXXX is 6 bytes, at most 4 out */
             break;
         }
         default: free(o); return jfail(p, "bad escape");
@@ -119,6 +126,63 @@ static int parse_string(struct jp *p, char **out, size_t *olen)
 }
 
 static int parse_value(struct jp *p, struct jval *v, int depth);
+
+static bool is_digit(const struct jp *p)
+{
+    return p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? exactly, as RFC 8259 writes it */
+static int scan_number(struct jp *p)
+{
+    if (p->s[p->i] == '-') p->i++;
+    if (!is_digit(p)) return jfail(p, "bad number");
+    if (p->s[p->i] == '0') {
+        p->i++;
+        if (is_digit(p)) return jfail(p, "bad number (a leading zero)");
+    } else
+        while (is_digit(p))
+            p->i++;
+    if (p->i < p->n && p->s[p->i] == '.') {
+        p->i++;
+        if (!is_digit(p)) return jfail(p, "bad number (no digit after '.')");
+        while (is_digit(p))
+            p->i++;
+    }
+    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+        p->i++;
+        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-')) p->i++;
+        if (!is_digit(p)) return jfail(p, "bad number (no digit in the exponent)");
+        while (is_digit(p))
+            p->i++;
+    }
+    return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A member name given twice: which value is meant is not defined, so the object is
+ * refused (sorting a copy of the names: O(n log n) for any size). */
+static int check_unique_keys(struct jp *p, const struct jval *v)
+{
+    if (v->n < 2) return 0;
+    char **k = malloc(sizeof *k * (size_t)v->n);
+    if (!k) return jfail(p, "out of memory");
+    memcpy(k, v->keys, sizeof *k * (size_t)v->n);
+    qsort(k, (size_t)v->n, sizeof *k, cmp_key);
+    int rc = 0;
+    for (int i = 1; i < v->n && !rc; i++)
+        if (!strcmp(k[i - 1], k[i])) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "member \"%.60s\" given twice", k[i]);
+            rc = jfail(p, msg);
+        }
+    free(k);
+    return rc;
+}
 
 static int add_kid(struct jval *v, int *cap)
 {
@@ -165,7 +229,10 @@ static int parse_container(struct jp *p, struct jval *v, int depth)
             p->i++;
             continue;
         }
-        if (p->i < p->n && p->s[p->i] == close) return p->i++, 0;
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            return v->type == J_OBJ ? check_unique_keys(p, v) : 0;
+        }
         return jfail(p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
     }
 }
@@ -195,8 +262,7 @@ static int parse_value(struct jp *p, struct jval *v, int depth)
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
         size_t s = p->i;
-        while (p->i < p->n && strchr("+-0123456789.eE", p->s[p->i]))
-            p->i++;
+        if (scan_number(p)) return -1;
         v->type = J_NUM;
         v->len = p->i - s;
         if (!(v->str = strndup(p->s + s, v->len))) return jfail(p, "out of memory");
@@ -247,6 +313,33 @@ double json_num(const struct jval *v, double def)
     char *end;
     double x = strtod(v->str, &end);
     return end == v->str ? def : x;
+}
+
+bool json_int(const struct jval *v, long long lo, long long hi, long long *out)
+{
+    if (!v || v->type != J_NUM || !v->str) return false;
+    for (const char *c = v->str; *c; c++)
+        if (*c == '.' || *c == 'e' || *c == 'E') return false; /* 1.0, 1e3: not written as ints */
+    char *end;
+    errno = 0;
+    long long x = strtoll(v->str, &end, 10);
+    if (errno || *end || x < lo || x > hi) return false;
+    *out = x;
+    return true;
+}
+
+bool json_real(const struct jval *v, double *out)
+{
+    if (v && v->type == J_NULL) {
+        *out = NAN;
+        return true;
+    }
+    if (!v || v->type != J_NUM || !v->str) return false;
+    char *end;
+    double x = strtod(v->str, &end);
+    if (*end || !isfinite(x)) return false;
+    *out = x;
+    return true;
 }
 
 const char *json_str(const struct jval *v)

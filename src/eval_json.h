@@ -21,8 +21,10 @@ struct jval {
     int n;             /* members */
 };
 
-/* Parses exactly one JSON value (whitespace around it allowed). On error returns non-zero
- * with a message giving the byte offset. depth is limited to 64. */
+/* Parses exactly one JSON value (whitespace around it allowed), strictly as RFC 8259
+ * writes it: numbers by its grammar, no control characters (NUL included) inside strings,
+ * no member name twice in an object; also refused: \u0000 (strings are C strings). On
+ * error returns non-zero with a message giving the byte offset. depth is limited to 64. */
 int json_parse(const char *text, size_t len, struct jval *out, char *err, size_t errlen);
 void json_free(struct jval *v);
 
@@ -30,6 +32,11 @@ void json_free(struct jval *v);
 const struct jval *json_get(const struct jval *v, const char *key);
 /* Number (or numeric string) as double; def when absent or not a number. */
 double json_num(const struct jval *v, double def);
+/* An integer written as one (no fraction or exponent) in lo..hi: true and *out; false for
+ * anything else. Every count or index read from an untrusted file goes through this. */
+bool json_int(const struct jval *v, long long lo, long long hi, long long *out);
+/* A finite number (true, *out), or null (true, NaN); false for anything else. */
+bool json_real(const struct jval *v, double *out);
 /* String value, "" when not a string/number. */
 const char *json_str(const struct jval *v);
 

@@ -51,10 +51,11 @@ static int agg(const struct eval_result *res, const char *m, const bool *grp, do
     }
     if (!strcmp(m, "token_perplexity")) {
         int a = eval_col(res, "nll"), b = eval_col(res, "nll2"), c = eval_col(res, "ntok");
+        if (a < 0 || b < 0 || c < 0) return -1; /* a result file may lack any of them */
         double s1 = 0, s2 = 0, cnt = 0;
         for (long r = 0; r < res->n_rows; r++) {
             const double *x = vals + (size_t)r * EVAL_MAX_COLS;
-            if (!row_in(res, r, grp) || a < 0 || isnan(x[a])) continue;
+            if (!row_in(res, r, grp) || isnan(x[a]) || isnan(x[b]) || isnan(x[c])) continue;
             s1 += x[a], s2 += x[b], cnt += x[c], (*n)++;
         }
         if (cnt > 0) score_token_ppl(s1, s2, cnt, v, se);
@@ -235,6 +236,7 @@ void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_
         fprintf(f, "%s\n{", s ? "," : "");
         jkey(f, "suite", false), json_write_str(f, r->suite);
         jkey(f, "def", true), json_write_str(f, r->def);
+        jkey(f, "suite_sha256", true), json_write_str(f, r->suite_sha256);
         jkey(f, "task", true), json_write_str(f, r->task);
         jkey(f, "style", true), json_write_str(f, r->style);
         fprintf(f, ",\"shots\":%d,\"items\":%ld,\"items_done\":%ld,\"seconds\":", r->shots,
@@ -255,7 +257,7 @@ void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_
         }
         fprintf(f, "],\n\"columns\":[");
         for (int c = 0; c < r->n_cols; c++)
-            fprintf(f, "%s\"%s\"", c ? "," : "", r->cols[c]);
+            fprintf(f, "%s", c ? "," : ""), json_write_str(f, r->cols[c]);
         fprintf(f, "],\"groups\":[");
         for (int g = 0; g < r->n_groups; g++)
             fprintf(f, "%s", g ? "," : ""), json_write_str(f, r->groups[g]);
@@ -279,20 +281,80 @@ static int cmp_row(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* a name made of [A-Za-z0-9._-], 1..cap-1 bytes (what a suite, column or style may be) */
+static bool plain_name(const struct jval *v, size_t cap)
+{
+    if (!v || v->type != J_STR || v->len == 0 || v->len >= cap) return false;
+    for (size_t i = 0; i < v->len; i++) {
+        char c = v->str[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_sha256(const struct jval *v)
+{
+    if (!v || v->type != J_STR || v->len != 64) return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!strchr("0123456789abcdef", v->str[i])) return false;
+    return true;
+}
+
+/* columns whose values are counts or sums of squares: never negative */
+static bool col_nonneg(const char *c)
+{
+    return !strcmp(c, "words") || !strcmp(c, "bytes") || !strcmp(c, "ntok") || !strcmp(c, "nll2") ||
+           !strcmp(c, "nll");
+}
+
+enum { MERGE_MAX_ITEMS = 100000000, MERGE_MAX_GROUPS = 100000 };
+
 static int merge_suite(struct eval_result *dst, const struct jval *s, const char *file, char *err,
                        size_t errlen)
 {
     const struct jval *cols = json_get(s, "columns"), *groups = json_get(s, "groups"),
                       *rows = json_get(s, "rows");
-    if (!cols || !rows || cols->type != J_ARR || rows->type != J_ARR || cols->n > EVAL_MAX_COLS) {
+    if (!cols || !rows || cols->type != J_ARR || rows->type != J_ARR || cols->n < 1 ||
+        cols->n > EVAL_MAX_COLS) {
         snprintf(err, errlen, "%s: suite %s has no rows (not a joule eval result?)", file,
                  dst->suite);
         return -1;
     }
+    if (groups && (groups->type != J_ARR || groups->n > MERGE_MAX_GROUPS)) {
+        snprintf(err, errlen, "%s: suite %s: \"groups\" is not a list of names", file, dst->suite);
+        return -1;
+    }
+    for (int g = 0; groups && g < groups->n; g++)
+        if (groups->kids[g].type != J_STR || groups->kids[g].len >= 64) {
+            snprintf(err, errlen, "%s: suite %s: group %d is not a name of under 64 bytes", file,
+                     dst->suite, g);
+            return -1;
+        }
+    for (int c = 0; c < cols->n; c++) {
+        const struct jval *cv = &cols->kids[c];
+        if (!plain_name(cv, sizeof dst->cols[0])) {
+            snprintf(err, errlen, "%s: suite %s: column %d is not a plain name of under %zu bytes",
+                     file, dst->suite, c, sizeof dst->cols[0]);
+            return -1;
+        }
+        for (int k = 0; k < c; k++)
+            if (!strcmp(cols->kids[k].str, cv->str)) {
+                snprintf(err, errlen, "%s: suite %s: column %s given twice", file, dst->suite,
+                         cv->str);
+                return -1;
+            }
+        if (dst->n_cols == cols->n && strcmp(dst->cols[c], cv->str)) {
+            snprintf(err, errlen, "%s: suite %s has other columns than the first file", file,
+                     dst->suite);
+            return -1;
+        }
+    }
     if (dst->n_cols == 0) {
         dst->n_cols = cols->n;
         for (int c = 0; c < cols->n; c++)
-            snprintf(dst->cols[c], sizeof dst->cols[c], "%s", json_str(&cols->kids[c]));
+            snprintf(dst->cols[c], sizeof dst->cols[c], "%s", cols->kids[c].str);
     } else if (dst->n_cols != cols->n) {
         snprintf(err, errlen, "%s: suite %s has other columns than the first file", file,
                  dst->suite);
@@ -300,25 +362,127 @@ static int merge_suite(struct eval_result *dst, const struct jval *s, const char
     }
     for (int i = 0; i < rows->n; i++) {
         const struct jval *row = &rows->kids[i];
+        long long idx, gi;
         if (row->type != J_ARR || row->n != 2 + dst->n_cols) {
             snprintf(err, errlen, "%s: suite %s: malformed row %d", file, dst->suite, i);
             return -1;
         }
-        int gi = (int)json_num(&row->kids[1], -1);
-        const char *gname =
-            groups && gi >= 0 && gi < groups->n ? json_str(&groups->kids[gi]) : NULL;
-        double *v = eval_result_row(dst, (long)json_num(&row->kids[0], -1), gname);
-        if (!v) return snprintf(err, errlen, "out of memory"), -1;
+        /* the item's index in the suite's data (with --limit per group, not below "items") */
+        if (!json_int(&row->kids[0], 0, MERGE_MAX_ITEMS - 1, &idx)) {
+            snprintf(err, errlen,
+                     "%s: suite %s: row %d: the item index is not an integer from 0 to %d", file,
+                     dst->suite, i, MERGE_MAX_ITEMS - 1);
+            return -1;
+        }
+        if (dst->n_rows >= dst->n_items) {
+            snprintf(err, errlen, "%s: suite %s: more rows than the %ld items", file, dst->suite,
+                     dst->n_items);
+            return -1;
+        }
+        if (!json_int(&row->kids[1], -1, groups ? groups->n - 1 : -1, &gi)) {
+            snprintf(err, errlen,
+                     "%s: suite %s: row %d: the group is not -1 or an index into \"groups\"", file,
+                     dst->suite, i);
+            return -1;
+        }
+        double v[EVAL_MAX_COLS];
         for (int c = 0; c < dst->n_cols; c++)
-            v[c] = json_num(&row->kids[2 + c], NAN);
+            if (!json_real(&row->kids[2 + c], &v[c]) || (col_nonneg(dst->cols[c]) && v[c] < 0)) {
+                snprintf(err, errlen, "%s: suite %s: row %d: bad value for %s (%s)", file,
+                         dst->suite, i, dst->cols[c],
+                         col_nonneg(dst->cols[c]) ? "a finite number >= 0, or null"
+                                                  : "a finite number, or null");
+                return -1;
+            }
+        double *dv = eval_result_row(dst, (long)idx, gi >= 0 ? groups->kids[gi].str : NULL);
+        if (!dv) return snprintf(err, errlen, "out of memory"), -1;
+        memcpy(dv, v, sizeof(double) * (size_t)dst->n_cols);
     }
-    dst->seconds += json_num(json_get(s, "seconds"), 0);
-    dst->tokens += (uint64_t)json_num(json_get(s, "tokens"), 0);
+    double secs = 0;
+    long long toks = 0;
+    const struct jval *sv = json_get(s, "seconds"), *tv = json_get(s, "tokens");
+    if ((sv && (!json_real(sv, &secs) || secs < 0)) ||
+        (tv && !json_int(tv, 0, (long long)1 << 53, &toks))) {
+        snprintf(err, errlen, "%s: suite %s: bad \"seconds\" or \"tokens\"", file, dst->suite);
+        return -1;
+    }
+    if (!isnan(secs)) dst->seconds += secs;
+    dst->tokens += (uint64_t)toks;
     return 0;
+}
+
+/* The definition of a suite named in a result file: one the user gave, else a built-in one
+ * (never a path from the file). 0, or -1 with err. */
+static int find_def(const char *name, const struct suite_def *defs, int n_defs,
+                    struct suite_def *out, bool *owned, char *err, size_t errlen)
+{
+    *owned = false;
+    for (int i = 0; i < n_defs; i++)
+        if (!strcmp(defs[i].name, name)) {
+            *out = defs[i];
+            return 0;
+        }
+    for (int i = 0; i < suite_builtin_count(); i++)
+        if (!strcmp(suite_builtin_name(i), name)) {
+            *owned = true;
+            return suite_load(name, out, err, errlen);
+        }
+    snprintf(err, errlen,
+             "suite %s is not built in: name its suite file with --suite FILE to merge it", name);
+    return -1;
 }
 
 int eval_merge(const char *const *files, int n_files, struct eval_result **out, int *n_out,
                char *err, size_t errlen)
+{
+    return eval_merge_defs(files, n_files, NULL, 0, out, n_out, err, errlen);
+}
+
+/* The settings of one suite in a result file, checked. 0, or -1 with err. */
+static int suite_header(const struct jval *sj, const char *file, struct eval_result *h, char *err,
+                        size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    long long shots, items;
+    const struct jval *name = json_get(sj, "suite"), *style = json_get(sj, "style"),
+                      *task = json_get(sj, "task");
+    if (sj->type != J_OBJ || !plain_name(name, sizeof h->suite) ||
+        (name->len > 6 && !strcmp(name->str + name->len - 6, ".suite"))) {
+        snprintf(err, errlen, "%s: a suite without a plain name (letters, digits, '.', '_', '-')",
+                 file);
+        return -1;
+    }
+    snprintf(h->suite, sizeof h->suite, "%s", name->str);
+    snprintf(h->def, sizeof h->def, "%s", name->str);
+    if (!is_sha256(json_get(sj, "suite_sha256"))) {
+        snprintf(err, errlen,
+                 "%s: suite %s has no suite_sha256 (written by an older joule? run it again)", file,
+                 h->suite);
+        return -1;
+    }
+    snprintf(h->suite_sha256, sizeof h->suite_sha256, "%s", json_get(sj, "suite_sha256")->str);
+    if (!style || style->type != J_STR ||
+        (strcmp(style->str, "lm-eval") && strcmp(style->str, "llama.cpp"))) {
+        snprintf(err, errlen, "%s: suite %s: style is not lm-eval or llama.cpp", file, h->suite);
+        return -1;
+    }
+    snprintf(h->style, sizeof h->style, "%s", style->str);
+    if (task && task->type == J_STR) snprintf(h->task, sizeof h->task, "%s", task->str);
+    if (!json_int(json_get(sj, "shots"), 0, 1000, &shots) ||
+        !json_int(json_get(sj, "items"), 0, MERGE_MAX_ITEMS, &items)) {
+        snprintf(err, errlen,
+                 "%s: suite %s: \"shots\" (0 to 1000) or \"items\" (0 to %d) is not an integer in "
+                 "range",
+                 file, h->suite, MERGE_MAX_ITEMS);
+        return -1;
+    }
+    h->shots = (int)shots;
+    h->n_items = (long)items;
+    return 0;
+}
+
+int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs, int n_defs,
+                    struct eval_result **out, int *n_out, char *err, size_t errlen)
 {
     struct eval_result *res = NULL;
     int n = 0, rc = 0;
@@ -339,16 +503,20 @@ int eval_merge(const char *const *files, int n_files, struct eval_result **out, 
             break;
         }
         free(text);
+        long long version;
         const struct jval *suites = json_get(&root, "suites");
-        if (!suites || suites->type != J_ARR) {
-            snprintf(err, errlen, "%s: not a joule eval result (no \"suites\")", files[f]);
+        if (!json_int(json_get(&root, "joule_eval"), 1, 1, &version) || !suites ||
+            suites->type != J_ARR) {
+            snprintf(err, errlen,
+                     "%s: not a joule eval result (no \"joule_eval\": 1 and \"suites\")", files[f]);
             rc = -1;
         }
         for (int s = 0; !rc && s < suites->n; s++) {
             const struct jval *sj = &suites->kids[s];
-            const char *name = json_str(json_get(sj, "suite"));
+            struct eval_result h;
+            if ((rc = suite_header(sj, files[f], &h, err, errlen))) break;
             int k = 0;
-            while (k < n && strcmp(res[k].suite, name))
+            while (k < n && strcmp(res[k].suite, h.suite))
                 k++;
             if (k == n) {
                 struct eval_result *nr = realloc(res, sizeof *nr * (size_t)(n + 1));
@@ -357,19 +525,14 @@ int eval_merge(const char *const *files, int n_files, struct eval_result **out, 
                     break;
                 }
                 res = nr;
-                memset(&res[n], 0, sizeof res[n]);
-                snprintf(res[n].suite, sizeof res[n].suite, "%s", name);
-                snprintf(res[n].def, sizeof res[n].def, "%s", json_str(json_get(sj, "def")));
-                snprintf(res[n].task, sizeof res[n].task, "%s", json_str(json_get(sj, "task")));
-                snprintf(res[n].style, sizeof res[n].style, "%s", json_str(json_get(sj, "style")));
-                res[n].shots = (int)json_num(json_get(sj, "shots"), 0);
-                res[n].n_items = (long)json_num(json_get(sj, "items"), 0);
-                n++;
-            } else if (res[k].shots != (int)json_num(json_get(sj, "shots"), 0) ||
-                       res[k].n_items != (long)json_num(json_get(sj, "items"), 0)) {
+                res[n++] = h;
+            } else if (res[k].shots != h.shots || res[k].n_items != h.n_items ||
+                       strcmp(res[k].style, h.style) ||
+                       strcmp(res[k].suite_sha256, h.suite_sha256)) {
                 snprintf(err, errlen,
-                         "%s: suite %s was run with other settings than in the first file",
-                         files[f], name);
+                         "%s: suite %s was run with other settings (shots, items, style or suite "
+                         "definition) than in the first file",
+                         files[f], h.suite);
                 rc = -1;
                 break;
             }
@@ -438,9 +601,19 @@ int eval_merge(const char *const *files, int n_files, struct eval_result **out, 
                     "joule eval: warning: suite %s has %ld of %ld items (a shard is missing?)\n",
                     r->suite, r->n_rows, r->n_items);
         struct suite_def d;
-        if (!rc && suite_load(r->def, &d, err, errlen) == 0) {
-            rc = eval_aggregate(&d, r, err, errlen);
-            suite_free(&d);
+        bool owned;
+        if (!rc && find_def(r->suite, defs, n_defs, &d, &owned, err, errlen) == 0) {
+            if (strcmp(d.sha256, r->suite_sha256)) {
+                snprintf(err, errlen,
+                         "suite %s: the result was made with another definition of the suite "
+                         "(sha256 %.12s...) than this one (%.12s...); merge with the joule or "
+                         "--suite FILE that made it",
+                         r->suite, r->suite_sha256, d.sha256);
+                rc = -1;
+            } else {
+                rc = eval_aggregate(&d, r, err, errlen);
+            }
+            if (owned) suite_free(&d);
         } else {
             rc = -1;
         }

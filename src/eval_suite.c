@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "eval_rand.h"
+#include "eval_sha256.h"
 #include "eval_text.h"
 #include "fileio.h"
 
@@ -65,6 +66,10 @@ int suite_parse(const char *text, const char *name, struct suite_def *d, char *e
     d->max_gen = 256;
     d->ppl_ctx = 512;
     d->type = SUITE_MC;
+    struct sha256 h;
+    sha256_init(&h);
+    sha256_update(&h, text, strlen(text));
+    sha256_hex(&h, d->sha256);
     int lineno = 0;
     const char *p = text;
     while (*p) {

@@ -61,6 +61,7 @@ struct suite_def {
     struct suite_group groups[SUITE_MAX_GROUPS];
     int n_groups;
     int ppl_ctx; /* llama.cpp chunk size (perplexity) */
+    char sha256[65]; /* of the definition text: a result names the exact suite it ran */
 };
 
 /* Parses the text of a suite file; name is used in messages. */

@@ -4,6 +4,7 @@
  * computed logits, perplexity against the reference, shard + merge against a whole run,
  * and every suite end to end through the binary. */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -591,7 +592,7 @@ START_TEST(test_cli)
     ck_assert_int_eq(run_bin("eval -m x.gguf --suite mmlu --shard 0/2", &out, &errs), 2);
     ck_assert_ptr_nonnull(strstr(errs, "--shard"));
     free(out), free(errs);
-    ck_assert_int_eq(run_bin("eval -m x.gguf --suite nope", &out, &errs), 1);
+    ck_assert_int_eq(run_bin("eval -m x.gguf --suite nope", &out, &errs), 2);
     ck_assert_ptr_nonnull(strstr(errs, "unknown suite"));
     free(out), free(errs);
     ck_assert_int_eq(run_bin("eval --list --data /nonexistent", &out, &errs), 0);
@@ -638,6 +639,237 @@ START_TEST(test_cli)
 }
 END_TEST
 
+/* The JSON reader accepts exactly JSON: every one of these is refused with a message. */
+START_TEST(test_json_strict)
+{
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+    } bad[] = {
+        {"[1-2]", 0},
+        {"[+1]", 0},
+        {"[01]", 0},
+        {"[1.]", 0},
+        {"[.5]", 0},
+        {"[1e]", 0},
+        {"[1e+]", 0},
+        {"[-]", 0},
+        {"[--1]", 0},
+        {"[1.5.5]", 0},
+        {"[1eE5]", 0},
+        {"[\"a\tb\"]", 0},
+        {"[\"a\nb\"]", 0},
+        {"[1\0]", 4},
+        {"[\"a\0b\"]", 7},
+        {"[\"\\u0000\"]", 0},
+        {"{\"a\":1,\"a\":2}", 0},
+        {"{\"b\":1,\"a\":[],\"b\":{}}", 0},
+        {"[1,]", 0},
+        {"[tru]", 0},
+    };
+    struct jval v;
+    char err[256];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = bad[i].len ? bad[i].len : strlen(bad[i].text);
+        ck_assert_msg(json_parse(bad[i].text, len, &v, err, sizeof err) != 0, "accepted %s",
+                      bad[i].text);
+        ck_assert_ptr_nonnull(strstr(err, "JSON error at byte"));
+    }
+    static const char *good[] = {"[0]",
+                                 "[-0.5e-3]",
+                                 "[1E+2]",
+                                 "[123456789012345678901234]",
+                                 "{\"a\":1,\"b\":2}",
+                                 "[\"\\u00e9\\n\"]"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ck_assert_msg(json_parse(good[i], strlen(good[i]), &v, err, sizeof err) == 0, "%s: %s",
+                      good[i], err);
+        json_free(&v);
+    }
+    /* checked integers and reals */
+    const char *nums = "[5, -1, 1e99, 2.0, 9223372036854775808, null, \"7\", 1e400]";
+    ck_assert(json_parse(nums, strlen(nums), &v, err, sizeof err) == 0);
+    long long x;
+    double d;
+    ck_assert(json_int(&v.kids[0], 0, 10, &x) && x == 5);
+    ck_assert(!json_int(&v.kids[0], 0, 4, &x));
+    ck_assert(!json_int(&v.kids[1], 0, 10, &x) && json_int(&v.kids[1], -1, 10, &x) && x == -1);
+    ck_assert(!json_int(&v.kids[2], 0, 1000, &x)); /* "shots": 1e99 */
+    ck_assert(!json_int(&v.kids[3], 0, 10, &x));
+    ck_assert(!json_int(&v.kids[4], 0, LLONG_MAX, &x));
+    ck_assert(!json_int(&v.kids[5], 0, 10, &x) && !json_int(&v.kids[6], 0, 10, &x));
+    ck_assert(json_real(&v.kids[3], &d) && d == 2.0);
+    ck_assert(json_real(&v.kids[5], &d) && isnan(d));
+    ck_assert(!json_real(&v.kids[6], &d) && !json_real(&v.kids[7], &d));
+    json_free(&v);
+}
+END_TEST
+
+/* A result file for --merge, from a template with one substitution (NULL: none). */
+static int merge_text(const char *text, char *err, size_t errlen, struct eval_result **out)
+{
+    char path[] = "/tmp/joule-merge-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    const char *files[] = {path};
+    int n = 0;
+    struct eval_result *res = NULL;
+    int rc = eval_merge(files, 1, &res, &n, err, errlen);
+    unlink(path);
+    if (out)
+        *out = res;
+    else {
+        for (int k = 0; k < n; k++)
+            eval_result_free(&res[k]);
+        free(res);
+    }
+    return rc;
+}
+
+static char *subst(const char *tmpl, const char *from, const char *to)
+{
+    const char *p = strstr(tmpl, from);
+    ck_assert_ptr_nonnull(p);
+    size_t n = strlen(tmpl) - strlen(from) + strlen(to) + 1;
+    char *s = malloc(n);
+    ck_assert_ptr_nonnull(s);
+    snprintf(s, n, "%.*s%s%s", (int)(p - tmpl), tmpl, to, p + strlen(from));
+    return s;
+}
+
+/* Result files are untrusted: each crafted field is refused with a message naming the
+ * file's problem; nothing named in the file is opened; a valid file still merges. */
+START_TEST(test_merge_untrusted)
+{
+    char err[512], tmpl[2048];
+    struct suite_def arc, wiki;
+    ck_assert(suite_load("arc-easy", &arc, err, sizeof err) == 0);
+    ck_assert(suite_load("wikitext", &wiki, err, sizeof err) == 0);
+    snprintf(tmpl, sizeof tmpl,
+             "{\"joule_eval\":1,\"partial\":true,\"suites\":[{\"suite\":\"arc-easy\","
+             "\"def\":\"/etc/passwd\",\"suite_sha256\":\"%s\",\"task\":\"t\",\"style\":\"lm-eval\","
+             "\"shots\":0,\"items\":2,\"seconds\":1.5,\"tokens\":10,\"metrics\":[],"
+             "\"columns\":[\"acc\",\"acc_norm\"],\"groups\":[\"g\"],"
+             "\"rows\":[[0,-1,1,0],[1,0,0,1]]}]}",
+             arc.sha256);
+    struct eval_result *res;
+    ck_assert_msg(merge_text(tmpl, err, sizeof err, &res) == 0, "%s", err);
+    ck_assert_str_eq(res[0].def, "arc-easy"); /* the file's "def" is never used */
+    ck_assert_double_eq_tol(res[0].metrics[0].value, 0.5, 1e-12);
+    eval_result_free(&res[0]);
+    free(res);
+    static const struct {
+        const char *from, *to, *why;
+    } bad[] = {
+        {"[1,0,0,1]", "[-1,0,0,1]", "item index"},
+        {"[1,0,0,1]", "[100000000,0,0,1]", "item index"},
+        {"[1,0,0,1]]", "[1,0,0,1],[2,-1,1,1]]", "more rows than"},
+        {"[1,0,0,1]", "[1e99,0,0,1]", "item index"},
+        {"[1,0,0,1]", "[1,1,0,1]", "group"},
+        {"[1,0,0,1]", "[1,-2,0,1]", "group"},
+        {"[1,0,0,1]", "[1,0,0,\"x\"]", "bad value"},
+        {"[1,0,0,1]", "[1,0,0,1e999]", "bad value"},
+        {"[1,0,0,1]", "[1,0,0]", "malformed row"},
+        {"\"shots\":0", "\"shots\":1e99", "shots"},
+        {"\"shots\":0", "\"shots\":-1", "shots"},
+        {"\"items\":2", "\"items\":-5", "items"},
+        {"\"items\":2", "\"items\":2.5", "items"},
+        {"\"tokens\":10", "\"tokens\":-10", "tokens"},
+        {"\"seconds\":1.5", "\"seconds\":-1", "seconds"},
+        {"\"suite\":\"arc-easy\"", "\"suite\":\"/etc/passwd\"", "plain name"},
+        {"\"suite\":\"arc-easy\"", "\"suite\":\"x.suite\"", "plain name"},
+        {"\"suite\":\"arc-easy\"", "\"suite\":\"no-such-suite\"", "not built in"},
+        {"\"style\":\"lm-eval\"", "\"style\":\"x\"", "style"},
+        {"\"acc_norm\"]", "\"a\\\"b\"]", "column 1"},
+        {"\"acc_norm\"]", "\"acc\"]", "given twice"},
+        {"\"acc_norm\"]", "\"acc_norm\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]", "no rows"},
+        {"\"joule_eval\":1", "\"joule_eval\":2", "not a joule eval result"},
+        {"\"partial\":true", "\"partial\":true,\"partial\":false", "given twice"},
+        {"\"suite_sha256\":\"", "\"suite_sha256\":\"0", "suite_sha256"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = subst(tmpl, bad[i].from, bad[i].to);
+        ck_assert_msg(merge_text(t, err, sizeof err, NULL) != 0, "accepted: %s", t);
+        ck_assert_msg(strstr(err, bad[i].why) != NULL, "%s -> %s: %s", bad[i].to, bad[i].why, err);
+        free(t);
+    }
+    /* another definition of the suite than this one: refused */
+    char other[65];
+    snprintf(other, sizeof other, "%s", arc.sha256);
+    other[0] = other[0] == '0' ? '1' : '0';
+    char *t = subst(tmpl, arc.sha256, other);
+    ck_assert(merge_text(t, err, sizeof err, NULL) != 0);
+    ck_assert_msg(strstr(err, "another definition"), "%s", err);
+    free(t);
+    /* token perplexity claimed without the columns it needs: an error, not a read past the row */
+    snprintf(tmpl, sizeof tmpl,
+             "{\"joule_eval\":1,\"suites\":[{\"suite\":\"wikitext\",\"suite_sha256\":\"%s\","
+             "\"style\":\"llama.cpp\",\"shots\":0,\"items\":1,\"columns\":[\"nll\"],"
+             "\"rows\":[[0,-1,5]]}]}",
+             wiki.sha256);
+    ck_assert(merge_text(tmpl, err, sizeof err, NULL) != 0);
+    ck_assert_msg(strstr(err, "has no column"), "%s", err);
+    suite_free(&arc);
+    suite_free(&wiki);
+}
+END_TEST
+
+/* eval --merge through the binary: options before or after the files; strings from the
+ * file come out escaped, so the output is JSON again. */
+START_TEST(test_merge_cli)
+{
+    char err[512], text[2048];
+    struct suite_def arc;
+    ck_assert(suite_load("arc-easy", &arc, err, sizeof err) == 0);
+    snprintf(text, sizeof text,
+             "{\"joule_eval\":1,\"suites\":[{\"suite\":\"arc-easy\",\"suite_sha256\":\"%s\","
+             "\"task\":\"t\\\"],\\\"x\\\":[\",\"style\":\"lm-eval\",\"shots\":0,\"items\":2,"
+             "\"columns\":[\"acc\",\"acc_norm\"],\"groups\":[\"g\\\"}]\"],"
+             "\"rows\":[[1,0,0,1],[0,-1,1,0]]}]}",
+             arc.sha256);
+    suite_free(&arc);
+    char path[] = "/tmp/joule-merge-cli-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    char args[512], *out[2], *errs;
+    snprintf(args, sizeof args, "eval --merge %s -o json", path);
+    ck_assert_int_eq(run_bin(args, &out[0], &errs), 0);
+    free(errs);
+    snprintf(args, sizeof args, "eval -o json --merge %s", path);
+    ck_assert_int_eq(run_bin(args, &out[1], &errs), 0);
+    free(errs);
+    ck_assert_str_eq(out[0], out[1]);
+    struct jval v;
+    ck_assert_msg(json_parse(out[0], strlen(out[0]), &v, err, sizeof err) == 0, "%s: %s", err,
+                  out[0]);
+    const struct jval *s0 = &json_get(&v, "suites")->kids[0];
+    ck_assert_str_eq(json_str(json_get(s0, "task")), "t\"],\"x\":[");
+    ck_assert_str_eq(json_str(&json_get(s0, "groups")->kids[0]), "g\"}]");
+    ck_assert_int_eq(json_get(s0, "suite_sha256")->len, 64);
+    json_free(&v);
+    free(out[0]), free(out[1]);
+    /* a stray word before --merge, and --merge without files: usage errors */
+    snprintf(args, sizeof args, "eval %s --merge", path);
+    ck_assert_int_eq(run_bin(args, &out[0], &errs), 2);
+    free(out[0]), free(errs);
+    ck_assert_int_eq(run_bin("eval --merge -o json", &out[0], &errs), 2);
+    ck_assert_ptr_nonnull(strstr(errs, "needs result files"));
+    free(out[0]), free(errs);
+    unlink(path);
+    /* --suite: empty, repeated or unknown names are usage errors */
+    static const char *bad[] = {"''", "','", "arc-easy,", "arc-easy,arc-easy", "nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "eval -m x.gguf --suite %s", bad[i]);
+        ck_assert_msg(run_bin(args, &out[0], &errs) == 2, "--suite %s: %s", bad[i], errs);
+        free(out[0]), free(errs);
+    }
+}
+END_TEST
+
 Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -654,6 +886,9 @@ Suite *eval_suite(void)
     tcase_add_test(tc, test_ppl_reference);
     tcase_add_test(tc, test_shard_merge);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_json_strict);
+    tcase_add_test(tc, test_merge_untrusted);
+    tcase_add_test(tc, test_merge_cli);
     suite_add_tcase(s, tc);
     return s;
 }

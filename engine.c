@@ -318,7 +318,8 @@ static const char *run_help =
     "  --no-warmup              skip the warm-up (a 3- and a 1-token step before the prompt, so\n"
     "                           that shader compilation and first page faults are not timed)\n"
     "  --chat                   wrap the prompt as a user message in the model's chat template\n"
-    "  --chat-template NAME     the same with a named template (llama2, llama3, chatml, ...)\n";
+    "  --chat-template NAME     the same with a named template (llama2, llama3, chatml, ...)\n"
+    "Ctrl-C stops the generation: the text so far, the statistics, exit status 130.\n";
 
 /* streams generated text to stdout; a failed write (a full disk) stops the run */
 static int run_emit(void *ctx, const char *text, size_t n, char *err, size_t errlen)
@@ -456,6 +457,7 @@ static int cmd_run(int argc, char **argv)
     meter = cli_meter_open(&c, b);
     struct meter_window win = {0};
     if (meter) meter_window_begin(meter, &win);
+    cli_catch_interrupts(); /* Ctrl-C ends the generation, not the statistics */
     double t0 = now_s();
     if (gen_prefill(b, ids, (int32_t)n_prompt, 0, logits, NULL, err, sizeof err) != 0) {
         rc = cli_fail(a, "%s", err);
@@ -463,8 +465,11 @@ static int cmd_run(int argc, char **argv)
     }
     double t1 = now_s();
     struct gen_state g = {b, m->tok, logits, seq, (int32_t)n_prompt, n_ctx, 0};
-    struct gen_params gp = {
-        .smp = smp, .max_new = (int32_t)n_predict, .ignore_eos = ignore_eos, .emit = run_emit};
+    struct gen_params gp = {.smp = smp,
+                            .max_new = (int32_t)n_predict,
+                            .ignore_eos = ignore_eos,
+                            .emit = run_emit,
+                            .stop = &cli_stop};
     if (generate(&g, &gp, &gr, err, sizeof err) != 0 ||
         run_emit(NULL, "\n", 1, err, sizeof err) != 0) {
         rc = cli_fail(a, "%s", err);
@@ -477,6 +482,7 @@ static int cmd_run(int argc, char **argv)
             a->cmd, n_prompt, t1 - t0, (double)n_prompt / (t1 - t0), gr.n_gen, t2 - t1,
             gr.n_gen > 0 ? (double)gr.n_gen / (t2 - t1) : 0.0, b->name);
     if (meter) print_energy(a, meter, &win, (double)n_prompt + (double)gr.n_gen);
+    if (gr.stopped) rc = CLI_EXIT_INTERRUPTED; /* the text so far and the statistics are out */
 done:
     meter_close(meter);
     free(gr.text);

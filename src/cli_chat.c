@@ -39,7 +39,8 @@ static const char *chat_help =
     "                           --prompt-file\n"
     "  -n, --n-predict N        at most N tokens per reply (default 256; -1 = until an\n"
     "                           end-of-generation token or the context is full)\n"
-    "  --show-prompt            print each rendered prompt (special tokens as text) to stderr\n";
+    "  --show-prompt            print each rendered prompt (special tokens as text) to stderr\n"
+    "Ctrl-C ends the reply in progress and the chat (exit status 130).\n";
 
 struct opts {
     struct cli_common c;
@@ -199,7 +200,8 @@ static int turn(struct session *s, struct convo *c)
 
     double t1 = now_s();
     struct gen_state g = {s->b, tok, s->logits, s->cache, (int32_t)n, s->n_ctx, 0};
-    struct gen_params gp = {.smp = s->smp, .max_new = (int32_t)s->o->n_predict, .emit = emit};
+    struct gen_params gp = {
+        .smp = s->smp, .max_new = (int32_t)s->o->n_predict, .emit = emit, .stop = &cli_stop};
     struct gen_result gr;
     rc = generate(&g, &gp, &gr, err, sizeof err);
     /* the last token appended was not run: the cache holds all but it */
@@ -213,6 +215,7 @@ static int turn(struct session *s, struct convo *c)
     fprintf(stderr, "%s: prompt %zu new tokens in %.3f s, reply %d tokens in %.3f s\n", s->a->cmd,
             n - common, t1 - t0, gr.n_gen, t2 - t1);
     rc = convo_add(c, "assistant", gr.text, strlen(gr.text)) ? cli_fail(s->a, "out of memory") : 0;
+    if (rc == 0 && gr.stopped) rc = CLI_EXIT_INTERRUPTED;
     free(gr.text);
     return rc;
 }
@@ -279,6 +282,7 @@ int cli_chat(int argc, char **argv)
     if (!o.c.ctx && s.n_ctx < 16) s.n_ctx = 16;
     if ((rc = cli_open_backend(&a, &o.c, s.m, s.n_ctx, &s.b))) goto done;
     bool tty = (!o.pfile || !strcmp(o.pfile, "-")) && isatty(0);
+    cli_catch_interrupts(); /* Ctrl-C ends the reply in progress and the chat: status 130 */
     fprintf(stderr, "%s: %s on %s (%s), chat template %s%s\n", a.cmd, o.c.model, s.b->name,
             s.b->device, chat_tmpl_name(s.tmpl), tty ? "; /exit or Ctrl-D to leave" : "");
     s.smp = sampler_new(&o.c.sp, s.m->cfg.n_vocab);
@@ -297,7 +301,10 @@ int cli_chat(int argc, char **argv)
             printf("> ");
             fflush(stdout);
         }
-        if (!next_line(in, &line, &line_cap, &len)) break;
+        if (!next_line(in, &line, &line_cap, &len)) {
+            if (cli_stop) rc = CLI_EXIT_INTERRUPTED;
+            break;
+        }
         if (len == 0) continue;
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
         if (convo_add(&c, "user", line, len)) {

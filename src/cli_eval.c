@@ -54,6 +54,11 @@ static const char *eval_help =
     "  -o, --output F        md (default: a table) or json (scores, settings, per-item rows, "
     "energy)\n"
     "  --log-items FILE      every item's log-likelihoods and decision as JSON lines\n"
+    "  --resume FILE         continue an interrupted run from its -o json result: its items are\n"
+    "                        kept, the rest run, the result is that of an uninterrupted run\n"
+    "                        (same settings; write the new result to another file)\n"
+    "Ctrl-C (or SIGTERM) finishes the item in progress, writes the results so far marked\n"
+    "\"partial\": true and \"interrupted\": true, and exits with status 130; again quits at once.\n"
     "  --shard I/N           evaluate only the I-th (1..N) of N contiguous slices of every suite;\n"
     "                        write -o json and combine the shards with --merge\n"
     "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run (the\n"
@@ -228,7 +233,7 @@ int cli_eval(int argc, char **argv)
     cli_init(&a, "joule eval", argc, argv);
     struct cli_common c;
     cli_common_init(&c, CLI_MODEL | CLI_DEVICE | CLI_SEED | CLI_TDP | CLI_COST);
-    const char *suites = NULL, *log_path = NULL, *data = NULL;
+    const char *suites = NULL, *log_path = NULL, *data = NULL, *resume_path = NULL;
     char data_dir[1024];
     default_data_dir(data_dir, sizeof data_dir);
     struct eval_opts o = {0};
@@ -275,6 +280,8 @@ int cli_eval(int argc, char **argv)
         } else if (cli_is(&a, NULL, "--data")) {
             if (!cli_str(&a, &data)) return 2;
             snprintf(data_dir, sizeof data_dir, "%s", data);
+        } else if (cli_is(&a, NULL, "--resume")) {
+            if (!cli_str(&a, &resume_path)) return 2;
         } else if (cli_is(&a, NULL, "--log-items")) {
             if (!cli_str(&a, &log_path)) return 2;
         } else if (cli_is(&a, "-o", "--output")) {
@@ -346,6 +353,8 @@ int cli_eval(int argc, char **argv)
     int done = 0;
     FILE *log = NULL;
     char sha[65] = "", *ejson = NULL, eline[512] = "";
+    struct eval_result *prev = NULL;
+    int n_prev = 0;
     if (!res) {
         rc = cli_fail(&a, "out of memory");
         goto out;
@@ -371,7 +380,7 @@ int cli_eval(int argc, char **argv)
         rc = cli_fail(&a, "%s", err);
         goto out;
     }
-    if (log_path && !(log = fopen(log_path, "w"))) {
+    if (log_path && !(log = fopen(log_path, resume_path ? "a" : "w"))) {
         snprintf(err, sizeof err, "%s: %s", log_path, strerror(errno));
         rc = cli_fail(&a, "%s", err);
         goto out;
@@ -381,24 +390,6 @@ int cli_eval(int argc, char **argv)
     if (hash && sha256_file(model_path, sha, err, sizeof err)) {
         rc = cli_fail(&a, "%s", err);
         goto out;
-    }
-    mt = cli_meter_open(&c, b);
-    struct meter_window w;
-    if (mt) meter_window_begin(mt, &w);
-    uint64_t tok0 = r.tokens;
-    long items = 0;
-    for (int k = 0; k < nd; k++) {
-        if (eval_run_suite(&defs[k], &r, &o, &res[k], err, sizeof err)) {
-            eval_result_free(&res[k]);
-            rc = cli_fail(&a, "%s", err);
-            goto out;
-        }
-        items += res[k].n_rows;
-        done++;
-    }
-    if (mt) {
-        meter_window_end(mt, &w);
-        ejson = energy_json(mt, &w, &c.cost, r.tokens - tok0, items, eline, sizeof eline);
     }
     struct eval_run_info info = {.model_path = model_path,
                                  .model_sha256 = sha,
@@ -414,19 +405,62 @@ int cli_eval(int argc, char **argv)
                                  .style = o.style == STYLE_LLAMACPP ? "llama.cpp" : "lm-eval",
                                  .shard_i = o.shard_i,
                                  .shard_n = o.shard_n,
-                                 .energy_json = ejson};
+                                 .resume_from = resume_path};
+    if (resume_path &&
+        eval_read_resume(resume_path, &info, defs, nd, &prev, &n_prev, err, sizeof err)) {
+        rc = cli_fail(&a, "%s", err);
+        goto out;
+    }
+    mt = cli_meter_open(&c, b);
+    struct meter_window w;
+    if (mt) meter_window_begin(mt, &w);
+    uint64_t tok0 = r.tokens;
+    long items = 0;
+    /* Ctrl-C: the item in progress finishes, the results so far are written (partial), 130 */
+    cli_catch_interrupts();
+    o.stop = &cli_stop;
+    for (int k = 0; k < nd && !info.interrupted; k++) {
+        const struct eval_result *pr = NULL;
+        for (int q = 0; q < n_prev; q++)
+            if (!strcmp(prev[q].suite, defs[k].name)) pr = &prev[q];
+        o.resume = pr;
+        if (eval_run_suite(&defs[k], &r, &o, &res[k], err, sizeof err)) {
+            eval_result_free(&res[k]);
+            rc = cli_fail(&a, "%s", err);
+            goto out;
+        }
+        if (pr) { /* the time and tokens of the items done before count too */
+            res[k].seconds += pr->seconds;
+            res[k].tokens += pr->tokens;
+        }
+        items += res[k].n_rows;
+        done++;
+        info.interrupted = res[k].interrupted;
+    }
+    if (mt) {
+        meter_window_end(mt, &w);
+        ejson = energy_json(mt, &w, &c.cost, r.tokens - tok0, items, eline, sizeof eline);
+    }
+    info.energy_json = ejson;
     print_results(json, &info, res, done);
     if (!json) {
         printf("\nmodel %s (%s), %s on %s, max length %d, %s BOS, style %s%s\n", model_path,
                m->cfg.arch_name, b->name, b->device, ml, bos ? "with" : "no", info.style,
                o.shard_n > 1 ? " (a shard: merge with --merge)" : "");
         if (eline[0]) printf("%s\n", eline);
+        if (info.interrupted)
+            printf("interrupted (Ctrl-C): the scores are those of the items finished; -o json "
+                   "keeps them for --resume FILE\n");
     }
+    if (info.interrupted) rc = CLI_EXIT_INTERRUPTED;
 out:
     for (int k = 0; k < nd; k++)
         suite_free(&defs[k]);
     for (int k = 0; res && k < done; k++)
         eval_result_free(&res[k]);
+    for (int k = 0; k < n_prev; k++)
+        eval_result_free(&prev[k]);
+    free(prev);
     free(res);
     free(ejson);
     if (log && file_close(log, log_path, err, sizeof err) != 0 && rc == 0)

@@ -375,6 +375,32 @@ int cli_common_finish(const struct cli *a, struct cli_common *c)
     return 0;
 }
 
+/* ---- Ctrl-C ---- */
+
+volatile sig_atomic_t cli_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (cli_stop) _exit(CLI_EXIT_INTERRUPTED);
+    cli_stop = 1;
+    static const char msg[] = "\njoule: interrupted: finishing the step in progress and writing "
+                              "what is done (again to quit at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1); /* async-signal-safe, unlike fprintf */
+    (void)w;
+}
+
+void cli_catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* reads and writes in progress complete */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* ---- opening ---- */
 
 int cli_load_model(const struct cli *a, const struct cli_common *c, struct model **m)

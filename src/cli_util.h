@@ -28,6 +28,7 @@
 #ifndef JOULE_CLI_UTIL_H
 #define JOULE_CLI_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +136,16 @@ int cli_common_flag(struct cli *a, struct cli_common *c);
 /* After the loop: reads --cost-config then applies the cost flags, copies the seed into
  * the sampling parameters. Returns 0, 1 (a file error) or 2 (a bad value). */
 int cli_common_finish(const struct cli *a, struct cli_common *c);
+
+/* ---- Ctrl-C ---- */
+
+enum { CLI_EXIT_INTERRUPTED = 130 }; /* 128 + SIGINT, as shells report it */
+
+/* Set by the first SIGINT (Ctrl-C) or SIGTERM once cli_catch_interrupts() ran: the command
+ * finishes the step in progress, writes what it has (marked partial) and exits 130. A
+ * second signal exits at once with 130. */
+extern volatile sig_atomic_t cli_stop;
+void cli_catch_interrupts(void);
 
 /* ---- opening ---- */
 

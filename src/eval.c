@@ -335,6 +335,14 @@ static int run_ppl(const struct suite_def *d, struct eval_runner *r, const struc
     int32_t *chunk = malloc(sizeof(int32_t) * (size_t)(ctx > 0 ? ctx : 1));
     if (!chunk) rc = -1;
     for (long i = lo; i < hi && !rc; i++) {
+        if (o->stop && *o->stop) {
+            res->interrupted = true;
+            break;
+        }
+        if (o->resume && eval_resume_row(res, o->resume, i)) {
+            pg->done++;
+            continue;
+        }
         double *row = eval_result_row(res, i, NULL);
         struct ll_result lr = {0};
         if (!row) {
@@ -434,6 +442,14 @@ int eval_run_suite(const struct suite_def *d, struct eval_runner *r, const struc
         pg.total = hi - lo;
         for (long j = lo; j < hi && !rc; j++) {
             long i = sel[j];
+            if (o->stop && *o->stop) { /* Ctrl-C: the items finished are the result */
+                res->interrupted = true;
+                break;
+            }
+            if (o->resume && eval_resume_row(res, o->resume, i)) { /* done before: kept */
+                pg.done++;
+                continue;
+            }
             struct eval_doc doc;
             if (suite_doc(d, &sd, o->data_dir, (int)i, &doc, err, errlen)) {
                 rc = -1;

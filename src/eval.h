@@ -8,6 +8,7 @@
 #ifndef JOULE_EVAL_H
 #define JOULE_EVAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ struct eval_opts {
     /* called as items complete (at most 4 times a second, and once at the end of a suite) */
     void (*progress)(void *ctx, const struct eval_progress *p);
     void *progress_ctx;
+    volatile sig_atomic_t *stop;      /* set (Ctrl-C): stop before the next item */
+    const struct eval_result *resume; /* rows of an interrupted run: copied, not run again */
 };
 
 enum { EVAL_MAX_COLS = 8 };
@@ -51,7 +54,7 @@ struct eval_metric {
 struct eval_result {
     char suite[64];
     char task[128];
-    char def[256]; /* the suite name or .suite path it came from */
+    char def[256];         /* the suite name or .suite path it came from */
     char suite_sha256[65]; /* of the suite's definition text */
     int shots;
     long n_items; /* items of the whole (limited) suite */
@@ -68,6 +71,7 @@ struct eval_result {
     struct eval_metric *metrics;
     int n_metrics;
     char style[16];
+    bool interrupted; /* stopped by Ctrl-C: the rows are those of the items finished */
 };
 
 /* Runs one suite; res is filled (free with eval_result_free). */
@@ -93,6 +97,8 @@ struct eval_run_info {
     const char *style;
     int shard_i, shard_n;
     const char *energy_json; /* a JSON object, or NULL */
+    bool interrupted;        /* Ctrl-C: "partial" and "interrupted" true */
+    const char *resume_from; /* the --resume file, or NULL */
 };
 void eval_print_json(FILE *f, const struct eval_run_info *info, const struct eval_result *res,
                      int n);
@@ -103,7 +109,16 @@ void eval_print_json(FILE *f, const struct eval_run_info *info, const struct eva
  * named), and refused when its sha256 differs from the one the file records. */
 int eval_merge(const char *const *files, int n_files, struct eval_result **out, int *n_out,
                char *info_json_err, size_t errlen);
-int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs,
-                    int n_defs, struct eval_result **out, int *n_out, char *err, size_t errlen);
+/* The rows of an interrupted run (--resume FILE), checked as --merge checks files, with
+ * the settings in the file compared to the run's: 0, or -1 with err naming the first that
+ * differs. */
+int eval_read_resume(const char *path, const struct eval_run_info *now,
+                     const struct suite_def *defs, int n_defs, struct eval_result **out, int *n_out,
+                     char *err, size_t errlen);
+/* Copies the row of item idx from done (rows sorted by item, as eval_merge leaves them) into
+ * dst; false when done has none. */
+bool eval_resume_row(struct eval_result *dst, const struct eval_result *done, long idx);
+int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs, int n_defs,
+                    struct eval_result **out, int *n_out, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* eval_report — aggregation of per-item rows into scores, the table and JSON output, and
  * merging shard results (see eval.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +214,9 @@ static void jkey(FILE *f, const char *k, bool comma)
 
 void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_result *res, int n)
 {
-    fprintf(f, "{\"joule_eval\":1,\"partial\":%s", in->shard_n > 1 ? "true" : "false");
+    fprintf(f, "{\"joule_eval\":1,\"partial\":%s",
+            in->shard_n > 1 || in->interrupted ? "true" : "false");
+    if (in->interrupted) fprintf(f, ",\"interrupted\":true");
     if (in->shard_n > 1) fprintf(f, ",\"shard\":\"%d/%d\"", in->shard_i, in->shard_n);
     jkey(f, "model", true);
     fputc('{', f);
@@ -481,8 +484,9 @@ static int suite_header(const struct jval *sj, const char *file, struct eval_res
     return 0;
 }
 
-int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs, int n_defs,
-                    struct eval_result **out, int *n_out, char *err, size_t errlen)
+static int merge_files(const char *const *files, int n_files, const struct suite_def *defs,
+                       int n_defs, bool quiet, struct eval_result **out, int *n_out, char *err,
+                       size_t errlen)
 {
     struct eval_result *res = NULL;
     int n = 0, rc = 0;
@@ -596,7 +600,7 @@ int eval_merge_defs(const char *const *files, int n_files, const struct suite_de
             free(old[g]);
         free(old);
         free(map);
-        if (!rc && r->n_rows != r->n_items)
+        if (!rc && !quiet && r->n_rows != r->n_items)
             fprintf(stderr,
                     "joule eval: warning: suite %s has %ld of %ld items (a shard is missing?)\n",
                     r->suite, r->n_rows, r->n_items);
@@ -629,4 +633,90 @@ int eval_merge_defs(const char *const *files, int n_files, const struct suite_de
     *out = res;
     *n_out = n;
     return rc;
+}
+
+int eval_merge_defs(const char *const *files, int n_files, const struct suite_def *defs, int n_defs,
+                    struct eval_result **out, int *n_out, char *err, size_t errlen)
+{
+    return merge_files(files, n_files, defs, n_defs, false, out, n_out, err, errlen);
+}
+
+bool eval_resume_row(struct eval_result *dst, const struct eval_result *done, long idx)
+{
+    long lo = 0, hi = done->n_rows;
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (done->idx[mid] < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= done->n_rows || done->idx[lo] != idx) return false;
+    int g = done->grp[lo];
+    double *v = eval_result_row(dst, idx, g >= 0 && g < done->n_groups ? done->groups[g] : NULL);
+    if (!v) return false; /* out of memory: the item runs again */
+    memcpy(v, done->vals + (size_t)lo * EVAL_MAX_COLS, sizeof(double) * EVAL_MAX_COLS);
+    return true;
+}
+
+/* whether the setting key of the file equals want (an integer) */
+static bool same_int(const struct jval *set, const char *key, long long want)
+{
+    long long x;
+    return json_int(json_get(set, key), LLONG_MIN, LLONG_MAX, &x) && x == want;
+}
+
+int eval_read_resume(const char *path, const struct eval_run_info *now,
+                     const struct suite_def *defs, int n_defs, struct eval_result **out, int *n_out,
+                     char *err, size_t errlen)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t len;
+    char *text = file_read_all(path, &len, err, errlen);
+    if (!text) return -1;
+    struct jval root;
+    char jerr[256];
+    if (json_parse(text, len, &root, jerr, sizeof jerr)) {
+        snprintf(err, errlen, "%s: %s", path, jerr);
+        free(text);
+        return -1;
+    }
+    free(text);
+    const struct jval *set = json_get(&root, "settings"), *model = json_get(&root, "model"),
+                      *bos = json_get(set, "bos"), *shard = json_get(&root, "shard");
+    const char *sha = json_str(json_get(model, "sha256"));
+    char want_shard[32] = "";
+    if (now->shard_n > 1)
+        snprintf(want_shard, sizeof want_shard, "%d/%d", now->shard_i, now->shard_n);
+    const char *differs = NULL;
+    if (!set || set->type != J_OBJ)
+        differs = "settings";
+    else if (!same_int(set, "limit", now->limit))
+        differs = "--limit";
+    else if (!same_int(set, "shots", now->shots))
+        differs = "--shots";
+    else if (!same_int(set, "seed", now->seed))
+        differs = "--seed";
+    else if (!same_int(set, "max_length", now->max_len))
+        differs = "--max-length";
+    else if (!bos || bos->type != J_BOOL || strcmp(bos->str, now->bos ? "true" : "false"))
+        differs = "--bos";
+    else if (strcmp(json_str(json_get(set, "style")), now->style ? now->style : "lm-eval"))
+        differs = "--style";
+    else if (strcmp(shard ? json_str(shard) : "", want_shard))
+        differs = "--shard";
+    else if (sha[0] && now->model_sha256 && now->model_sha256[0] && strcmp(sha, now->model_sha256))
+        differs = "the model (sha256)";
+    else if (strcmp(json_str(json_get(model, "arch")), now->arch ? now->arch : "") ||
+             strcmp(json_str(json_get(model, "name")), now->model_name ? now->model_name : ""))
+        differs = "the model";
+    json_free(&root);
+    if (differs) {
+        snprintf(err, errlen, "%s: made with another %s than this run: it cannot be resumed", path,
+                 differs);
+        return -1;
+    }
+    const char *files[] = {path};
+    return merge_files(files, 1, defs, n_defs, true, out, n_out, err, errlen);
 }

@@ -85,6 +85,10 @@ int generate(struct gen_state *g, const struct gen_params *p, struct gen_result 
             if (p->n_until && find_stop(p, text, from)) stop = true;
         }
         if (stop || out->n_gen == p->max_new || g->len == g->cap) break;
+        if (p->stop && *p->stop) {
+            out->stopped = true;
+            break;
+        }
         if (backend_forward(g->b, &id, 1, g->len - 1, false, g->logits, err, errlen) != 0) {
             rc = -1;
             break;

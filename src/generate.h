@@ -9,6 +9,7 @@
 #ifndef JOULE_GENERATE_H
 #define JOULE_GENERATE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,12 +39,14 @@ struct gen_params {
      * non-zero stops generation with that status (err set by the callee) */
     int (*emit)(void *ctx, const char *text, size_t n, char *err, size_t errlen);
     void *ctx;
+    volatile sig_atomic_t *stop; /* non-NULL and set (Ctrl-C): stop after the current token */
 };
 
 struct gen_result {
     int32_t n_gen; /* tokens appended */
     char *text;    /* the text generated (cut before a stop string), malloc'd */
     bool eog;      /* stopped at an end-of-generation token */
+    bool stopped;  /* stopped by *stop */
 };
 
 /* 0, or -1 with err (the text is freed then). */

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -870,6 +871,122 @@ START_TEST(test_merge_cli)
 }
 END_TEST
 
+/* Starts "$JOULE_BIN eval ARGS... -o json" with stdout to out and stderr to /dev/null. */
+static pid_t spawn_eval(const char *out, const char *const *args, int n)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        const char *argv[32];
+        int k = 0;
+        argv[k++] = bin;
+        argv[k++] = "eval";
+        for (int i = 0; i < n && k < 30; i++)
+            argv[k++] = args[i];
+        argv[k] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int count_file_lines(const char *path)
+{
+    char *t = test_read_file(path, NULL);
+    int n = 0;
+    for (char *p = t; p && *p; p++)
+        n += *p == '\n';
+    free(t);
+    return n;
+}
+
+static int wait_status(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Ctrl-C during an eval: the item in progress finishes, the results so far are written
+ * marked partial and interrupted, exit 130; --resume FILE then gives the rows of an
+ * uninterrupted run exactly; SIGTERM does the same; a second signal quits at once. */
+START_TEST(test_interrupt_resume)
+{
+    NEED_SHARED(shared);
+    char model[512], data[512], dir[] = "/tmp/joule-eval-int-XXXXXX", whole[64], part[64],
+                                resumed[64], log[64];
+    snprintf(model, sizeof model, "%s/models/%s.gguf", shared, TINY);
+    snprintf(data, sizeof data, "%s/suites-data", shared);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(whole, sizeof whole, "%s/whole.json", dir);
+    snprintf(part, sizeof part, "%s/part.json", dir);
+    snprintf(resumed, sizeof resumed, "%s/resumed.json", dir);
+    snprintf(log, sizeof log, "%s/items.jsonl", dir);
+    const char *args[] = {
+        "-m",  model, "--suite", "arc-easy,piqa", "--limit",     "60", "--data",   data, "--device",
+        "cpu", "-o",  "json",    "--no-hash",     "--log-items", log,  "--resume", part};
+    const int n_base = 13;
+    ck_assert_int_eq(wait_status(spawn_eval(whole, args, n_base)), 0);
+    for (int sig = 0; sig < 2; sig++) {
+        remove(log);
+        pid_t pid = spawn_eval(part, args, n_base + 2);
+        for (int t = 0; t < 6000 && count_file_lines(log) < 3; t++)
+            usleep(10000);
+        kill(pid, sig ? SIGTERM : SIGINT);
+        ck_assert_int_eq(wait_status(pid), 130);
+        char *pj = test_read_file(part, NULL), err[256];
+        struct jval v;
+        ck_assert_msg(json_parse(pj, strlen(pj), &v, err, sizeof err) == 0, "%s: %s", err, pj);
+        ck_assert_str_eq(json_str(json_get(&v, "partial")), "true");
+        ck_assert_str_eq(json_str(json_get(&v, "interrupted")), "true");
+        const struct jval *s0 = &json_get(&v, "suites")->kids[0];
+        double done = json_num(json_get(s0, "items_done"), -1);
+        ck_assert_msg(done >= 3 && done < 60, "items done %g", done);
+        json_free(&v);
+        free(pj);
+        ck_assert_int_eq(wait_status(spawn_eval(resumed, args, n_base + 4)), 0);
+        char *a = test_read_file(whole, NULL), *b = test_read_file(resumed, NULL);
+        struct jval va, vb;
+        ck_assert(json_parse(a, strlen(a), &va, err, sizeof err) == 0);
+        ck_assert(json_parse(b, strlen(b), &vb, err, sizeof err) == 0);
+        ck_assert_str_eq(json_str(json_get(&vb, "partial")), "false");
+        const struct jval *sa = json_get(&va, "suites"), *sb = json_get(&vb, "suites");
+        ck_assert_int_eq(sa->n, 2);
+        ck_assert_int_eq(sb->n, 2);
+        for (int k = 0; k < 2; k++) {
+            const struct jval *ra = json_get(&sa->kids[k], "rows"),
+                              *rb = json_get(&sb->kids[k], "rows");
+            ck_assert_int_eq(ra->n, 60);
+            ck_assert_int_eq(rb->n, 60);
+            for (int i = 0; i < ra->n; i++)
+                for (int c = 0; c < ra->kids[i].n; c++)
+                    ck_assert_str_eq(json_str(&ra->kids[i].kids[c]),
+                                     json_str(&rb->kids[i].kids[c]));
+        }
+        json_free(&va);
+        json_free(&vb);
+        free(a);
+        free(b);
+    }
+    /* --resume with other settings is refused */
+    const char *other[] = {"-m", model,    "--suite",   "arc-easy,piqa", "--limit",
+                           "61", "--data", data,        "--device",      "cpu",
+                           "-o", "json",   "--no-hash", "--resume",      resumed};
+    ck_assert_int_eq(wait_status(spawn_eval(part, other, 15)), 1);
+    /* a second signal quits at once */
+    pid_t pid = spawn_eval(part, args, n_base);
+    usleep(300000);
+    kill(pid, SIGINT);
+    kill(pid, SIGINT);
+    ck_assert_int_eq(wait_status(pid), 130);
+    remove(whole), remove(part), remove(resumed), remove(log);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval");
@@ -889,6 +1006,7 @@ Suite *eval_suite(void)
     tcase_add_test(tc, test_json_strict);
     tcase_add_test(tc, test_merge_untrusted);
     tcase_add_test(tc, test_merge_cli);
+    tcase_add_test(tc, test_interrupt_resume);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "chat.h"
 #include "cli_bench.h"
 #include "cli_chat.h"
 #include "cli_eval.h"
@@ -42,8 +43,61 @@ static double now_s(void)
 static const char *info_help =
     "usage: joule info -m MODEL\n"
     "Shows the architecture, dimensions, context, vocabulary, tensor type mix, parameter count\n"
-    "and file size of a GGUF model.\n"
+    "and file size of a GGUF model. A file joule cannot run (an unknown architecture, a missing\n"
+    "tensor) is described from its header, with the reason it cannot run.\n"
     "  -m, --model FILE   the GGUF file\n";
+
+static void info_file(const struct gguf_file *f)
+{
+    printf("file          %s\n", f->path);
+    printf("file size     %" PRIu64 " bytes (%.2f MiB), GGUF v%u, %" PRIu64 " tensors, %" PRIu64
+           " metadata keys\n",
+           f->file_size, (double)f->file_size / (1 << 20), f->version, f->n_tensors, f->n_kv);
+}
+
+static void info_tensors(const struct gguf_file *f)
+{
+    uint64_t count[Q_TYPE_LIMIT] = {0}, bytes[Q_TYPE_LIMIT] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        uint32_t t = f->tensors[i].type;
+        if (t < Q_TYPE_LIMIT) {
+            count[t]++;
+            bytes[t] += f->tensors[i].nbytes;
+        }
+    }
+    printf("tensor types ");
+    for (uint32_t t = 0; t < Q_TYPE_LIMIT; t++)
+        if (count[t])
+            printf(" %s: %" PRIu64 " (%.2f MiB)", quant_name(t), count[t],
+                   (double)bytes[t] / (1 << 20));
+    printf("\ntensors:\n");
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const struct gguf_tensor *t = &f->tensors[i];
+        printf("  %-28s %-5s [%" PRId64, t->name, quant_name(t->type), t->ne[0]);
+        for (uint32_t d = 1; d < t->n_dims; d++)
+            printf(", %" PRId64, t->ne[d]);
+        printf("]\n");
+    }
+}
+
+/* A file joule cannot run (an architecture it does not know, a missing tensor ...) is still
+ * described from its GGUF header, with the reason it cannot run. */
+static int info_unrunnable(const struct cli *a, const char *path, const char *why)
+{
+    struct gguf_file *f;
+    char err[512];
+    if (gguf_open(path, &f, err, sizeof err) != 0) return cli_fail(a, "%s", why);
+    char *name = gguf_get_str(f, "general.name"), *arch = gguf_get_str(f, "general.architecture");
+    info_file(f);
+    printf("name          %s\n", name ? name : "(none)");
+    printf("architecture  %s\n", arch ? arch : "(none)");
+    printf("runnable      no: %s\n", why);
+    info_tensors(f);
+    free(name);
+    free(arch);
+    gguf_close(f);
+    return 0;
+}
 
 static int cmd_info(int argc, char **argv)
 {
@@ -57,15 +111,12 @@ static int cmd_info(int argc, char **argv)
         if (r < 0) return 2;
         if (r == 0) return cli_unknown(a);
     }
+    if (!c.model) return cli_usage(a, "missing -m MODEL");
     struct model *m;
-    int rc = cli_load_model(a, &c, &m);
-    if (rc) return rc;
+    char err[512];
+    if (model_load(c.model, &m, err, sizeof err) != 0) return info_unrunnable(a, c.model, err);
     const struct model_config *k = &m->cfg;
-    const struct gguf_file *f = m->gguf;
-    printf("file          %s\n", f->path);
-    printf("file size     %" PRIu64 " bytes (%.2f MiB), GGUF v%u, %" PRIu64 " tensors, %" PRIu64
-           " metadata keys\n",
-           f->file_size, (double)f->file_size / (1 << 20), f->version, f->n_tensors, f->n_kv);
+    info_file(m->gguf);
     printf("name          %s\n", k->name[0] ? k->name : "(none)");
     printf("architecture  %s\n", k->arch_name);
     printf("parameters    %" PRIu64 " (%.3f B)\n", m->n_params, (double)m->n_params / 1e9);
@@ -88,28 +139,7 @@ static int cmd_info(int argc, char **argv)
     else
         printf("vocabulary    %d tokens (not usable: %s)\n", k->n_vocab, m->tok_err);
     printf("output        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
-    /* type mix */
-    uint64_t count[Q_TYPE_LIMIT] = {0}, bytes[Q_TYPE_LIMIT] = {0};
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
-        uint32_t t = f->tensors[i].type;
-        if (t < Q_TYPE_LIMIT) {
-            count[t]++;
-            bytes[t] += f->tensors[i].nbytes;
-        }
-    }
-    printf("tensor types ");
-    for (uint32_t t = 0; t < Q_TYPE_LIMIT; t++)
-        if (count[t])
-            printf(" %s: %" PRIu64 " (%.2f MiB)", quant_name(t), count[t],
-                   (double)bytes[t] / (1 << 20));
-    printf("\ntensors:\n");
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
-        const struct gguf_tensor *t = &f->tensors[i];
-        printf("  %-28s %-5s [%" PRId64, t->name, quant_name(t->type), t->ne[0]);
-        for (uint32_t d = 1; d < t->n_dims; d++)
-            printf(", %" PRId64, t->ne[d]);
-        printf("]\n");
-    }
+    info_tensors(m->gguf);
     model_free(m);
     return 0;
 }
@@ -378,6 +408,9 @@ static int cmd_run(int argc, char **argv)
             chat = true;
         } else if (cli_is(a, NULL, "--chat-template")) {
             if (!cli_str(a, &chat_tmpl)) return 2;
+            if (chat_tmpl_from_name(chat_tmpl) < 0)
+                return cli_usage(a, "unknown chat template '%s' (known: %s)", chat_tmpl,
+                                 chat_tmpl_list());
             chat = true;
         } else
             return cli_unknown(a);

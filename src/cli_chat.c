@@ -67,6 +67,9 @@ static int parse(struct cli *a, struct opts *o)
             o->show_prompt = true;
         else if (cli_is(a, NULL, "--chat-template")) {
             if (!cli_str(a, &o->tmpl)) return 2;
+            if (chat_tmpl_from_name(o->tmpl) < 0)
+                return cli_usage(a, "unknown chat template '%s' (known: %s)", o->tmpl,
+                                 chat_tmpl_list());
         } else if (cli_is(a, "-sys", "--system-prompt")) {
             if (!cli_str(a, &o->system)) return 2;
         } else if (cli_is(a, "-f", "--file") || cli_is(a, NULL, "--prompt-file")) {

@@ -418,8 +418,13 @@ START_TEST(test_cli_run_chat)
              "Hello",
              dir);
     r = run_joule("", args);
-    ck_assert_int_ne(r.code, 0);
-    ck_assert_msg(strstr(r.err, "klingon"), "%s", r.err);
+    ck_assert_int_eq(r.code, 2); /* a bad value: a usage error, before the model is read */
+    ck_assert_msg(strstr(r.err, "unknown chat template 'klingon'"), "%s", r.err);
+    free(r.out);
+    free(r.err);
+    r = run_joule("", "chat -m /nonexistent.gguf --chat-template klingon");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "unknown chat template 'klingon'"), "%s", r.err);
     free(r.out);
     free(r.err);
 }

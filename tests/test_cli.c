@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "gguf_writer.h"
+#include "quant.h"
 #include "testutil.h"
 
 struct result {
@@ -527,6 +529,49 @@ START_TEST(test_run_ctx_and_stdin)
 }
 END_TEST
 
+/* info describes a file it cannot run (here an architecture joule does not know) from its
+ * header, with the reason, instead of refusing it. */
+START_TEST(test_info_unrunnable)
+{
+    const char *path = "/tmp/joule-cli-mamba.gguf";
+    struct gguf_writer *w = gw_new();
+    gw_add_str(w, "general.architecture", "mamba");
+    gw_add_str(w, "general.name", "a state-space model");
+    float data[64] = {0};
+    uint64_t ne[2] = {32, 2};
+    gw_add_tensor_f32(w, "token_embd.weight", 2, ne, Q_F32, data);
+    ck_assert_int_eq(gw_write(w, path), 0);
+    gw_free(w);
+    struct result r = run("info -m %s", path);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "architecture  mamba") && strstr(r.out, "runnable      no: ") &&
+                      strstr(r.out, "token_embd.weight") && strstr(r.out, "a state-space model"),
+                  "%s", r.out);
+    result_free(&r);
+    remove(path);
+}
+END_TEST
+
+/* The CPU energy estimate charges at most the cores online, whatever -t says. */
+START_TEST(test_energy_threads_capped)
+{
+    NEED_SHARED(sh);
+    struct result r =
+        run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 2 -t 1024", sh);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    const char *p = strstr(r.err, " threads = ");
+    if (p) { /* the estimate (no sensor): "... x N threads = W" */
+        const char *q = p;
+        while (q > r.err && q[-1] != 'x')
+            q--;
+        long n = strtol(q, NULL, 10);
+        ck_assert_msg(n >= 1 && n <= sysconf(_SC_NPROCESSORS_ONLN), "%ld threads charged: %s", n,
+                      r.err);
+    }
+    result_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -549,6 +594,8 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_logits_file_atomic);
     tcase_add_test(tc, test_run_ctx_and_stdin);
+    tcase_add_test(tc, test_info_unrunnable);
+    tcase_add_test(tc, test_energy_threads_capped);
     suite_add_tcase(s, tc);
     return s;
 }

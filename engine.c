@@ -351,17 +351,6 @@ static const char *run_help =
     "  --chat-template NAME     the same with a named template (llama2, llama3, chatml, ...)\n"
     "Ctrl-C stops the generation: the text so far, the statistics, exit status 130.\n";
 
-/* streams generated text to stdout; a failed write (a full disk) stops the run */
-static int run_emit(void *ctx, const char *text, size_t n, char *err, size_t errlen)
-{
-    (void)ctx;
-    if (fwrite(text, 1, n, stdout) != n) {
-        snprintf(err, errlen, "stdout: %s", strerror(errno));
-        return -1;
-    }
-    return file_check(stdout, "stdout", err, errlen);
-}
-
 static void print_energy(const struct cli *a, struct meter *meter, struct meter_window *win,
                          double tokens)
 {
@@ -501,10 +490,10 @@ static int cmd_run(int argc, char **argv)
     struct gen_params gp = {.smp = smp,
                             .max_new = (int32_t)n_predict,
                             .ignore_eos = ignore_eos,
-                            .emit = run_emit,
+                            .emit = gen_emit_stdout,
                             .stop = &cli_stop};
     if (generate(&g, &gp, &gr, err, sizeof err) != 0 ||
-        run_emit(NULL, "\n", 1, err, sizeof err) != 0) {
+        gen_emit_stdout(NULL, "\n", 1, err, sizeof err) != 0) {
         rc = cli_fail(a, "%s", err);
         goto done;
     }

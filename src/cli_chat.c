@@ -137,17 +137,6 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* streams the reply to stdout; a failed write (a full disk) ends the chat */
-static int emit(void *ctx, const char *text, size_t n, char *err, size_t errlen)
-{
-    (void)ctx;
-    if (fwrite(text, 1, n, stdout) != n) {
-        snprintf(err, errlen, "stdout: %s", strerror(errno));
-        return -1;
-    }
-    return file_check(stdout, "stdout", err, errlen);
-}
-
 static void show_prompt(const struct tokenizer *tok, const int32_t *ids, size_t n, char *buf)
 {
     struct detok d;
@@ -203,13 +192,15 @@ static int turn(struct session *s, struct convo *c)
 
     double t1 = now_s();
     struct gen_state g = {s->b, tok, s->logits, s->cache, (int32_t)n, s->n_ctx, 0};
-    struct gen_params gp = {
-        .smp = s->smp, .max_new = (int32_t)s->o->n_predict, .emit = emit, .stop = &cli_stop};
+    struct gen_params gp = {.smp = s->smp,
+                            .max_new = (int32_t)s->o->n_predict,
+                            .emit = gen_emit_stdout,
+                            .stop = &cli_stop};
     struct gen_result gr;
     rc = generate(&g, &gp, &gr, err, sizeof err);
     /* the last token appended was not run: the cache holds all but it */
     s->n_cache = g.len > (int32_t)n ? (size_t)g.len - 1 : n;
-    if (rc == 0) rc = emit(NULL, "\n", 1, err, sizeof err);
+    if (rc == 0) rc = gen_emit_stdout(NULL, "\n", 1, err, sizeof err);
     if (rc) {
         free(gr.text);
         return cli_fail(s->a, "%s", err);

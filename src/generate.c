@@ -1,13 +1,25 @@
 /* generate — see generate.h. */
 #include "generate.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "fileio.h"
 #include "sample.h"
 #include "tokenizer.h"
+
+int gen_emit_stdout(void *ctx, const char *text, size_t n, char *err, size_t errlen)
+{
+    (void)ctx;
+    if (fwrite(text, 1, n, stdout) != n) {
+        snprintf(err, errlen, "stdout: %s", strerror(errno));
+        return -1;
+    }
+    return file_check(stdout, "stdout", err, errlen);
+}
 
 int gen_prefill(struct backend *b, const int32_t *ids, int32_t n, int32_t pos, float *logits,
                 uint64_t *n_run, char *err, size_t errlen)

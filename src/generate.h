@@ -49,6 +49,10 @@ struct gen_result {
     bool stopped;  /* stopped by *stop */
 };
 
+/* An emit callback that writes the text to stdout and flushes it (ctx unused): a failed
+ * write (a full disk, a closed pipe) stops generation with "stdout: REASON". */
+int gen_emit_stdout(void *ctx, const char *text, size_t n, char *err, size_t errlen);
+
 /* 0, or -1 with err (the text is freed then). */
 int generate(struct gen_state *g, const struct gen_params *p, struct gen_result *out, char *err,
              size_t errlen);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "eval_suite.h"
 #include "gguf_writer.h"
 #include "quant.h"
 #include "testutil.h"
@@ -443,8 +444,36 @@ START_TEST(test_full_disk)
                       r.err);
         result_free(&r);
     }
+    /* eval --merge of a valid result file, to a full disk */
+    struct suite_def arc;
+    char err[256];
+    ck_assert(suite_load("arc-easy", &arc, err, sizeof err) == 0);
+    const char *rp = "/tmp/joule-cli-result.json";
+    FILE *f = fopen(rp, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "{\"joule_eval\":1,\"suites\":[{\"suite\":\"arc-easy\",\"suite_sha256\":\"%s\","
+            "\"style\":\"lm-eval\",\"shots\":0,\"items\":1,\"columns\":[\"acc\",\"acc_norm\"],"
+            "\"rows\":[[0,-1,1,1]]}]}",
+            arc.sha256);
+    fclose(f);
+    suite_free(&arc);
+    struct result r = run("eval --merge %s", rp);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    result_free(&r);
+    r = run_full("eval --merge %s -o json", rp);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "stdout: No space left on device"), "%d %s", r.code,
+                  r.err);
+    result_free(&r);
+    remove(rp);
     if (!sh) return;
-    struct result r = run("logits -m %s --tokens 1 -o /dev/full --device cpu", m);
+    /* --log-items to a full disk */
+    r = run("eval -m %s --suite arc-easy --limit 2 --data %s/suites-data --device cpu --no-hash "
+            "--log-items /dev/full",
+            m, sh);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "/dev/full: "), "%d %s", r.code, r.err);
+    result_free(&r);
+    r = run("logits -m %s --tokens 1 -o /dev/full --device cpu", m);
     ck_assert_msg(r.code == 1 && strstr(r.err, "/dev/full: No space left on device"), "%d %s",
                   r.code, r.err);
     result_free(&r);

@@ -300,12 +300,16 @@ int cli_eval(int argc, char **argv)
             if (!cli_long(&a, 16, 1 << 20, &max_len)) return 2;
         } else if (cli_is(&a, NULL, "--shard")) {
             const char *val;
-            long si, sn;
-            char tail;
+            char part[32];
+            long si = 0, sn = 0;
             if (!cli_str(&a, &val)) return 2;
-            if (sscanf(val, "%ld/%ld%c", &si, &sn, &tail) != 2 || sn < 1 || si < 1 || si > sn ||
-                sn > 1000000)
-                return cli_usage(&a, "bad value '%s' for --shard (I/N with 1 <= I <= N)", val);
+            const char *slash = strchr(val, '/');
+            size_t pl = slash ? (size_t)(slash - val) : 0;
+            if (pl < sizeof part) memcpy(part, val, pl), part[pl] = 0;
+            if (!slash || pl >= sizeof part || !cli_parse_long(slash + 1, 1, 1000000, &sn) ||
+                !cli_parse_long(part, 1, sn, &si))
+                return cli_usage(&a, "bad value '%s' for --shard (I/N with 1 <= I <= N <= 1000000)",
+                                 val);
             o.shard_i = (int)si, o.shard_n = (int)sn;
         } else
             return cli_unknown(&a);

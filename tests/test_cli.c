@@ -1,5 +1,6 @@
 /* End-to-end runs of the joule binary (JOULE_BIN, set by build.sh). */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -601,6 +602,35 @@ START_TEST(test_energy_threads_capped)
 }
 END_TEST
 
+/* Ctrl-C during run: the generation stops, the text so far and the statistics are written,
+ * exit 130; a chat ends the same way. */
+START_TEST(test_run_interrupted)
+{
+    NEED_SHARED(sh);
+    char model[512];
+    snprintf(model, sizeof model, "%s/models/tiny-llama-Q8_0.gguf", sh);
+    const char *out = "/tmp/joule-cli-int.out", *err = "/tmp/joule-cli-int.err";
+    const char *args[] = {"run", "-m", model, "--device", "cpu",          "-p",          "hi",
+                          "-n",  "-1", "-c",  "60000",    "--ignore-eos", "--no-warmup", NULL};
+    pid_t pid = test_spawn_joule(out, err, args);
+    ck_assert_int_gt(pid, 0);
+    size_t len = 0;
+    for (int t = 0; t < 6000 && len < 200; t++) { /* until text streams */
+        usleep(10000);
+        free(test_read_file(out, &len));
+    }
+    kill(pid, SIGINT);
+    ck_assert_int_eq(test_wait_status(pid), 130);
+    char *e = test_read_file(err, NULL), *o = test_read_file(out, &len);
+    ck_assert_msg(e && strstr(e, "generation ") && strstr(e, "tok/s"), "%s", e);
+    ck_assert_msg(len >= 200 && o[len - 1] == '\n', "%zu bytes", len);
+    free(e);
+    free(o);
+    remove(out);
+    remove(err);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -625,6 +655,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_run_ctx_and_stdin);
     tcase_add_test(tc, test_info_unrunnable);
     tcase_add_test(tc, test_energy_threads_capped);
+    tcase_add_test(tc, test_run_interrupted);
     suite_add_tcase(s, tc);
     return s;
 }

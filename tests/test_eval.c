@@ -590,9 +590,14 @@ START_TEST(test_cli)
     ck_assert_int_eq(run_bin("eval --help", &out, &errs), 0);
     ck_assert_ptr_nonnull(strstr(out, "--shard"));
     free(out), free(errs);
-    ck_assert_int_eq(run_bin("eval -m x.gguf --suite mmlu --shard 0/2", &out, &errs), 2);
-    ck_assert_ptr_nonnull(strstr(errs, "--shard"));
-    free(out), free(errs);
+    static const char *bad_shards[] = {"0/2", "3/2", "1/", "/2", "1/2x", "1.5/2", "1/0", "-1/2"};
+    for (size_t i = 0; i < sizeof bad_shards / sizeof bad_shards[0]; i++) {
+        char a[128];
+        snprintf(a, sizeof a, "eval -m x.gguf --suite mmlu --shard %s", bad_shards[i]);
+        ck_assert_msg(run_bin(a, &out, &errs) == 2, "--shard %s", bad_shards[i]);
+        ck_assert_ptr_nonnull(strstr(errs, "--shard"));
+        free(out), free(errs);
+    }
     ck_assert_int_eq(run_bin("eval -m x.gguf --suite nope", &out, &errs), 2);
     ck_assert_ptr_nonnull(strstr(errs, "unknown suite"));
     free(out), free(errs);
@@ -871,25 +876,15 @@ START_TEST(test_merge_cli)
 }
 END_TEST
 
-/* Starts "$JOULE_BIN eval ARGS... -o json" with stdout to out and stderr to /dev/null. */
+/* "$JOULE_BIN eval ARGS[0..n-1]" with stdout to out */
 static pid_t spawn_eval(const char *out, const char *const *args, int n)
 {
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    pid_t pid = fork();
+    const char *argv[32] = {"eval"};
+    for (int i = 0; i < n && i < 30; i++)
+        argv[i + 1] = args[i];
+    argv[n < 30 ? n + 1 : 31] = NULL;
+    pid_t pid = test_spawn_joule(out, NULL, argv);
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        if (!freopen(out, "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-        const char *argv[32];
-        int k = 0;
-        argv[k++] = bin;
-        argv[k++] = "eval";
-        for (int i = 0; i < n && k < 30; i++)
-            argv[k++] = args[i];
-        argv[k] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
     return pid;
 }
 
@@ -905,9 +900,9 @@ static int count_file_lines(const char *path)
 
 static int wait_status(pid_t pid)
 {
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int st = test_wait_status(pid);
+    ck_assert_int_ge(st, 0);
+    return st;
 }
 
 /* Ctrl-C during an eval: the item in progress finishes, the results so far are written

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The ../shared test data folder, or NULL (a fresh clone). JOULE_SHARED overrides. */
@@ -73,6 +75,34 @@ static inline int32_t *test_read_ids(const char *path, size_t *n)
     free(txt);
     *n = k;
     return ids;
+}
+
+/* Starts $JOULE_BIN (else ./joule) with args (NULL-terminated, without the program name),
+ * stdout to out and stderr to err (NULL: /dev/null); for tests that signal a running
+ * command. Returns the pid (-1 when fork fails). */
+static inline pid_t test_spawn_joule(const char *out, const char *err, const char *const *args)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    if (!freopen(out, "w", stdout) || !freopen(err ? err : "/dev/null", "w", stderr)) _exit(127);
+    const char *argv[64];
+    int k = 0;
+    argv[k++] = bin;
+    for (int i = 0; args[i] && k < 63; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    execv(bin, (char *const *)argv);
+    _exit(127);
+}
+
+/* The exit status of pid, 128 + N when killed by signal N (as a shell reports it). */
+static inline int test_wait_status(pid_t pid)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 #endif

@@ -552,6 +552,18 @@ START_TEST(test_run_ctx_and_stdin)
     ck_assert_str_eq(a.out, b.out);
     result_free(&a);
     result_free(&b);
+    /* stdout and stderr in one file: the statistics line starts on a line of its own */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a time' -n 8 "
+             ">/tmp/joule-cli-both.txt 2>&1",
+             getenv("JOULE_BIN") ? getenv("JOULE_BIN") : "./joule", sh);
+    ck_assert_int_eq(system(cmd), 0);
+    char *both = test_read_file("/tmp/joule-cli-both.txt", NULL);
+    ck_assert_ptr_nonnull(both);
+    ck_assert_msg(strstr(both, "\njoule run: prompt "), "%s", both);
+    free(both);
+    remove("/tmp/joule-cli-both.txt");
     /* past the trained context: a warning */
     r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 1 --ctx-size 100000", sh);
     ck_assert_msg(strstr(r.err, "exceeds the model's trained context"), "%s", r.err);

@@ -283,34 +283,10 @@ END_TEST
 
 /* ---- end to end: the joule binary (JOULE_BIN, set by build.sh) on the tiny models ---- */
 
-struct proc {
-    int code;
-    char *out, *err;
-};
-
 /* runs "$JOULE_BIN ARGS < input" (ARGS is trusted test text) */
-static struct proc run_joule(const char *input, const char *args)
+static struct test_run run_joule(const char *input, const char *args)
 {
-    const char *bin = getenv("JOULE_BIN");
-    char dir[] = "/tmp/joule-chat-XXXXXX", cmd[4096], path[256];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/in", dir);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    fputs(input, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "%s %s <%s/in >%s/out 2>%s/err", bin ? bin : "./joule", args, dir,
-             dir, dir);
-    int st = system(cmd);
-    struct proc r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
-    remove(path);
-    snprintf(path, sizeof path, "%s/out", dir);
-    r.out = test_read_file(path, NULL);
-    remove(path);
-    snprintf(path, sizeof path, "%s/err", dir);
-    r.err = test_read_file(path, NULL);
-    remove(path);
-    rmdir(dir);
+    struct test_run r = test_run_joule(input, NULL, args);
     ck_assert(r.out && r.err);
     return r;
 }
@@ -340,7 +316,7 @@ START_TEST(test_cli_chat_scripted)
              "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 8 --show-prompt -sys 'Be "
              "brief.'",
              dir);
-    struct proc r = run_joule("Hello\n\nWho are you?\r\n", args);
+    struct test_run r = run_joule("Hello\n\nWho are you?\r\n", args);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.err, "chat template chatml"), "%s", r.err);
     /* two turns (the empty line is skipped), each prompt exactly the template's */
@@ -387,7 +363,7 @@ START_TEST(test_cli_chat_stops)
                  "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 300 -c 2048 --temp 1.5 "
                  "--top-k 0 --top-p 1 --min-p 0 --seed %d",
                  dir, seed);
-        struct proc r = run_joule("Hi\nMore\nAgain\n", args);
+        struct test_run r = run_joule("Hi\nMore\nAgain\n", args);
         ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
         for (const char *p = r.err; (p = strstr(p, "reply ")); p++) {
             int n = atoi(p + 6);
@@ -409,7 +385,7 @@ START_TEST(test_cli_run_chat)
     char args[1024];
     snprintf(args, sizeof args,
              "run -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 4 --chat -p Hello", dir);
-    struct proc r = run_joule("", args);
+    struct test_run r = run_joule("", args);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     free(r.out);
     free(r.err);

@@ -14,57 +14,37 @@
 #include "quant.h"
 #include "testutil.h"
 
-struct result {
-    int code;
-    char *out, *err;
-};
-
-static void result_free(struct result *r)
+static void result_free(struct test_run *r)
 {
     free(r->out);
     free(r->err);
 }
 
-/* Runs "$JOULE_BIN ARGS" through the shell with stdout to out (NULL: captured); ARGS is
- * trusted test text. */
-static struct result run_to(const char *out, const char *fmt, va_list ap)
+/* "$JOULE_BIN ARGS" with stdout to out (NULL: captured) */
+static struct test_run run_to(const char *out, const char *fmt, va_list ap)
 {
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char args[4096], cmd[8192], outp[64];
+    char args[4096];
     vsnprintf(args, sizeof args, fmt, ap);
-    char dir[] = "/tmp/joule-cli-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(outp, sizeof outp, "%s/out", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s/err", bin, args, out ? out : outp, dir);
-    int st = system(cmd);
-    struct result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    r.out = out ? strdup("") : test_read_file(outp, NULL);
-    remove(outp);
-    snprintf(cmd, sizeof cmd, "%s/err", dir);
-    r.err = test_read_file(cmd, NULL);
-    remove(cmd);
-    rmdir(dir);
+    struct test_run r = test_run_joule(NULL, out, args);
     ck_assert(r.out && r.err);
     return r;
 }
 
-static struct result run(const char *fmt, ...)
+static struct test_run run(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    struct result r = run_to(NULL, fmt, ap);
+    struct test_run r = run_to(NULL, fmt, ap);
     va_end(ap);
     return r;
 }
 
 /* the same with stdout on a full disk */
-static struct result run_full(const char *fmt, ...)
+static struct test_run run_full(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    struct result r = run_to("/dev/full", fmt, ap);
+    struct test_run r = run_to("/dev/full", fmt, ap);
     va_end(ap);
     return r;
 }
@@ -82,7 +62,7 @@ START_TEST(test_help_everywhere)
     static const char *cmds[] = {"",        "run",  "logits", "tokenize", "info",
                                  "devices", "chat", "eval",   "bench"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct result r = run("%s --help", cmds[i]);
+        struct test_run r = run("%s --help", cmds[i]);
         ck_assert_msg(r.code == 0, "'%s --help' exited %d", cmds[i], r.code);
         ck_assert_msg(strstr(r.out, "usage") != NULL, "'%s --help': %s", cmds[i], r.out);
         result_free(&r);
@@ -109,7 +89,7 @@ START_TEST(test_bad_arguments)
         "devices --bogus",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct result r = run("%s", bad[i]);
+        struct test_run r = run("%s", bad[i]);
         ck_assert_msg(r.code == 2, "'%s' exited %d", bad[i], r.code);
         ck_assert_msg(count_lines(r.err) == 1, "'%s' stderr: %s", bad[i], r.err);
         result_free(&r);
@@ -123,7 +103,7 @@ START_TEST(test_missing_file)
                                  "tokenize -m /nonexistent/m.gguf --text hi",
                                  "logits -m /nonexistent/m.gguf --tokens 1 -o /tmp/x.f32"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct result r = run("%s", cmds[i]);
+        struct test_run r = run("%s", cmds[i]);
         ck_assert_msg(r.code == 1, "'%s' exited %d", cmds[i], r.code);
         ck_assert_msg(strstr(r.err, "/nonexistent/m.gguf") != NULL, "%s", r.err);
         result_free(&r);
@@ -134,7 +114,7 @@ END_TEST
 START_TEST(test_info)
 {
     NEED_SHARED(sh);
-    struct result r = run("info -m %s/models/tiny-llama-Q8_0.gguf", sh);
+    struct test_run r = run("info -m %s/models/tiny-llama-Q8_0.gguf", sh);
     ck_assert_int_eq(r.code, 0);
     ck_assert_msg(strstr(r.out, "architecture  llama") && strstr(r.out, "Q8_0") &&
                       strstr(r.out, "layers        2") && strstr(r.out, "1024 tokens"),
@@ -150,9 +130,9 @@ START_TEST(test_tokenize_matches_reference)
     snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
     char *want = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(want);
-    struct result r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
-                          "'Once upon a time, there was a little robot who'",
-                          sh);
+    struct test_run r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
+                            "'Once upon a time, there was a little robot who'",
+                            sh);
     ck_assert_int_eq(r.code, 0);
     size_t wl = strcspn(want, "\n");
     ck_assert_msg(strncmp(r.out, want, wl) == 0 && r.out[wl] == '\n', "got %s want %s", r.out,
@@ -170,9 +150,9 @@ START_TEST(test_logits_file)
     char *toks = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(toks);
     toks[strcspn(toks, "\n")] = 0;
-    struct result r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
-                          "-o /tmp/joule-cli-logits.f32",
-                          sh, toks);
+    struct test_run r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
+                            "-o /tmp/joule-cli-logits.f32",
+                            sh, toks);
     ck_assert_msg(r.code == 0, "%s", r.err);
     size_t got_len = 0, ref_len = 0;
     float *got = (float *)test_read_file("/tmp/joule-cli-logits.f32", &got_len);
@@ -200,12 +180,12 @@ END_TEST
 START_TEST(test_run_repeatable)
 {
     NEED_SHARED(sh);
-    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
-                          "--seed 7 --temp 0.9 --device cpu",
-                          sh);
-    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
-                          "--seed 7 --temp 0.9 --device cpu",
-                          sh);
+    struct test_run a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+                            "--seed 7 --temp 0.9 --device cpu",
+                            sh);
+    struct test_run b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+                            "--seed 7 --temp 0.9 --device cpu",
+                            sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
     ck_assert_str_eq(a.out, b.out);
     ck_assert_msg(strstr(a.err, "tok/s") != NULL, "%s", a.err);
@@ -222,18 +202,18 @@ START_TEST(test_run_warmup_same_output)
 {
     NEED_SHARED(sh);
     const char *devs[] = {"cpu", "vulkan:0"};
-    struct result d = run("devices");
+    struct test_run d = run("devices");
     int n_dev = d.code == 0 && strstr(d.out, "vulkan:0") ? 2 : 1;
     result_free(&d);
     for (int k = 0; k < n_dev; k++) {
         const char *prompts[] = {"Once upon a time there was", "the"}; /* "the": 2 tokens */
         for (int p = 0; p < 2; p++) {
-            struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
-                                  "--ignore-eos --device %s",
-                                  sh, prompts[p], devs[k]);
-            struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
-                                  "--ignore-eos --device %s --no-warmup",
-                                  sh, prompts[p], devs[k]);
+            struct test_run a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+                                    "--ignore-eos --device %s",
+                                    sh, prompts[p], devs[k]);
+            struct test_run b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+                                    "--ignore-eos --device %s --no-warmup",
+                                    sh, prompts[p], devs[k]);
             ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
             ck_assert_str_eq(a.out, b.out);
             result_free(&a);
@@ -246,7 +226,7 @@ END_TEST
 START_TEST(test_no_vulkan_fallback)
 {
     NEED_SHARED(sh);
-    struct result r = run("devices");
+    struct test_run r = run("devices");
     ck_assert_int_eq(r.code, 0);
     result_free(&r);
     /* a machine without a Vulkan loader: auto falls back to the CPU with a notice */
@@ -254,7 +234,7 @@ START_TEST(test_no_vulkan_fallback)
     snprintf(cmd, sizeof cmd, "run -m %s/models/tiny-llama-Q4_0.gguf -p 'Hello' -n 4 --temp 0", sh);
     setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
     r = run("%s", cmd);
-    struct result d = run("devices");
+    struct test_run d = run("devices");
     unsetenv("JOULE_VK_LOADER");
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(strstr(r.err, "running on the CPU") != NULL, "%s", r.err);
@@ -330,7 +310,7 @@ START_TEST(test_same_flag_everywhere)
     };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
         for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-            struct result r = run("%s -m /nonexistent/m.gguf %s", cmds[c], flags[f].flag);
+            struct test_run r = run("%s -m /nonexistent/m.gguf %s", cmds[c], flags[f].flag);
             char body[512];
             message_body(r.err, body, sizeof body);
             ck_assert_msg(r.code == 2, "'%s %s' exited %d: %s", cmds[c], flags[f].flag, r.code,
@@ -353,7 +333,7 @@ START_TEST(test_usage_errors_everywhere)
 {
     static const char *cmds[] = {"run", "chat", "eval", "bench", "logits", "tokenize", "info"};
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-        struct result r = run("%s -m", cmds[c]);
+        struct test_run r = run("%s -m", cmds[c]);
         ck_assert_msg(r.code == 2 && strstr(r.err, "option '-m' needs a value"), "%s: %d %s",
                       cmds[c], r.code, r.err);
         result_free(&r);
@@ -377,14 +357,14 @@ START_TEST(test_run_chat_same_generation)
     NEED_SHARED(sh);
     const char *flags = "--device cpu -t 1 -c 256 --temp 0.7 --top-k 20 --top-p 0.9 --min-p 0.01 "
                         "-s 11 -n 12 --chat-template chatml";
-    struct result r =
+    struct test_run r =
         run("run -m %s/models/tiny-qwen2-F16.gguf %s -p Hello --no-warmup", sh, flags);
     char pf[] = "/tmp/joule-cli-chat-XXXXXX";
     int fd = mkstemp(pf);
     ck_assert(fd >= 0);
     ck_assert(write(fd, "Hello\n", 6) == 6);
     close(fd);
-    struct result c = run("chat -m %s/models/tiny-qwen2-F16.gguf %s -f %s", sh, flags, pf);
+    struct test_run c = run("chat -m %s/models/tiny-qwen2-F16.gguf %s -f %s", sh, flags, pf);
     unlink(pf);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(c.code == 0, "%s", c.err);
@@ -399,16 +379,16 @@ END_TEST
 START_TEST(test_random_seed_printed)
 {
     NEED_SHARED(sh);
-    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
-                          "--device cpu --seed -1",
-                          sh);
+    struct test_run a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+                            "--device cpu --seed -1",
+                            sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
     const char *s = strstr(a.err, "seed ");
     ck_assert_msg(s && strstr(s, "(random)"), "%s", a.err);
     unsigned long long seed = strtoull(s + 5, NULL, 10);
-    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
-                          "--device cpu --seed %llu",
-                          sh, seed);
+    struct test_run b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+                            "--device cpu --seed %llu",
+                            sh, seed);
     ck_assert_msg(b.code == 0, "%s", b.err);
     ck_assert_str_eq(a.out, b.out);
     result_free(&a);
@@ -439,7 +419,7 @@ START_TEST(test_full_disk)
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (cmds[i].needs_model && !sh) continue;
-        struct result r = run_full(cmds[i].args, m);
+        struct test_run r = run_full(cmds[i].args, m);
         ck_assert_msg(r.code == 1, "'%s' > /dev/full exited %d: %s", cmds[i].args, r.code, r.err);
         ck_assert_msg(strstr(r.err, "stdout: No space left on device"), "'%s': %s", cmds[i].args,
                       r.err);
@@ -459,7 +439,7 @@ START_TEST(test_full_disk)
             arc.sha256);
     fclose(f);
     suite_free(&arc);
-    struct result r = run("eval --merge %s", rp);
+    struct test_run r = run("eval --merge %s", rp);
     ck_assert_msg(r.code == 0, "%s", r.err);
     result_free(&r);
     r = run_full("eval --merge %s -o json", rp);
@@ -491,9 +471,9 @@ START_TEST(test_logits_file_atomic)
     ck_assert_ptr_nonnull(f);
     fputs("old", f);
     fclose(f);
-    struct result r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
-                          "-o %s",
-                          sh, path);
+    struct test_run r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
+                            "-o %s",
+                            sh, path);
     ck_assert_msg(r.code == 0, "%s", r.err);
     size_t len = 0;
     char *got = test_read_file(path, &len);
@@ -515,9 +495,9 @@ END_TEST
 START_TEST(test_run_ctx_and_stdin)
 {
     NEED_SHARED(sh);
-    struct result r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
-                          "time there was' -n 20 -c 16",
-                          sh);
+    struct test_run r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                            "time there was' -n 20 -c 16",
+                            sh);
     ck_assert_msg(r.code == 1 && strstr(r.err, "exceed the context (-c 16)"), "%d %s", r.code,
                   r.err);
     result_free(&r);
@@ -530,20 +510,20 @@ START_TEST(test_run_ctx_and_stdin)
                   r.err);
     result_free(&r);
     /* -f - and --file -: the prompt from stdin gives the same text as -p */
-    struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
-                          "time' -n 8 --temp 0",
-                          sh);
+    struct test_run a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                            "time' -n 8 --temp 0",
+                            sh);
     const char *pf = "/tmp/joule-cli-prompt.txt";
     FILE *f = fopen(pf, "wb");
     ck_assert_ptr_nonnull(f);
     fputs("Once upon a time", f);
     fclose(f);
-    struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
-                          "< %s",
-                          sh, pf);
-    struct result c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
-                          "--temp 0 < %s",
-                          sh, pf);
+    struct test_run b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
+                            "< %s",
+                            sh, pf);
+    struct test_run c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
+                            "--temp 0 < %s",
+                            sh, pf);
     remove(pf);
     ck_assert_msg(c.code == 0, "%s", c.err);
     ck_assert_str_eq(a.out, c.out);
@@ -584,7 +564,7 @@ START_TEST(test_info_unrunnable)
     gw_add_tensor_f32(w, "token_embd.weight", 2, ne, Q_F32, data);
     ck_assert_int_eq(gw_write(w, path), 0);
     gw_free(w);
-    struct result r = run("info -m %s", path);
+    struct test_run r = run("info -m %s", path);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(strstr(r.out, "architecture  mamba") && strstr(r.out, "runnable      no: ") &&
                       strstr(r.out, "token_embd.weight") && strstr(r.out, "a state-space model"),
@@ -598,7 +578,7 @@ END_TEST
 START_TEST(test_energy_threads_capped)
 {
     NEED_SHARED(sh);
-    struct result r =
+    struct test_run r =
         run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 2 -t 1024", sh);
     ck_assert_msg(r.code == 0, "%s", r.err);
     const char *p = strstr(r.err, " threads = ");

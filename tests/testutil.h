@@ -77,6 +77,45 @@ static inline int32_t *test_read_ids(const char *path, size_t *n)
     return ids;
 }
 
+/* What a run of the joule binary left: exit status (128 + N when killed by signal N), and
+ * stdout and stderr (malloc'd; NULL when they could not be read). */
+struct test_run {
+    int code;
+    char *out, *err;
+};
+
+/* Runs "$JOULE_BIN ARGS" (else ./joule) through the shell (ARGS is trusted test text), stdin
+ * from the text input (NULL: inherited), stdout to the file stdout_to (NULL: captured in
+ * out; else out is ""). One runner for every end-to-end test. */
+static inline struct test_run test_run_joule(const char *input, const char *stdout_to,
+                                             const char *args)
+{
+    struct test_run r = {-1, NULL, NULL};
+    const char *bin = getenv("JOULE_BIN");
+    char dir[] = "/tmp/joule-test-XXXXXX", in[64], out[64], err[64];
+    if (!mkdtemp(dir)) return r;
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(err, sizeof err, "%s/err", dir);
+    size_t cap = strlen(args) + 512;
+    char *cmd = malloc(cap);
+    FILE *f = input ? fopen(in, "wb") : NULL;
+    if (cmd && (!input || (f && fputs(input, f) >= 0 && fclose(f) == 0))) {
+        f = NULL;
+        snprintf(cmd, cap, "%s %s%s%s >%s 2>%s", bin ? bin : "./joule", args, input ? " <" : "",
+                 input ? in : "", stdout_to ? stdout_to : out, err);
+        int st = system(cmd);
+        r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        r.out = stdout_to ? strdup("") : test_read_file(out, NULL);
+        r.err = test_read_file(err, NULL);
+    }
+    if (f) fclose(f);
+    free(cmd);
+    remove(in), remove(out), remove(err);
+    rmdir(dir);
+    return r;
+}
+
 /* Starts $JOULE_BIN (else ./joule) with args (NULL-terminated, without the program name),
  * stdout to out and stderr to err (NULL: /dev/null); for tests that signal a running
  * command. Returns the pid (-1 when fork fails). */

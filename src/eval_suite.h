@@ -60,7 +60,7 @@ struct suite_def {
     char group_by[64];
     struct suite_group groups[SUITE_MAX_GROUPS];
     int n_groups;
-    int ppl_ctx; /* llama.cpp chunk size (perplexity) */
+    int ppl_ctx;     /* llama.cpp chunk size (perplexity) */
     char sha256[65]; /* of the definition text: a result names the exact suite it ran */
 };
 

@@ -11,15 +11,7 @@
 #include "gguf.h"
 #include "quant.h"
 #include "tokenizer.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "util.h"
 
 const char *act_name(enum act a)
 {

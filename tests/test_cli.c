@@ -8,43 +8,10 @@
 
 #include "testutil.h"
 
-struct result {
-    int code;
-    char *out, *err;
-};
-
-static void result_free(struct result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs "$JOULE_BIN ARGS" through the shell; ARGS is trusted test text. */
-static struct result run(const char *fmt, ...)
-{
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char dir[] = "/tmp/joule-cli-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
-    int st = system(cmd);
-    struct result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    snprintf(cmd, sizeof cmd, "%s/out", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
-    snprintf(cmd, sizeof cmd, "%s/err", dir);
-    r.err = test_read_file(cmd, NULL);
-    remove(cmd);
-    rmdir(dir);
-    ck_assert(r.out && r.err);
-    return r;
-}
+/* this file's names for the shared runner of testutil.h */
+#define result test_proc
+#define result_free test_proc_free
+#define run test_run
 
 static int count_lines(const char *s)
 {

@@ -565,21 +565,9 @@ END_TEST
 
 static int run_bin(const char *args, char **out, char **errs)
 {
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char dir[] = "/tmp/joule-eval-cli-XXXXXX", cmd[4096], p[64];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
-    int st = system(cmd);
-    snprintf(p, sizeof p, "%s/out", dir);
-    *out = test_read_file(p, NULL);
-    remove(p);
-    snprintf(p, sizeof p, "%s/err", dir);
-    *errs = test_read_file(p, NULL);
-    remove(p);
-    rmdir(dir);
-    ck_assert(*out && *errs);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    struct test_proc r = test_run("%s", args);
+    *out = r.out, *errs = r.err;
+    return r.code;
 }
 
 START_TEST(test_cli)

@@ -2,10 +2,14 @@
 #ifndef JOULE_TESTUTIL_H
 #define JOULE_TESTUTIL_H
 
+#include <check.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The ../shared test data folder, or NULL (a fresh clone). JOULE_SHARED overrides. */
@@ -73,6 +77,99 @@ static inline int32_t *test_read_ids(const char *path, size_t *n)
     free(txt);
     *n = k;
     return ids;
+}
+
+/* Space-separated decimal ids from s[0..len) into out (at most cap); returns the count. */
+static inline size_t test_parse_ids(const char *s, size_t len, int32_t *out, size_t cap)
+{
+    size_t n = 0, i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i >= len) break;
+        int32_t v = 0;
+        ck_assert_msg(s[i] >= '0' && s[i] <= '9', "bad id list near '%.20s'", s + i);
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            v = v * 10 + (s[i++] - '0');
+        ck_assert(n < cap);
+        out[n++] = v;
+    }
+    return n;
+}
+
+/* ---- running the joule binary ($JOULE_BIN, else ./joule) ---- */
+
+struct test_proc {
+    int code;        /* exit status; 128 when it did not exit */
+    char *out, *err; /* everything it wrote (malloc'd) */
+};
+
+static inline void test_proc_free(struct test_proc *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs "$JOULE_BIN ARGS" through the shell, ARGS formatted from fmt (trusted test text),
+ * with stdin from the text input (NULL: the test's own stdin). */
+static inline struct test_proc test_vrun_input(const char *input, const char *fmt, va_list ap)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char args[4096], cmd[8192], path[256], in[300] = "";
+    vsnprintf(args, sizeof args, fmt, ap);
+    char dir[] = "/tmp/joule-test-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/in", dir);
+    if (input) {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fputs(input, f);
+        fclose(f);
+        snprintf(in, sizeof in, " <%s", path);
+    }
+    snprintf(cmd, sizeof cmd, "%s %s%s >%s/out 2>%s/err", bin, args, in, dir, dir);
+    int st = system(cmd);
+    struct test_proc r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
+    remove(path);
+    snprintf(path, sizeof path, "%s/out", dir);
+    r.out = test_read_file(path, NULL);
+    remove(path);
+    snprintf(path, sizeof path, "%s/err", dir);
+    r.err = test_read_file(path, NULL);
+    remove(path);
+    rmdir(dir);
+    ck_assert(r.out && r.err);
+    return r;
+}
+
+__attribute__((format(printf, 2, 3))) static inline struct test_proc
+test_run_input(const char *input, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct test_proc r = test_vrun_input(input, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* test_run_input without input */
+__attribute__((format(printf, 1, 2))) static inline struct test_proc test_run(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct test_proc r = test_vrun_input(NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Whether the joule binary exists; prints a SKIP line for test fn when it does not. */
+static inline bool test_have_binary(const char *fn)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (access(bin ? bin : "./joule", X_OK) == 0) return true;
+    fprintf(stderr, "SKIP %s: no joule binary (set JOULE_BIN)\n", fn);
+    return false;
 }
 
 #endif

@@ -639,15 +639,21 @@ done:
 /* ---- devices ---- */
 
 static const char *devices_help =
-    "usage: joule devices\n"
+    "usage: joule devices [--verbose]\n"
     "Lists the Vulkan devices (name, vendor, driver, type, memory heaps, subgroup sizes,\n"
     "fp16 / int8-dot / cooperative-matrix support, storage buffer range, energy sensors)\n"
-    "and the CPU backend.\n";
+    "and the CPU backend.\n"
+    "  -v, --verbose   also the JOULE_VK_* environment switches and the values in force\n";
 
 static int cmd_devices(struct args *a)
 {
+    bool verbose = false;
     for (a->i = 2; a->i < a->argc; a->i++) {
         if (is_help(a->argv[a->i])) return printf("%s", devices_help), 0;
+        if (!strcmp(a->argv[a->i], "-v") || !strcmp(a->argv[a->i], "--verbose")) {
+            verbose = true;
+            continue;
+        }
         return usage_error("unknown option '%s'", a->argv[a->i]);
     }
     char err[512];
@@ -655,6 +661,7 @@ static int cmd_devices(struct args *a)
     if (rc != VK_OK) printf("vulkan: none (%s)\n", err);
     printf("cpu: %d threads\n", cpu_default_threads());
     meter_print_sensors(stdout, NULL);
+    if (verbose) vk_print_switches(stdout);
     return 0;
 }
 

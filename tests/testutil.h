@@ -111,8 +111,10 @@ static inline void test_proc_free(struct test_proc *r)
 }
 
 /* Runs "$JOULE_BIN ARGS" through the shell, ARGS formatted from fmt (trusted test text),
- * with stdin from the text input (NULL: the test's own stdin). */
-static inline struct test_proc test_vrun_input(const char *input, const char *fmt, va_list ap)
+ * with stdin from the text input (NULL: the test's own stdin) and stdout to the file
+ * stdout_to (NULL: captured in out; else out is ""). */
+static inline struct test_proc test_vrun(const char *input, const char *stdout_to, const char *fmt,
+                                         va_list ap)
 {
     const char *bin = getenv("JOULE_BIN");
     if (!bin) bin = "./joule";
@@ -128,13 +130,15 @@ static inline struct test_proc test_vrun_input(const char *input, const char *fm
         fclose(f);
         snprintf(in, sizeof in, " <%s", path);
     }
-    snprintf(cmd, sizeof cmd, "%s %s%s >%s/out 2>%s/err", bin, args, in, dir, dir);
+    char outp[64];
+    snprintf(outp, sizeof outp, "%s/out", dir);
+    snprintf(cmd, sizeof cmd, "%s %s%s >%s 2>%s/err", bin, args, in, stdout_to ? stdout_to : outp,
+             dir);
     int st = system(cmd);
     struct test_proc r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
     remove(path);
-    snprintf(path, sizeof path, "%s/out", dir);
-    r.out = test_read_file(path, NULL);
-    remove(path);
+    r.out = stdout_to ? strdup("") : test_read_file(outp, NULL);
+    remove(outp);
     snprintf(path, sizeof path, "%s/err", dir);
     r.err = test_read_file(path, NULL);
     remove(path);
@@ -148,7 +152,7 @@ test_run_input(const char *input, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    struct test_proc r = test_vrun_input(input, fmt, ap);
+    struct test_proc r = test_vrun(input, NULL, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -158,7 +162,7 @@ __attribute__((format(printf, 1, 2))) static inline struct test_proc test_run(co
 {
     va_list ap;
     va_start(ap, fmt);
-    struct test_proc r = test_vrun_input(NULL, fmt, ap);
+    struct test_proc r = test_vrun(NULL, NULL, fmt, ap);
     va_end(ap);
     return r;
 }

@@ -26,16 +26,10 @@
 #include "quant.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "util.h"
 #include "vk.h"
 
 #define JOULE_VERSION "0.1.0"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- info ---- */
 

@@ -25,6 +25,7 @@
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "util.h"
 
 static const char *chat_help =
     "usage: joule chat -m MODEL [options]\n"
@@ -125,13 +126,6 @@ struct session {
     size_t n_cache;
     float *logits;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* streams the reply to stdout; a failed write (a full disk) ends the chat */
 static int emit(void *ctx, const char *text, size_t n, char *err, size_t errlen)

@@ -182,8 +182,8 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             /* texel bindings: weights as 16- and 8-byte texels, the source as vec4s */
             VkBufferView view[VK_TEXEL_BINDINGS];
             vk_texel_bindings(vb, o, vw, k, view);
-            const struct vk_buf *src = o->src < ACT_COUNT ? &vb->act[o->src] : &vb->dummy;
-            const struct vk_buf *dst = o->dst < ACT_COUNT ? &vb->act[o->dst] : &vb->dummy;
+            const struct vk_buf *src = o->src != ACT_NONE ? &vb->act[o->src] : &vb->dummy;
+            const struct vk_buf *dst = o->dst != ACT_NONE ? &vb->act[o->dst] : &vb->dummy;
             switch (o->kind) {
             case OP_EMBED: bind[0] = &vw->bufs[k], bind[2] = dst, bind[4] = &vb->params; break;
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;

@@ -257,7 +257,7 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
     int32_t rows = o->logits_rows ? nl : n;
     uint32_t src_off = 0, dst_off = 0;
     if (o->logits_rows) {
-        src_off = o->src < ACT_COUNT ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
+        src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
         if (o->dst != ACT_LOGITS) dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
     }
     if (rows <= 0) return 0;

@@ -111,7 +111,7 @@ void vk_texel_bindings(const struct vk_backend *vb, const struct op *o, const st
     case OP_MATMUL:
         if (vw->texel) view[0] = vw->views[chunk];
         if (vw->unit) view[1] = vw->views8[chunk];
-        if (o->src < ACT_COUNT && vb->act_views[o->src]) view[2] = vb->act_views[o->src];
+        if (o->src != ACT_NONE && vb->act_views[o->src]) view[2] = vb->act_views[o->src];
         break;
     case OP_ATTENTION:
         if (vb->kv_texel) {

@@ -129,7 +129,7 @@ static void h_config(struct harness *h, int32_t n_embd, int32_t n_ff, int32_t n_
     c->rope_base = 10000.0f;
     c->rope_freq_scale = 1.0f;
     for (int i = 0; i < 2; i++)
-        h->ops[i].src = h->ops[i].src2 = ACT_COUNT;
+        h->ops[i].src = h->ops[i].src2 = ACT_NONE;
 }
 
 static void h_open(struct harness *h, const char *spec, int n_ops, int32_t n_ctx)
@@ -202,7 +202,7 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
     h.ops[0] = (struct op){.kind = OP_MATMUL,
                            .dst = ACT_GATE,
                            .src = ACT_XN,
-                           .src2 = ACT_COUNT,
+                           .src2 = ACT_NONE,
                            .w = &w,
                            .b = &bias,
                            .accumulate = true};
@@ -328,7 +328,7 @@ static void check_embed(const char *spec, uint32_t type, bool small_range)
     h_config(&h, ne0, 8, vocab, 1, 1, 2);
     struct weight w = make_weight(type, ne0, vocab, "tok_embd");
     h.ops[0] =
-        (struct op){.kind = OP_EMBED, .dst = ACT_X, .src = ACT_COUNT, .src2 = ACT_COUNT, .w = &w};
+        (struct op){.kind = OP_EMBED, .dst = ACT_X, .src = ACT_NONE, .src2 = ACT_NONE, .w = &w};
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
     h_open(&h, spec, 1, 32);
     int32_t tokens[11] = {0, vocab - 1, 1, 150, 7, 299, 42, 150, 3, 200, 100};
@@ -372,11 +372,10 @@ START_TEST(test_op_rmsnorm_swiglu)
         h.ops[0] = (struct op){.kind = OP_RMSNORM,
                                .dst = ACT_XN,
                                .src = ACT_X,
-                               .src2 = ACT_COUNT,
+                               .src2 = ACT_NONE,
                                .w = &nw,
                                .dim = piece};
-        h.ops[1] =
-            (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_COUNT};
+        h.ops[1] = (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_NONE};
         h_open(&h, spec, 2, 16);
         float x[5 * 203], want[5 * 203], got[5 * 203];
         float g[5 * 77], u[5 * 77], gwant[5 * 77], ggot[5 * 77];
@@ -422,8 +421,8 @@ START_TEST(test_op_rope)
         if (type) h.m.cfg.rope_freq_scale = 0.25f;
         h.ops[0] = (struct op){.kind = OP_ROPE,
                                .dst = ACT_Q,
-                               .src = ACT_COUNT,
-                               .src2 = ACT_COUNT,
+                               .src = ACT_NONE,
+                               .src2 = ACT_NONE,
                                .n_heads = n_head,
                                .w = type ? &fw : NULL};
         h_open(&h, spec, 1, 64);
@@ -456,11 +455,11 @@ static void check_attention(const char *spec, int32_t window, int32_t HD)
     struct harness h;
     h_config(&h, 16, 16, 16, NH, NKV, HD);
     h.ops[0] =
-        (struct op){.kind = OP_KV_STORE, .dst = ACT_COUNT, .src = ACT_K, .src2 = ACT_V, .layer = 0};
+        (struct op){.kind = OP_KV_STORE, .dst = ACT_NONE, .src = ACT_K, .src2 = ACT_V, .layer = 0};
     h.ops[1] = (struct op){.kind = OP_ATTENTION,
                            .dst = ACT_ATTN,
                            .src = ACT_Q,
-                           .src2 = ACT_COUNT,
+                           .src2 = ACT_NONE,
                            .layer = 0,
                            .window = window};
     h_open(&h, spec, 2, CTX);

@@ -41,7 +41,72 @@ check_deps() {
 }
 
 # Compile shaders/*.comp into SPIR-V and embed them as C arrays in build/gen/shaders.c.
-# A shader file may list variants in a line:  // variants: NAME:DEFINES[,DEFINES] NAME2:...
+# A shader declares its variants as axes, expanded here (the cross product):
+#   // axes: BASE AXIS AXIS ...
+# AXIS is a named set (@types, @floats, @k, @unit, @reduce) or options separated by '|',
+# each SUFFIX:DEFINE[,DEFINE] or '-' (no suffix, no define). The variant's name is BASE
+# followed by the chosen suffixes, in axis order. Exceptions, one by one:
+#   // variants: NAME:DEFINES[,DEFINES] NAME2:...
+# A shader with neither is one variant named after its file.
+SHADER_FLOATS="f32 f16 bf16"
+SHADER_BLOCKS="q8_0 q4_0 q4_1 q5_0 q5_1"
+SHADER_KS="q2_k q3_k q4_k q5_k q6_k"
+
+# the options of a type axis: _q4_0:TYPE_Q4_0|...
+type_axis() {
+    local t out=""
+    for t in "$@"; do out="$out${out:+|}_$t:TYPE_${t^^}"; done
+    echo "$out"
+}
+
+axis_set() {
+    case $1 in
+    @types) type_axis $SHADER_FLOATS $SHADER_BLOCKS $SHADER_KS ;;
+    @floats) type_axis $SHADER_FLOATS ;;
+    @k) type_axis $SHADER_KS ;;
+    @unit) type_axis $SHADER_FLOATS $SHADER_BLOCKS ;; # types with unit kernels (common.glsl UNIT)
+    @reduce) echo "-|_ns:NO_SUBGROUP|_sg:ONE_SUBGROUP" ;; # subgroup+shared, shared only, one subgroup
+    *) die "unknown shader axis '$1'" ;;
+    esac
+}
+
+# expand_axes BASE AXIS...: prints NAME:DEFINES for every combination
+expand_axes() {
+    local out=("$1:") next axis opt v suf defs vn vd
+    shift
+    for axis in "$@"; do
+        if [ "${axis#@}" != "$axis" ]; then axis=$(axis_set "$axis") || exit 1; fi
+        next=()
+        IFS='|' read -ra opts <<<"$axis"
+        for v in "${out[@]}"; do
+            for opt in "${opts[@]}"; do
+                if [ "$opt" = - ]; then next+=("$v"); continue; fi
+                suf=${opt%%:*} defs=""
+                [[ $opt == *:* ]] && defs=${opt#*:}
+                vn=${v%%:*} vd=${v#*:}
+                next+=("$vn$suf:${vd:+$vd${defs:+,}}$defs")
+            done
+        done
+        out=("${next[@]}")
+    done
+    echo "${out[@]}"
+}
+
+# the .glsl files src includes, directly or through others
+shader_includes() {
+    local todo=("$1") seen=" " f inc
+    while [ ${#todo[@]} -gt 0 ]; do
+        f=${todo[0]}
+        todo=("${todo[@]:1}")
+        for inc in $(sed -n 's|^#include "\([^"]*\)".*|\1|p' "$f"); do
+            case "$seen" in *" shaders/$inc "*) continue ;; esac
+            seen="$seen shaders/$inc "
+            todo+=("shaders/$inc")
+        done
+    done
+    echo "$seen"
+}
+
 build_shaders() {
     mkdir -p build/gen build/spv
     local gen=build/gen/shaders.c.tmp.$$ # per process: concurrent builds do not mix
@@ -54,22 +119,31 @@ build_shaders() {
     local names=()
     shopt -s nullglob
     for src in shaders/*.comp; do
-        local base variants
+        local base variants line incs
         base=$(basename "$src" .comp)
         variants=$(sed -n 's|^// variants:[[:space:]]*||p' "$src" | tr '\n' ' ')
-        [ -n "$variants" ] || variants="$base:"
+        while read -r line; do
+            # shellcheck disable=SC2086
+            [ -n "$line" ] && variants="$variants $(expand_axes $line)"
+        done < <(sed -n 's|^// axes:[[:space:]]*||p' "$src")
+        [ -n "${variants// /}" ] || variants="$base:"
+        incs=$(shader_includes "$src")
         for v in $variants; do
             local name=${v%%:*} defs=${v#*:} dflags=""
             IFS=',' read -ra dl <<<"$defs"
             for d in "${dl[@]}"; do [ -n "$d" ] && dflags="$dflags -D$d"; done
             local spv=build/spv/$name.spv
+            local cmd="glslc --target-env=vulkan1.1 -O -Ishaders$dflags $src"
             local stale=0 inc
-            if [ ! -f "$spv" ] || [ "$src" -nt "$spv" ] || [ build.sh -nt "$spv" ]; then stale=1; fi
-            for inc in shaders/*.glsl; do [ "$inc" -nt "$spv" ] && stale=1; done
+            # rebuilt when the source, a file it includes or the command line changed
+            if [ ! -f "$spv" ] || [ "$src" -nt "$spv" ]; then stale=1; fi
+            [ "$(cat "$spv.cmd" 2>/dev/null)" = "$cmd" ] || stale=1
+            for inc in $incs; do [ "$inc" -nt "$spv" ] && stale=1; done
             if [ $stale = 1 ]; then
                 # shellcheck disable=SC2086
                 glslc --target-env=vulkan1.1 -O -Ishaders $dflags -o "$spv.$$" "$src" || die "shader $src ($name) failed to compile"
                 mv -f "$spv.$$" "$spv"
+                echo "$cmd" >"$spv.cmd"
             fi
             names+=("$name")
             echo "static const uint32_t spv_$name[] = {" >>"$gen"

@@ -27,16 +27,10 @@
 #include "quant.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "util.h"
 #include "vk.h"
 
 #define JOULE_VERSION "0.1.0"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- info ---- */
 
@@ -521,17 +515,23 @@ done:
 /* ---- devices ---- */
 
 static const char *devices_help =
-    "usage: joule devices\n"
+    "usage: joule devices [--verbose]\n"
     "Lists the Vulkan devices (name, vendor, driver, type, memory heaps, subgroup sizes,\n"
     "fp16 / int8-dot / cooperative-matrix support, storage buffer range, energy sensors)\n"
-    "and the CPU backend.\n";
+    "and the CPU backend.\n"
+    "  -v, --verbose   also the JOULE_VK_* environment switches and the values in force\n";
 
 static int cmd_devices(int argc, char **argv)
 {
     struct cli cli, *a = &cli;
     cli_init(a, "joule devices", argc, argv);
+    bool verbose = false;
     while (cli_next(a)) {
         if (cli_is_help(a)) return printf("%s", devices_help), 0;
+        if (cli_is(a, "-v", "--verbose")) {
+            verbose = true;
+            continue;
+        }
         return cli_unknown(a);
     }
     char err[512];
@@ -539,6 +539,7 @@ static int cmd_devices(int argc, char **argv)
     if (rc != VK_OK) printf("vulkan: none (%s)\n", err);
     printf("cpu: %d threads\n", cpu_default_threads());
     meter_print_sensors(stdout, NULL);
+    if (verbose) vk_print_switches(stdout);
     return 0;
 }
 

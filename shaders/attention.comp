@@ -3,16 +3,10 @@
 // (causal), K/V head h / (n_head / n_head_kv) (GQA). One workgroup per (head, token);
 // keys are walked in blocks of WG with an online (running max) softmax, so any context
 // length works with fixed shared memory.
-// variants: attention: attention_ns:NO_SUBGROUP attention_f32:KV_F32
-// variants: attention_f32_ns:KV_F32,NO_SUBGROUP attention_sg:ONE_SUBGROUP
-// variants: attention_f32_sg:KV_F32,ONE_SUBGROUP
+// axes: attention -|_f32:KV_F32 -|_tx:KV_TEXEL @reduce
 // KV_TEXEL (CPU devices, head_dim a multiple of 4): q, K and V read as 4-element texels
 // (views of the activation and of the caches, bindings 8, 6, 7): on CPU implementations a
 // storage-buffer read is a loop over lanes, a texel fetch a SIMD gather
-// variants: attention_tx:KV_TEXEL attention_tx_ns:KV_TEXEL,NO_SUBGROUP
-// variants: attention_tx_sg:KV_TEXEL,ONE_SUBGROUP attention_f32_tx:KV_F32,KV_TEXEL
-// variants: attention_f32_tx_ns:KV_F32,KV_TEXEL,NO_SUBGROUP
-// variants: attention_f32_tx_sg:KV_F32,KV_TEXEL,ONE_SUBGROUP
 #define NEED_REDUCE
 #include "common.glsl"
 #ifdef ONE_SUBGROUP

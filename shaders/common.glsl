@@ -83,7 +83,7 @@ float wg_max(float v)
 #ifdef NEED_WEIGHTS
 layout(std430, binding = 0) readonly buffer WBuf { uint wdata[]; };
 #ifdef KUNIT
-// KUNIT (matvec_kunit.comp): a whole K super-block is staged in sw[] (sb_stage), and the
+// KUNIT (cpu_matvec_kunit.comp): a whole K super-block is staged in sw[] (sb_stage), and the
 // K code below reads it at offsets from 0 that are constants in every unrolled group
 layout(binding = 6) uniform usamplerBuffer wtex;
 uint sel4(uvec4 v, uint i) { return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w; }
@@ -184,7 +184,7 @@ vec4 bits4(uint b) { return vec4(b & 1u, (b >> 1) & 1u, (b >> 2) & 1u, (b >> 3) 
 #endif
 
 #if defined(UNIT) && !defined(IS_K)
-// UNIT (matvec_unit.comp): U consecutive blocks, UB bytes (a multiple of 8) starting at an
+// UNIT (cpu_matvec_unit.comp): U consecutive blocks, UB bytes (a multiple of 8) starting at an
 // 8-byte aligned offset, are staged with UB/8 fetches of 8-byte texels (binding 7). Every
 // field then sits at a compile-time byte offset: KB (the block's offset in the unit) is a
 // constant in each unrolled copy of the block code, so bword needs no realignment.

@@ -1,10 +1,7 @@
 #version 450
 // embed — y[t] = row tokens[t] of W (dequantized). W may be split into row chunks;
 // each dispatch handles one chunk and skips tokens outside it.
-// variants: embed_f32:TYPE_F32 embed_f16:TYPE_F16 embed_bf16:TYPE_BF16 embed_q8_0:TYPE_Q8_0
-// variants: embed_q4_0:TYPE_Q4_0 embed_q4_1:TYPE_Q4_1 embed_q5_0:TYPE_Q5_0 embed_q5_1:TYPE_Q5_1
-// variants: embed_q2_k:TYPE_Q2_K embed_q3_k:TYPE_Q3_K embed_q4_k:TYPE_Q4_K embed_q5_k:TYPE_Q5_K
-// variants: embed_q6_k:TYPE_Q6_K
+// axes: embed @types
 #define NEED_WEIGHTS
 #include "common.glsl"
 #include "params.glsl"

@@ -1,7 +1,7 @@
 #version 450
 // kv_store — cache rows pos0 + t = K[t], V[t]. The cache holds float16 pairs packed in
 // uints (no 16-bit storage feature needed), or float32 with KV_F32.
-// variants: kv_store: kv_store_f32:KV_F32
+// axes: kv_store -|_f32:KV_F32
 #include "common.glsl"
 #include "params.glsl"
 

@@ -1,15 +1,9 @@
 #version 450
 // matmul — y[t][r] (+)= W[r] . x[t] (+ bias[r]) for a batch of tokens (prefill). A
 // workgroup owns RM rows and WG x TN tokens, an invocation TN tokens of those rows.
-// variants: matmul_f32:TYPE_F32 matmul_f16:TYPE_F16 matmul_bf16:TYPE_BF16
-// variants: matmul_q8_0:TYPE_Q8_0 matmul_q4_0:TYPE_Q4_0 matmul_q4_1:TYPE_Q4_1
-// variants: matmul_q5_0:TYPE_Q5_0 matmul_q5_1:TYPE_Q5_1
-// variants: matmul_q2_k:TYPE_Q2_K matmul_q3_k:TYPE_Q3_K matmul_q4_k:TYPE_Q4_K matmul_q5_k:TYPE_Q5_K
-// variants: matmul_q6_k:TYPE_Q6_K
+// axes: matmul @types
+// axes: matmul @k _tx:TEXEL
 // TEXEL (CPU devices, types without a unit kernel): weights through the 16-byte texel view
-// variants: matmul_q2_k_tx:TYPE_Q2_K,TEXEL matmul_q3_k_tx:TYPE_Q3_K,TEXEL
-// variants: matmul_q4_k_tx:TYPE_Q4_K,TEXEL matmul_q5_k_tx:TYPE_Q5_K,TEXEL
-// variants: matmul_q6_k_tx:TYPE_Q6_K,TEXEL
 #define NEED_WEIGHTS
 #include "common.glsl"
 #include "matmul_io.glsl"

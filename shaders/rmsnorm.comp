@@ -1,6 +1,6 @@
 #version 450
 // rmsnorm — y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w. One workgroup per row.
-// variants: rmsnorm:  rmsnorm_ns:NO_SUBGROUP rmsnorm_sg:ONE_SUBGROUP
+// axes: rmsnorm @reduce
 #define NEED_REDUCE
 #include "common.glsl"
 

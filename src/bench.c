@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "util.h"
 
 void bench_test_name(const struct bench_test *t, char *buf, size_t len)
 {
@@ -41,13 +42,6 @@ void bench_result_free(struct bench_result *r)
 int32_t bench_ctx_needed(const struct bench_test *t)
 {
     return t->depth + t->n;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static uint64_t next_rand(uint64_t *s)

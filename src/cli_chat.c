@@ -25,6 +25,7 @@
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
+#include "util.h"
 
 static const char *chat_help =
     "usage: joule chat -m MODEL [options]\n"
@@ -129,13 +130,6 @@ struct session {
     size_t n_cache;
     float *logits;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void show_prompt(const struct tokenizer *tok, const int32_t *ids, size_t n, char *buf)
 {

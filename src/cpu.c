@@ -323,19 +323,20 @@ static void attention_pool(struct cpu_pool *pool, float *dst, const float *q, co
     pool_for(pool, attention_items, &j, (int64_t)n * n_head, 1);
 }
 
-void cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
-                       int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window)
+int cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                      int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window)
 {
     float *scores = malloc(sizeof(float) * (size_t)(pos0 + n));
-    if (!scores) return;
+    if (!scores) return -1;
     attention_pool(NULL, dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, window, scores);
     free(scores);
+    return 0;
 }
 
-void cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
-                   int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd)
+int cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                  int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd)
 {
-    cpu_attention_ext(dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, 0);
+    return cpu_attention_ext(dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, 0);
 }
 
 void cpu_swiglu(float *gate, const float *up, int64_t count)

@@ -37,12 +37,12 @@ void cpu_rope_ext(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_
                   int32_t pos0, float base, enum rope_type type, const float *freq_factors,
                   float freq_scale);
 /* q: n x (n_head*hd); kc, vc: cache of n_ctx rows x (n_head_kv*hd); dst like q.
- * Row t attends to cache rows 0..pos0+t. */
-void cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
-                   int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd);
+ * Row t attends to cache rows 0..pos0+t. 0, or -1 when its scratch cannot be allocated. */
+int cpu_attention(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                  int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd);
 /* as cpu_attention, attending only to the last `window` positions when window > 0 */
-void cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
-                       int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window);
+int cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
+                      int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window);
 void cpu_swiglu(float *gate, const float *up, int64_t count);
 
 #endif

@@ -14,13 +14,7 @@
 #include "eval_text.h"
 #include "model.h"
 #include "tokenizer.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "util.h"
 
 int eval_col(const struct eval_result *res, const char *name)
 {

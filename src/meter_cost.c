@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "meter.h"
+#include "util.h"
 
 void cost_defaults(struct cost_params *p)
 {
@@ -22,15 +23,6 @@ void cost_defaults(struct cost_params *p)
     p->hw_life_years = 4;
     p->utilization = 0.5;
     p->cloud_hourly = -1;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 int cost_set(struct cost_params *p, const char *key, const char *value, char *err, size_t errlen)

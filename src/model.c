@@ -11,15 +11,7 @@
 #include "gguf.h"
 #include "quant.h"
 #include "tokenizer.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "util.h"
 
 const char *act_name(enum act a)
 {
@@ -115,17 +107,29 @@ static int bind(const struct gguf_file *f, struct weight *w, const char *name, i
     return 0;
 }
 
-static const struct {
+/* Every difference between the architectures, as data. */
+static const struct arch_info {
     const char *name;
     enum arch arch;
     enum rope_type rope;
+    bool fused_qkv; /* q, k and v rows in one tensor, attn_qkv.weight */
+    bool fused_up;  /* gate and up rows in one tensor, ffn_up.weight (gate first) */
+    bool qkv_bias;  /* attn_q/k/v.bias required (else used when present) */
+    bool qk_norm;   /* attn_q_norm / attn_k_norm: RMSNorm of each head before rope */
 } arches[] = {
-    {"llama", ARCH_LLAMA, ROPE_NORM},
-    {"qwen2", ARCH_QWEN2, ROPE_NEOX},
-    {"qwen3", ARCH_QWEN3, ROPE_NEOX},
-    {"phi3", ARCH_PHI3, ROPE_NEOX},
+    {"llama", ARCH_LLAMA, ROPE_NORM, false, false, false, false},
+    {"qwen2", ARCH_QWEN2, ROPE_NEOX, false, false, true, false},
+    {"qwen3", ARCH_QWEN3, ROPE_NEOX, false, false, false, true},
+    {"phi3", ARCH_PHI3, ROPE_NEOX, true, true, false, false},
 };
 #define SUPPORTED_ARCHES "llama, qwen2, qwen3, phi3"
+
+static const struct arch_info *arch_info(enum arch a)
+{
+    for (size_t i = 0; i < sizeof arches / sizeof arches[0]; i++)
+        if (arches[i].arch == a) return &arches[i];
+    return &arches[0];
+}
 
 static int load_config(const struct gguf_file *f, struct model_config *c, char *err, size_t errlen)
 {
@@ -249,8 +253,8 @@ static int bind_weights(struct model *m, char *err, size_t errlen)
     if (m->rope_freqs.data) snprintf(c->rope_scaling, sizeof c->rope_scaling, "llama3");
     m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
     if (!m->layers) return fail(err, errlen, "%s: out of memory", f->path);
-    const bool fused = c->arch == ARCH_PHI3;
-    const bool biases_required = c->arch == ARCH_QWEN2, qk_norm = c->arch == ARCH_QWEN3;
+    const struct arch_info *ai = arch_info(c->arch);
+    const bool biases_required = ai->qkv_bias, qk_norm = ai->qk_norm;
     for (int32_t l = 0; l < c->n_layer; l++) {
         struct layer_weights *L = &m->layers[l];
         char n[64];
@@ -265,22 +269,25 @@ static int bind_weights(struct model *m, char *err, size_t errlen)
             bind(f, &L->q_norm, NAME("attn_q_norm.weight"), c->head_dim, 0, qk_norm, err, errlen) ||
             bind(f, &L->k_norm, NAME("attn_k_norm.weight"), c->head_dim, 0, qk_norm, err, errlen))
             return -1;
-        if (fused) {
-            struct weight qkv, up;
+        struct weight qkv, up;
+        if (ai->fused_qkv) {
             if (bind(f, &qkv, NAME("attn_qkv.weight"), c->n_embd, q_dim + 2 * kv_dim, true, err,
-                     errlen) ||
-                bind(f, &up, NAME("ffn_up.weight"), c->n_embd, 2 * (int64_t)c->n_ff, true, err,
                      errlen))
                 return -1;
             L->wq = view_rows(&qkv, 0, q_dim);
             L->wk = view_rows(&qkv, q_dim, kv_dim);
             L->wv = view_rows(&qkv, q_dim + kv_dim, kv_dim);
-            L->w_gate = view_rows(&up, 0, c->n_ff); /* swiglu: silu(first half) * second half */
-            L->w_up = view_rows(&up, c->n_ff, c->n_ff);
         } else if (bind(f, &L->wq, NAME("attn_q.weight"), c->n_embd, q_dim, true, err, errlen) ||
                    bind(f, &L->wk, NAME("attn_k.weight"), c->n_embd, kv_dim, true, err, errlen) ||
-                   bind(f, &L->wv, NAME("attn_v.weight"), c->n_embd, kv_dim, true, err, errlen) ||
-                   bind(f, &L->w_gate, NAME("ffn_gate.weight"), c->n_embd, c->n_ff, true, err,
+                   bind(f, &L->wv, NAME("attn_v.weight"), c->n_embd, kv_dim, true, err, errlen))
+            return -1;
+        if (ai->fused_up) {
+            if (bind(f, &up, NAME("ffn_up.weight"), c->n_embd, 2 * (int64_t)c->n_ff, true, err,
+                     errlen))
+                return -1;
+            L->w_gate = view_rows(&up, 0, c->n_ff); /* swiglu: silu(first half) * second half */
+            L->w_up = view_rows(&up, c->n_ff, c->n_ff);
+        } else if (bind(f, &L->w_gate, NAME("ffn_gate.weight"), c->n_embd, c->n_ff, true, err,
                         errlen) ||
                    bind(f, &L->w_up, NAME("ffn_up.weight"), c->n_embd, c->n_ff, true, err, errlen))
             return -1;
@@ -323,80 +330,142 @@ void model_free(struct model *m)
     free(m);
 }
 
-static struct op *emit(struct graph *g, enum op_kind kind, enum act dst, enum act src)
+/* ---- the forward pass ----
+ * One typed emitter per op kind; model_build_graph reads as the math of the block. The
+ * builder runs twice: once counting (ops NULL: every op goes to the sink), then into an
+ * array of exactly that many ops. */
+
+struct builder {
+    struct op *ops; /* NULL while counting */
+    int32_t n;
+    struct op sink;
+};
+
+static struct op *emit(struct builder *g, enum op_kind kind, enum act dst, enum act src)
 {
-    struct op *o = &g->ops[g->n_ops++];
+    struct op *o = g->ops ? &g->ops[g->n] : &g->sink;
+    g->n++;
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->dst = dst;
     o->src = src;
-    o->src2 = ACT_COUNT;
+    o->src2 = ACT_NONE;
     o->layer = -1;
     return o;
 }
 
-static void emit_matmul(struct graph *g, enum act dst, enum act src, const struct weight *w,
-                        const struct weight *b, bool accumulate)
+/* dst[t] = row tokens[t] of w */
+static struct op *op_embed(struct builder *g, enum act dst, const struct weight *w)
+{
+    struct op *o = emit(g, OP_EMBED, dst, ACT_NONE);
+    o->w = w;
+    return o;
+}
+
+/* dst = each dim-long piece of src, RMS-normalised and scaled by w */
+static struct op *op_rmsnorm(struct builder *g, enum act dst, enum act src, const struct weight *w,
+                             int32_t dim)
+{
+    struct op *o = emit(g, OP_RMSNORM, dst, src);
+    o->w = w;
+    o->dim = dim;
+    return o;
+}
+
+/* dst (+)= w src + b (b NULL or without data: none) */
+static struct op *op_matmul(struct builder *g, enum act dst, enum act src, const struct weight *w,
+                            const struct weight *b, bool accumulate)
 {
     struct op *o = emit(g, OP_MATMUL, dst, src);
     o->w = w;
     o->b = (b && b->data) ? b : NULL;
     o->accumulate = accumulate;
+    return o;
+}
+
+/* x's n_heads heads rotated in place (freqs: frequency factors or NULL) */
+static struct op *op_rope(struct builder *g, enum act x, int32_t n_heads,
+                          const struct weight *freqs)
+{
+    struct op *o = emit(g, OP_ROPE, x, ACT_NONE);
+    o->n_heads = n_heads;
+    o->w = freqs;
+    return o;
+}
+
+/* the layer's cache rows pos0+t = k[t], v[t] */
+static struct op *op_kv_store(struct builder *g, int32_t layer, enum act k, enum act v)
+{
+    struct op *o = emit(g, OP_KV_STORE, ACT_NONE, k);
+    o->src2 = v;
+    o->layer = layer;
+    return o;
+}
+
+/* dst = softmax(q K^T / sqrt(hd)) V over the layer's cache (the last window positions) */
+static struct op *op_attention(struct builder *g, enum act dst, enum act q, int32_t layer,
+                               int32_t window)
+{
+    struct op *o = emit(g, OP_ATTENTION, dst, q);
+    o->layer = layer;
+    o->window = window;
+    return o;
+}
+
+/* gate = silu(gate) * up */
+static struct op *op_swiglu(struct builder *g, enum act gate, enum act up)
+{
+    return emit(g, OP_SWIGLU, gate, up);
+}
+
+static void forward(const struct model *m, struct builder *g)
+{
+    const struct model_config *c = &m->cfg;
+    const struct weight *freqs = m->rope_freqs.data ? &m->rope_freqs : NULL;
+    op_embed(g, ACT_X, &m->tok_embd);
+    for (int32_t l = 0; l < c->n_layer; l++) {
+        const struct layer_weights *L = &m->layers[l];
+        /* attention block: x += wo attention(rope(q), rope(k), v) of rmsnorm(x) */
+        op_rmsnorm(g, ACT_XN, ACT_X, &L->attn_norm, c->n_embd);
+        op_matmul(g, ACT_Q, ACT_XN, &L->wq, &L->bq, false);
+        op_matmul(g, ACT_K, ACT_XN, &L->wk, &L->bk, false);
+        op_matmul(g, ACT_V, ACT_XN, &L->wv, &L->bv, false);
+        if (L->q_norm.data) { /* qwen3: RMSNorm of each head before rope */
+            op_rmsnorm(g, ACT_Q, ACT_Q, &L->q_norm, c->head_dim);
+            op_rmsnorm(g, ACT_K, ACT_K, &L->k_norm, c->head_dim);
+        }
+        op_rope(g, ACT_Q, c->n_head, freqs);
+        op_rope(g, ACT_K, c->n_head_kv, freqs);
+        op_kv_store(g, l, ACT_K, ACT_V);
+        op_attention(g, ACT_ATTN, ACT_Q, l, c->sliding_window);
+        op_matmul(g, ACT_X, ACT_ATTN, &L->wo, NULL, true);
+        /* feed-forward block: x += w_down (silu(w_gate xn) * w_up xn), xn = rmsnorm(x) */
+        op_rmsnorm(g, ACT_XN, ACT_X, &L->ffn_norm, c->n_embd);
+        op_matmul(g, ACT_GATE, ACT_XN, &L->w_gate, NULL, false);
+        op_matmul(g, ACT_UP, ACT_XN, &L->w_up, NULL, false);
+        op_swiglu(g, ACT_GATE, ACT_UP);
+        op_matmul(g, ACT_X, ACT_GATE, &L->w_down, NULL, true);
+    }
+    /* logits = output rmsnorm(x), on the rows whose logits are wanted */
+    op_rmsnorm(g, ACT_XN, ACT_X, &m->output_norm, c->n_embd)->logits_rows = true;
+    op_matmul(g, ACT_LOGITS, ACT_XN, &m->output, NULL, false)->logits_rows = true;
 }
 
 int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen)
 {
-    const struct model_config *c = &m->cfg;
-    const int32_t per_layer = 16;
+    struct builder b = {0};
+    forward(m, &b); /* counts */
     g->n_ops = 0;
-    g->ops = calloc((size_t)(3 + per_layer * c->n_layer), sizeof *g->ops);
+    g->ops = calloc((size_t)b.n, sizeof *g->ops);
     if (!g->ops) return fail(err, errlen, "out of memory building the graph");
-    const struct weight *freqs = m->rope_freqs.data ? &m->rope_freqs : NULL;
-
-    emit(g, OP_EMBED, ACT_X, ACT_COUNT)->w = &m->tok_embd;
-    for (int32_t l = 0; l < c->n_layer; l++) {
-        const struct layer_weights *L = &m->layers[l];
-        struct op *o = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
-        o->w = &L->attn_norm;
-        o->dim = c->n_embd;
-        emit_matmul(g, ACT_Q, ACT_XN, &L->wq, &L->bq, false);
-        emit_matmul(g, ACT_K, ACT_XN, &L->wk, &L->bk, false);
-        emit_matmul(g, ACT_V, ACT_XN, &L->wv, &L->bv, false);
-        if (L->q_norm.data) { /* qwen3: RMSNorm of each head before rope */
-            o = emit(g, OP_RMSNORM, ACT_Q, ACT_Q);
-            o->w = &L->q_norm;
-            o->dim = c->head_dim;
-            o = emit(g, OP_RMSNORM, ACT_K, ACT_K);
-            o->w = &L->k_norm;
-            o->dim = c->head_dim;
-        }
-        o = emit(g, OP_ROPE, ACT_Q, ACT_COUNT);
-        o->n_heads = c->n_head;
-        o->w = freqs;
-        o = emit(g, OP_ROPE, ACT_K, ACT_COUNT);
-        o->n_heads = c->n_head_kv;
-        o->w = freqs;
-        o = emit(g, OP_KV_STORE, ACT_COUNT, ACT_K);
-        o->src2 = ACT_V;
-        o->layer = l;
-        o = emit(g, OP_ATTENTION, ACT_ATTN, ACT_Q);
-        o->layer = l;
-        o->window = c->sliding_window;
-        emit_matmul(g, ACT_X, ACT_ATTN, &L->wo, NULL, true);
-        o = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
-        o->w = &L->ffn_norm;
-        o->dim = c->n_embd;
-        emit_matmul(g, ACT_GATE, ACT_XN, &L->w_gate, NULL, false);
-        emit_matmul(g, ACT_UP, ACT_XN, &L->w_up, NULL, false);
-        emit(g, OP_SWIGLU, ACT_GATE, ACT_UP);
-        emit_matmul(g, ACT_X, ACT_GATE, &L->w_down, NULL, true);
+    int32_t n = b.n;
+    b = (struct builder){.ops = g->ops};
+    forward(m, &b);
+    if (b.n != n) { /* forward() depends only on the model: cannot happen */
+        graph_free(g);
+        return fail(err, errlen, "the graph changed between counting and building");
     }
-    struct op *norm = emit(g, OP_RMSNORM, ACT_XN, ACT_X);
-    norm->w = &m->output_norm;
-    norm->dim = c->n_embd;
-    norm->logits_rows = true;
-    emit_matmul(g, ACT_LOGITS, ACT_XN, &m->output, NULL, false);
-    g->ops[g->n_ops - 1].logits_rows = true;
+    g->n_ops = b.n;
     return 0;
 }
 

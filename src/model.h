@@ -85,7 +85,8 @@ enum act {
     ACT_GATE,   /* n_ff */
     ACT_UP,     /* n_ff */
     ACT_LOGITS, /* n_vocab (only the rows that logits are wanted for) */
-    ACT_COUNT
+    ACT_COUNT,
+    ACT_NONE = ACT_COUNT /* an op's unused dst / src / src2 */
 };
 int32_t act_width(const struct model_config *c, enum act a);
 const char *act_name(enum act a);
@@ -121,6 +122,14 @@ struct graph {
     int32_t n_ops;
 };
 
+/* The forward pass of m as ops (exactly as many as it needs). Architecture differences
+ * are data (model.c's arches[] table and the weights bound from it), never tests here.
+ *
+ * Op fusion (q/k/v in one product, gate + up + SwiGLU, RMSNorm into the next product,
+ * rope + KV store) is decided here for the performance work: it will be one pass over
+ * this op list, run after model_build_graph and shared by both backends, that rewrites
+ * runs of ops into fused op kinds; the graph built here stays the one statement of the
+ * math, and no backend pattern-matches ops on its own. */
 int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen);
 void graph_free(struct graph *g);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "util.h"
 
 /* Published configs (config.json of each Hugging Face repository). */
 static const struct synth_shape shapes[] = {
@@ -37,15 +38,6 @@ const struct synth_shape *synth_shapes(int *n)
 {
     *n = N_SHAPES;
     return shapes;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 int synth_parse(const char *name, const struct synth_shape **shape, enum synth_ftype *ftype,

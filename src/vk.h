@@ -27,6 +27,8 @@ enum vk_status {
 /* `joule devices`: prints every Vulkan device with its properties to out.
  * Returns VK_NO_DEVICE (and a reason in err) when there is no loader or device. */
 int vk_print_devices(FILE *out, char *err, size_t errlen);
+/* `joule devices --verbose`: the JOULE_VK_* switches (vk_env.h) with the values in force. */
+void vk_print_switches(FILE *out);
 
 /* spec: "auto", "vulkan" or "vulkan:N". On success *out is a backend (see backend.h). */
 int vk_backend_new(const struct model *m, const char *spec, int32_t n_ctx, struct backend **out,

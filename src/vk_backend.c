@@ -11,6 +11,7 @@
 #include "quant.h"
 #include "vk.h"
 #include "vk_backend.h"
+#include "vk_env.h"
 
 static void vb_destroy(struct backend *b)
 {
@@ -27,16 +28,11 @@ static void vb_destroy(struct backend *b)
         if (vb->dpool) f->vkDestroyDescriptorPool(c->dev, vb->dpool, NULL);
         if (vb->layout) f->vkDestroyPipelineLayout(c->dev, vb->layout, NULL);
         if (vb->dsl) f->vkDestroyDescriptorSetLayout(c->dev, vb->dsl, NULL);
+        vk_texel_free(vb);
         for (int32_t i = 0; i < vb->n_weights; i++) {
             struct vk_weight *w = &vb->weights[i];
-            for (uint32_t k = 0; w->views && k < w->n_chunks; k++)
-                if (w->views[k]) f->vkDestroyBufferView(c->dev, w->views[k], NULL);
-            for (uint32_t k = 0; w->views8 && k < w->n_chunks; k++)
-                if (w->views8[k]) f->vkDestroyBufferView(c->dev, w->views8[k], NULL);
             for (uint32_t k = 0; w->bufs && k < w->n_chunks; k++)
                 vk_buf_free(c, &w->bufs[k]);
-            free(w->views);
-            free(w->views8);
             free(w->bufs);
             free(w->row0);
             free(w->rows);
@@ -45,19 +41,11 @@ static void vb_destroy(struct backend *b)
             vk_buf_free(c, &vb->act[i]);
         int32_t nl = vb->base.model ? vb->base.model->cfg.n_layer : 0;
         for (int32_t l = 0; l < nl; l++) {
-            for (int k = 0; vb->kv_views && k < 2; k++)
-                if (vb->kv_views[2 * l + k])
-                    f->vkDestroyBufferView(c->dev, vb->kv_views[2 * l + k], NULL);
             if (vb->kc) vk_buf_free(c, &vb->kc[l]);
             if (vb->vc) vk_buf_free(c, &vb->vc[l]);
         }
         vk_buf_free(c, &vb->params);
         vk_buf_free(c, &vb->rope);
-        if (vb->dummy_view) f->vkDestroyBufferView(c->dev, vb->dummy_view, NULL);
-        if (vb->dummy_view8) f->vkDestroyBufferView(c->dev, vb->dummy_view8, NULL);
-        if (vb->dummy_viewf) f->vkDestroyBufferView(c->dev, vb->dummy_viewf, NULL);
-        for (int i = 0; i < ACT_COUNT; i++)
-            if (vb->act_views[i]) f->vkDestroyBufferView(c->dev, vb->act_views[i], NULL);
         vk_buf_free(c, &vb->dummy);
     }
     free(vb->weights);
@@ -72,25 +60,6 @@ static void vb_destroy(struct backend *b)
     free(vb->graph.ops);
     vk_ctx_close(c);
     free(vb);
-}
-
-/* A view of the whole of b as R32G32B32A32_UINT or R32G32_UINT texels (b's size is a
- * multiple of 16 bytes). */
-static int make_view(struct vk_backend *vb, const struct vk_buf *b, VkFormat format,
-                     VkBufferView *out, char *err, size_t errlen)
-{
-    VkBufferViewCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
-                                 .buffer = b->buf,
-                                 .format = format,
-                                 .offset = 0,
-                                 .range = VK_WHOLE_SIZE};
-    VkResult r = vb->c.vi.f.vkCreateBufferView(vb->c.dev, &ci, NULL, out);
-    if (r != VK_SUCCESS) {
-        *out = VK_NULL_HANDLE;
-        snprintf(err, errlen, "vkCreateBufferView failed: %s", vk_result_str(r));
-        return -1;
-    }
-    return 0;
 }
 
 /* Uploads w (once per distinct data pointer) in row chunks that fit max_range. */
@@ -116,10 +85,8 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     vw->bufs = calloc(vw->n_chunks, sizeof *vw->bufs);
     vw->row0 = calloc(vw->n_chunks, sizeof *vw->row0);
     vw->rows = calloc(vw->n_chunks, sizeof *vw->rows);
-    vw->views = calloc(vw->n_chunks, sizeof *vw->views);
-    vw->views8 = calloc(vw->n_chunks, sizeof *vw->views8);
     vb->n_weights++; /* counted now so that destroy frees what was made */
-    if (!vw->bufs || !vw->row0 || !vw->rows || !vw->views || !vw->views8) {
+    if (!vw->bufs || !vw->row0 || !vw->rows) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -136,22 +103,8 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
                           bytes, err, errlen) != 0)
             return NULL;
     }
-    /* matvec weights through texel views where every chunk fits the texel limit */
-    vw->texel = vb->c.texel && vk_texel_type(w->type);
-    for (uint32_t k = 0; k < vw->n_chunks; k++)
-        if (vw->bufs[k].size / 16 > vb->c.max_texels) vw->texel = false;
-    for (uint32_t k = 0; vw->texel && k < vw->n_chunks; k++)
-        if (make_view(vb, &vw->bufs[k], VK_FORMAT_R32G32B32A32_UINT, &vw->views[k], err, errlen) !=
-            0)
-            return NULL;
-    /* matvec_unit: rows of whole units, 8-byte aligned, through 8-byte texels */
-    vw->unit = vw->texel && vb->c.unit && vk_unit_elems(w->type) > 0 &&
-               w->ne0 % vk_unit_elems(w->type) == 0 && w->row_bytes % 8 == 0;
-    for (uint32_t k = 0; k < vw->n_chunks; k++)
-        if (vw->bufs[k].size / 8 > vb->c.max_texels) vw->unit = false;
-    for (uint32_t k = 0; vw->unit && k < vw->n_chunks; k++)
-        if (make_view(vb, &vw->bufs[k], VK_FORMAT_R32G32_UINT, &vw->views8[k], err, errlen) != 0)
-            return NULL;
+    /* CPU devices: texel views (vk_texel.c) */
+    if (vk_texel_weight_views(vb, vw, w->ne0, err, errlen) != 0) return NULL;
     return vw;
 }
 
@@ -227,18 +180,15 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             for (int j = 0; j < VK_BINDINGS; j++)
                 bind[j] = &vb->dummy;
             /* texel bindings: weights as 16- and 8-byte texels, the source as vec4s */
-            VkBufferView view[VK_TEXEL_BINDINGS] = {vb->dummy_view, vb->dummy_view8,
-                                                    vb->dummy_viewf};
-            const struct vk_buf *src = o->src < ACT_COUNT ? &vb->act[o->src] : &vb->dummy;
-            const struct vk_buf *dst = o->dst < ACT_COUNT ? &vb->act[o->dst] : &vb->dummy;
+            VkBufferView view[VK_TEXEL_BINDINGS];
+            vk_texel_bindings(vb, o, vw, k, view);
+            const struct vk_buf *src = o->src != ACT_NONE ? &vb->act[o->src] : &vb->dummy;
+            const struct vk_buf *dst = o->dst != ACT_NONE ? &vb->act[o->dst] : &vb->dummy;
             switch (o->kind) {
             case OP_EMBED: bind[0] = &vw->bufs[k], bind[2] = dst, bind[4] = &vb->params; break;
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
                 bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
-                if (vw->texel) view[0] = vw->views[k];
-                if (vw->unit) view[1] = vw->views8[k];
-                if (o->src < ACT_COUNT && vb->act_views[o->src]) view[2] = vb->act_views[o->src];
                 if (o->b) {
                     struct vk_weight *bw = NULL;
                     for (int32_t j = 0; j < vb->n_weights; j++)
@@ -254,11 +204,6 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_ATTENTION:
                 bind[0] = &vb->kc[o->layer], bind[1] = src, bind[2] = dst;
                 bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
-                if (vb->kv_texel) {
-                    view[0] = vb->kv_views[2 * o->layer];
-                    view[1] = vb->kv_views[2 * o->layer + 1];
-                }
-                if (vb->act_views[o->src]) view[2] = vb->act_views[o->src];
                 break;
             case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
             default: break;
@@ -382,11 +327,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
                        err, errlen) != 0)
             return -1;
-        /* the unit kernels read x as vec4 texels */
-        if (ctx->unit && a != ACT_LOGITS && bytes / 16 <= ctx->max_texels &&
-            make_view(vb, &vb->act[a], VK_FORMAT_R32G32B32A32_SFLOAT, &vb->act_views[a], err,
-                      errlen) != 0)
-            return -1;
+        if (vk_texel_act_view(vb, a, bytes, err, errlen) != 0) return -1;
     }
     uint64_t kv_bytes = (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim * (ctx->kv_f16 ? 2 : 4);
     if (kv_bytes > ctx->max_range) {
@@ -410,20 +351,10 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         if (vk_buf_new(ctx, &vb->kc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0 ||
             vk_buf_new(ctx, &vb->vc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0)
             return -1;
-    /* attention on CPU devices reads the caches as 4-element texels */
-    VkFormat kvf = ctx->kv_f16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
-    vb->kv_texel =
-        ctx->unit && c->head_dim % 4 == 0 && kv_bytes / (ctx->kv_f16 ? 8 : 16) <= ctx->max_texels;
-    for (int32_t l = 0; vb->kv_texel && l < c->n_layer; l++)
-        if (make_view(vb, &vb->kc[l], kvf, &vb->kv_views[2 * l], err, errlen) != 0 ||
-            make_view(vb, &vb->vc[l], kvf, &vb->kv_views[2 * l + 1], err, errlen) != 0)
-            return -1;
+    if (vk_texel_kv_views(vb, kv_bytes, err, errlen) != 0) return -1;
     if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
-        make_view(vb, &vb->dummy, VK_FORMAT_R32G32B32A32_UINT, &vb->dummy_view, err, errlen) ||
-        make_view(vb, &vb->dummy, VK_FORMAT_R32G32_UINT, &vb->dummy_view8, err, errlen) ||
-        make_view(vb, &vb->dummy, VK_FORMAT_R32G32B32A32_SFLOAT, &vb->dummy_viewf, err, errlen) ||
-        make_rope_table(vb, err, errlen))
+        vk_texel_dummies(vb, err, errlen) || make_rope_table(vb, err, errlen))
         return -1;
     for (int32_t i = 0; i < n_ops; i++) {
         const struct op *o = &vb->graph.ops[i];
@@ -530,8 +461,7 @@ int vk_backend_new_graph(const struct model *m, const struct graph *g, const cha
     snprintf(vb->base.device, sizeof vb->base.device, "vulkan:%u %.120s (%s, %.80s)", d->index,
              d->props.deviceName, vk_device_type_str(d->props.deviceType), d->driver_name);
     snprintf(vb->base.pci_bus_id, sizeof vb->base.pci_bus_id, "%s", d->pci_bus_id);
-    const char *mv = getenv("JOULE_VK_MATVEC_MAX");
-    vb->matvec_max = mv && *mv ? atoi(mv) : 2;
+    vb->matvec_max = (int32_t)vk_env_long(VKS_MATVEC_MAX, 2);
     vk_prof_init(vb);
     vb->graph.ops = malloc(sizeof *g->ops * (size_t)(g->n_ops ? g->n_ops : 1));
     if (!vb->graph.ops) {

@@ -90,8 +90,20 @@ struct vk_backend {
 int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
 void vk_pipes_free(struct vk_backend *vb);
 
-/* whether matvec has texel-buffer variants for the type */
-bool vk_texel_type(uint32_t type);
+/* vk_texel.c: the texel views of the CPU-Vulkan path (made, bound and freed there) */
+/* vw's 16- and 8-byte views where the device and the weight (rows of ne0) allow them */
+int vk_texel_weight_views(struct vk_backend *vb, struct vk_weight *vw, int64_t ne0, char *err,
+                          size_t errlen);
+/* activation a (bytes long) as vec4 texels, for the unit kernels */
+int vk_texel_act_view(struct vk_backend *vb, int a, uint64_t bytes, char *err, size_t errlen);
+/* every layer's K and V (kv_bytes each) as 4-element texels; sets vb->kv_texel */
+int vk_texel_kv_views(struct vk_backend *vb, uint64_t kv_bytes, char *err, size_t errlen);
+/* the views of the dummy buffer, bound where an op has no texel view */
+int vk_texel_dummies(struct vk_backend *vb, char *err, size_t errlen);
+/* the texel bindings of op o's descriptor set for weight chunk `chunk` */
+void vk_texel_bindings(const struct vk_backend *vb, const struct op *o, const struct vk_weight *vw,
+                       uint32_t chunk, VkBufferView view[VK_TEXEL_BINDINGS]);
+void vk_texel_free(struct vk_backend *vb);
 
 /* vk_prof.c: per-op device time (JOULE_VK_PROFILE=1); all no-ops when it is off */
 void vk_prof_init(struct vk_backend *vb);

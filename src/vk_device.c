@@ -33,6 +33,14 @@ const char *vk_vendor_str(uint32_t id)
     }
 }
 
+/* Appends s (a Vulkan output structure) to the pNext chain ending at tail; returns the
+ * new end. */
+static void **chain(void **tail, void *s)
+{
+    *tail = s;
+    return (void **)&((VkBaseOutStructure *)s)->pNext;
+}
+
 static bool has_ext(const VkExtensionProperties *e, uint32_t n, const char *name)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -78,18 +86,9 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     VkPhysicalDevicePCIBusInfoPropertiesEXT pci = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT};
     d->pci_bus_info = has_ext(ext, n_ext, VK_EXT_PCI_BUS_INFO_EXTENSION_NAME);
-    if (d->pci_bus_info) {
-        *tail = &pci;
-        tail = &pci.pNext;
-    }
-    if (has_drv) {
-        *tail = &drv;
-        tail = &drv.pNext;
-    }
-    if (has_sc) {
-        *tail = &sc;
-        tail = &sc.pNext;
-    }
+    if (d->pci_bus_info) tail = chain(tail, &pci);
+    if (has_drv) tail = chain(tail, &drv);
+    if (has_sc) tail = chain(tail, &sc);
     f->vkGetPhysicalDeviceProperties2(pd, &p2);
     if (has_drv) {
         snprintf(d->driver_name, sizeof d->driver_name, "%s", drv.driverName);
@@ -122,14 +121,8 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     tail = &s16.pNext;
     bool has_f16 = api12 || has_ext(ext, n_ext, "VK_KHR_shader_float16_int8");
     bool has_idot = api13 || has_ext(ext, n_ext, "VK_KHR_shader_integer_dot_product");
-    if (has_f16) {
-        *tail = &f16;
-        tail = &f16.pNext;
-    }
-    if (has_idot) {
-        *tail = &idot;
-        tail = &idot.pNext;
-    }
+    if (has_f16) tail = chain(tail, &f16);
+    if (has_idot) tail = chain(tail, &idot);
     f->vkGetPhysicalDeviceFeatures2(pd, &f2);
     d->storage16 = s16.storageBuffer16BitAccess;
     d->fp16 = has_f16 && f16.shaderFloat16;

@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "model.h"
+#include "vk_kernel.h"
 
 #define VK_FNS_GLOBAL(X)                                                                           \
     X(vkCreateInstance)                                                                            \
@@ -169,8 +170,7 @@ struct vk_ctx {
     uint32_t mv_rows, mm_rows; /* (most) rows per workgroup of matvec / matmul */
     uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
     bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
-    bool use_subgroup;         /* subgroup-arithmetic shader variants */
-    bool one_subgroup;         /* wg <= the (fixed) subgroup size: reductions without barriers */
+    enum vk_reduce red;        /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
     bool unit;           /* and the unit kernels (8-byte weight texels, activation and KV texels) */
@@ -214,9 +214,5 @@ bool vk_test_used_pipe(struct backend *b, const char *name);
 uint32_t vk_test_wg(struct backend *b);
 /* Whether b runs on a CPU implementation (llvmpipe): the unit kernels run there. */
 bool vk_test_is_cpu(struct backend *b);
-/* type suffix of shader names ("q4_0"), NULL when the type has no shaders (vk_record.c) */
-const char *vk_type_suffix(uint32_t type);
-/* elements per unit of the unit kernels for the type, 0 if none (vk_record.c) */
-int64_t vk_unit_elems(uint32_t type);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vk.h"
+#include "vk_env.h"
 #include "vk_impl.h"
 
 const char *vk_result_str(VkResult r)
@@ -83,8 +84,8 @@ static bool has_instance_ext(struct vk_instance *vi, const char *name)
 int vk_instance_open(struct vk_instance *vi, char *err, size_t errlen)
 {
     memset(vi, 0, sizeof *vi);
-    const char *path = getenv("JOULE_VK_LOADER");
-    if (!path || !*path) path = "libvulkan.so.1";
+    const char *path = vk_env_str(VKS_LOADER);
+    if (!path) path = "libvulkan.so.1";
     vi->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!vi->lib) {
         const char *why = dlerror();
@@ -119,8 +120,7 @@ int vk_instance_open(struct vk_instance *vi, char *err, size_t errlen)
     }
     vi->api_version = ver >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : ver;
 
-    const char *v = getenv("JOULE_VK_VALIDATE");
-    vi->validate = v && *v && strcmp(v, "0") != 0;
+    vi->validate = vk_env_on(VKS_VALIDATE);
     const char *layers[1] = {"VK_LAYER_KHRONOS_validation"};
     const char *exts[2];
     uint32_t n_exts = 0;

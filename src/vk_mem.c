@@ -5,23 +5,10 @@
 #include <string.h>
 
 #include "vk.h"
+#include "vk_env.h"
 #include "vk_impl.h"
 
 #define STAGING_BYTES ((VkDeviceSize)16 << 20)
-
-static long env_long(const char *name, long dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v) return dflt;
-    char *end = NULL;
-    long x = strtol(v, &end, 0);
-    return (end && *end == 0) ? x : dflt;
-}
-
-static bool env_on(const char *name)
-{
-    return env_long(name, 0) != 0;
-}
 
 int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
 {
@@ -83,40 +70,32 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     /* limits and choices (environment overrides are for tests and tuning) */
     uint64_t range = d->props.limits.maxStorageBufferRange;
     if (range > ((uint64_t)1 << 31)) range = (uint64_t)1 << 31; /* shaders index bytes in 32 bits */
-    long forced = env_long("JOULE_VK_MAX_RANGE", 0);
+    long forced = vk_env_long(VKS_MAX_RANGE, 0);
     if (forced >= 4096 && (uint64_t)forced < range) range = (uint64_t)forced;
     c->max_range = range & ~(uint64_t)15;
     uint32_t sg = d->subgroup_size;
-    uint32_t wg = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? sg : (sg > 64 ? sg : 64);
-    long forced_wg = env_long("JOULE_VK_WG", 0);
-    if (forced_wg > 0) wg = (uint32_t)forced_wg;
-    if (wg < 4) wg = 4;
-    while (wg & (wg - 1))
-        wg &= wg - 1; /* power of two (tree reductions) */
     uint32_t lim = d->props.limits.maxComputeWorkGroupSize[0];
     if (d->props.limits.maxComputeWorkGroupInvocations < lim)
         lim = d->props.limits.maxComputeWorkGroupInvocations;
-    while (wg > lim)
-        wg /= 2;
+    uint32_t wg = vk_workgroup_size(d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU, sg,
+                                    vk_env_long(VKS_WG, 0), lim);
     c->wg = wg;
     /* CPU implementations pay per workgroup: give each more rows */
     bool cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     c->cpu = cpu;
-    c->mv_rows_forced = (uint32_t)env_long("JOULE_VK_MV_ROWS", 0);
+    c->mv_rows_forced = (uint32_t)vk_env_long(VKS_MV_ROWS, 0);
     if (c->mv_rows_forced > 256) c->mv_rows_forced = 0;
     c->mv_rows = cpu ? 128 : 4;
     if (c->mv_rows_forced > c->mv_rows) c->mv_rows = c->mv_rows_forced;
-    c->mm_rows = (uint32_t)env_long("JOULE_VK_MM_ROWS", cpu ? 128 : 8);
+    c->mm_rows = (uint32_t)vk_env_long(VKS_MM_ROWS, cpu ? 128 : 8);
     if (c->mm_rows < 1 || c->mm_rows > 256) c->mm_rows = 8;
-    c->use_subgroup = d->subgroup_arith && !env_on("JOULE_VK_NO_SUBGROUP");
-    /* SPIR-V 1.3 shaders run with the reported subgroup size (no varying sizes) */
-    c->one_subgroup =
-        c->use_subgroup && d->subgroup_shuffle && wg <= sg && !env_on("JOULE_VK_MULTI_SUBGROUP");
-    c->kv_f16 = !env_on("JOULE_VK_KV_F32");
+    c->red = vk_reduce_form(d->subgroup_arith, d->subgroup_shuffle, wg, sg,
+                            vk_env_on(VKS_NO_SUBGROUP), vk_env_on(VKS_MULTI_SUBGROUP));
+    c->kv_f16 = !vk_env_on(VKS_KV_F32);
     VkFormatProperties fp;
     f->vkGetPhysicalDeviceFormatProperties(d->pd, VK_FORMAT_R32G32B32A32_UINT, &fp);
     c->max_texels = d->props.limits.maxTexelBufferElements;
-    long forced_texels = env_long("JOULE_VK_MAX_TEXELS", 0); /* tests: force the fallback */
+    long forced_texels = vk_env_long(VKS_MAX_TEXELS, 0); /* tests: force the fallback */
     if (forced_texels > 0 && (uint64_t)forced_texels < c->max_texels)
         c->max_texels = (uint64_t)forced_texels;
     /* weights through texel fetches: on llvmpipe these gather in SIMD where storage-buffer
@@ -126,8 +105,8 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
      * weight texels, activations and the KV cache as 4-float texels; JOULE_VK_NO_UNIT=1
      * turns them off) where every format they view is supported. */
     c->texel = (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) &&
-               (cpu || env_on("JOULE_VK_TEXEL")) && !env_on("JOULE_VK_NO_TEXEL");
-    c->unit = c->texel && !env_on("JOULE_VK_NO_UNIT");
+               (cpu || vk_env_on(VKS_TEXEL)) && !vk_env_on(VKS_NO_TEXEL);
+    c->unit = c->texel && !vk_env_on(VKS_NO_UNIT);
     static const VkFormat unit_formats[] = {VK_FORMAT_R32G32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT,
                                             VK_FORMAT_R16G16B16A16_SFLOAT};
     for (size_t i = 0; i < sizeof unit_formats / sizeof unit_formats[0]; i++) {
@@ -295,42 +274,45 @@ static int copy_once(struct vk_ctx *c, VkBuffer src, VkDeviceSize soff, VkBuffer
     return rc;
 }
 
-int vk_buf_upload(struct vk_ctx *c, struct vk_buf *dst, VkDeviceSize off, const void *src,
-                  VkDeviceSize size, char *err, size_t errlen)
+/* Copies size bytes between host memory and b at off (up: to b), through a staging
+ * buffer of at most STAGING_BYTES unless b is mapped. host is only read when up. */
+static int staged_copy(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize off, void *host,
+                       VkDeviceSize size, bool up, char *err, size_t errlen)
 {
-    if (dst->map) {
-        memcpy((char *)dst->map + off, src, size);
+    if (b->map) {
+        if (up)
+            memcpy((char *)b->map + off, host, size);
+        else
+            memcpy(host, (const char *)b->map + off, size);
         return 0;
     }
     struct vk_buf st;
     VkDeviceSize chunk = size < STAGING_BYTES ? size : STAGING_BYTES;
-    if (vk_buf_new(c, &st, chunk, VK_MEM_HOST_WRITE, err, errlen) != 0) return -1;
+    if (vk_buf_new(c, &st, chunk, up ? VK_MEM_HOST_WRITE : VK_MEM_HOST_READ, err, errlen) != 0)
+        return -1;
     int rc = 0;
     for (VkDeviceSize done = 0; done < size && rc == 0; done += chunk) {
         VkDeviceSize m = size - done < chunk ? size - done : chunk;
-        memcpy(st.map, (const char *)src + done, m);
-        rc = copy_once(c, st.buf, 0, dst->buf, off + done, m, err, errlen);
+        if (up) {
+            memcpy(st.map, (const char *)host + done, m);
+            rc = copy_once(c, st.buf, 0, b->buf, off + done, m, err, errlen);
+        } else {
+            rc = copy_once(c, b->buf, off + done, st.buf, 0, m, err, errlen);
+            if (rc == 0) memcpy((char *)host + done, st.map, m);
+        }
     }
     vk_buf_free(c, &st);
     return rc;
 }
 
+int vk_buf_upload(struct vk_ctx *c, struct vk_buf *dst, VkDeviceSize off, const void *src,
+                  VkDeviceSize size, char *err, size_t errlen)
+{
+    return staged_copy(c, dst, off, (void *)src, size, true, err, errlen);
+}
+
 int vk_buf_download(struct vk_ctx *c, struct vk_buf *src, VkDeviceSize off, void *dst,
                     VkDeviceSize size, char *err, size_t errlen)
 {
-    if (src->map) {
-        memcpy(dst, (const char *)src->map + off, size);
-        return 0;
-    }
-    struct vk_buf st;
-    VkDeviceSize chunk = size < STAGING_BYTES ? size : STAGING_BYTES;
-    if (vk_buf_new(c, &st, chunk, VK_MEM_HOST_READ, err, errlen) != 0) return -1;
-    int rc = 0;
-    for (VkDeviceSize done = 0; done < size && rc == 0; done += chunk) {
-        VkDeviceSize m = size - done < chunk ? size - done : chunk;
-        rc = copy_once(c, src->buf, off + done, st.buf, 0, m, err, errlen);
-        if (rc == 0) memcpy((char *)dst + done, st.map, m);
-    }
-    vk_buf_free(c, &st);
-    return rc;
+    return staged_copy(c, src, off, dst, size, false, err, errlen);
 }

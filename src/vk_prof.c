@@ -10,11 +10,11 @@
 #include "quant.h"
 #include "vk.h"
 #include "vk_backend.h"
+#include "vk_env.h"
 
 void vk_prof_init(struct vk_backend *vb)
 {
-    const char *v = getenv("JOULE_VK_PROFILE");
-    if (!v || !*v || strcmp(v, "0") == 0) return;
+    if (!vk_env_on(VKS_PROFILE)) return;
     if (vb->c.info.timestamp_bits == 0 || vb->c.info.props.limits.timestampPeriod <= 0) {
         fprintf(stderr, "joule: JOULE_VK_PROFILE: %s has no compute timestamps; not profiling\n",
                 vb->c.info.props.deviceName);

@@ -10,47 +10,7 @@
 #include "shaders.h"
 #include "vk.h"
 #include "vk_backend.h"
-
-const char *vk_type_suffix(uint32_t type)
-{
-    switch (type) {
-    case Q_F32: return "f32";
-    case Q_F16: return "f16";
-    case Q_BF16: return "bf16";
-    case Q_Q8_0: return "q8_0";
-    case Q_Q4_0: return "q4_0";
-    case Q_Q4_1: return "q4_1";
-    case Q_Q5_0: return "q5_0";
-    case Q_Q5_1: return "q5_1";
-    case Q_Q2_K: return "q2_k";
-    case Q_Q3_K: return "q3_k";
-    case Q_Q4_K: return "q4_k";
-    case Q_Q5_K: return "q5_k";
-    case Q_Q6_K: return "q6_k";
-    default: return NULL;
-    }
-}
-
-bool vk_texel_type(uint32_t type)
-{
-    return vk_type_suffix(type) != NULL;
-}
-
-int64_t vk_unit_elems(uint32_t type)
-{
-    /* shaders/common.glsl, UNIT: 4 blocks (2 for f32, whose 16-element blocks are 64 bytes) */
-    switch (type) {
-    case Q_F32: return 32;
-    case Q_F16:
-    case Q_BF16: return 64;
-    case Q_Q8_0:
-    case Q_Q4_0:
-    case Q_Q4_1:
-    case Q_Q5_0:
-    case Q_Q5_1: return 128;
-    default: return 0;
-    }
-}
+#include "vk_kernel.h"
 
 static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, size_t errlen)
 {
@@ -225,123 +185,137 @@ static uint32_t matvec_rows(const struct vk_ctx *c, uint64_t row_bytes, int64_t 
     return r < 1 ? 1 : (uint32_t)r;
 }
 
+/* the chooser's view of the device */
+static struct vk_profile profile(const struct vk_ctx *c)
+{
+    return (struct vk_profile){.red = c->red, .kv_f16 = c->kv_f16, .unit = c->unit};
+}
+
+_Static_assert(sizeof(struct vk_pc_matmul) <= VK_PUSH_BYTES, "push constants exceed the layout");
+
+/* Names kernel k, makes (or finds) its pipeline and dispatches it. */
+static int dispatch_kernel(struct rec *r, const struct vk_kernel *k, VkDescriptorSet set,
+                           const void *pc, uint32_t pc_bytes, uint32_t gx, uint32_t gy)
+{
+    char name[sizeof r->vb->pipes[0].name];
+    if (vk_kernel_name(k, name, sizeof name) != 0) {
+        snprintf(r->err, r->errlen, "no Vulkan kernel for family %d, type %u", (int)k->family,
+                 k->type);
+        return -1;
+    }
+    return dispatch(r, name, set, pc, pc_bytes, gx, gy);
+}
+
+static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *sets,
+                         const struct vk_weight *vw, int32_t rows, uint32_t src_off,
+                         uint32_t dst_off)
+{
+    struct vk_backend *vb = r->vb;
+    const struct model_config *c = &vb->base.model->cfg;
+    const uint32_t wg = vb->c.wg;
+    bool aligned = src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
+    /* groups of wg x 8 tokens filled to within 1/8 */
+    uint64_t slots = (uint64_t)cdiv(rows, wg * 8) * wg * 8;
+    struct vk_profile p = profile(&vb->c);
+    struct vk_matmul_case mc = {.type = vw->type,
+                                .matvec = rows <= vb->matvec_max,
+                                .x4_rows = o->w->ne0 % 4 == 0 && aligned,
+                                .xtex = vb->act_views[o->src] && aligned,
+                                .w_texel = vw->texel,
+                                .w_unit = vw->unit,
+                                .fill8 = (slots - (uint64_t)rows) * 8 <= (uint64_t)rows};
+    struct vk_kernel k = vk_choose_matmul(&p, &mc);
+    uint32_t tn = k.tn ? k.tn : 4;
+    for (uint32_t ch = 0; ch < vw->n_chunks; ch++) {
+        uint32_t rpg = matvec_rows(&vb->c, vw->row_bytes, vw->rows[ch]);
+        struct vk_pc_matmul pc = {.ne0 = (uint32_t)o->w->ne0,
+                                  .rows = (uint32_t)vw->rows[ch],
+                                  .row_bytes = (uint32_t)vw->row_bytes,
+                                  .n = (uint32_t)rows,
+                                  .x_off = src_off,
+                                  .x_stride = (uint32_t)act_width(c, o->src),
+                                  .y_off = dst_off,
+                                  .y_stride = (uint32_t)act_width(c, o->dst),
+                                  .row_base = (uint32_t)vw->row0[ch],
+                                  .flags = (o->accumulate ? 1u : 0u) | (o->b ? 2u : 0u),
+                                  .rpg = rpg};
+        /* matvec: rpg rows x 1 token per group; matmul: mm_rows rows x wg x tn tokens */
+        uint32_t gx = cdiv(vw->rows[ch], mc.matvec ? rpg : vb->c.mm_rows);
+        uint32_t gy = mc.matvec ? (uint32_t)rows : cdiv(rows, wg * tn);
+        if (dispatch_kernel(r, &k, sets[ch], &pc, sizeof pc, gx, gy)) return -1;
+    }
+    return 0;
+}
+
 static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t nl)
 {
     struct vk_backend *vb = r->vb;
     const struct op *o = &vb->graph.ops[i];
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
-    /* reductions: one subgroup per workgroup (no barriers), subgroups + shared memory,
-     * or shared memory only */
-    const char *ns = vb->c.one_subgroup ? "_sg" : vb->c.use_subgroup ? "" : "_ns";
-    const char *kvs = vb->c.kv_f16 ? "" : "_f32";
+    const struct vk_profile p = profile(&vb->c);
     int32_t rows = o->logits_rows ? nl : n;
     uint32_t src_off = 0, dst_off = 0;
     if (o->logits_rows) {
-        src_off = o->src < ACT_COUNT ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
+        src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
         if (o->dst != ACT_LOGITS) dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
     }
     if (rows <= 0) return 0;
     VkDescriptorSet *sets = vb->op_sets[i];
     const struct vk_weight *vw = vb->op_w[i];
-    char name[48];
     switch (o->kind) {
-    case OP_EMBED:
-        snprintf(name, sizeof name, "embed_%s", vk_type_suffix(vw->type));
-        for (uint32_t k = 0; k < vw->n_chunks; k++) {
-            uint32_t pc[5] = {(uint32_t)o->w->ne0, (uint32_t)vw->rows[k], (uint32_t)vw->row_bytes,
-                              (uint32_t)n, (uint32_t)vw->row0[k]};
-            if (dispatch(r, name, sets[k], pc, sizeof pc, cdiv(o->w->ne0, wg), (uint32_t)n))
+    case OP_EMBED: {
+        struct vk_kernel k = vk_choose_embed(vw->type);
+        for (uint32_t ch = 0; ch < vw->n_chunks; ch++) {
+            struct vk_pc_embed pc = {.ne0 = (uint32_t)o->w->ne0,
+                                     .rows = (uint32_t)vw->rows[ch],
+                                     .row_bytes = (uint32_t)vw->row_bytes,
+                                     .n = (uint32_t)n,
+                                     .row_first = (uint32_t)vw->row0[ch]};
+            if (dispatch_kernel(r, &k, sets[ch], &pc, sizeof pc, cdiv(o->w->ne0, wg), (uint32_t)n))
                 return -1;
         }
         return 0;
+    }
     case OP_RMSNORM: {
         /* each dim-long piece of a row (a whole row, or one head for q/k norms) */
         int32_t dim = o->dim > 0 ? o->dim : c->n_embd;
         uint32_t pieces = (uint32_t)(act_width(c, o->dst) / dim);
-        uint32_t pc[4] = {(uint32_t)dim, src_off, dst_off, 0};
-        memcpy(&pc[3], &c->rms_eps, 4);
-        snprintf(name, sizeof name, "rmsnorm%s", ns);
-        return dispatch(r, name, sets[0], pc, sizeof pc, 1, (uint32_t)rows * pieces);
+        struct vk_pc_rmsnorm pc = {
+            .dim = (uint32_t)dim, .x_off = src_off, .y_off = dst_off, .eps = c->rms_eps};
+        struct vk_kernel k = vk_choose_rmsnorm(&p);
+        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, 1, (uint32_t)rows * pieces);
     }
-    case OP_MATMUL: {
-        bool mv = rows <= vb->matvec_max;
-        /* float rows of a multiple of 4 (and so 4-aligned x rows) read x as vec4 */
-        bool x4 = (vw->type == Q_F32 || vw->type == Q_F16 || vw->type == Q_BF16) &&
-                  o->w->ne0 % 4 == 0 && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
-        /* the unit kernels read x as vec4 texels */
-        bool xtex = vb->act_views[o->src] && src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
-        bool unit = vw->unit && xtex;
-        /* K types on CPU devices: whole super-blocks staged from 16-byte texels */
-        bool kunit = vw->texel && vb->c.unit && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K && xtex;
-        if (mv && unit)
-            snprintf(name, sizeof name, "matvec_unit_%s%s", vk_type_suffix(vw->type), ns);
-        else if (mv && kunit)
-            snprintf(name, sizeof name, "matvec_kunit_%s%s", vk_type_suffix(vw->type), ns);
-        else if (mv)
-            snprintf(name, sizeof name, "matvec_%s%s%s%s", vk_type_suffix(vw->type),
-                     x4 ? "_x4" : "", vw->texel ? "_tx" : "", ns);
-        /* unit kernels: 8 tokens per invocation where the batch fills the groups to within
-         * 1/8 (half the weight reads and decoding per token), else 4 */
-        uint32_t tn = 4;
-        if ((unit || kunit) && !mv) {
-            uint64_t slots = (uint64_t)cdiv(rows, wg * 8) * wg * 8;
-            if ((slots - (uint64_t)rows) * 8 <= (uint64_t)rows) tn = 8;
-        }
-        if (!mv)
-            snprintf(name, sizeof name, "matmul_%s%s%s%s",
-                     unit    ? "unit_"
-                     : kunit ? "kunit_"
-                             : "",
-                     vk_type_suffix(vw->type),
-                     !unit && !kunit && vw->texel && vw->type >= Q_Q2_K && vw->type <= Q_Q6_K
-                         ? "_tx"
-                         : "",
-                     tn == 8 ? "_t8" : "");
-        for (uint32_t k = 0; k < vw->n_chunks; k++) {
-            uint32_t rpg = matvec_rows(&vb->c, vw->row_bytes, vw->rows[k]);
-            uint32_t pc[11] = {(uint32_t)o->w->ne0,
-                               (uint32_t)vw->rows[k],
-                               (uint32_t)vw->row_bytes,
-                               (uint32_t)rows,
-                               src_off,
-                               (uint32_t)act_width(c, o->src),
-                               dst_off,
-                               (uint32_t)act_width(c, o->dst),
-                               (uint32_t)vw->row0[k],
-                               (o->accumulate ? 1u : 0u) | (o->b ? 2u : 0u),
-                               rpg};
-            /* matvec: rpg rows x 1 token per group; matmul: mm_rows rows x wg x tn tokens */
-            uint32_t gx = cdiv(vw->rows[k], mv ? rpg : vb->c.mm_rows);
-            uint32_t gy = mv ? (uint32_t)rows : cdiv(rows, wg * tn);
-            if (dispatch(r, name, sets[k], pc, sizeof pc, gx, gy)) return -1;
-        }
-        return 0;
-    }
+    case OP_MATMUL: return record_matmul(r, o, sets, vw, rows, src_off, dst_off);
     case OP_ROPE: {
-        uint32_t pc[4] = {(uint32_t)o->n_heads, (uint32_t)c->head_dim, (uint32_t)c->rope_dim,
-                          c->rope_type == ROPE_NEOX ? 1u : 0u};
-        return dispatch(r, "rope", sets[0], pc, sizeof pc,
-                        cdiv((uint64_t)o->n_heads * (c->rope_dim / 2), wg), (uint32_t)n);
+        struct vk_pc_rope pc = {.n_heads = (uint32_t)o->n_heads,
+                                .head_dim = (uint32_t)c->head_dim,
+                                .rope_dim = (uint32_t)c->rope_dim,
+                                .neox = c->rope_type == ROPE_NEOX ? 1u : 0u};
+        struct vk_kernel k = vk_choose_rope();
+        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc,
+                               cdiv((uint64_t)o->n_heads * (c->rope_dim / 2), wg), (uint32_t)n);
     }
     case OP_KV_STORE: {
-        uint32_t pc[1] = {(uint32_t)vb->kv_dim};
-        snprintf(name, sizeof name, "kv_store%s", kvs);
-        return dispatch(r, name, sets[0], pc, sizeof pc, cdiv(vb->kv_dim / 2, wg), (uint32_t)n);
+        struct vk_pc_kv_store pc = {.kv_dim = (uint32_t)vb->kv_dim};
+        struct vk_kernel k = vk_choose_kv_store(&p);
+        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, cdiv(vb->kv_dim / 2, wg),
+                               (uint32_t)n);
     }
     case OP_ATTENTION: {
-        float scale = 1.0f / sqrtf((float)c->head_dim);
-        uint32_t pc[5] = {(uint32_t)c->n_head, (uint32_t)c->n_head_kv, (uint32_t)c->head_dim, 0,
-                          (uint32_t)(o->window > 0 ? o->window : 0)};
-        memcpy(&pc[3], &scale, 4);
+        struct vk_pc_attention pc = {.n_head = (uint32_t)c->n_head,
+                                     .n_head_kv = (uint32_t)c->n_head_kv,
+                                     .head_dim = (uint32_t)c->head_dim,
+                                     .scale = 1.0f / sqrtf((float)c->head_dim),
+                                     .window = (uint32_t)(o->window > 0 ? o->window : 0)};
         /* q through its vec4 texel view too */
-        bool tx = vb->kv_texel && vb->act_views[o->src];
-        snprintf(name, sizeof name, "attention%s%s%s", kvs, tx ? "_tx" : "", ns);
-        return dispatch(r, name, sets[0], pc, sizeof pc, (uint32_t)c->n_head, (uint32_t)n);
+        struct vk_kernel k = vk_choose_attention(&p, vb->kv_texel && vb->act_views[o->src]);
+        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, (uint32_t)c->n_head, (uint32_t)n);
     }
     case OP_SWIGLU: {
-        uint32_t pc[1] = {(uint32_t)act_width(c, o->dst)};
-        return dispatch(r, "swiglu", sets[0], pc, sizeof pc, cdiv(pc[0], wg), (uint32_t)n);
+        struct vk_pc_swiglu pc = {.width = (uint32_t)act_width(c, o->dst)};
+        struct vk_kernel k = vk_choose_swiglu();
+        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, cdiv(pc.width, wg), (uint32_t)n);
     }
     default: snprintf(r->err, r->errlen, "op %s is not supported by Vulkan", op_name(o->kind));
     }

@@ -321,6 +321,21 @@ START_TEST(test_arch_variant)
     ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(m->cfg.arch_name, vr->arch);
     ck_assert_int_eq(m->tied_output, vr->tied);
+    /* the graph: exactly the ops of the math (embed; per layer 14, 16 with q/k norms; the
+     * logits' norm and product), biases where the architecture has them */
+    struct graph g;
+    ck_assert_msg(model_build_graph(m, &g, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(g.n_ops, 1 + L * (vr->qk_norm ? 16 : 14) + 2);
+    const struct op *last = &g.ops[g.n_ops - 1];
+    ck_assert(last->kind == OP_MATMUL && last->dst == ACT_LOGITS && last->logits_rows);
+    int n_bias = 0, n_none = 0;
+    for (int32_t i = 0; i < g.n_ops; i++) {
+        n_bias += g.ops[i].b != NULL;
+        n_none += g.ops[i].src2 == ACT_NONE;
+    }
+    ck_assert_int_eq(n_bias, vr->biases ? 3 * L : 0);
+    ck_assert_int_eq(n_none, g.n_ops - L); /* src2: the KV stores' V only */
+    graph_free(&g);
     struct backend *b = NULL;
     if (vk) {
         /* lavapipe is device-type CPU: it must be named; find it by trying indices */

@@ -223,43 +223,6 @@ END_TEST
 
 /* ---- the command ---- */
 
-struct result {
-    int code;
-    char *out, *err;
-};
-
-static struct result run(const char *fmt, ...)
-{
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char dir[] = "/tmp/joule-bench-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
-    int st = system(cmd);
-    struct result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    snprintf(cmd, sizeof cmd, "%s/out", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
-    snprintf(cmd, sizeof cmd, "%s/err", dir);
-    r.err = test_read_file(cmd, NULL);
-    remove(cmd);
-    rmdir(dir);
-    ck_assert(r.out && r.err);
-    return r;
-}
-
-static void result_free(struct result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
 /* A small JSON validator: true when s is one well-formed value. */
 static const char *ws(const char *p)
 {
@@ -359,7 +322,7 @@ END_TEST
 
 START_TEST(test_cli_json)
 {
-    struct result r = run(TINY " -o json --tdp 20 --hw-price 2000");
+    struct test_proc r = test_run(TINY " -o json --tdp 20 --hw-price 2000");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(json_valid(r.out), "invalid JSON:\n%s", r.out);
     static const char *fields[] = {"\"model\"",
@@ -407,7 +370,7 @@ START_TEST(test_cli_json)
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         ck_assert_msg(strstr(r.out, fields[i]) != NULL, "JSON lacks %s:\n%s", fields[i], r.out);
     ck_assert_ptr_nonnull(strstr(r.err, "warm-up")); /* progress on stderr */
-    result_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
@@ -427,7 +390,7 @@ static int csv_fields(const char *line)
 
 START_TEST(test_cli_csv_md)
 {
-    struct result r = run(TINY " -o csv");
+    struct test_proc r = test_run(TINY " -o csv");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(!strncmp(r.out, "model,synthetic,", 16), "%s", r.out);
     int header = csv_fields(r.out), rows = 0;
@@ -437,27 +400,27 @@ START_TEST(test_cli_csv_md)
     }
     ck_assert_int_eq(rows, 4);
     ck_assert_ptr_nonnull(strstr(r.out, "\"CPU, 2 threads\""));
-    result_free(&r);
+    test_proc_free(&r);
 
-    r = run(TINY);
+    r = test_run(TINY);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "| model | size | params | backend |"));
     ck_assert_ptr_nonnull(strstr(r.out, "| tg4 @ d8 |"));
     ck_assert_ptr_nonnull(strstr(r.out, "synthetic weights"));
     ck_assert_ptr_nonnull(strstr(r.out, "estimate"));
     ck_assert_ptr_nonnull(strstr(r.out, "cost: electricity 0.15/kWh"));
-    result_free(&r);
+    test_proc_free(&r);
 
-    r = run("bench --synthetic list");
+    r = test_run("bench --synthetic list");
     ck_assert_int_eq(r.code, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "llama-3.1-8b-q4_k_m"));
     ck_assert_ptr_nonnull(strstr(r.out, "qwen2.5-0.5b-q8_0"));
-    result_free(&r);
+    test_proc_free(&r);
 
-    r = run("bench --help");
+    r = test_run("bench --help");
     ck_assert_int_eq(r.code, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "usage"));
-    result_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
@@ -476,18 +439,18 @@ START_TEST(test_cli_errors)
         "bench -n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct result r = run("%s", bad[i]);
+        struct test_proc r = test_run("%s", bad[i]);
         ck_assert_msg(r.code == 2, "'%s' exited %d: %s", bad[i], r.code, r.err);
         ck_assert_msg(strstr(r.err, "joule bench:") != NULL, "'%s': %s", bad[i], r.err);
-        result_free(&r);
+        test_proc_free(&r);
     }
-    struct result r = run("bench -m /nonexistent/model.gguf");
+    struct test_proc r = test_run("bench -m /nonexistent/model.gguf");
     ck_assert_int_eq(r.code, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/model.gguf"));
-    result_free(&r);
-    r = run("bench --synthetic test-tiny --cost-config /nonexistent/cost.conf");
+    test_proc_free(&r);
+    r = test_run("bench --synthetic test-tiny --cost-config /nonexistent/cost.conf");
     ck_assert_int_eq(r.code, 1);
-    result_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
@@ -553,8 +516,9 @@ START_TEST(test_cli_counter)
     fake_rapl(dir, sizeof dir);
     setenv("JOULE_SYSFS_ROOT", dir, 1);
     setenv("JOULE_NVML_LIB", "/nonexistent/libnvidia-ml.so.1", 1);
-    struct result r = run("bench --synthetic test-tiny-q8_0 --device cpu -t 1 -p 16 -n 2 -r 2 "
-                          "--idle 0.2 --energy-min 1.1 -o json");
+    struct test_proc r =
+        test_run("bench --synthetic test-tiny-q8_0 --device cpu -t 1 -p 16 -n 2 -r 2 "
+                 "--idle 0.2 --energy-min 1.1 -o json");
     unsetenv("JOULE_SYSFS_ROOT");
     unsetenv("JOULE_NVML_LIB");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
@@ -565,7 +529,7 @@ START_TEST(test_cli_counter)
     ck_assert_ptr_nonnull(strstr(r.out, "\"tokens_per_j\": null")); /* 0 J: no ratio */
     ck_assert_ptr_nonnull(strstr(r.out, "\"short_window\": true"));
     ck_assert_ptr_nonnull(strstr(r.err, "energy run"));
-    result_free(&r);
+    test_proc_free(&r);
     rm_dir(dir);
 }
 END_TEST
@@ -573,25 +537,25 @@ END_TEST
 START_TEST(test_cli_gguf_model)
 {
     NEED_SHARED(dir);
-    struct result r =
-        run("bench -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 8 -n 2 -r 1 -o json", dir);
+    struct test_proc r = test_run(
+        "bench -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 8 -n 2 -r 1 -o json", dir);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert(json_valid(r.out));
     ck_assert_ptr_nonnull(strstr(r.out, "\"name\": \"tiny-llama-Q8_0.gguf\""));
     ck_assert_ptr_nonnull(strstr(r.out, "\"synthetic\": false"));
-    result_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
 START_TEST(test_cli_default_model)
 {
     /* the default CPU model, with the shortest tests */
-    struct result r = run("bench --device cpu -p 1 -n 1 -r 1 -o json");
+    struct test_proc r = test_run("bench --device cpu -p 1 -n 1 -r 1 -o json");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert(json_valid(r.out));
     ck_assert_ptr_nonnull(strstr(r.out, "\"name\": \"tinyllama-1.1b-q4_0\""));
     ck_assert_ptr_nonnull(strstr(r.out, "\"default\": true"));
-    result_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 

@@ -41,23 +41,6 @@ static size_t enc(const struct tokenizer *t, const char *s, size_t len, bool spe
     return n;
 }
 
-static size_t parse_ids(const char *s, size_t len, int32_t *out, size_t cap)
-{
-    size_t n = 0, i = 0;
-    while (i < len) {
-        while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r'))
-            i++;
-        if (i >= len) break;
-        int32_t v = 0;
-        ck_assert_msg(s[i] >= '0' && s[i] <= '9', "bad id list near '%.20s'", s + i);
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            v = v * 10 + (s[i++] - '0');
-        ck_assert(n < cap);
-        out[n++] = v;
-    }
-    return n;
-}
-
 static void check_ids(const int32_t *got, size_t n_got, const int32_t *want, size_t n_want,
                       const char *what)
 {
@@ -105,7 +88,7 @@ static int run_vectors(const char *gguf, const char *vecdir, const char *name)
     for (const char *m; (m = memmem(p, (size_t)(end - p), sep, sizeof sep - 1)); count++) {
         const char *nl = memchr(line, '\n', (size_t)(out_end - line));
         ck_assert_msg(nl != NULL, "%s.out is short", name);
-        size_t n_want = parse_ids(line, (size_t)(nl - line), want, 4096);
+        size_t n_want = test_parse_ids(line, (size_t)(nl - line), want, 4096);
         char what[160];
         snprintf(what, sizeof what, "%s vector %d '%.60s'", name, count, p);
         expect(t, p, (size_t)(m - p), false, want, n_want, what);
@@ -206,7 +189,7 @@ START_TEST(test_tiny_qwen2_prompts)
         char *txt = test_read_file(path, &len);
         ck_assert_ptr_nonnull(txt);
         int32_t want[1024];
-        size_t n_want = parse_ids(txt, len, want, 1024);
+        size_t n_want = test_parse_ids(txt, len, want, 1024);
         char what[64];
         snprintf(what, sizeof what, "tiny-qwen2 prompt %zu", k);
         expect(t, prompts[k], strlen(prompts[k]), false, want, n_want, what);

@@ -283,22 +283,6 @@ END_TEST
 
 /* ---- end to end: the joule binary (JOULE_BIN, set by build.sh) on the tiny models ---- */
 
-/* runs "$JOULE_BIN ARGS < input" (ARGS is trusted test text) */
-static struct test_run run_joule(const char *input, const char *args)
-{
-    struct test_run r = test_run_joule(input, NULL, args);
-    ck_assert(r.out && r.err);
-    return r;
-}
-
-static bool have_binary(const char *fn)
-{
-    const char *bin = getenv("JOULE_BIN");
-    if (access(bin ? bin : "./joule", X_OK) == 0) return true;
-    fprintf(stderr, "SKIP %s: no joule binary (set JOULE_BIN)\n", fn);
-    return false;
-}
-
 static int count(const char *s, const char *what)
 {
     int n = 0;
@@ -310,13 +294,13 @@ static int count(const char *s, const char *what)
 START_TEST(test_cli_chat_scripted)
 {
     NEED_SHARED(dir);
-    if (!have_binary(__func__)) return;
+    if (!test_have_binary(__func__)) return;
     char args[1024];
     snprintf(args, sizeof args,
              "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 8 --show-prompt -sys 'Be "
              "brief.'",
              dir);
-    struct test_run r = run_joule("Hello\n\nWho are you?\r\n", args);
+    struct test_proc r = test_run_input("Hello\n\nWho are you?\r\n", "%s", args);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.err, "chat template chatml"), "%s", r.err);
     /* two turns (the empty line is skipped), each prompt exactly the template's */
@@ -340,7 +324,7 @@ START_TEST(test_cli_chat_scripted)
              "chat -m %s/models/tiny-llama-Q8_0.gguf --device cpu -n 4 --show-prompt "
              "--chat-template llama2 --prompt-file %s",
              dir, pf);
-    r = run_joule("", args);
+    r = test_run_input("", "%s", args);
     unlink(pf);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     /* shown token by token: SentencePiece puts its space prefix on the text after <s> */
@@ -355,7 +339,7 @@ END_TEST
 START_TEST(test_cli_chat_stops)
 {
     NEED_SHARED(dir);
-    if (!have_binary(__func__)) return;
+    if (!test_have_binary(__func__)) return;
     int early = 0, replies = 0;
     for (int seed = 1; seed <= 4 && !early; seed++) {
         char args[1024];
@@ -363,7 +347,7 @@ START_TEST(test_cli_chat_stops)
                  "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 300 -c 2048 --temp 1.5 "
                  "--top-k 0 --top-p 1 --min-p 0 --seed %d",
                  dir, seed);
-        struct test_run r = run_joule("Hi\nMore\nAgain\n", args);
+        struct test_proc r = test_run_input("Hi\nMore\nAgain\n", "%s", args);
         ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
         for (const char *p = r.err; (p = strstr(p, "reply ")); p++) {
             int n = atoi(p + 6);
@@ -381,11 +365,11 @@ END_TEST
 START_TEST(test_cli_run_chat)
 {
     NEED_SHARED(dir);
-    if (!have_binary(__func__)) return;
+    if (!test_have_binary(__func__)) return;
     char args[1024];
     snprintf(args, sizeof args,
              "run -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 4 --chat -p Hello", dir);
-    struct test_run r = run_joule("", args);
+    struct test_proc r = test_run_input("", "%s", args);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     free(r.out);
     free(r.err);
@@ -393,12 +377,12 @@ START_TEST(test_cli_run_chat)
              "run -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 4 --chat-template klingon -p "
              "Hello",
              dir);
-    r = run_joule("", args);
+    r = test_run_input("", "%s", args);
     ck_assert_int_eq(r.code, 2); /* a bad value: a usage error, before the model is read */
     ck_assert_msg(strstr(r.err, "unknown chat template 'klingon'"), "%s", r.err);
     free(r.out);
     free(r.err);
-    r = run_joule("", "chat -m /nonexistent.gguf --chat-template klingon");
+    r = test_run_input("", "chat -m /nonexistent.gguf --chat-template klingon");
     ck_assert_int_eq(r.code, 2);
     ck_assert_msg(strstr(r.err, "unknown chat template 'klingon'"), "%s", r.err);
     free(r.out);

@@ -14,37 +14,17 @@
 #include "quant.h"
 #include "testutil.h"
 
-static void result_free(struct test_run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* "$JOULE_BIN ARGS" with stdout to out (NULL: captured) */
-static struct test_run run_to(const char *out, const char *fmt, va_list ap)
-{
-    char args[4096];
-    vsnprintf(args, sizeof args, fmt, ap);
-    struct test_run r = test_run_joule(NULL, out, args);
-    ck_assert(r.out && r.err);
-    return r;
-}
-
-static struct test_run run(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    struct test_run r = run_to(NULL, fmt, ap);
-    va_end(ap);
-    return r;
-}
+/* this file's names for the shared runner of testutil.h */
+#define result test_proc
+#define result_free test_proc_free
+#define run test_run
 
 /* the same with stdout on a full disk */
-static struct test_run run_full(const char *fmt, ...)
+static struct result run_full(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    struct test_run r = run_to("/dev/full", fmt, ap);
+    struct result r = test_vrun(NULL, "/dev/full", fmt, ap);
     va_end(ap);
     return r;
 }
@@ -62,7 +42,7 @@ START_TEST(test_help_everywhere)
     static const char *cmds[] = {"",        "run",  "logits", "tokenize", "info",
                                  "devices", "chat", "eval",   "bench"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct test_run r = run("%s --help", cmds[i]);
+        struct result r = run("%s --help", cmds[i]);
         ck_assert_msg(r.code == 0, "'%s --help' exited %d", cmds[i], r.code);
         ck_assert_msg(strstr(r.out, "usage") != NULL, "'%s --help': %s", cmds[i], r.out);
         result_free(&r);
@@ -89,7 +69,7 @@ START_TEST(test_bad_arguments)
         "devices --bogus",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct test_run r = run("%s", bad[i]);
+        struct result r = run("%s", bad[i]);
         ck_assert_msg(r.code == 2, "'%s' exited %d", bad[i], r.code);
         ck_assert_msg(count_lines(r.err) == 1, "'%s' stderr: %s", bad[i], r.err);
         result_free(&r);
@@ -103,7 +83,7 @@ START_TEST(test_missing_file)
                                  "tokenize -m /nonexistent/m.gguf --text hi",
                                  "logits -m /nonexistent/m.gguf --tokens 1 -o /tmp/x.f32"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct test_run r = run("%s", cmds[i]);
+        struct result r = run("%s", cmds[i]);
         ck_assert_msg(r.code == 1, "'%s' exited %d", cmds[i], r.code);
         ck_assert_msg(strstr(r.err, "/nonexistent/m.gguf") != NULL, "%s", r.err);
         result_free(&r);
@@ -114,7 +94,7 @@ END_TEST
 START_TEST(test_info)
 {
     NEED_SHARED(sh);
-    struct test_run r = run("info -m %s/models/tiny-llama-Q8_0.gguf", sh);
+    struct result r = run("info -m %s/models/tiny-llama-Q8_0.gguf", sh);
     ck_assert_int_eq(r.code, 0);
     ck_assert_msg(strstr(r.out, "architecture  llama") && strstr(r.out, "Q8_0") &&
                       strstr(r.out, "layers        2") && strstr(r.out, "1024 tokens"),
@@ -130,7 +110,7 @@ START_TEST(test_tokenize_matches_reference)
     snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
     char *want = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(want);
-    struct test_run r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
+    struct result r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
                             "'Once upon a time, there was a little robot who'",
                             sh);
     ck_assert_int_eq(r.code, 0);
@@ -150,7 +130,7 @@ START_TEST(test_logits_file)
     char *toks = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(toks);
     toks[strcspn(toks, "\n")] = 0;
-    struct test_run r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
+    struct result r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
                             "-o /tmp/joule-cli-logits.f32",
                             sh, toks);
     ck_assert_msg(r.code == 0, "%s", r.err);
@@ -180,10 +160,10 @@ END_TEST
 START_TEST(test_run_repeatable)
 {
     NEED_SHARED(sh);
-    struct test_run a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
                             "--seed 7 --temp 0.9 --device cpu",
                             sh);
-    struct test_run b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
+    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
                             "--seed 7 --temp 0.9 --device cpu",
                             sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
@@ -202,16 +182,16 @@ START_TEST(test_run_warmup_same_output)
 {
     NEED_SHARED(sh);
     const char *devs[] = {"cpu", "vulkan:0"};
-    struct test_run d = run("devices");
+    struct result d = run("devices");
     int n_dev = d.code == 0 && strstr(d.out, "vulkan:0") ? 2 : 1;
     result_free(&d);
     for (int k = 0; k < n_dev; k++) {
         const char *prompts[] = {"Once upon a time there was", "the"}; /* "the": 2 tokens */
         for (int p = 0; p < 2; p++) {
-            struct test_run a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+            struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
                                     "--ignore-eos --device %s",
                                     sh, prompts[p], devs[k]);
-            struct test_run b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
+            struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
                                     "--ignore-eos --device %s --no-warmup",
                                     sh, prompts[p], devs[k]);
             ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
@@ -226,7 +206,7 @@ END_TEST
 START_TEST(test_no_vulkan_fallback)
 {
     NEED_SHARED(sh);
-    struct test_run r = run("devices");
+    struct result r = run("devices");
     ck_assert_int_eq(r.code, 0);
     result_free(&r);
     /* a machine without a Vulkan loader: auto falls back to the CPU with a notice */
@@ -234,7 +214,7 @@ START_TEST(test_no_vulkan_fallback)
     snprintf(cmd, sizeof cmd, "run -m %s/models/tiny-llama-Q4_0.gguf -p 'Hello' -n 4 --temp 0", sh);
     setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
     r = run("%s", cmd);
-    struct test_run d = run("devices");
+    struct result d = run("devices");
     unsetenv("JOULE_VK_LOADER");
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(strstr(r.err, "running on the CPU") != NULL, "%s", r.err);
@@ -310,7 +290,7 @@ START_TEST(test_same_flag_everywhere)
     };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
         for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-            struct test_run r = run("%s -m /nonexistent/m.gguf %s", cmds[c], flags[f].flag);
+            struct result r = run("%s -m /nonexistent/m.gguf %s", cmds[c], flags[f].flag);
             char body[512];
             message_body(r.err, body, sizeof body);
             ck_assert_msg(r.code == 2, "'%s %s' exited %d: %s", cmds[c], flags[f].flag, r.code,
@@ -333,7 +313,7 @@ START_TEST(test_usage_errors_everywhere)
 {
     static const char *cmds[] = {"run", "chat", "eval", "bench", "logits", "tokenize", "info"};
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-        struct test_run r = run("%s -m", cmds[c]);
+        struct result r = run("%s -m", cmds[c]);
         ck_assert_msg(r.code == 2 && strstr(r.err, "option '-m' needs a value"), "%s: %d %s",
                       cmds[c], r.code, r.err);
         result_free(&r);
@@ -357,14 +337,14 @@ START_TEST(test_run_chat_same_generation)
     NEED_SHARED(sh);
     const char *flags = "--device cpu -t 1 -c 256 --temp 0.7 --top-k 20 --top-p 0.9 --min-p 0.01 "
                         "-s 11 -n 12 --chat-template chatml";
-    struct test_run r =
+    struct result r =
         run("run -m %s/models/tiny-qwen2-F16.gguf %s -p Hello --no-warmup", sh, flags);
     char pf[] = "/tmp/joule-cli-chat-XXXXXX";
     int fd = mkstemp(pf);
     ck_assert(fd >= 0);
     ck_assert(write(fd, "Hello\n", 6) == 6);
     close(fd);
-    struct test_run c = run("chat -m %s/models/tiny-qwen2-F16.gguf %s -f %s", sh, flags, pf);
+    struct result c = run("chat -m %s/models/tiny-qwen2-F16.gguf %s -f %s", sh, flags, pf);
     unlink(pf);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(c.code == 0, "%s", c.err);
@@ -379,14 +359,14 @@ END_TEST
 START_TEST(test_random_seed_printed)
 {
     NEED_SHARED(sh);
-    struct test_run a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
                             "--device cpu --seed -1",
                             sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
     const char *s = strstr(a.err, "seed ");
     ck_assert_msg(s && strstr(s, "(random)"), "%s", a.err);
     unsigned long long seed = strtoull(s + 5, NULL, 10);
-    struct test_run b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
                             "--device cpu --seed %llu",
                             sh, seed);
     ck_assert_msg(b.code == 0, "%s", b.err);
@@ -419,7 +399,7 @@ START_TEST(test_full_disk)
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (cmds[i].needs_model && !sh) continue;
-        struct test_run r = run_full(cmds[i].args, m);
+        struct result r = run_full(cmds[i].args, m);
         ck_assert_msg(r.code == 1, "'%s' > /dev/full exited %d: %s", cmds[i].args, r.code, r.err);
         ck_assert_msg(strstr(r.err, "stdout: No space left on device"), "'%s': %s", cmds[i].args,
                       r.err);
@@ -439,7 +419,7 @@ START_TEST(test_full_disk)
             arc.sha256);
     fclose(f);
     suite_free(&arc);
-    struct test_run r = run("eval --merge %s", rp);
+    struct result r = run("eval --merge %s", rp);
     ck_assert_msg(r.code == 0, "%s", r.err);
     result_free(&r);
     r = run_full("eval --merge %s -o json", rp);
@@ -471,7 +451,7 @@ START_TEST(test_logits_file_atomic)
     ck_assert_ptr_nonnull(f);
     fputs("old", f);
     fclose(f);
-    struct test_run r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
+    struct result r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
                             "-o %s",
                             sh, path);
     ck_assert_msg(r.code == 0, "%s", r.err);
@@ -495,7 +475,7 @@ END_TEST
 START_TEST(test_run_ctx_and_stdin)
 {
     NEED_SHARED(sh);
-    struct test_run r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+    struct result r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
                             "time there was' -n 20 -c 16",
                             sh);
     ck_assert_msg(r.code == 1 && strstr(r.err, "exceed the context (-c 16)"), "%d %s", r.code,
@@ -510,7 +490,7 @@ START_TEST(test_run_ctx_and_stdin)
                   r.err);
     result_free(&r);
     /* -f - and --file -: the prompt from stdin gives the same text as -p */
-    struct test_run a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+    struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
                             "time' -n 8 --temp 0",
                             sh);
     const char *pf = "/tmp/joule-cli-prompt.txt";
@@ -518,10 +498,10 @@ START_TEST(test_run_ctx_and_stdin)
     ck_assert_ptr_nonnull(f);
     fputs("Once upon a time", f);
     fclose(f);
-    struct test_run b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
+    struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
                             "< %s",
                             sh, pf);
-    struct test_run c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
+    struct result c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
                             "--temp 0 < %s",
                             sh, pf);
     remove(pf);
@@ -564,7 +544,7 @@ START_TEST(test_info_unrunnable)
     gw_add_tensor_f32(w, "token_embd.weight", 2, ne, Q_F32, data);
     ck_assert_int_eq(gw_write(w, path), 0);
     gw_free(w);
-    struct test_run r = run("info -m %s", path);
+    struct result r = run("info -m %s", path);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_msg(strstr(r.out, "architecture  mamba") && strstr(r.out, "runnable      no: ") &&
                       strstr(r.out, "token_embd.weight") && strstr(r.out, "a state-space model"),
@@ -578,7 +558,7 @@ END_TEST
 START_TEST(test_energy_threads_capped)
 {
     NEED_SHARED(sh);
-    struct test_run r =
+    struct result r =
         run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 2 -t 1024", sh);
     ck_assert_msg(r.code == 0, "%s", r.err);
     const char *p = strstr(r.err, " threads = ");

@@ -567,10 +567,8 @@ END_TEST
 
 static int run_bin(const char *args, char **out, char **errs)
 {
-    struct test_run r = test_run_joule(NULL, NULL, args);
-    ck_assert(r.out && r.err);
-    *out = r.out;
-    *errs = r.err;
+    struct test_proc r = test_run("%s", args);
+    *out = r.out, *errs = r.err;
     return r.code;
 }
 

@@ -57,16 +57,23 @@ static void histogram(const struct sample_params *p, const float *l, int n, int 
     sampler_free(s);
 }
 
+/* the defaults with every filter off, at temperature temp */
+static struct sample_params plain(float temp)
+{
+    struct sample_params p;
+    sample_defaults(&p);
+    p.temp = temp;
+    p.top_k = 0;
+    p.top_p = 1;
+    p.min_p = 0;
+    return p;
+}
+
 START_TEST(test_temperature_distribution)
 {
     /* softmax of log(0.5), log(0.3), log(0.2) at temp 1 is (0.5, 0.3, 0.2) */
     float l[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
-    struct sample_params p;
-    sample_defaults(&p);
-    p.temp = 1;
-    p.top_k = 0;
-    p.top_p = 1;
-    p.min_p = 0;
+    struct sample_params p = plain(1);
     int h[3], n = 20000;
     histogram(&p, l, 3, n, h);
     ck_assert_msg(fabs(h[0] / (double)n - 0.5) < 0.02, "%d", h[0]);
@@ -78,12 +85,7 @@ END_TEST
 START_TEST(test_filters)
 {
     float l[4] = {logf(0.4f), logf(0.3f), logf(0.2f), logf(0.1f)};
-    struct sample_params p;
-    sample_defaults(&p);
-    p.temp = 1;
-    p.top_k = 0;
-    p.top_p = 1;
-    p.min_p = 0;
+    struct sample_params p = plain(1);
     int h[4];
     p.top_k = 2; /* only ids 0 and 1 */
     histogram(&p, l, 4, 2000, h);
@@ -104,12 +106,7 @@ START_TEST(test_seed_repeatable)
     float l[50];
     for (int i = 0; i < 50; i++)
         l[i] = sinf((float)i);
-    struct sample_params p;
-    sample_defaults(&p);
-    p.temp = 1.5f;
-    p.top_k = 0;
-    p.top_p = 1;
-    p.min_p = 0;
+    struct sample_params p = plain(1.5f);
     int32_t a[64], b[64], c[64];
     for (int run = 0; run < 3; run++) {
         p.seed = run == 2 ? 43 : 42;

@@ -79,24 +79,6 @@ static void expect_encode(const struct tokenizer *t, const char *s, size_t len, 
     free(ids);
 }
 
-/* Space-separated decimal ids; returns the count. */
-static size_t parse_ids(const char *s, size_t len, int32_t *out, size_t cap)
-{
-    size_t n = 0, i = 0;
-    while (i < len) {
-        while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r'))
-            i++;
-        if (i >= len) break;
-        int32_t v = 0;
-        ck_assert_msg(s[i] >= '0' && s[i] <= '9', "bad id list near '%.20s'", s + i);
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            v = v * 10 + (s[i++] - '0');
-        ck_assert(n < cap);
-        out[n++] = v;
-    }
-    return n;
-}
-
 /* Runs every vector of vocab/NAME.{inp,out}; returns how many. */
 static int run_vectors(const char *dir, const char *name)
 {
@@ -121,7 +103,7 @@ static int run_vectors(const char *dir, const char *name)
         if (!m) break;
         const char *nl = memchr(line, '\n', (size_t)(out_end - line));
         ck_assert_msg(nl != NULL, "%s.out has fewer lines than %s.inp has tests", name, name);
-        size_t n_want = parse_ids(line, (size_t)(nl - line), want, 4096);
+        size_t n_want = test_parse_ids(line, (size_t)(nl - line), want, 4096);
         char what[160];
         snprintf(what, sizeof what, "%s vector %d '%.60s'", name, count, p);
         expect_encode(t, p, (size_t)(m - p), false, false, want, n_want, what);
@@ -426,7 +408,7 @@ START_TEST(test_tiny_llama_prompts)
         char *txt = test_read_file(path, &len);
         ck_assert_ptr_nonnull(txt);
         int32_t want[1024];
-        size_t n_want = parse_ids(txt, len, want, 1024);
+        size_t n_want = test_parse_ids(txt, len, want, 1024);
         char what[64];
         snprintf(what, sizeof what, "tiny-llama prompt %zu", k);
         expect_encode(t, prompts[k], strlen(prompts[k]), tokenizer_add_bos(t), false, want, n_want,

@@ -13,8 +13,10 @@
 #include "cpu.h"
 #include "model.h"
 #include "quant.h"
+#include "shaders.h"
 #include "testutil.h"
 #include "vk.h"
+#include "vk_env.h"
 #include "vk_impl.h"
 
 /* ---- device selection ---- */
@@ -127,7 +129,7 @@ static void h_config(struct harness *h, int32_t n_embd, int32_t n_ff, int32_t n_
     c->rope_base = 10000.0f;
     c->rope_freq_scale = 1.0f;
     for (int i = 0; i < 2; i++)
-        h->ops[i].src = h->ops[i].src2 = ACT_COUNT;
+        h->ops[i].src = h->ops[i].src2 = ACT_NONE;
 }
 
 static void h_open(struct harness *h, const char *spec, int n_ops, int32_t n_ctx)
@@ -200,7 +202,7 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
     h.ops[0] = (struct op){.kind = OP_MATMUL,
                            .dst = ACT_GATE,
                            .src = ACT_XN,
-                           .src2 = ACT_COUNT,
+                           .src2 = ACT_NONE,
                            .w = &w,
                            .b = &bias,
                            .accumulate = true};
@@ -326,7 +328,7 @@ static void check_embed(const char *spec, uint32_t type, bool small_range)
     h_config(&h, ne0, 8, vocab, 1, 1, 2);
     struct weight w = make_weight(type, ne0, vocab, "tok_embd");
     h.ops[0] =
-        (struct op){.kind = OP_EMBED, .dst = ACT_X, .src = ACT_COUNT, .src2 = ACT_COUNT, .w = &w};
+        (struct op){.kind = OP_EMBED, .dst = ACT_X, .src = ACT_NONE, .src2 = ACT_NONE, .w = &w};
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
     h_open(&h, spec, 1, 32);
     int32_t tokens[11] = {0, vocab - 1, 1, 150, 7, 299, 42, 150, 3, 200, 100};
@@ -370,11 +372,10 @@ START_TEST(test_op_rmsnorm_swiglu)
         h.ops[0] = (struct op){.kind = OP_RMSNORM,
                                .dst = ACT_XN,
                                .src = ACT_X,
-                               .src2 = ACT_COUNT,
+                               .src2 = ACT_NONE,
                                .w = &nw,
                                .dim = piece};
-        h.ops[1] =
-            (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_COUNT};
+        h.ops[1] = (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_NONE};
         h_open(&h, spec, 2, 16);
         float x[5 * 203], want[5 * 203], got[5 * 203];
         float g[5 * 77], u[5 * 77], gwant[5 * 77], ggot[5 * 77];
@@ -420,8 +421,8 @@ START_TEST(test_op_rope)
         if (type) h.m.cfg.rope_freq_scale = 0.25f;
         h.ops[0] = (struct op){.kind = OP_ROPE,
                                .dst = ACT_Q,
-                               .src = ACT_COUNT,
-                               .src2 = ACT_COUNT,
+                               .src = ACT_NONE,
+                               .src2 = ACT_NONE,
                                .n_heads = n_head,
                                .w = type ? &fw : NULL};
         h_open(&h, spec, 1, 64);
@@ -454,11 +455,11 @@ static void check_attention(const char *spec, int32_t window, int32_t HD)
     struct harness h;
     h_config(&h, 16, 16, 16, NH, NKV, HD);
     h.ops[0] =
-        (struct op){.kind = OP_KV_STORE, .dst = ACT_COUNT, .src = ACT_K, .src2 = ACT_V, .layer = 0};
+        (struct op){.kind = OP_KV_STORE, .dst = ACT_NONE, .src = ACT_K, .src2 = ACT_V, .layer = 0};
     h.ops[1] = (struct op){.kind = OP_ATTENTION,
                            .dst = ACT_ATTN,
                            .src = ACT_Q,
-                           .src2 = ACT_COUNT,
+                           .src2 = ACT_NONE,
                            .layer = 0,
                            .window = window};
     h_open(&h, spec, 2, CTX);
@@ -486,7 +487,7 @@ static void check_attention(const char *spec, int32_t window, int32_t HD)
         ck_assert_msg(vk_test_get_kv(h.b, 0, kc, vc, err, sizeof err) == 0, "%s", err);
         assert_close(kc, kref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store k");
         assert_close(vc, vref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store v");
-        cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, window);
+        ck_assert_int_eq(cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, window), 0);
         char what[80];
         snprintf(what, sizeof what, "attention hd=%d pos=%d n=%d window=%d", HD, pos, n, window);
         assert_close(got, want, (size_t)(n * NH * HD), 2e-5f, what);
@@ -754,6 +755,204 @@ START_TEST(test_validation_errors_fail)
 }
 END_TEST
 
+/* ---- kernel choice: every description on every device profile names a built kernel ---- */
+
+static int blob_index(const char *name)
+{
+    for (int i = 0; shader_blobs[i].name; i++)
+        if (strcmp(shader_blobs[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* Marks the kernel k as reached; fails when it is not in the binary. */
+static void reach(const struct vk_kernel *k, bool *reached, int *n_checked)
+{
+    char name[64];
+    ck_assert_msg(vk_kernel_name(k, name, sizeof name) == 0,
+                  "family %d type %u: the description has no name", (int)k->family, k->type);
+    int i = blob_index(name);
+    ck_assert_msg(i >= 0, "kernel %s (family %d, type %u) is not built into this binary", name,
+                  (int)k->family, k->type);
+    reached[i] = true;
+    (*n_checked)++;
+}
+
+/* Device profiles: subgroups of 8/16/32/64 lanes or none, with and without shuffles, CPU or
+ * GPU workgroup sizes (and forced ones), the subgroup switches; then KV cache f16/f32, texel
+ * views on/off, unit kernels on/off; every weight type and every matmul case. */
+START_TEST(test_kernels_exist)
+{
+    static const uint32_t sgs[] = {0, 8, 16, 32, 64};
+    static const long forced_wg[] = {0, 4, 16, 32, 64, 256};
+    bool red_seen[VK_RED_SHARED + 1] = {false};
+    for (size_t s = 0; s < sizeof sgs / sizeof sgs[0]; s++)
+        for (int bits = 0; bits < 16; bits++)
+            for (size_t f = 0; f < sizeof forced_wg / sizeof forced_wg[0]; f++) {
+                bool shuffle = bits & 1, cpu = bits & 2, no_sg = bits & 4, multi = bits & 8;
+                uint32_t wg = vk_workgroup_size(cpu, sgs[s], forced_wg[f], 1024);
+                ck_assert_msg(wg >= 4 && wg <= 1024 && (wg & (wg - 1)) == 0, "workgroup %u", wg);
+                enum vk_reduce red = vk_reduce_form(sgs[s] > 0, shuffle, wg, sgs[s], no_sg, multi);
+                ck_assert_msg(red != VK_RED_NONE, "a device profile without a reduction form");
+                red_seen[red] = true;
+            }
+    ck_assert_msg(red_seen[VK_RED_SUBGROUP] && red_seen[VK_RED_ONE_SUBGROUP] &&
+                      red_seen[VK_RED_SHARED],
+                  "the profiles do not reach every reduction form");
+    int n_blobs = 0;
+    while (shader_blobs[n_blobs].name)
+        n_blobs++;
+    bool *reached = calloc((size_t)n_blobs, sizeof *reached);
+    ck_assert(reached);
+    int n_checked = 0, n_types = 0;
+    for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
+        for (int dev = 0; dev < 8; dev++) {
+            bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel;
+            if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
+            struct vk_profile p = {.red = (enum vk_reduce)red, .kv_f16 = kv_f16, .unit = unit};
+            struct vk_kernel k = vk_choose_rmsnorm(&p);
+            reach(&k, reached, &n_checked);
+            k = vk_choose_rope();
+            reach(&k, reached, &n_checked);
+            k = vk_choose_swiglu();
+            reach(&k, reached, &n_checked);
+            k = vk_choose_kv_store(&p);
+            reach(&k, reached, &n_checked);
+            for (int tx = 0; tx <= (unit ? 1 : 0); tx++) { /* K/V texel views with unit only */
+                k = vk_choose_attention(&p, tx);
+                reach(&k, reached, &n_checked);
+            }
+            n_types = 0;
+            for (uint32_t type = 0; type < Q_TYPE_LIMIT; type++) {
+                if (!vk_type_suffix(type)) continue; /* the backend refuses the model */
+                n_types++;
+                k = vk_choose_embed(type);
+                reach(&k, reached, &n_checked);
+                for (int c = 0; c < 64; c++) {
+                    struct vk_matmul_case m = {.type = type,
+                                               .matvec = c & 1,
+                                               .x4_rows = c & 2,
+                                               .xtex = (c & 4) && unit,
+                                               .w_texel = (c & 8) && texel,
+                                               .w_unit = (c & 16) && (c & 8) && unit,
+                                               .fill8 = c & 32};
+                    k = vk_choose_matmul(&p, &m);
+                    reach(&k, reached, &n_checked);
+                }
+            }
+        }
+    ck_assert_int_eq(n_types, N_WTYPES);
+    /* and no kernel in the binary that no choice can reach */
+    for (int i = 0; i < n_blobs; i++)
+        ck_assert_msg(reached[i], "kernel %s is built but no chooser returns it",
+                      shader_blobs[i].name);
+    ck_assert_int_gt(n_checked, n_blobs);
+    free(reached);
+}
+END_TEST
+
+/* The names are the ones the op tests and profiles know. */
+START_TEST(test_kernel_names)
+{
+    char name[64];
+    struct vk_profile p = {.red = VK_RED_ONE_SUBGROUP, .kv_f16 = true, .unit = true};
+    struct vk_matmul_case m = {.type = Q_Q4_0, .matvec = true, .w_texel = true};
+    struct vk_kernel k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_q4_0_tx_sg");
+    m = (struct vk_matmul_case){
+        .type = Q_F16, .matvec = true, .x4_rows = true, .xtex = false, .w_texel = false};
+    p.red = VK_RED_SHARED;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_f16_x4_ns");
+    m = (struct vk_matmul_case){
+        .type = Q_Q8_0, .xtex = true, .w_texel = true, .w_unit = true, .fill8 = true};
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matmul_unit_q8_0_t8");
+    m.type = Q_Q5_K, m.w_unit = false, m.fill8 = false, m.matvec = true;
+    p.red = VK_RED_SUBGROUP;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_kunit_q5_k");
+    p.unit = false, m.matvec = false;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matmul_q5_k_tx");
+    p.kv_f16 = false;
+    k = vk_choose_attention(&p, true);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "attention_f32_tx");
+    k = (struct vk_kernel){.family = VKF_EMBED, .type = Q_Q8_1};
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), -1);
+    k = vk_choose_embed(Q_Q6_K);
+    ck_assert_int_eq(vk_kernel_name(&k, name, 8), -1); /* "embed_q6_k" does not fit */
+    /* one subgroup only where the workgroup fits it and shuffles exist */
+    ck_assert_int_eq(vk_reduce_form(true, true, 32, 32, false, false), VK_RED_ONE_SUBGROUP);
+    ck_assert_int_eq(vk_reduce_form(true, false, 32, 32, false, false), VK_RED_SUBGROUP);
+    ck_assert_int_eq(vk_reduce_form(true, true, 64, 32, false, false), VK_RED_SUBGROUP);
+    ck_assert_int_eq(vk_reduce_form(true, true, 32, 32, false, true), VK_RED_SUBGROUP);
+    ck_assert_int_eq(vk_reduce_form(true, true, 32, 32, true, false), VK_RED_SHARED);
+    ck_assert_int_eq(vk_reduce_form(false, false, 64, 0, false, false), VK_RED_SHARED);
+    ck_assert_int_eq(vk_workgroup_size(false, 32, 0, 1024), 64);
+    ck_assert_int_eq(vk_workgroup_size(true, 8, 0, 1024), 8);
+    ck_assert_int_eq(vk_workgroup_size(false, 32, 48, 1024), 32);
+    ck_assert_int_eq(vk_workgroup_size(false, 128, 0, 64), 64);
+}
+END_TEST
+
+/* Every JOULE_VK_* switch is in the table, README.md lists each, and the verbose listing
+ * prints each with the value in force. */
+START_TEST(test_switches)
+{
+    setenv("JOULE_VK_MM_ROWS", "5", 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ck_assert(out);
+    vk_print_switches(out);
+    fclose(out);
+    unsetenv("JOULE_VK_MM_ROWS");
+    ck_assert_msg(strstr(buf, "JOULE_VK_MM_ROWS") && strstr(buf, "= 5"), "%s", buf);
+    ck_assert_msg(strstr(buf, "JOULE_VK_WG") && strstr(buf, "unset ("), "%s", buf);
+    for (int i = 0; i < VKS_COUNT; i++) {
+        ck_assert_msg(vk_switches[i].name && strncmp(vk_switches[i].name, "JOULE_VK_", 9) == 0,
+                      "switch %d has no JOULE_VK_ name", i);
+        ck_assert_msg(vk_switches[i].dflt && vk_switches[i].meaning, "%s: no default or meaning",
+                      vk_switches[i].name);
+        ck_assert_msg(strstr(buf, vk_switches[i].name), "%s is not listed", vk_switches[i].name);
+    }
+    free(buf);
+    /* flags: on unless unset, empty or 0; numbers: the whole value, else the default */
+    setenv("JOULE_VK_NO_UNIT", "0", 1);
+    ck_assert(!vk_env_on(VKS_NO_UNIT));
+    setenv("JOULE_VK_NO_UNIT", "1", 1);
+    ck_assert(vk_env_on(VKS_NO_UNIT));
+    unsetenv("JOULE_VK_NO_UNIT");
+    ck_assert(!vk_env_on(VKS_NO_UNIT));
+    setenv("JOULE_VK_MATVEC_MAX", "0x10", 1);
+    ck_assert_int_eq(vk_env_long(VKS_MATVEC_MAX, 2), 16);
+    setenv("JOULE_VK_MATVEC_MAX", "4x", 1);
+    ck_assert_int_eq(vk_env_long(VKS_MATVEC_MAX, 2), 2);
+    unsetenv("JOULE_VK_MATVEC_MAX");
+    char *readme = NULL;
+    FILE *f = fopen("README.md", "rb");
+    if (!f) {
+        fprintf(stderr, "SKIP %s: README.md not found (run from the repository root)\n", __func__);
+        return;
+    }
+    readme = calloc(1, 1 << 20);
+    ck_assert(readme);
+    size_t got = fread(readme, 1, (1 << 20) - 1, f);
+    fclose(f);
+    ck_assert_uint_gt(got, 0);
+    for (int i = 0; i < VKS_COUNT; i++)
+        ck_assert_msg(strstr(readme, vk_switches[i].name), "README.md does not list %s",
+                      vk_switches[i].name);
+    free(readme);
+}
+END_TEST
+
 /* Without fork (CK_FORK=no, ASan runs) the environment outlives a test: reset it. */
 static void vk_teardown(void)
 {
@@ -788,5 +987,10 @@ Suite *vk_suite(void)
     tcase_add_test(tm, test_model_split_range);
     tcase_add_test(tm, test_profile_same_logits);
     suite_add_tcase(s, tm);
+    TCase *tk = tcase_create("kernels"); /* no device needed */
+    tcase_add_test(tk, test_kernels_exist);
+    tcase_add_test(tk, test_kernel_names);
+    tcase_add_test(tk, test_switches);
+    suite_add_tcase(s, tk);
     return s;
 }

@@ -2,6 +2,9 @@
 #ifndef JOULE_TESTUTIL_H
 #define JOULE_TESTUTIL_H
 
+#include <check.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,43 +80,101 @@ static inline int32_t *test_read_ids(const char *path, size_t *n)
     return ids;
 }
 
-/* What a run of the joule binary left: exit status (128 + N when killed by signal N), and
- * stdout and stderr (malloc'd; NULL when they could not be read). */
-struct test_run {
-    int code;
-    char *out, *err;
+/* Space-separated decimal ids from s[0..len) into out (at most cap); returns the count. */
+static inline size_t test_parse_ids(const char *s, size_t len, int32_t *out, size_t cap)
+{
+    size_t n = 0, i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i >= len) break;
+        int32_t v = 0;
+        ck_assert_msg(s[i] >= '0' && s[i] <= '9', "bad id list near '%.20s'", s + i);
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            v = v * 10 + (s[i++] - '0');
+        ck_assert(n < cap);
+        out[n++] = v;
+    }
+    return n;
+}
+
+/* ---- running the joule binary ($JOULE_BIN, else ./joule) ---- */
+
+struct test_proc {
+    int code;        /* exit status; 128 + N when killed by signal N */
+    char *out, *err; /* everything it wrote (malloc'd) */
 };
 
-/* Runs "$JOULE_BIN ARGS" (else ./joule) through the shell (ARGS is trusted test text), stdin
- * from the text input (NULL: inherited), stdout to the file stdout_to (NULL: captured in
- * out; else out is ""). One runner for every end-to-end test. */
-static inline struct test_run test_run_joule(const char *input, const char *stdout_to,
-                                             const char *args)
+static inline void test_proc_free(struct test_proc *r)
 {
-    struct test_run r = {-1, NULL, NULL};
+    free(r->out);
+    free(r->err);
+}
+
+/* Runs "$JOULE_BIN ARGS" through the shell, ARGS formatted from fmt (trusted test text),
+ * with stdin from the text input (NULL: the test's own stdin) and stdout to the file
+ * stdout_to (NULL: captured in out; else out is ""). */
+static inline struct test_proc test_vrun(const char *input, const char *stdout_to, const char *fmt,
+                                         va_list ap)
+{
     const char *bin = getenv("JOULE_BIN");
-    char dir[] = "/tmp/joule-test-XXXXXX", in[64], out[64], err[64];
-    if (!mkdtemp(dir)) return r;
-    snprintf(in, sizeof in, "%s/in", dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
-    size_t cap = strlen(args) + 512;
-    char *cmd = malloc(cap);
-    FILE *f = input ? fopen(in, "wb") : NULL;
-    if (cmd && (!input || (f && fputs(input, f) >= 0 && fclose(f) == 0))) {
-        f = NULL;
-        snprintf(cmd, cap, "%s %s%s%s >%s 2>%s", bin ? bin : "./joule", args, input ? " <" : "",
-                 input ? in : "", stdout_to ? stdout_to : out, err);
-        int st = system(cmd);
-        r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        r.out = stdout_to ? strdup("") : test_read_file(out, NULL);
-        r.err = test_read_file(err, NULL);
+    if (!bin) bin = "./joule";
+    char args[4096], cmd[8192], path[256], in[300] = "";
+    vsnprintf(args, sizeof args, fmt, ap);
+    char dir[] = "/tmp/joule-test-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/in", dir);
+    if (input) {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fputs(input, f);
+        fclose(f);
+        snprintf(in, sizeof in, " <%s", path);
     }
-    if (f) fclose(f);
-    free(cmd);
-    remove(in), remove(out), remove(err);
+    char outp[64];
+    snprintf(outp, sizeof outp, "%s/out", dir);
+    snprintf(cmd, sizeof cmd, "%s %s%s >%s 2>%s/err", bin, args, in, stdout_to ? stdout_to : outp,
+             dir);
+    int st = system(cmd);
+    struct test_proc r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), NULL, NULL};
+    remove(path);
+    r.out = stdout_to ? strdup("") : test_read_file(outp, NULL);
+    remove(outp);
+    snprintf(path, sizeof path, "%s/err", dir);
+    r.err = test_read_file(path, NULL);
+    remove(path);
     rmdir(dir);
+    ck_assert(r.out && r.err);
     return r;
+}
+
+__attribute__((format(printf, 2, 3))) static inline struct test_proc
+test_run_input(const char *input, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct test_proc r = test_vrun(input, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* test_run_input without input */
+__attribute__((format(printf, 1, 2))) static inline struct test_proc test_run(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct test_proc r = test_vrun(NULL, NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Whether the joule binary exists; prints a SKIP line for test fn when it does not. */
+static inline bool test_have_binary(const char *fn)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (access(bin ? bin : "./joule", X_OK) == 0) return true;
+    fprintf(stderr, "SKIP %s: no joule binary (set JOULE_BIN)\n", fn);
+    return false;
 }
 
 /* Starts $JOULE_BIN (else ./joule) with args (NULL-terminated, without the program name),

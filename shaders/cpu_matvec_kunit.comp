@@ -6,14 +6,7 @@
 // through WREAD = sw[]). The blocks-of-16 matvec.comp path instead reads a group's scales
 // and quants from memory for every group, which is a loop over lanes on llvmpipe. The
 // host uses it where weights have texel views (CPU devices), for matrix-vector products.
-// variants: matvec_kunit_q2_k:TYPE_Q2_K matvec_kunit_q3_k:TYPE_Q3_K matvec_kunit_q4_k:TYPE_Q4_K
-// variants: matvec_kunit_q5_k:TYPE_Q5_K matvec_kunit_q6_k:TYPE_Q6_K
-// variants: matvec_kunit_q2_k_sg:TYPE_Q2_K,ONE_SUBGROUP matvec_kunit_q3_k_sg:TYPE_Q3_K,ONE_SUBGROUP
-// variants: matvec_kunit_q4_k_sg:TYPE_Q4_K,ONE_SUBGROUP matvec_kunit_q5_k_sg:TYPE_Q5_K,ONE_SUBGROUP
-// variants: matvec_kunit_q6_k_sg:TYPE_Q6_K,ONE_SUBGROUP
-// variants: matvec_kunit_q2_k_ns:TYPE_Q2_K,NO_SUBGROUP matvec_kunit_q3_k_ns:TYPE_Q3_K,NO_SUBGROUP
-// variants: matvec_kunit_q4_k_ns:TYPE_Q4_K,NO_SUBGROUP matvec_kunit_q5_k_ns:TYPE_Q5_K,NO_SUBGROUP
-// variants: matvec_kunit_q6_k_ns:TYPE_Q6_K,NO_SUBGROUP
+// axes: matvec_kunit @k @reduce
 #define NEED_REDUCE
 #define NEED_WEIGHTS
 #define KUNIT
@@ -27,7 +20,7 @@ layout(binding = 8) uniform samplerBuffer xtex;
 // specialization constant 1 (the host picks it per device)
 layout(constant_id = 1) const uint ROWS = 8;
 
-#include "kunit_stage.glsl"
+#include "cpu_kunit_stage.glsl"
 
 vec4 xq[64]; // x of the current super-block
 float xs[16];  // sums of its groups of 16

@@ -1,4 +1,4 @@
-// kunit_stage.glsl — sb_stage() of the K unit kernels (matvec_kunit, matmul_kunit).
+// cpu_kunit_stage.glsl — sb_stage() of the K unit kernels (matvec_kunit, matmul_kunit).
 // stages the super-block at byte offset B in sw[]: 16-byte texels, each word picked by
 // selects and shifted into place. Written out (generated), not looped: a loop the compiler
 // keeps would index T[] and sw[] per invocation, a loop over lanes on CPU implementations.

@@ -6,13 +6,7 @@
 // CPU implementations a storage-buffer read is a loop over lanes even when all lanes
 // read the same word, while a texel fetch is straight-line code: this is what makes
 // prefill fast there. Per-row sums are kept per unit (not per block) in acc[].
-// variants: matmul_unit_f32:TYPE_F32 matmul_unit_f16:TYPE_F16 matmul_unit_bf16:TYPE_BF16
-// variants: matmul_unit_q8_0:TYPE_Q8_0 matmul_unit_q4_0:TYPE_Q4_0 matmul_unit_q4_1:TYPE_Q4_1
-// variants: matmul_unit_q5_0:TYPE_Q5_0 matmul_unit_q5_1:TYPE_Q5_1
-// variants: matmul_unit_f32_t8:TYPE_F32,TN8 matmul_unit_f16_t8:TYPE_F16,TN8
-// variants: matmul_unit_bf16_t8:TYPE_BF16,TN8 matmul_unit_q8_0_t8:TYPE_Q8_0,TN8
-// variants: matmul_unit_q4_0_t8:TYPE_Q4_0,TN8 matmul_unit_q4_1_t8:TYPE_Q4_1,TN8
-// variants: matmul_unit_q5_0_t8:TYPE_Q5_0,TN8 matmul_unit_q5_1_t8:TYPE_Q5_1,TN8
+// axes: matmul_unit @unit -|_t8:TN8
 #define NEED_WEIGHTS
 #define UNIT
 #include "common.glsl"

@@ -6,17 +6,7 @@
 // which every field is at a constant offset: no per-block realignment. Made for CPU
 // Vulkan implementations (texel fetches gather in SIMD there; see vk_mem.c), correct on
 // any device. The host uses it only when ne0 is a multiple of U * QK and row_bytes of 8.
-// variants: matvec_unit_f32:TYPE_F32 matvec_unit_f16:TYPE_F16 matvec_unit_bf16:TYPE_BF16
-// variants: matvec_unit_q8_0:TYPE_Q8_0 matvec_unit_q4_0:TYPE_Q4_0 matvec_unit_q4_1:TYPE_Q4_1
-// variants: matvec_unit_q5_0:TYPE_Q5_0 matvec_unit_q5_1:TYPE_Q5_1
-// variants: matvec_unit_f32_sg:TYPE_F32,ONE_SUBGROUP matvec_unit_f16_sg:TYPE_F16,ONE_SUBGROUP
-// variants: matvec_unit_bf16_sg:TYPE_BF16,ONE_SUBGROUP matvec_unit_q8_0_sg:TYPE_Q8_0,ONE_SUBGROUP
-// variants: matvec_unit_q4_0_sg:TYPE_Q4_0,ONE_SUBGROUP matvec_unit_q4_1_sg:TYPE_Q4_1,ONE_SUBGROUP
-// variants: matvec_unit_q5_0_sg:TYPE_Q5_0,ONE_SUBGROUP matvec_unit_q5_1_sg:TYPE_Q5_1,ONE_SUBGROUP
-// variants: matvec_unit_f32_ns:TYPE_F32,NO_SUBGROUP matvec_unit_f16_ns:TYPE_F16,NO_SUBGROUP
-// variants: matvec_unit_bf16_ns:TYPE_BF16,NO_SUBGROUP matvec_unit_q8_0_ns:TYPE_Q8_0,NO_SUBGROUP
-// variants: matvec_unit_q4_0_ns:TYPE_Q4_0,NO_SUBGROUP matvec_unit_q4_1_ns:TYPE_Q4_1,NO_SUBGROUP
-// variants: matvec_unit_q5_0_ns:TYPE_Q5_0,NO_SUBGROUP matvec_unit_q5_1_ns:TYPE_Q5_1,NO_SUBGROUP
+// axes: matvec_unit @unit @reduce
 #define NEED_REDUCE
 #define NEED_WEIGHTS
 #define UNIT

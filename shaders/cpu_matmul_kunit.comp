@@ -1,14 +1,10 @@
 #version 450
-// matmul_kunit — matmul for the K types on CPU Vulkan devices (see matvec_kunit.comp): a
+// matmul_kunit — matmul for the K types on CPU Vulkan devices (see cpu_matvec_kunit.comp): a
 // workgroup owns RM rows and WG x TN tokens, an invocation TN tokens of those rows. The
 // super-block of a row is staged once (the same one in every invocation) and its 16 groups
 // decoded at constant offsets, then applied to the invocation's tokens, whose x for the
 // super-block is held in registers across the rows.
-// variants: matmul_kunit_q2_k:TYPE_Q2_K matmul_kunit_q3_k:TYPE_Q3_K matmul_kunit_q4_k:TYPE_Q4_K
-// variants: matmul_kunit_q5_k:TYPE_Q5_K matmul_kunit_q6_k:TYPE_Q6_K
-// variants: matmul_kunit_q2_k_t8:TYPE_Q2_K,TN8 matmul_kunit_q3_k_t8:TYPE_Q3_K,TN8
-// variants: matmul_kunit_q4_k_t8:TYPE_Q4_K,TN8 matmul_kunit_q5_k_t8:TYPE_Q5_K,TN8
-// variants: matmul_kunit_q6_k_t8:TYPE_Q6_K,TN8
+// axes: matmul_kunit @k -|_t8:TN8
 #define NEED_WEIGHTS
 #define KUNIT
 #include "common.glsl"
@@ -25,7 +21,7 @@ layout(constant_id = 2) const uint RM = 8;
 #define TN 4u
 #endif
 
-#include "kunit_stage.glsl"
+#include "cpu_kunit_stage.glsl"
 
 vec4 xq[TN * 64u]; // x of the current super-block, token-major
 float xs[TN * 16u];

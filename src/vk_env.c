@@ -1,0 +1,68 @@
+/* vk_env — the table of JOULE_VK_* switches (see vk_env.h). */
+#include "vk_env.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk.h"
+
+const struct vk_switch_info vk_switches[VKS_COUNT] = {
+    [VKS_VALIDATE] = {"JOULE_VK_VALIDATE", "off",
+                      "Khronos validation layer; any message fails the operation"},
+    [VKS_PROFILE] = {"JOULE_VK_PROFILE", "off",
+                     "device time per op (timestamp queries), printed when the backend closes"},
+    [VKS_LOADER] = {"JOULE_VK_LOADER", "libvulkan.so.1",
+                    "the loader library (a missing one: no Vulkan, the CPU with a notice)"},
+    [VKS_KV_F32] = {"JOULE_VK_KV_F32", "off (f16 cache)", "keep the KV cache in f32"},
+    [VKS_TEXEL] = {"JOULE_VK_TEXEL", "on for CPU devices only",
+                   "weights through texel buffers on GPUs too"},
+    [VKS_NO_TEXEL] = {"JOULE_VK_NO_TEXEL", "off", "no texel buffers (nor unit kernels) anywhere"},
+    [VKS_NO_UNIT] = {"JOULE_VK_NO_UNIT", "off", "no unit kernels (shaders/cpu_*.comp)"},
+    [VKS_NO_SUBGROUP] = {"JOULE_VK_NO_SUBGROUP", "off",
+                         "reductions through shared memory only, no subgroup operations"},
+    [VKS_MULTI_SUBGROUP] = {"JOULE_VK_MULTI_SUBGROUP", "off",
+                            "no one-subgroup (barrier-free) reductions"},
+    [VKS_WG] = {"JOULE_VK_WG", "the subgroup size on CPU devices, else max(64, subgroup)",
+                "workgroup size (rounded down to a power of two)"},
+    [VKS_MV_ROWS] = {"JOULE_VK_MV_ROWS", "4 on GPUs; on CPU devices about 128 KiB of rows",
+                     "matvec rows per workgroup (1..256)"},
+    [VKS_MM_ROWS] = {"JOULE_VK_MM_ROWS", "8 on GPUs, 128 on CPU devices",
+                     "matmul rows per workgroup (1..256)"},
+    [VKS_MATVEC_MAX] = {"JOULE_VK_MATVEC_MAX", "2",
+                        "batches of up to this many tokens use matvec, larger ones matmul"},
+    [VKS_MAX_RANGE] = {"JOULE_VK_MAX_RANGE", "the device's storage-buffer range (<= 2 GiB)",
+                       "lower the storage-buffer range (>= 4096; to test splitting)"},
+    [VKS_MAX_TEXELS] = {"JOULE_VK_MAX_TEXELS", "the device's maxTexelBufferElements",
+                        "lower the texel limit (to test the fallback)"},
+};
+
+const char *vk_env_str(enum vk_switch s)
+{
+    const char *v = getenv(vk_switches[s].name);
+    return v && *v ? v : NULL;
+}
+
+bool vk_env_on(enum vk_switch s)
+{
+    const char *v = vk_env_str(s);
+    return v && strcmp(v, "0") != 0;
+}
+
+long vk_env_long(enum vk_switch s, long dflt)
+{
+    const char *v = vk_env_str(s);
+    if (!v) return dflt;
+    char *end = NULL;
+    long x = strtol(v, &end, 0);
+    return (end && *end == 0) ? x : dflt;
+}
+
+void vk_print_switches(FILE *out)
+{
+    fprintf(out, "environment switches (tests, tuning, diagnosis):\n");
+    for (int i = 0; i < VKS_COUNT; i++) {
+        const char *v = vk_env_str((enum vk_switch)i);
+        fprintf(out, "  %-24s %s%s%s — %s\n", vk_switches[i].name, v ? "= " : "unset (",
+                v ? v : vk_switches[i].dflt, v ? "" : ")", vk_switches[i].meaning);
+    }
+}

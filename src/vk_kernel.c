@@ -1,0 +1,162 @@
+/* vk_kernel — the kernel choosers and the one naming function (see vk_kernel.h). */
+#include "vk_kernel.h"
+
+#include <stdio.h>
+
+#include "quant.h"
+
+const char *vk_type_suffix(uint32_t type)
+{
+    switch (type) {
+    case Q_F32: return "f32";
+    case Q_F16: return "f16";
+    case Q_BF16: return "bf16";
+    case Q_Q8_0: return "q8_0";
+    case Q_Q4_0: return "q4_0";
+    case Q_Q4_1: return "q4_1";
+    case Q_Q5_0: return "q5_0";
+    case Q_Q5_1: return "q5_1";
+    case Q_Q2_K: return "q2_k";
+    case Q_Q3_K: return "q3_k";
+    case Q_Q4_K: return "q4_k";
+    case Q_Q5_K: return "q5_k";
+    case Q_Q6_K: return "q6_k";
+    default: return NULL;
+    }
+}
+
+int64_t vk_unit_elems(uint32_t type)
+{
+    /* shaders/common.glsl, UNIT: 4 blocks (2 for f32, whose 16-element blocks are 64 bytes) */
+    switch (type) {
+    case Q_F32: return 32;
+    case Q_F16:
+    case Q_BF16: return 64;
+    case Q_Q8_0:
+    case Q_Q4_0:
+    case Q_Q4_1:
+    case Q_Q5_0:
+    case Q_Q5_1: return 128;
+    default: return 0;
+    }
+}
+
+static bool is_float(uint32_t t)
+{
+    return t == Q_F32 || t == Q_F16 || t == Q_BF16;
+}
+
+static bool is_k(uint32_t t)
+{
+    return t >= Q_Q2_K && t <= Q_Q6_K;
+}
+
+enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t sg, bool no_subgroup,
+                              bool multi)
+{
+    bool use = arith && !no_subgroup;
+    /* SPIR-V 1.3 shaders run with the reported subgroup size (no varying sizes) */
+    if (use && shuffle && wg <= sg && !multi) return VK_RED_ONE_SUBGROUP;
+    return use ? VK_RED_SUBGROUP : VK_RED_SHARED;
+}
+
+uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim)
+{
+    uint32_t wg = cpu ? sg : (sg > 64 ? sg : 64);
+    if (forced > 0) wg = (uint32_t)forced;
+    if (wg < 4) wg = 4;
+    while (wg & (wg - 1))
+        wg &= wg - 1; /* power of two (tree reductions) */
+    while (wg > lim)
+        wg /= 2;
+    return wg;
+}
+
+struct vk_kernel vk_choose_embed(uint32_t type)
+{
+    return (struct vk_kernel){.family = VKF_EMBED, .type = type};
+}
+
+struct vk_kernel vk_choose_rmsnorm(const struct vk_profile *p)
+{
+    return (struct vk_kernel){.family = VKF_RMSNORM, .red = p->red};
+}
+
+struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m)
+{
+    /* the unit kernels (CPU devices) read x as vec4 texels; K types stage whole
+     * super-blocks from 16-byte texels */
+    bool unit = m->w_unit && m->xtex && p->unit && vk_unit_elems(m->type) > 0;
+    bool kunit = m->w_texel && p->unit && is_k(m->type) && m->xtex;
+    if (m->matvec) {
+        if (unit || kunit)
+            return (struct vk_kernel){.family = unit ? VKF_CPU_MATVEC_UNIT : VKF_CPU_MATVEC_KUNIT,
+                                      .type = m->type,
+                                      .red = p->red};
+        /* float rows of a multiple of 4 (and so 4-aligned x rows) read x as vec4 */
+        return (struct vk_kernel){.family = VKF_MATVEC,
+                                  .type = m->type,
+                                  .red = p->red,
+                                  .x4 = is_float(m->type) && m->x4_rows,
+                                  .texel = m->w_texel};
+    }
+    /* unit kernels: 8 tokens per invocation where the batch fills the groups to within
+     * 1/8 (half the weight reads and decoding per token), else 4 */
+    uint8_t tn = m->fill8 ? 8 : 4;
+    if (unit || kunit)
+        return (struct vk_kernel){
+            .family = unit ? VKF_CPU_MATMUL_UNIT : VKF_CPU_MATMUL_KUNIT, .type = m->type, .tn = tn};
+    return (struct vk_kernel){
+        .family = VKF_MATMUL, .type = m->type, .texel = m->w_texel && is_k(m->type)};
+}
+
+struct vk_kernel vk_choose_rope(void)
+{
+    return (struct vk_kernel){.family = VKF_ROPE};
+}
+
+struct vk_kernel vk_choose_kv_store(const struct vk_profile *p)
+{
+    return (struct vk_kernel){.family = VKF_KV_STORE, .kv_f32 = !p->kv_f16};
+}
+
+struct vk_kernel vk_choose_attention(const struct vk_profile *p, bool texel)
+{
+    return (struct vk_kernel){
+        .family = VKF_ATTENTION, .red = p->red, .texel = texel, .kv_f32 = !p->kv_f16};
+}
+
+struct vk_kernel vk_choose_swiglu(void)
+{
+    return (struct vk_kernel){.family = VKF_SWIGLU};
+}
+
+int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
+{
+    static const struct {
+        const char *base;
+        bool typed;
+    } fam[VKF_COUNT] = {
+        [VKF_EMBED] = {"embed", true},
+        [VKF_RMSNORM] = {"rmsnorm", false},
+        [VKF_MATVEC] = {"matvec", true},
+        [VKF_MATMUL] = {"matmul", true},
+        [VKF_ROPE] = {"rope", false},
+        [VKF_KV_STORE] = {"kv_store", false},
+        [VKF_ATTENTION] = {"attention", false},
+        [VKF_SWIGLU] = {"swiglu", false},
+        [VKF_CPU_MATVEC_UNIT] = {"matvec_unit", true},
+        [VKF_CPU_MATVEC_KUNIT] = {"matvec_kunit", true},
+        [VKF_CPU_MATMUL_UNIT] = {"matmul_unit", true},
+        [VKF_CPU_MATMUL_KUNIT] = {"matmul_kunit", true},
+    };
+    if ((unsigned)k->family >= VKF_COUNT) return -1;
+    const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";
+    if (!ts) return -1;
+    static const char *const red[] = {"", "", "_sg", "_ns"};
+    if ((unsigned)k->red > VK_RED_SHARED) return -1;
+    int w = snprintf(buf, len, "%s%s%s%s%s%s%s%s", fam[k->family].base, *ts ? "_" : "", ts,
+                     k->kv_f32 ? "_f32" : "", k->x4 ? "_x4" : "", k->texel ? "_tx" : "",
+                     k->tn == 8 ? "_t8" : "", red[k->red]);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}

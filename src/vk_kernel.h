@@ -1,0 +1,152 @@
+/* vk_kernel.h — which compute kernel runs an op, as a typed description, and the one
+ * function that names it.
+ *
+ * Where each op's kernel is chosen: record_op (vk_record.c) describes the op's case
+ * (weight type, batch size, which views exist) and asks the op's chooser here
+ * (vk_choose_matmul, vk_choose_attention, ...) for a struct vk_kernel; vk_kernel_name()
+ * turns it into the variant name under which build.sh embedded the SPIR-V (the
+ * `// axes:` lines of shaders/<file>.comp); get_pipe() makes the pipeline once per name.
+ * Choosers are pure functions of a device profile and the op's case, so the test
+ * vk/kernels enumerates every description any profile can produce and checks that each
+ * kernel exists in the binary (and that no embedded kernel is unreachable).
+ *
+ * The push constants of each kernel family are C structs mirroring the GLSL blocks.
+ */
+#ifndef JOULE_VK_KERNEL_H
+#define JOULE_VK_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum vk_family {
+    VKF_EMBED,
+    VKF_RMSNORM,
+    VKF_MATVEC, /* a few tokens: one workgroup reduces a few rows of one token */
+    VKF_MATMUL, /* tiled: rows x tokens per workgroup */
+    VKF_ROPE,
+    VKF_KV_STORE,
+    VKF_ATTENTION,
+    VKF_SWIGLU,
+    /* CPU-Vulkan (lavapipe) kernels, shaders/cpu_*.comp: weights through 8-byte texels
+     * (unit) or K super-blocks staged from 16-byte texels (kunit), x as vec4 texels */
+    VKF_CPU_MATVEC_UNIT,
+    VKF_CPU_MATVEC_KUNIT,
+    VKF_CPU_MATMUL_UNIT,
+    VKF_CPU_MATMUL_KUNIT,
+    VKF_COUNT
+};
+
+/* How a kernel reduces across a workgroup (the name's suffix). */
+enum vk_reduce {
+    VK_RED_NONE,         /* the kernel has no reduction: no suffix */
+    VK_RED_SUBGROUP,     /* subgroup arithmetic, combined through shared memory: "" */
+    VK_RED_ONE_SUBGROUP, /* the workgroup is one subgroup, no barriers: "_sg" */
+    VK_RED_SHARED,       /* shared memory only: "_ns" */
+};
+
+struct vk_kernel {
+    enum vk_family family;
+    uint32_t type;      /* weight type (Q_*) of EMBED, MATVEC, MATMUL and the CPU kernels */
+    enum vk_reduce red; /* VK_RED_NONE for kernels without a reduction */
+    bool x4;            /* MATVEC: x read as vec4 */
+    bool texel;         /* weights (ATTENTION: q, K and V) through texel views */
+    bool kv_f32;        /* KV_STORE, ATTENTION: a float32 cache */
+    uint8_t tn;         /* CPU matmuls: tokens per invocation (4 or 8); else 0 */
+};
+
+/* What the choosers need to know about the device (struct vk_ctx holds one). */
+struct vk_profile {
+    enum vk_reduce red; /* the reduction form of the device (never VK_RED_NONE) */
+    bool kv_f16;        /* float16 KV cache */
+    bool unit;          /* the CPU unit kernels are on (JOULE_VK_NO_UNIT, texel formats) */
+};
+
+/* The reduction form: subgroup arithmetic where the device has it (sg > 0) and
+ * no_subgroup is not set; one subgroup per workgroup when the workgroup fits one
+ * (wg <= sg, with shuffles) and multi is not set. */
+enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t sg, bool no_subgroup,
+                              bool multi);
+/* The workgroup size: the subgroup size on CPU devices, else at least 64; forced > 0
+ * replaces it; a power of two from 4 to lim. */
+uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);
+
+/* An OP_MATMUL, as the chooser sees it. */
+struct vk_matmul_case {
+    uint32_t type;
+    bool matvec;  /* few enough tokens for the matvec kernels */
+    bool x4_rows; /* the row length, x's offset and stride are multiples of 4 */
+    bool xtex;    /* x has a vec4 texel view usable at its offset and stride */
+    bool w_texel; /* every chunk of the weight has a 16-byte texel view */
+    bool w_unit;  /* and an 8-byte one, rows splitting into whole units */
+    bool fill8;   /* the batch fills 8 tokens per invocation to within 1/8 */
+};
+
+struct vk_kernel vk_choose_embed(uint32_t type);
+struct vk_kernel vk_choose_rmsnorm(const struct vk_profile *p);
+struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m);
+struct vk_kernel vk_choose_rope(void);
+struct vk_kernel vk_choose_kv_store(const struct vk_profile *p);
+/* texel: q, K and V through vec4 texel views */
+struct vk_kernel vk_choose_attention(const struct vk_profile *p, bool texel);
+struct vk_kernel vk_choose_swiglu(void);
+
+/* The kernel's name ("matvec_q4_0_tx_sg") into buf; -1 when the description names no
+ * kernel (an unknown family or type) or buf is too small. */
+int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len);
+
+/* type suffix of kernel names ("q4_0"), NULL when the type has no kernels */
+const char *vk_type_suffix(uint32_t type);
+/* elements per unit of the CPU unit kernels for the type, 0 if none */
+int64_t vk_unit_elems(uint32_t type);
+
+/* ---- push constants: one struct per GLSL block (4-byte members, std430 push layout) ---- */
+
+/* shaders/matmul_io.glsl (matvec, matmul and the cpu_ matmul kernels) */
+struct vk_pc_matmul {
+    uint32_t ne0, rows, row_bytes, n, x_off, x_stride, y_off, y_stride, row_base;
+    uint32_t flags; /* 1: accumulate into y, 2: add the bias */
+    uint32_t rpg;   /* matvec rows per workgroup */
+};
+_Static_assert(sizeof(struct vk_pc_matmul) == 11 * 4, "matmul_io.glsl PC");
+
+/* shaders/embed.comp */
+struct vk_pc_embed {
+    uint32_t ne0, rows, row_bytes, n, row_first;
+};
+_Static_assert(sizeof(struct vk_pc_embed) == 5 * 4, "embed.comp PC");
+
+/* shaders/rmsnorm.comp */
+struct vk_pc_rmsnorm {
+    uint32_t dim, x_off, y_off;
+    float eps;
+};
+_Static_assert(sizeof(struct vk_pc_rmsnorm) == 4 * 4, "rmsnorm.comp PC");
+
+/* shaders/rope.comp */
+struct vk_pc_rope {
+    uint32_t n_heads, head_dim, rope_dim, neox;
+};
+_Static_assert(sizeof(struct vk_pc_rope) == 4 * 4, "rope.comp PC");
+
+/* shaders/kv_store.comp */
+struct vk_pc_kv_store {
+    uint32_t kv_dim;
+};
+_Static_assert(sizeof(struct vk_pc_kv_store) == 4, "kv_store.comp PC");
+
+/* shaders/attention.comp */
+struct vk_pc_attention {
+    uint32_t n_head, n_head_kv, head_dim;
+    float scale;
+    uint32_t window;
+};
+_Static_assert(sizeof(struct vk_pc_attention) == 5 * 4, "attention.comp PC");
+
+/* shaders/swiglu.comp */
+struct vk_pc_swiglu {
+    uint32_t width;
+};
+_Static_assert(sizeof(struct vk_pc_swiglu) == 4, "swiglu.comp PC");
+
+#endif

@@ -71,6 +71,13 @@ int tok_utf8_len(const unsigned char *s, size_t n)
     return need;
 }
 
+int32_t tok_unk_fallback(const struct tokenizer *t)
+{
+    if (t->unk < 0) return -1;
+    const struct tok_entry *e = &t->tok[t->unk];
+    return e->type == TOK_CONTROL || (e->flags & TOKF_EOG) ? -1 : t->unk;
+}
+
 /* ---- piece -> id hash (FNV-1a, open addressing, linear probing) ---- */
 
 static uint32_t hash_bytes(const char *s, size_t len)
@@ -293,6 +300,42 @@ static void mark_eog(struct tokenizer *t)
     if (t->eom >= 0) t->tok[t->eom].flags |= TOKF_EOG;
 }
 
+/* Text that looks like a control token: "<...>" with no white space inside (</s>, <pad>,
+ * <|im_start|>, <end_of_turn>, <｜fim▁hole｜>). */
+static bool looks_control(const char *s, uint32_t len)
+{
+    if (len < 3 || s[0] != '<' || s[len - 1] != '>') return false;
+    for (uint32_t i = 1; i + 1 < len; i++)
+        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\v' ||
+            s[i] == '\f')
+            return false;
+    return true;
+}
+
+/* Plain text must never become a control token. Files mark some control tokens
+ * USER_DEFINED (Phi-3's </s>, deepseek-coder's <｜fim▁hole｜> and <|EOT|>), and
+ * USER_DEFINED tokens are matched in any text; like llama.cpp (and further), a USER_DEFINED
+ * token is made CONTROL when it is an end of generation or its text looks like a control
+ * token, and a BOS / EOS / EOT / EOM / padding token is CONTROL whatever its type, unless it
+ * is a byte or an ordinary word (a NORMAL token whose text does not look like one). */
+static void mark_control(struct tokenizer *t)
+{
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        struct tok_entry *e = &t->tok[i];
+        if (e->type == TOK_USER_DEFINED &&
+            ((e->flags & TOKF_EOG) || looks_control(t->text + e->text_off, e->text_len)))
+            e->type = TOK_CONTROL;
+    }
+    const int32_t ids[] = {t->bos, t->eos, t->eot, t->eom, t->pad};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+        if (ids[k] < 0) continue;
+        struct tok_entry *e = &t->tok[ids[k]];
+        if (e->type == TOK_USER_DEFINED ||
+            (e->type == TOK_NORMAL && looks_control(t->text + e->text_off, e->text_len)))
+            e->type = TOK_CONTROL;
+    }
+}
+
 struct special_key {
     uint32_t len;
     int32_t id;
@@ -468,6 +511,7 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
     }
 
     mark_eog(t);
+    mark_control(t);
     if (build_printable(t, path, err, errlen) || build_special(t, f, err, errlen)) goto fail;
     if (bpe) goto done; /* bpe_load filled byte_tok */
     if (spm_build_pairs(t)) {
@@ -583,13 +627,29 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+/* Whether [at, at + n) lies inside one of the sorted spans (binary search). */
+static bool in_spans(const struct tok_span *sp, size_t n_sp, size_t at, size_t n)
+{
+    size_t lo = 0, hi = n_sp;
+    while (lo < hi) { /* first span that ends after at */
+        size_t mid = lo + (hi - lo) / 2;
+        if (sp[mid].off + sp[mid].len <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n_sp && sp[lo].off <= at && at + n <= sp[lo].off + sp[lo].len;
+}
+
 /* Splits every raw fragment of in around occurrences of token id, into out (llama.cpp's
- * tokenizer_st_partition, one special token per pass, longest tokens first). */
+ * tokenizer_st_partition, one special token per pass, longest tokens first). A token that
+ * is not USER_DEFINED is matched only inside the spans sp (none: nowhere). */
 static int split_on(const struct tokenizer *t, int32_t id, const char *text, const struct frags *in,
-                    struct frags *out)
+                    struct frags *out, const struct tok_span *sp, size_t n_sp)
 {
     const struct tok_entry *e = &t->tok[id];
     const char *tt = t->text + e->text_off;
+    bool anywhere = e->type == TOK_USER_DEFINED;
     out->n = 0;
     for (size_t i = 0; i < in->n; i++) {
         struct frag fr = in->v[i];
@@ -597,10 +657,15 @@ static int split_on(const struct tokenizer *t, int32_t id, const char *text, con
             if (frags_push(out, fr)) return -1;
             continue;
         }
-        while (fr.len > 0) {
-            const char *m = memmem(text + fr.off, fr.len, tt, e->text_len);
+        size_t from = fr.off; /* where the search goes on (past refused matches) */
+        while (fr.off + fr.len - from >= e->text_len) {
+            const char *m = memmem(text + from, fr.off + fr.len - from, tt, e->text_len);
             if (!m) break;
             size_t at = (size_t)(m - text);
+            if (!anywhere && !in_spans(sp, n_sp, at, e->text_len)) {
+                from = at + 1;
+                continue;
+            }
             size_t left = at - fr.off;
             if (e->flags & TOKF_LSTRIP)
                 while (left > 0 && is_space(text[fr.off + left - 1]))
@@ -611,7 +676,7 @@ static int split_on(const struct tokenizer *t, int32_t id, const char *text, con
             if (e->flags & TOKF_RSTRIP)
                 while (rlen > 0 && is_space(text[roff]))
                     roff++, rlen--;
-            fr.off = roff;
+            fr.off = from = roff;
             fr.len = rlen;
         }
         if (fr.len > 0 && frags_push(out, fr)) return -1;
@@ -622,6 +687,15 @@ static int split_on(const struct tokenizer *t, int32_t id, const char *text, con
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen)
 {
+    struct tok_span all = {0, len};
+    return tokenizer_encode_spans(t, text, len, parse_special ? &all : NULL, parse_special, add_bos,
+                                  ids, n_ids, err, errlen);
+}
+
+int tokenizer_encode_spans(const struct tokenizer *t, const char *text, size_t len,
+                           const struct tok_span *special, size_t n_special, bool add_bos,
+                           int32_t **ids, size_t *n_ids, char *err, size_t errlen)
+{
     *ids = NULL;
     *n_ids = 0;
     if (len > TOK_MAX_TEXT)
@@ -631,6 +705,15 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
     if (add_bos && t->bos < 0)
         return tok_fail(err, errlen,
                         "tokenizer: a BOS token was asked for but the vocabulary has none");
+    for (size_t i = 0; i < n_special; i++) {
+        size_t prev_end = i ? special[i - 1].off + special[i - 1].len : 0;
+        if (special[i].off < prev_end || special[i].off > len ||
+            special[i].len > len - special[i].off)
+            return tok_fail(err, errlen,
+                            "tokenizer: special span %zu (%zu+%zu) is out of order or past the "
+                            "text (%zu bytes)",
+                            i, special[i].off, special[i].len, len);
+    }
 
     struct tok_ids o = {0};
     struct frags a = {0}, b = {0};
@@ -649,14 +732,14 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
     }
     for (size_t k = 0; k < t->n_special && len > 0; k++) {
         int32_t id = t->special[k];
-        if (!parse_special && t->tok[id].type != TOK_USER_DEFINED) continue;
+        if (n_special == 0 && t->tok[id].type != TOK_USER_DEFINED) continue;
         const struct tok_entry *e = &t->tok[id];
         if (e->text_len >= 2) {
             const unsigned char *tt = (const unsigned char *)t->text + e->text_off;
             unsigned pr = (unsigned)tt[0] << 8 | tt[1];
             if (!(pairs[pr >> 3] & (1u << (pr & 7)))) continue;
         }
-        if (split_on(t, id, text, &a, &b)) goto oom;
+        if (split_on(t, id, text, &a, &b, special, n_special)) goto oom;
         struct frags tmp = a;
         a = b;
         b = tmp;

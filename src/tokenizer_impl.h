@@ -88,6 +88,10 @@ int32_t tok_lookup(const struct tokenizer *t, const char *s, size_t len);
  * or a lead byte followed by a non-continuation byte). */
 int tok_utf8_len(const unsigned char *s, size_t n);
 
+/* The token for a byte that has none of its own: the unknown token, unless that is a control
+ * token (mpt, starcoder and refact name <|endoftext|>); -1: the byte is dropped. */
+int32_t tok_unk_fallback(const struct tokenizer *t);
+
 /* Fills t->pairs from the pieces; non-zero when out of memory. */
 int spm_build_pairs(struct tokenizer *t);
 
@@ -120,6 +124,8 @@ void pre_scratch_free(struct pre_scratch *s);
 
 struct bpe_scratch {
     struct pre_scratch pre;
+    char *clean; /* the fragment with invalid UTF-8 replaced by U+FFFD */
+    size_t clean_cap;
     char *word; /* a word in byte characters (ignore_merges lookup) */
     size_t word_cap;
     void *syms, *heap;

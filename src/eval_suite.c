@@ -650,7 +650,7 @@ static char *example(const struct suite_def *d, const struct eval_rec *r, char *
     return out;
 }
 
-int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
+static int doc_build(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
               struct eval_doc *doc, char *err, size_t errlen)
 {
     memset(doc, 0, sizeof *doc);
@@ -690,6 +690,16 @@ int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data
     if (!b.s) return snprintf(err, errlen, "out of memory"), -1;
     doc->context = b.s;
     return 0;
+}
+
+/* A failed document frees what it had built (a bad gold index after the choices leaked
+ * them; found by fuzz/fuzz_suite.c). */
+int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
+              struct eval_doc *doc, char *err, size_t errlen)
+{
+    int rc = doc_build(d, sd, data_dir, i, doc, err, errlen);
+    if (rc) eval_doc_free(doc);
+    return rc;
 }
 
 void eval_doc_free(struct eval_doc *doc)

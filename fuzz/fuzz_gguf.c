@@ -2,6 +2,7 @@
  * tokenizer loader, and model binding (architecture config, weight shapes) on any bytes. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_util.h"

@@ -55,7 +55,27 @@ static int set_type(struct suite_def *d, const char *v)
     return -1;
 }
 
+/* A template key given twice is an error (the first value used to leak, the second to win
+ * silently); 2 says so to the caller, 1 is out of memory. */
+static int set_str(char **dst, const char *v)
+{
+    if (*dst) return 2;
+    return !(*dst = strdup(v));
+}
+
+static int parse_lines(const char *text, const char *name, struct suite_def *d, char *err,
+                       size_t errlen);
+
+/* On failure d holds nothing to free (whatever was built is freed). */
 int suite_parse(const char *text, const char *name, struct suite_def *d, char *err, size_t errlen)
+{
+    int rc = parse_lines(text, name, d, err, errlen);
+    if (rc) suite_free(d);
+    return rc;
+}
+
+static int parse_lines(const char *text, const char *name, struct suite_def *d, char *err,
+                       size_t errlen)
 {
     memset(d, 0, sizeof *d);
     strcpy(d->delimiter, " ");
@@ -121,17 +141,17 @@ int suite_parse(const char *text, const char *name, struct suite_def *d, char *e
         } else if (!strcmp(k, "type"))
             bad = set_type(d, v);
         else if (!strcmp(k, "preamble"))
-            bad = !(d->preamble = strdup(v));
+            bad = set_str(&d->preamble, v);
         else if (!strcmp(k, "text"))
-            bad = !(d->text = strdup(v));
+            bad = set_str(&d->text, v);
         else if (!strcmp(k, "choices"))
-            bad = !(d->choices = strdup(v));
+            bad = set_str(&d->choices, v);
         else if (!strcmp(k, "gold"))
-            bad = !(d->gold = strdup(v));
+            bad = set_str(&d->gold, v);
         else if (!strcmp(k, "labels"))
-            bad = !(d->labels = strdup(v));
+            bad = set_str(&d->labels, v);
         else if (!strcmp(k, "target"))
-            bad = !(d->target = strdup(v));
+            bad = set_str(&d->target, v);
         else if (!strcmp(k, "delimiter"))
             copy_val(d->delimiter, sizeof d->delimiter, v, true);
         else if (!strcmp(k, "fewshot_delimiter"))
@@ -172,7 +192,9 @@ int suite_parse(const char *text, const char *name, struct suite_def *d, char *e
             return -1;
         }
         if (bad) {
-            snprintf(err, errlen, "%s:%d: bad value for '%s'", name, lineno, k);
+            snprintf(err, errlen,
+                     bad == 2 ? "%s:%d: repeated key '%s'" : "%s:%d: bad value for '%s'", name,
+                     lineno, k);
             return -1;
         }
     }
@@ -651,7 +673,7 @@ static char *example(const struct suite_def *d, const struct eval_rec *r, char *
 }
 
 static int doc_build(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
-              struct eval_doc *doc, char *err, size_t errlen)
+                     struct eval_doc *doc, char *err, size_t errlen)
 {
     memset(doc, 0, sizeof *doc);
     const struct eval_rec *r = &sd->recs.r[i];

@@ -7,7 +7,93 @@
 #include <unistd.h>
 
 #include "eval_suite.h"
+#include "gguf.h"
+#include "gguf_writer.h"
 #include "testutil.h"
+
+static char *tmp_path(void)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/joule-parsers-%d.gguf", (int)getpid());
+    return path;
+}
+
+/* opens w's file; returns 0 or non-zero with the message in err */
+static int open_written(struct gguf_writer *w, char *err, size_t errlen)
+{
+    char *path = tmp_path();
+    ck_assert_int_eq(gw_write(w, path), 0);
+    gw_free(w);
+    struct gguf_file *f = NULL;
+    int rc = gguf_open(path, &f, err, errlen);
+    gguf_close(f);
+    unlink(path);
+    return rc;
+}
+
+/* fuzz/corpus/suite/regress-parse-leak: a template key given twice leaked the first value, and
+ * an error after a template line leaked what was parsed. Now a repeated key is an error, and a
+ * failed parse leaves nothing to free. */
+START_TEST(test_suite_parse_repeated_key)
+{
+    struct suite_def d;
+    char err[512] = "";
+    ck_assert(suite_parse("name x\ndata d\ntext A {q}\ntext B {q}\nchoices {c}\ngold 0\n",
+                          "t.suite", &d, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "t.suite:4: repeated key 'text'") != NULL, "%s", err);
+    ck_assert_ptr_null(d.text);
+    ck_assert(suite_parse("name x\ntext {q}\npreamble p\nbogus 1\n", "t.suite", &d, err,
+                          sizeof err) != 0);
+    ck_assert_msg(strstr(err, "unknown key 'bogus'") != NULL, "%s", err);
+    ck_assert_ptr_null(d.text);
+    ck_assert_ptr_null(d.preamble);
+    /* every built-in suite still parses (file and group lines repeat on purpose) */
+    for (int i = 0; i < suite_builtin_count(); i++) {
+        ck_assert_msg(suite_load(suite_builtin_name(i), &d, err, sizeof err) == 0, "%s", err);
+        suite_free(&d);
+    }
+}
+END_TEST
+
+/* A 2 MiB array of u8 would take 64 MiB parsed: refused, with a named error. Smaller ones
+ * (and the shared vocabularies, in test_tokenizer / test_bpe) load. */
+START_TEST(test_gguf_array_memory_bound)
+{
+    size_t n = (size_t)2 << 20;
+    uint8_t *a = calloc(n, 1);
+    ck_assert_ptr_nonnull(a);
+    struct gguf_writer *w = gw_new();
+    gw_add_arr(w, "big.u8", GGUF_U8, a, n);
+    char err[512] = "";
+    ck_assert(open_written(w, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "big.u8") && strstr(err, "at most 8 times"), "%s", err);
+    w = gw_new();
+    gw_add_arr(w, "small.u8", GGUF_U8, a, 32768); /* 1 MiB parsed: within the allowance */
+    ck_assert_msg(open_written(w, err, sizeof err) == 0, "%s", err);
+    free(a);
+}
+END_TEST
+
+/* Two tensors whose data share bytes are refused. */
+START_TEST(test_gguf_overlapping_tensors)
+{
+    float data[64] = {0};
+    uint64_t ne[1] = {64};
+    struct gguf_writer *w = gw_new();
+    gw_add_tensor(w, "a", 1, ne, 0, data, sizeof data);
+    size_t b = gw_add_tensor(w, "b", 1, ne, 0, data, sizeof data);
+    gw_add_tensor(w, "c", 1, ne, 0, data, sizeof data);
+    gw_set_tensor_offset(w, b, 128); /* halfway into a */
+    char err[512] = "";
+    ck_assert(open_written(w, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "overlap") && strstr(err, "'a'") && strstr(err, "'b'"), "%s", err);
+    /* back to back is fine */
+    w = gw_new();
+    gw_add_tensor(w, "a", 1, ne, 0, data, sizeof data);
+    gw_add_tensor(w, "b", 1, ne, 0, data, sizeof data);
+    ck_assert_msg(open_written(w, err, sizeof err) == 0, "%s", err);
+}
+END_TEST
 
 /* fuzz/corpus/suite/regress-doc-leak-bad-gold: an item whose gold index is past its choices
  * failed after the choices were built, and they leaked (eval stops at such an item). */
@@ -48,6 +134,9 @@ Suite *parsers_suite(void)
     Suite *s = suite_create("parsers");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_suite_doc_failure_frees);
+    tcase_add_test(tc, test_suite_parse_repeated_key);
+    tcase_add_test(tc, test_gguf_array_memory_bound);
+    tcase_add_test(tc, test_gguf_overlapping_tensors);
     suite_add_tcase(s, tc);
     return s;
 }

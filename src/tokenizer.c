@@ -16,7 +16,10 @@
 /* Longest text one encode call accepts: keeps every escaped offset and symbol index within
  * int32 (each byte may become the 3 bytes of U+2581). */
 #define TOK_MAX_TEXT ((size_t)1 << 29)
-#define TOK_MAX_VOCAB (1 << 24)
+/* The largest published vocabularies have ~262k tokens; 4 M is ample, and keeps a file that
+ * declares millions of (empty) tokens from costing gigabytes: each token takes ~70 bytes here
+ * against 8 in the file. */
+#define TOK_MAX_VOCAB (1 << 22)
 
 int tok_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -126,6 +129,8 @@ void tokenizer_free(struct tokenizer *t)
     free(t->hash);
     free(t->pairs);
     free(t->special);
+    free(t->sp_hash);
+    free(t->sp_lens);
     free(t->merges);
     free(t->chat_template);
     free(t);
@@ -375,6 +380,7 @@ static int build_special(struct tokenizer *t, const struct gguf_file *f, char *e
         t->special[i] = k[i].id;
     t->n_special = n;
     free(k);
+    if (special_index_build(t)) return tok_fail(err, errlen, "%s: out of memory", f->path);
 
     /* llama.cpp's Phi-3 rule (general.name contains phi-3 / phi3): special tokens eat the
      * whitespace after them, except <unk>, <s> and <|endoftext|>. */
@@ -598,92 +604,6 @@ enum tok_type tokenizer_token_type(const struct tokenizer *t, int32_t id)
 
 /* ---- encoding ---- */
 
-struct frag {
-    int32_t id; /* a special token, or -1 for raw text [off, off + len) */
-    size_t off, len;
-};
-
-struct frags {
-    struct frag *v;
-    size_t n, cap;
-};
-
-static int frags_push(struct frags *fr, struct frag x)
-{
-    if (fr->n == fr->cap) {
-        size_t cap = fr->cap ? fr->cap * 2 : 16;
-        if (cap > SIZE_MAX / sizeof *fr->v) return -1;
-        struct frag *v = realloc(fr->v, cap * sizeof *v);
-        if (!v) return -1;
-        fr->v = v;
-        fr->cap = cap;
-    }
-    fr->v[fr->n++] = x;
-    return 0;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-/* Whether [at, at + n) lies inside one of the sorted spans (binary search). */
-static bool in_spans(const struct tok_span *sp, size_t n_sp, size_t at, size_t n)
-{
-    size_t lo = 0, hi = n_sp;
-    while (lo < hi) { /* first span that ends after at */
-        size_t mid = lo + (hi - lo) / 2;
-        if (sp[mid].off + sp[mid].len <= at)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n_sp && sp[lo].off <= at && at + n <= sp[lo].off + sp[lo].len;
-}
-
-/* Splits every raw fragment of in around occurrences of token id, into out (llama.cpp's
- * tokenizer_st_partition, one special token per pass, longest tokens first). A token that
- * is not USER_DEFINED is matched only inside the spans sp (none: nowhere). */
-static int split_on(const struct tokenizer *t, int32_t id, const char *text, const struct frags *in,
-                    struct frags *out, const struct tok_span *sp, size_t n_sp)
-{
-    const struct tok_entry *e = &t->tok[id];
-    const char *tt = t->text + e->text_off;
-    bool anywhere = e->type == TOK_USER_DEFINED;
-    out->n = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        struct frag fr = in->v[i];
-        if (fr.id >= 0 || fr.len < e->text_len) {
-            if (frags_push(out, fr)) return -1;
-            continue;
-        }
-        size_t from = fr.off; /* where the search goes on (past refused matches) */
-        while (fr.off + fr.len - from >= e->text_len) {
-            const char *m = memmem(text + from, fr.off + fr.len - from, tt, e->text_len);
-            if (!m) break;
-            size_t at = (size_t)(m - text);
-            if (!anywhere && !in_spans(sp, n_sp, at, e->text_len)) {
-                from = at + 1;
-                continue;
-            }
-            size_t left = at - fr.off;
-            if (e->flags & TOKF_LSTRIP)
-                while (left > 0 && is_space(text[fr.off + left - 1]))
-                    left--;
-            if (left > 0 && frags_push(out, (struct frag){-1, fr.off, left})) return -1;
-            if (frags_push(out, (struct frag){id, at, e->text_len})) return -1;
-            size_t roff = at + e->text_len, rlen = fr.off + fr.len - roff;
-            if (e->flags & TOKF_RSTRIP)
-                while (rlen > 0 && is_space(text[roff]))
-                    roff++, rlen--;
-            fr.off = from = roff;
-            fr.len = rlen;
-        }
-        if (fr.len > 0 && frags_push(out, fr)) return -1;
-    }
-    return 0;
-}
-
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen)
 {
@@ -716,34 +636,13 @@ int tokenizer_encode_spans(const struct tokenizer *t, const char *text, size_t l
     }
 
     struct tok_ids o = {0};
-    struct frags a = {0}, b = {0};
+    struct frags a = {0};
     struct spm_scratch sc = {0};
     struct bpe_scratch bsc = {0};
     int rc = -1;
     if (add_bos && tok_ids_push(&o, t->bos)) goto oom;
 
-    if (len > 0 && frags_push(&a, (struct frag){-1, 0, len})) goto oom;
-    /* which byte pairs occur in the text: a special token whose first two bytes never do
-     * needs no pass (vocabularies with hundreds of added tokens stay fast) */
-    uint8_t pairs[1 << 13] = {0};
-    for (size_t i = 0; i + 1 < len; i++) {
-        unsigned pr = (unsigned)(unsigned char)text[i] << 8 | (unsigned char)text[i + 1];
-        pairs[pr >> 3] |= (uint8_t)(1u << (pr & 7));
-    }
-    for (size_t k = 0; k < t->n_special && len > 0; k++) {
-        int32_t id = t->special[k];
-        if (n_special == 0 && t->tok[id].type != TOK_USER_DEFINED) continue;
-        const struct tok_entry *e = &t->tok[id];
-        if (e->text_len >= 2) {
-            const unsigned char *tt = (const unsigned char *)t->text + e->text_off;
-            unsigned pr = (unsigned)tt[0] << 8 | tt[1];
-            if (!(pairs[pr >> 3] & (1u << (pr & 7)))) continue;
-        }
-        if (split_on(t, id, text, &a, &b, special, n_special)) goto oom;
-        struct frags tmp = a;
-        a = b;
-        b = tmp;
-    }
+    if (special_split(t, text, len, special, n_special, &a)) goto oom;
 
     /* The space prefix goes on raw text at the start and right after a special token. */
     bool prev_special = true;
@@ -770,7 +669,6 @@ oom:
 out:
     free(o.v);
     free(a.v);
-    free(b.v);
     spm_scratch_free(&sc);
     bpe_scratch_free(&bsc);
     return rc;

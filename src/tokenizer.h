@@ -12,7 +12,9 @@
  *
  * Encoding follows llama.cpp's SPM tokenizer (it reproduces llama.cpp's published test
  * vectors exactly):
- * - The text is first split around special tokens, longest first: USER_DEFINED ones always,
+ * - The text is first split around special tokens, leftmost-longest in one scan as Hugging
+ *   Face does (tokenizer_special.c; llama.cpp's token-by-token passes, longest first, give the
+ *   same but for overlapping special tokens): USER_DEFINED ones always,
  *   CONTROL and UNKNOWN ones (<s>, </s>, <unk>, <|end|> ...) only with parse_special;
  *   otherwise "<s>" in the text is ordinary text. (Phi-3 vocabularies, recognised by
  *   general.name as llama.cpp does, drop whitespace after most special tokens.)

@@ -53,6 +53,13 @@ struct tokenizer {
 
     int32_t *special; /* CONTROL, USER_DEFINED and UNKNOWN ids, longest text first */
     size_t n_special;
+    /* the one-scan matcher's index (tokenizer_special.c): special id by text (FNV-1a, -1
+     * empty), and per first byte c the distinct lengths sp_lens[sp_off[c] .. sp_end[c]),
+     * shortest first */
+    int32_t *sp_hash;
+    uint32_t sp_hash_mask;
+    uint32_t *sp_lens;
+    uint32_t sp_off[257], sp_end[256];
 
     /* a byte's token: <0xNN> (or the raw byte as a piece); byte-level BPE: the token of its
      * byte character; -1 when none */
@@ -67,6 +74,24 @@ struct tok_ids {
     size_t n, cap;
 };
 int tok_ids_push(struct tok_ids *o, int32_t id);
+
+/* Text cut into raw fragments and special tokens. */
+struct frag {
+    int32_t id; /* a special token, or -1 for raw text [off, off + len) */
+    size_t off, len;
+};
+struct frags {
+    struct frag *v;
+    size_t n, cap;
+};
+int frags_push(struct frags *fr, struct frag x);
+
+/* Builds the matcher's index from t->special; non-zero when out of memory. */
+int special_index_build(struct tokenizer *t);
+/* Cuts text into fragments around the special tokens found (leftmost-longest, one scan):
+ * USER_DEFINED ones anywhere, the others only inside the sorted spans sp. */
+int special_split(const struct tokenizer *t, const char *text, size_t len,
+                  const struct tok_span *sp, size_t n_sp, struct frags *out);
 
 /* Reusable scratch for SPM fragment encoding (one per tokenizer_encode call). */
 struct spm_scratch {

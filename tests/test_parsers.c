@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "gguf_writer.h"
 #include "testutil.h"
+#include "tokenizer.h"
 
 static char *tmp_path(void)
 {
@@ -71,6 +72,33 @@ START_TEST(test_gguf_array_memory_bound)
     gw_add_arr(w, "small.u8", GGUF_U8, a, 32768); /* 1 MiB parsed: within the allowance */
     ck_assert_msg(open_written(w, err, sizeof err) == 0, "%s", err);
     free(a);
+}
+END_TEST
+
+/* A vocabulary of millions of empty tokens (8 bytes each in the file) is refused by name
+ * before the tokenizer builds its tables (it took 1.7 GB for 16 M). */
+START_TEST(test_vocab_size_bound)
+{
+    size_t n = ((size_t)1 << 22) + 1;
+    const char **toks = malloc(n * sizeof *toks);
+    ck_assert_ptr_nonnull(toks);
+    for (size_t i = 0; i < n; i++)
+        toks[i] = "";
+    struct gguf_writer *w = gw_new();
+    gw_add_str(w, "tokenizer.ggml.model", "llama");
+    gw_add_str_arr(w, "tokenizer.ggml.tokens", toks, n);
+    free(toks);
+    char *path = tmp_path();
+    ck_assert_int_eq(gw_write(w, path), 0);
+    gw_free(w);
+    struct gguf_file *f = NULL;
+    char err[512] = "";
+    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "%s", err);
+    struct tokenizer *t = NULL;
+    ck_assert(tokenizer_load(f, &t, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "4194305 entries (expected 1..4194304)") != NULL, "%s", err);
+    gguf_close(f);
+    unlink(path);
 }
 END_TEST
 
@@ -137,6 +165,8 @@ Suite *parsers_suite(void)
     tcase_add_test(tc, test_suite_parse_repeated_key);
     tcase_add_test(tc, test_gguf_array_memory_bound);
     tcase_add_test(tc, test_gguf_overlapping_tensors);
+    tcase_add_test(tc, test_vocab_size_bound);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -748,6 +748,34 @@ START_TEST(test_merge_order)
 }
 END_TEST
 
+/* Special tokens are found leftmost-longest in one scan, as Hugging Face does: "ab" starts
+ * before "bcd" overlaps it, so "abcd" is ab + "cd" (llama.cpp's longest-token-first passes
+ * would give "a" + bcd). Among tokens starting at one byte the longest wins. */
+START_TEST(test_special_leftmost_longest)
+{
+    struct synth s;
+    synth_base(&s);
+    int32_t ab = synth_add(&s, "{ab", 0, TOK_USER_DEFINED);
+    synth_add(&s, "ab}x", 0, TOK_USER_DEFINED);
+    int32_t c = synth_add(&s, "c", -1, TOK_NORMAL);
+    int32_t ab2 = synth_add(&s, "{ab}", 0, TOK_USER_DEFINED);
+    int32_t sp = synth_add(&s, "\xe2\x96\x81", -1, TOK_NORMAL);
+    struct tokenizer *t = synth_load(&s);
+    int32_t *ids;
+    /* "{ab" at 0 is the leftmost; "ab}x" overlaps it and loses */
+    size_t n = encode(t, "{ab}xc", 6, false, false, &ids);
+    ck_assert_uint_ge(n, 2);
+    ck_assert_int_ne(ids[0], ab); /* "{ab}" (longer, same start) wins over "{ab" */
+    ck_assert_int_eq(ids[0], ab2);
+    free(ids);
+    n = encode(t, "{abc", 4, false, false, &ids);
+    const int32_t w[] = {ab, sp, c}; /* the raw text after a special gets the space prefix */
+    expect_ids(ids, n, w, 3, "leftmost-longest");
+    free(ids);
+    tokenizer_free(t);
+}
+END_TEST
+
 START_TEST(test_no_space_prefix)
 {
     struct synth s;
@@ -879,6 +907,7 @@ Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_gpt2_loads);
     tcase_add_test(tc, test_merge_order);
     tcase_add_test(tc, test_no_space_prefix);
+    tcase_add_test(tc, test_special_leftmost_longest);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_no_bos);
     suite_add_tcase(s, tc);

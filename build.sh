@@ -4,7 +4,7 @@
 #   ./build.sh test     build and run the test suite (Check)
 #   ./build.sh asan     build and run the tests under AddressSanitizer + UBSan
 #   ./build.sh fuzz [SECONDS]  build the libFuzzer harnesses (fuzz/, clang + ASan + UBSan), replay
-#                       their seeds, then fuzz each for SECONDS (60); FUZZ_JOBS at a time (2)
+#                       their seeds, then fuzz each for SECONDS (60; 0: replay only); FUZZ_JOBS at a time (2)
 #   ./build.sh deps     install the Debian packages the build needs (apt-get)
 #   ./build.sh clean    remove build outputs
 # Environment: CC (gcc or clang), CI=1 adds -Werror, JOBS (parallel compiles).
@@ -230,7 +230,10 @@ fuzz)
     run_one() { # NAME SECONDS: replay the seeds, then fuzz; output in build/fuzz/NAME.log
         local n=$1 s=$2 seeds="fuzz/corpus/${1#fuzz_}"
         mkdir -p "build/fuzz/corpus/$n" "$seeds"
-        "build/fuzz/$n" -max_total_time="$s" -timeout=20 -rss_limit_mb=2560 -max_len=65536 \
+        # SECONDS 0: replay the seeds only (libFuzzer reads -max_total_time=0 as no limit)
+        local budget="-max_total_time=$s"
+        [ "$s" = 0 ] && budget="-runs=0"
+        "build/fuzz/$n" "$budget" -timeout=20 -rss_limit_mb=2560 -max_len=65536 \
             -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$n-" \
             "build/fuzz/corpus/$n" "$seeds" >"build/fuzz/$n.log" 2>&1
         echo $? >"build/fuzz/$n.rc"

@@ -56,6 +56,21 @@ START_TEST(test_suite_parse_repeated_key)
 }
 END_TEST
 
+/* fuzz/corpus/suite/regress-choices-without-gold: a perplexity suite given choices but no
+ * gold line passed the parse and then crashed building a document (NULL gold). */
+START_TEST(test_suite_choices_need_gold)
+{
+    struct suite_def d;
+    char err[512] = "";
+    ck_assert(suite_parse("name x\ndata d\nformat text\ntype perplexity\nchoices {a}\n", "p.suite",
+                          &d, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "missing 'gold'") != NULL, "%s", err);
+    ck_assert(suite_parse("name x\ndata d\nformat text\ntype perplexity\n", "p.suite", &d, err,
+                          sizeof err) == 0);
+    suite_free(&d);
+}
+END_TEST
+
 /* A 2 MiB array of u8 would take 64 MiB parsed: refused, with a named error. Smaller ones
  * (and the shared vocabularies, in test_tokenizer / test_bpe) load. */
 START_TEST(test_gguf_array_memory_bound)
@@ -163,6 +178,7 @@ Suite *parsers_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_suite_doc_failure_frees);
     tcase_add_test(tc, test_suite_parse_repeated_key);
+    tcase_add_test(tc, test_suite_choices_need_gold);
     tcase_add_test(tc, test_gguf_array_memory_bound);
     tcase_add_test(tc, test_gguf_overlapping_tensors);
     tcase_add_test(tc, test_vocab_size_bound);

@@ -3,13 +3,15 @@
 #   ./build.sh          build ./joule
 #   ./build.sh test     build and run the test suite (Check)
 #   ./build.sh asan     build and run the tests under AddressSanitizer + UBSan
+#   ./build.sh fuzz [SECONDS]  build the libFuzzer harnesses (fuzz/, clang + ASan + UBSan), replay
+#                       their seeds, then fuzz each for SECONDS (60; 0: replay only); FUZZ_JOBS at a time (2)
 #   ./build.sh deps     install the Debian packages the build needs (apt-get)
 #   ./build.sh clean    remove build outputs
 # Environment: CC (gcc or clang), CI=1 adds -Werror, JOBS (parallel compiles).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PKGS="build-essential pkg-config check glslc libvulkan-dev"
+PKGS="build-essential pkg-config check glslc libvulkan-dev clang libclang-rt-14-dev"
 RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers"
 
 CC=${CC:-cc}
@@ -271,10 +273,74 @@ asan)
         LSAN_OPTIONS=suppressions="$PWD/tests/lsan_vulkan.supp" \
         JOULE_BIN="$PWD/build/joule-asan" JOULE_ASAN=1 ./build/test_joule-asan
     ;;
+fuzz)
+    # Harnesses: fuzz/fuzz_NAME.c (LLVMFuzzerTestOneInput), seeds in fuzz/corpus/NAME (regression
+    # inputs of past findings included); new inputs found go to build/fuzz/corpus/NAME.
+    check_deps
+    command -v clang >/dev/null 2>&1 || die "fuzz needs clang (and libclang-rt-14-dev): ./build.sh deps"
+    secs=${2:-60}
+    case "$secs" in '' | *[!0-9]*) die "fuzz: SECONDS must be a whole number, not '$secs'" ;; esac
+    CC=${FUZZ_CC:-clang}
+    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    fcflags="$CFLAGS_BASE -O1 -g $SAN -Itests -Ifuzz"
+    build_shaders
+    build_suites
+    objs=$(compile_all build/fuzz/obj "$fcflags -fsanitize=fuzzer-no-link" src/*.c \
+        build/gen/shaders.c tests/gguf_writer.c fuzz/fuzz_util.c) || exit 1
+    names=()
+    for h in fuzz/fuzz_*.c; do
+        n=$(basename "$h" .c)
+        [ "$n" = fuzz_util ] && continue
+        names+=("$n")
+        if [ ! -x "build/fuzz/$n" ] || [ "$h" -nt "build/fuzz/$n" ] || [ -n "$(find build/fuzz/obj -newer "build/fuzz/$n" -name '*.o' | head -1)" ]; then
+            echo "  LD build/fuzz/$n" >&2
+            # shellcheck disable=SC2086
+            $CC $fcflags -fsanitize=fuzzer -o "build/fuzz/$n" "$h" $objs $LIBS || die "link of $n failed"
+        fi
+    done
+    # ASan's leak check stays on; the limits make a hang or a memory blow-up a finding too
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    mkdir -p build/fuzz/artifacts
+    run_one() { # NAME SECONDS: replay the seeds, then fuzz; output in build/fuzz/NAME.log
+        local n=$1 s=$2 seeds="fuzz/corpus/${1#fuzz_}"
+        mkdir -p "build/fuzz/corpus/$n" "$seeds"
+        # SECONDS 0: replay the seeds only (libFuzzer reads -max_total_time=0 as no limit)
+        local budget="-max_total_time=$s"
+        [ "$s" = 0 ] && budget="-runs=0"
+        "build/fuzz/$n" "$budget" -timeout=20 -rss_limit_mb=2560 -max_len=65536 \
+            -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$n-" \
+            "build/fuzz/corpus/$n" "$seeds" >"build/fuzz/$n.log" 2>&1
+        echo $? >"build/fuzz/$n.rc"
+    }
+    rm -f build/fuzz/artifacts/*
+    fail=0
+    for n in "${names[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "${FUZZ_JOBS:-2}" ]; do sleep 1; done
+        echo "fuzz: $n for ${secs}s" >&2
+        rm -f "build/fuzz/$n.rc"
+        (set +e; run_one "$n" "$secs") &
+    done
+    wait
+    for n in "${names[@]}"; do
+        if [ "$(cat "build/fuzz/$n.rc" 2>/dev/null)" = 0 ]; then
+            echo "fuzz: $n: $(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/$n.log" | grep -o '[0-9]*$') executions, no findings"
+        else
+            fail=1
+            echo "fuzz: $n FAILED; the end of build/fuzz/$n.log:" >&2
+            tail -n 40 "build/fuzz/$n.log" >&2
+            for a in build/fuzz/artifacts/"$n"-*; do
+                [ -f "$a" ] || continue
+                echo "reproducer $a ($(wc -c <"$a") bytes; rerun: build/fuzz/$n $a), base64:" >&2
+                head -c 4096 "$a" | base64 >&2
+            done
+        fi
+    done
+    [ $fail = 0 ] || die "fuzz: findings (add each reproducer to fuzz/corpus/NAME with its fix)"
+    ;;
 clean)
     rm -rf build joule
     ;;
 *)
-    die "unknown command '$cmd' (use: build, test, asan, deps, clean)"
+    die "unknown command '$cmd' (use: build, test, asan, fuzz, deps, clean)"
     ;;
 esac

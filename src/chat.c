@@ -53,13 +53,17 @@ int chat_tmpl_detect(const char *j)
 
 /* ---- a growable string ---- */
 
+/* The rendered text, and the spans of it that are the template's own scaffolding (where
+ * special tokens are parsed); message text (and role names) lies between them. */
 struct sbuf {
     char *p;
     size_t n, cap;
     bool oom;
+    struct tok_span *sp;
+    size_t n_sp, cap_sp;
 };
 
-static void put(struct sbuf *b, const char *s, size_t len)
+static void put_raw(struct sbuf *b, const char *s, size_t len)
 {
     if (b->oom) return;
     if (b->n + len + 1 > b->cap) {
@@ -79,7 +83,30 @@ static void put(struct sbuf *b, const char *s, size_t len)
     b->p[b->n] = 0;
 }
 
-/* the strings, up to a NULL */
+/* template scaffolding: special tokens in it are parsed */
+static void put(struct sbuf *b, const char *s, size_t len)
+{
+    size_t at = b->n;
+    put_raw(b, s, len);
+    if (b->oom || len == 0) return;
+    if (b->n_sp > 0 && b->sp[b->n_sp - 1].off + b->sp[b->n_sp - 1].len == at) {
+        b->sp[b->n_sp - 1].len += len;
+        return;
+    }
+    if (b->n_sp == b->cap_sp) {
+        size_t cap = b->cap_sp ? 2 * b->cap_sp : 16;
+        struct tok_span *sp = realloc(b->sp, cap * sizeof *sp);
+        if (!sp) {
+            b->oom = true;
+            return;
+        }
+        b->sp = sp;
+        b->cap_sp = cap;
+    }
+    b->sp[b->n_sp++] = (struct tok_span){at, len};
+}
+
+/* the strings, up to a NULL, as scaffolding */
 static void cat(struct sbuf *b, ...)
 {
     va_list ap;
@@ -89,20 +116,33 @@ static void cat(struct sbuf *b, ...)
     va_end(ap);
 }
 
+/* message text (or a role name): plain text, never special tokens */
+static void msg(struct sbuf *b, const char *s)
+{
+    put_raw(b, s, strlen(s));
+}
+
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* s with leading and trailing white space removed (Jinja's trim, Python's strip) */
-static void put_trim(struct sbuf *b, const char *s)
+/* message text with leading (when left) and trailing white space removed (Jinja's trim,
+ * Python's strip); returns the length put */
+static size_t msg_trim(struct sbuf *b, const char *s, bool left)
 {
     size_t len = strlen(s);
     while (len > 0 && is_ws(s[len - 1]))
         len--;
-    while (len > 0 && is_ws(*s))
+    while (left && len > 0 && is_ws(*s))
         s++, len--;
-    put(b, s, len);
+    put_raw(b, s, len);
+    return len;
+}
+
+static bool role_is_known(const char *r)
+{
+    return !strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant");
 }
 
 static bool role_is(const struct chat_msg *m, const char *r)
@@ -120,21 +160,25 @@ static void llama2(struct sbuf *b, const struct chat_msg *m, size_t n, const cha
     const char *sys = NULL;
     if (n > 0 && role_is(&m[0], "system")) sys = m[i++].content;
     for (bool first = true; i < n; i++, first = false) {
-        struct sbuf c = {0};
-        if (first && sys) cat(&c, "<<SYS>>\n", sys, "\n<</SYS>>\n\n", (char *)NULL);
-        cat(&c, m[i].content, (char *)NULL);
-        if (c.oom) b->oom = true;
-        const char *text = c.p ? c.p : "";
-        if (role_is(&m[i], "assistant")) {
-            put(b, " ", 1);
-            put_trim(b, text);
-            cat(b, " ", eos, (char *)NULL);
+        bool asst = role_is(&m[i], "assistant");
+        cat(b, asst ? " " : bos, asst ? "" : "[INST] ", (char *)NULL);
+        if (first && sys) {
+            /* strip("<<SYS>>\nS\n<</SYS>>\n\nU"): U loses its trailing white space only,
+             * and when nothing is left of it the block's trailing newlines go too */
+            cat(b, "<<SYS>>\n", (char *)NULL);
+            msg(b, sys);
+            size_t at = b->n;
+            cat(b, "\n<</SYS>>\n\n", (char *)NULL);
+            size_t k = b->n;
+            if (msg_trim(b, m[i].content, false) == 0 && !b->oom) {
+                b->n = at + strlen("\n<</SYS>>");
+                b->p[b->n] = 0;
+                b->sp[b->n_sp - 1].len -= k - b->n;
+            }
         } else {
-            cat(b, bos, "[INST] ", (char *)NULL);
-            put_trim(b, text);
-            cat(b, " [/INST]", (char *)NULL);
+            msg_trim(b, m[i].content, true);
         }
-        free(c.p);
+        cat(b, " ", asst ? eos : "[/INST]", (char *)NULL);
     }
 }
 
@@ -142,8 +186,10 @@ static void llama3(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen,
 {
     for (size_t i = 0; i < n; i++) {
         if (i == 0) cat(b, bos, (char *)NULL);
-        cat(b, "<|start_header_id|>", m[i].role, "<|end_header_id|>\n\n", (char *)NULL);
-        put_trim(b, m[i].content);
+        cat(b, "<|start_header_id|>", (char *)NULL);
+        msg(b, m[i].role);
+        cat(b, "<|end_header_id|>\n\n", (char *)NULL);
+        msg_trim(b, m[i].content, true);
         cat(b, "<|eot_id|>", (char *)NULL);
     }
     if (gen) cat(b, "<|start_header_id|>assistant<|end_header_id|>\n\n", (char *)NULL);
@@ -151,22 +197,46 @@ static void llama3(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen,
 
 static void chatml(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen)
 {
-    for (size_t i = 0; i < n; i++)
-        cat(b, "<|im_start|>", m[i].role, "\n", m[i].content, "<|im_end|>\n", (char *)NULL);
+    for (size_t i = 0; i < n; i++) {
+        cat(b, "<|im_start|>", (char *)NULL);
+        msg(b, m[i].role);
+        cat(b, "\n", (char *)NULL);
+        msg(b, m[i].content);
+        cat(b, "<|im_end|>\n", (char *)NULL);
+    }
     if (gen) cat(b, "<|im_start|>assistant\n", (char *)NULL);
+}
+
+/* "<|ROLE|>\n": the tag is a token for the known roles; any other role is plain text */
+static void role_tag(struct sbuf *b, const char *role)
+{
+    if (role_is_known(role)) {
+        cat(b, "<|", role, "|>\n", (char *)NULL);
+    } else {
+        msg(b, "<|");
+        msg(b, role);
+        msg(b, "|>");
+        cat(b, "\n", (char *)NULL);
+    }
 }
 
 static void phi3(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *eos)
 {
-    for (size_t i = 0; i < n; i++)
-        cat(b, "<|", m[i].role, "|>\n", m[i].content, "<|end|>\n", (char *)NULL);
+    for (size_t i = 0; i < n; i++) {
+        role_tag(b, m[i].role);
+        msg(b, m[i].content);
+        cat(b, "<|end|>\n", (char *)NULL);
+    }
     cat(b, gen ? "<|assistant|>\n" : eos, (char *)NULL);
 }
 
 static void zephyr(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, const char *eos)
 {
-    for (size_t i = 0; i < n; i++)
-        cat(b, "<|", m[i].role, "|>\n", m[i].content, eos, "\n", (char *)NULL);
+    for (size_t i = 0; i < n; i++) {
+        role_tag(b, m[i].role);
+        msg(b, m[i].content);
+        cat(b, eos, "\n", (char *)NULL);
+    }
     if (gen) cat(b, "<|assistant|>\n", (char *)NULL);
 }
 
@@ -180,13 +250,18 @@ static void mistral(struct sbuf *b, const struct chat_msg *m, size_t n, const ch
     cat(b, bos, (char *)NULL);
     for (; i < n; i++) {
         if (role_is(&m[i], "assistant")) {
-            cat(b, m[i].content, eos, (char *)NULL);
+            msg(b, m[i].content);
+            cat(b, eos, (char *)NULL);
             continue;
         }
         cat(b, "[INST] ", (char *)NULL);
-        if (sys) cat(b, sys, "\n\n", (char *)NULL);
+        if (sys) {
+            msg(b, sys);
+            cat(b, "\n\n", (char *)NULL);
+        }
         sys = NULL;
-        cat(b, m[i].content, " [/INST]", (char *)NULL);
+        msg(b, m[i].content);
+        cat(b, " [/INST]", (char *)NULL);
     }
 }
 
@@ -200,36 +275,47 @@ static void gemma(struct sbuf *b, const struct chat_msg *m, size_t n, bool gen, 
         bool model = role_is(&m[i], "assistant");
         cat(b, "<start_of_turn>", model ? "model" : "user", "\n", (char *)NULL);
         if (sys && !model) {
-            cat(b, sys, "\n\n", (char *)NULL);
+            msg(b, sys);
+            cat(b, "\n\n", (char *)NULL);
             sys = NULL;
         }
-        put_trim(b, m[i].content);
+        msg_trim(b, m[i].content, true);
         cat(b, "<end_of_turn>\n", (char *)NULL);
     }
     if (gen) cat(b, "<start_of_turn>model\n", (char *)NULL);
+}
+
+static int render(struct sbuf *b, enum chat_tmpl t, const struct chat_msg *msgs, size_t n,
+                  bool add_generation_prompt, const char *bos, const char *eos)
+{
+    put_raw(b, "", 0);
+    bos = bos ? bos : "";
+    eos = eos ? eos : "";
+    switch (t) {
+    case CHAT_LLAMA2: llama2(b, msgs, n, bos, eos); break;
+    case CHAT_LLAMA3: llama3(b, msgs, n, add_generation_prompt, bos); break;
+    case CHAT_CHATML: chatml(b, msgs, n, add_generation_prompt); break;
+    case CHAT_PHI3: phi3(b, msgs, n, add_generation_prompt, eos); break;
+    case CHAT_MISTRAL: mistral(b, msgs, n, bos, eos); break;
+    case CHAT_GEMMA: gemma(b, msgs, n, add_generation_prompt, bos); break;
+    case CHAT_ZEPHYR: zephyr(b, msgs, n, add_generation_prompt, eos); break;
+    default: break;
+    }
+    if (b->oom) {
+        free(b->p);
+        free(b->sp);
+        *b = (struct sbuf){0};
+        return -1;
+    }
+    return 0;
 }
 
 char *chat_render(enum chat_tmpl t, const struct chat_msg *msgs, size_t n,
                   bool add_generation_prompt, const char *bos, const char *eos)
 {
     struct sbuf b = {0};
-    put(&b, "", 0);
-    bos = bos ? bos : "";
-    eos = eos ? eos : "";
-    switch (t) {
-    case CHAT_LLAMA2: llama2(&b, msgs, n, bos, eos); break;
-    case CHAT_LLAMA3: llama3(&b, msgs, n, add_generation_prompt, bos); break;
-    case CHAT_CHATML: chatml(&b, msgs, n, add_generation_prompt); break;
-    case CHAT_PHI3: phi3(&b, msgs, n, add_generation_prompt, eos); break;
-    case CHAT_MISTRAL: mistral(&b, msgs, n, bos, eos); break;
-    case CHAT_GEMMA: gemma(&b, msgs, n, add_generation_prompt, bos); break;
-    case CHAT_ZEPHYR: zephyr(&b, msgs, n, add_generation_prompt, eos); break;
-    default: break;
-    }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
+    if (render(&b, t, msgs, n, add_generation_prompt, bos, eos)) return NULL;
+    free(b.sp);
     return b.p;
 }
 
@@ -283,16 +369,21 @@ int chat_encode(const struct tokenizer *tok, enum chat_tmpl t, const struct chat
     *n_ids = 0;
     char *bos = token_text(tok, tokenizer_bos(tok));
     char *eos = token_text(tok, tokenizer_eos(tok));
-    char *text = bos && eos ? chat_render(t, msgs, n, add_generation_prompt, bos, eos) : NULL;
+    struct sbuf b = {0};
     int rc = -1;
-    if (!text) {
+    if (!bos || !eos || render(&b, t, msgs, n, add_generation_prompt, bos, eos)) {
         snprintf(err, errlen, "out of memory rendering the chat template");
     } else {
-        bool has_bos = bos[0] && !strncmp(text, bos, strlen(bos));
-        rc = tokenizer_encode(tok, text, strlen(text), !has_bos && tokenizer_add_bos(tok), true,
-                              ids, n_ids, err, errlen);
+        /* special tokens only in the template's own text: a message that contains
+         * "<|im_end|>" stays plain text and cannot forge a turn */
+        size_t lb = strlen(bos);
+        bool has_bos =
+            lb && b.n_sp > 0 && b.sp[0].off == 0 && b.sp[0].len >= lb && !strncmp(b.p, bos, lb);
+        rc = tokenizer_encode_spans(tok, b.p, b.n, b.sp, b.n_sp, !has_bos && tokenizer_add_bos(tok),
+                                    ids, n_ids, err, errlen);
     }
-    free(text);
+    free(b.p);
+    free(b.sp);
     free(bos);
     free(eos);
     return rc;

@@ -68,7 +68,8 @@ char *chat_render(enum chat_tmpl t, const struct chat_msg *msgs, size_t n,
 int chat_tmpl_for(const struct tokenizer *tok, const char *name, enum chat_tmpl *out,
                   const char **note, char *err, size_t errlen);
 
-/* Renders and tokenizes (special tokens parsed; BOS added only when the template does not
+/* Renders and tokenizes (special tokens parsed in the template's own text only, never in a
+ * message or role name; BOS added only when the template does not
  * already start with it and the vocabulary adds one). *ids is malloc'd. */
 int chat_encode(const struct tokenizer *tok, enum chat_tmpl t, const struct chat_msg *msgs,
                 size_t n, bool add_generation_prompt, int32_t **ids, size_t *n_ids, char *err,

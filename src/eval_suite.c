@@ -56,7 +56,27 @@ static int set_type(struct suite_def *d, const char *v)
     return -1;
 }
 
+/* A template key given twice is an error (the first value used to leak, the second to win
+ * silently); 2 says so to the caller, 1 is out of memory. */
+static int set_str(char **dst, const char *v)
+{
+    if (*dst) return 2;
+    return !(*dst = strdup(v));
+}
+
+static int parse_lines(const char *text, const char *name, struct suite_def *d, char *err,
+                       size_t errlen);
+
+/* On failure d holds nothing to free (whatever was built is freed). */
 int suite_parse(const char *text, const char *name, struct suite_def *d, char *err, size_t errlen)
+{
+    int rc = parse_lines(text, name, d, err, errlen);
+    if (rc) suite_free(d);
+    return rc;
+}
+
+static int parse_lines(const char *text, const char *name, struct suite_def *d, char *err,
+                       size_t errlen)
 {
     memset(d, 0, sizeof *d);
     strcpy(d->delimiter, " ");
@@ -126,17 +146,17 @@ int suite_parse(const char *text, const char *name, struct suite_def *d, char *e
         } else if (!strcmp(k, "type"))
             bad = set_type(d, v);
         else if (!strcmp(k, "preamble"))
-            bad = !(d->preamble = strdup(v));
+            bad = set_str(&d->preamble, v);
         else if (!strcmp(k, "text"))
-            bad = !(d->text = strdup(v));
+            bad = set_str(&d->text, v);
         else if (!strcmp(k, "choices"))
-            bad = !(d->choices = strdup(v));
+            bad = set_str(&d->choices, v);
         else if (!strcmp(k, "gold"))
-            bad = !(d->gold = strdup(v));
+            bad = set_str(&d->gold, v);
         else if (!strcmp(k, "labels"))
-            bad = !(d->labels = strdup(v));
+            bad = set_str(&d->labels, v);
         else if (!strcmp(k, "target"))
-            bad = !(d->target = strdup(v));
+            bad = set_str(&d->target, v);
         else if (!strcmp(k, "delimiter"))
             copy_val(d->delimiter, sizeof d->delimiter, v, true);
         else if (!strcmp(k, "fewshot_delimiter"))
@@ -177,14 +197,19 @@ int suite_parse(const char *text, const char *name, struct suite_def *d, char *e
             return -1;
         }
         if (bad) {
-            snprintf(err, errlen, "%s:%d: bad value for '%s'", name, lineno, k);
+            snprintf(err, errlen,
+                     bad == 2 ? "%s:%d: repeated key '%s'" : "%s:%d: bad value for '%s'", name,
+                     lineno, k);
             return -1;
         }
     }
     const char *miss = !d->name[0] ? "name" : !d->data[0] ? "data" : NULL;
     if (!miss && d->type != SUITE_PPL && !d->text && d->type != SUITE_MI) miss = "text";
     if (!miss && (d->type == SUITE_MC || d->type == SUITE_MI) && !d->choices) miss = "choices";
-    if (!miss && (d->type == SUITE_MC || d->type == SUITE_MI) && !d->gold) miss = "gold";
+    /* choices of any type are scored against a gold answer (a fuzzed wikitext suite with
+     * choices and no gold crashed in gold_index) */
+    if (!miss && (d->type == SUITE_MC || d->type == SUITE_MI || d->choices) && !d->gold)
+        miss = "gold";
     if (!miss && d->type != SUITE_MC && d->type != SUITE_PPL && !d->target) miss = "target";
     if (miss) {
         snprintf(err, errlen, "%s: missing '%s'", name, miss);
@@ -655,8 +680,8 @@ static char *example(const struct suite_def *d, const struct eval_rec *r, char *
     return out;
 }
 
-int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
-              struct eval_doc *doc, char *err, size_t errlen)
+static int doc_build(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
+                     struct eval_doc *doc, char *err, size_t errlen)
 {
     memset(doc, 0, sizeof *doc);
     const struct eval_rec *r = &sd->recs.r[i];
@@ -695,6 +720,16 @@ int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data
     if (!b.s) return snprintf(err, errlen, "out of memory"), -1;
     doc->context = b.s;
     return 0;
+}
+
+/* A failed document frees what it had built (a bad gold index after the choices leaked
+ * them; found by fuzz/fuzz_suite.c). */
+int suite_doc(const struct suite_def *d, struct suite_data *sd, const char *data_dir, int i,
+              struct eval_doc *doc, char *err, size_t errlen)
+{
+    int rc = doc_build(d, sd, data_dir, i, doc, err, errlen);
+    if (rc) eval_doc_free(doc);
+    return rc;
 }
 
 void eval_doc_free(struct eval_doc *doc)

@@ -55,6 +55,7 @@ struct reader {
     char *err;
     size_t errlen;
     uint64_t items_left; /* of MAX_ITEMS */
+    uint64_t mem_left;   /* bytes the parsed array items may still take (see gguf_open) */
     char ctx[128];       /* what is being read, for messages: "kv 3 'general.name'" */
 };
 
@@ -206,6 +207,18 @@ static int read_array(struct reader *r, struct gguf_value *v, int depth)
                     "items per file",
                     r->ctx, n, MAX_ITEMS);
     r->items_left -= n;
+    /* A parsed item takes sizeof(struct gguf_value) (32) bytes, a u8 in the file only 1: the
+     * items of all arrays together may take 8 times the file's size (a vocabulary's tokens,
+     * scores and types take 4-8 times) plus 1 MiB, so a 16 MiB u8 array is refused rather
+     * than costing 512 MiB. */
+    if (n * sizeof(struct gguf_value) > r->mem_left)
+        return fail(r,
+                    "%s: array of %" PRIu64 " %s would take %" PRIu64
+                    " MiB once parsed; all arrays of a file may take at most 8 times its size "
+                    "+ 1 MiB (%" PRIu64 " MiB left)",
+                    r->ctx, n, gguf_vtype_name((enum gguf_vtype)elem),
+                    (uint64_t)(n * sizeof(struct gguf_value)) >> 20, r->mem_left >> 20);
+    r->mem_left -= n * sizeof(struct gguf_value);
 
     /* Fixed-size items are fully paid for by the check above, so they are allocated at once;
      * strings and arrays can be longer than their minimum, so their table grows as they parse. */
@@ -338,7 +351,43 @@ static int read_tensor_infos(struct reader *r, struct gguf_file *f, uint64_t n)
     return 0;
 }
 
-/* Places every tensor in the data section: aligned, inside the file. */
+static int offset_cmp(const void *a, const void *b)
+{
+    const struct gguf_tensor *x = *(const struct gguf_tensor *const *)a,
+                             *y = *(const struct gguf_tensor *const *)b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* No two tensors share bytes. Nothing here would break if they did (the mapping is read-only),
+ * but no converter writes such a file, ggml refuses any layout but back to back, and a file
+ * whose weights alias each other is more likely crafted than useful. Sorted by offset,
+ * O(n log n). */
+static int check_overlap(struct reader *r, const struct gguf_file *f)
+{
+    if (f->n_tensors < 2) return 0;
+    const struct gguf_tensor **v = malloc((size_t)f->n_tensors * sizeof *v);
+    if (!v) return fail(r, "out of memory");
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        v[i] = &f->tensors[i];
+    qsort(v, (size_t)f->n_tensors, sizeof *v, offset_cmp);
+    for (uint64_t i = 1; i < f->n_tensors; i++) {
+        const struct gguf_tensor *a = v[i - 1], *b = v[i];
+        if (a->offset + a->nbytes > b->offset) { /* both checked against the file size */
+            char na[80], nb[80];
+            printable(na, sizeof na, a->name, strlen(a->name));
+            printable(nb, sizeof nb, b->name, strlen(b->name));
+            free(v);
+            return fail(r,
+                        "tensors '%s' (data bytes %" PRIu64 "..%" PRIu64 ") and '%s' (from %" PRIu64
+                        ") overlap",
+                        na, a->offset, a->offset + a->nbytes, nb, b->offset);
+        }
+    }
+    free(v);
+    return 0;
+}
+
+/* Places every tensor in the data section: aligned, inside the file, not overlapping. */
 static int place_tensors(struct reader *r, struct gguf_file *f)
 {
     for (uint64_t i = 0; i < f->n_tensors; i++) {
@@ -361,7 +410,7 @@ static int place_tensors(struct reader *r, struct gguf_file *f)
                         name, end, f->file_size);
         t->data = f->map + start;
     }
-    return 0;
+    return check_overlap(r, f);
 }
 
 static int key_cmp(const struct gguf_str *a, const struct gguf_str *b)
@@ -543,6 +592,7 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
         .err = err,
         .errlen = errlen,
         .items_left = MAX_ITEMS,
+        .mem_left = p->pub.file_size * 8 + ((uint64_t)1 << 20),
     };
     if (parse(&r, p) != 0) {
         gguf_close(&p->pub);

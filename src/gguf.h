@@ -8,7 +8,9 @@
  * Strings point into the mapping and are NOT NUL-terminated: use len.
  *
  * Limits beyond the format's own: arrays nest at most 8 deep, a file holds at most 2^24 array
- * items in all, tensor names are 1..256 bytes without NUL, every dimension is >= 1.
+ * items in all, and its parsed array items (32 bytes each) take at most 8 times the file's size
+ * + 1 MiB; tensor names are 1..256 bytes without NUL, every dimension is >= 1, and no two
+ * tensors' data overlap.
  */
 #ifndef JOULE_GGUF_H
 #define JOULE_GGUF_H

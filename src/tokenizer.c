@@ -16,7 +16,10 @@
 /* Longest text one encode call accepts: keeps every escaped offset and symbol index within
  * int32 (each byte may become the 3 bytes of U+2581). */
 #define TOK_MAX_TEXT ((size_t)1 << 29)
-#define TOK_MAX_VOCAB (1 << 24)
+/* The largest published vocabularies have ~262k tokens; 4 M is ample, and keeps a file that
+ * declares millions of (empty) tokens from costing gigabytes: each token takes ~70 bytes here
+ * against 8 in the file. */
+#define TOK_MAX_VOCAB (1 << 22)
 
 int tok_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -71,6 +74,13 @@ int tok_utf8_len(const unsigned char *s, size_t n)
     return need;
 }
 
+int32_t tok_unk_fallback(const struct tokenizer *t)
+{
+    if (t->unk < 0) return -1;
+    const struct tok_entry *e = &t->tok[t->unk];
+    return e->type == TOK_CONTROL || (e->flags & TOKF_EOG) ? -1 : t->unk;
+}
+
 /* ---- piece -> id hash (FNV-1a, open addressing, linear probing) ---- */
 
 static uint32_t hash_bytes(const char *s, size_t len)
@@ -119,6 +129,8 @@ void tokenizer_free(struct tokenizer *t)
     free(t->hash);
     free(t->pairs);
     free(t->special);
+    free(t->sp_hash);
+    free(t->sp_lens);
     free(t->merges);
     free(t->chat_template);
     free(t);
@@ -293,6 +305,42 @@ static void mark_eog(struct tokenizer *t)
     if (t->eom >= 0) t->tok[t->eom].flags |= TOKF_EOG;
 }
 
+/* Text that looks like a control token: "<...>" with no white space inside (</s>, <pad>,
+ * <|im_start|>, <end_of_turn>, <｜fim▁hole｜>). */
+static bool looks_control(const char *s, uint32_t len)
+{
+    if (len < 3 || s[0] != '<' || s[len - 1] != '>') return false;
+    for (uint32_t i = 1; i + 1 < len; i++)
+        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\v' ||
+            s[i] == '\f')
+            return false;
+    return true;
+}
+
+/* Plain text must never become a control token. Files mark some control tokens
+ * USER_DEFINED (Phi-3's </s>, deepseek-coder's <｜fim▁hole｜> and <|EOT|>), and
+ * USER_DEFINED tokens are matched in any text; like llama.cpp (and further), a USER_DEFINED
+ * token is made CONTROL when it is an end of generation or its text looks like a control
+ * token, and a BOS / EOS / EOT / EOM / padding token is CONTROL whatever its type, unless it
+ * is a byte or an ordinary word (a NORMAL token whose text does not look like one). */
+static void mark_control(struct tokenizer *t)
+{
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        struct tok_entry *e = &t->tok[i];
+        if (e->type == TOK_USER_DEFINED &&
+            ((e->flags & TOKF_EOG) || looks_control(t->text + e->text_off, e->text_len)))
+            e->type = TOK_CONTROL;
+    }
+    const int32_t ids[] = {t->bos, t->eos, t->eot, t->eom, t->pad};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+        if (ids[k] < 0) continue;
+        struct tok_entry *e = &t->tok[ids[k]];
+        if (e->type == TOK_USER_DEFINED ||
+            (e->type == TOK_NORMAL && looks_control(t->text + e->text_off, e->text_len)))
+            e->type = TOK_CONTROL;
+    }
+}
+
 struct special_key {
     uint32_t len;
     int32_t id;
@@ -332,6 +380,7 @@ static int build_special(struct tokenizer *t, const struct gguf_file *f, char *e
         t->special[i] = k[i].id;
     t->n_special = n;
     free(k);
+    if (special_index_build(t)) return tok_fail(err, errlen, "%s: out of memory", f->path);
 
     /* llama.cpp's Phi-3 rule (general.name contains phi-3 / phi3): special tokens eat the
      * whitespace after them, except <unk>, <s> and <|endoftext|>. */
@@ -468,6 +517,7 @@ int tokenizer_load(const struct gguf_file *f, struct tokenizer **out, char *err,
     }
 
     mark_eog(t);
+    mark_control(t);
     if (build_printable(t, path, err, errlen) || build_special(t, f, err, errlen)) goto fail;
     if (bpe) goto done; /* bpe_load filled byte_tok */
     if (spm_build_pairs(t)) {
@@ -554,73 +604,17 @@ enum tok_type tokenizer_token_type(const struct tokenizer *t, int32_t id)
 
 /* ---- encoding ---- */
 
-struct frag {
-    int32_t id; /* a special token, or -1 for raw text [off, off + len) */
-    size_t off, len;
-};
-
-struct frags {
-    struct frag *v;
-    size_t n, cap;
-};
-
-static int frags_push(struct frags *fr, struct frag x)
-{
-    if (fr->n == fr->cap) {
-        size_t cap = fr->cap ? fr->cap * 2 : 16;
-        if (cap > SIZE_MAX / sizeof *fr->v) return -1;
-        struct frag *v = realloc(fr->v, cap * sizeof *v);
-        if (!v) return -1;
-        fr->v = v;
-        fr->cap = cap;
-    }
-    fr->v[fr->n++] = x;
-    return 0;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-/* Splits every raw fragment of in around occurrences of token id, into out (llama.cpp's
- * tokenizer_st_partition, one special token per pass, longest tokens first). */
-static int split_on(const struct tokenizer *t, int32_t id, const char *text, const struct frags *in,
-                    struct frags *out)
-{
-    const struct tok_entry *e = &t->tok[id];
-    const char *tt = t->text + e->text_off;
-    out->n = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        struct frag fr = in->v[i];
-        if (fr.id >= 0 || fr.len < e->text_len) {
-            if (frags_push(out, fr)) return -1;
-            continue;
-        }
-        while (fr.len > 0) {
-            const char *m = memmem(text + fr.off, fr.len, tt, e->text_len);
-            if (!m) break;
-            size_t at = (size_t)(m - text);
-            size_t left = at - fr.off;
-            if (e->flags & TOKF_LSTRIP)
-                while (left > 0 && is_space(text[fr.off + left - 1]))
-                    left--;
-            if (left > 0 && frags_push(out, (struct frag){-1, fr.off, left})) return -1;
-            if (frags_push(out, (struct frag){id, at, e->text_len})) return -1;
-            size_t roff = at + e->text_len, rlen = fr.off + fr.len - roff;
-            if (e->flags & TOKF_RSTRIP)
-                while (rlen > 0 && is_space(text[roff]))
-                    roff++, rlen--;
-            fr.off = roff;
-            fr.len = rlen;
-        }
-        if (fr.len > 0 && frags_push(out, fr)) return -1;
-    }
-    return 0;
-}
-
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen)
+{
+    struct tok_span all = {0, len};
+    return tokenizer_encode_spans(t, text, len, parse_special ? &all : NULL, parse_special, add_bos,
+                                  ids, n_ids, err, errlen);
+}
+
+int tokenizer_encode_spans(const struct tokenizer *t, const char *text, size_t len,
+                           const struct tok_span *special, size_t n_special, bool add_bos,
+                           int32_t **ids, size_t *n_ids, char *err, size_t errlen)
 {
     *ids = NULL;
     *n_ids = 0;
@@ -631,36 +625,24 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
     if (add_bos && t->bos < 0)
         return tok_fail(err, errlen,
                         "tokenizer: a BOS token was asked for but the vocabulary has none");
+    for (size_t i = 0; i < n_special; i++) {
+        size_t prev_end = i ? special[i - 1].off + special[i - 1].len : 0;
+        if (special[i].off < prev_end || special[i].off > len ||
+            special[i].len > len - special[i].off)
+            return tok_fail(err, errlen,
+                            "tokenizer: special span %zu (%zu+%zu) is out of order or past the "
+                            "text (%zu bytes)",
+                            i, special[i].off, special[i].len, len);
+    }
 
     struct tok_ids o = {0};
-    struct frags a = {0}, b = {0};
+    struct frags a = {0};
     struct spm_scratch sc = {0};
     struct bpe_scratch bsc = {0};
     int rc = -1;
     if (add_bos && tok_ids_push(&o, t->bos)) goto oom;
 
-    if (len > 0 && frags_push(&a, (struct frag){-1, 0, len})) goto oom;
-    /* which byte pairs occur in the text: a special token whose first two bytes never do
-     * needs no pass (vocabularies with hundreds of added tokens stay fast) */
-    uint8_t pairs[1 << 13] = {0};
-    for (size_t i = 0; i + 1 < len; i++) {
-        unsigned pr = (unsigned)(unsigned char)text[i] << 8 | (unsigned char)text[i + 1];
-        pairs[pr >> 3] |= (uint8_t)(1u << (pr & 7));
-    }
-    for (size_t k = 0; k < t->n_special && len > 0; k++) {
-        int32_t id = t->special[k];
-        if (!parse_special && t->tok[id].type != TOK_USER_DEFINED) continue;
-        const struct tok_entry *e = &t->tok[id];
-        if (e->text_len >= 2) {
-            const unsigned char *tt = (const unsigned char *)t->text + e->text_off;
-            unsigned pr = (unsigned)tt[0] << 8 | tt[1];
-            if (!(pairs[pr >> 3] & (1u << (pr & 7)))) continue;
-        }
-        if (split_on(t, id, text, &a, &b)) goto oom;
-        struct frags tmp = a;
-        a = b;
-        b = tmp;
-    }
+    if (special_split(t, text, len, special, n_special, &a)) goto oom;
 
     /* The space prefix goes on raw text at the start and right after a special token. */
     bool prev_special = true;
@@ -687,7 +669,6 @@ oom:
 out:
     free(o.v);
     free(a.v);
-    free(b.v);
     spm_scratch_free(&sc);
     bpe_scratch_free(&bsc);
     return rc;

@@ -6,12 +6,15 @@
  * SentencePiece-style BPE (tokenizer.ggml.model = "llama"): a space prefix,
  * spaces as U+2581, merges chosen by piece score, byte fallback <0xNN> for what
  * the vocabulary lacks. Special/control tokens are matched in text only when the
- * caller asks (parse_special); USER_DEFINED tokens are always matched.
+ * caller asks (parse_special); USER_DEFINED tokens are always matched, except those that are
+ * control tokens in all but name (see "Plain text never becomes a control token" below).
  * Decoding streams: bytes are released only as complete UTF-8 sequences.
  *
  * Encoding follows llama.cpp's SPM tokenizer (it reproduces llama.cpp's published test
  * vectors exactly):
- * - The text is first split around special tokens, longest first: USER_DEFINED ones always,
+ * - The text is first split around special tokens, leftmost-longest in one scan as Hugging
+ *   Face does (tokenizer_special.c; llama.cpp's token-by-token passes, longest first, give the
+ *   same but for overlapping special tokens): USER_DEFINED ones always,
  *   CONTROL and UNKNOWN ones (<s>, </s>, <unk>, <|end|> ...) only with parse_special;
  *   otherwise "<s>" in the text is ordinary text. (Phi-3 vocabularies, recognised by
  *   general.name as llama.cpp does, drop whitespace after most special tokens.)
@@ -26,7 +29,7 @@
  *   groups a bad lead byte with the next bytes by its length; both agree on valid text.)
  *   tokenizer_decode and detok_* turn such bytes into U+FFFD.
  * - A piece that is not in the vocabulary falls back to byte tokens; a byte without one
- *   becomes the unknown token (an error when there is none).
+ *   becomes the unknown token, or is dropped when there is none or it is a control token.
  *
  * Byte-level BPE (GPT-2, Llama 3, Qwen, DeepSeek, Falcon, StarCoder, MPT ...), as llama.cpp
  * and the Hugging Face tokenizers do it (every published llama.cpp vector matches):
@@ -39,11 +42,24 @@
  * - Each byte of a word is its GPT-2 byte character's token; adjacent pairs merge by rank
  *   (tokenizer.ggml.merges, lowest first, ties to the left). Llama 3 vocabularies take a
  *   word that is itself a token whole (ignore_merges). Merges never produce CONTROL tokens.
- * - Invalid UTF-8 never fails: a byte that does not start a valid character is a character
- *   with no Unicode class (grouped like punctuation) and keeps its byte token, so the bytes
- *   survive tokenizer_token_bytes; tokenizer_decode / detok_* show U+FFFD for them.
- *   (llama.cpp replaces such bytes by U+FFFD before tokenizing; valid text is unaffected.)
+ * - Invalid UTF-8 never fails: each byte that does not start a valid character (a cut
+ *   sequence at the end too) becomes U+FFFD before pre-tokenizing, as llama.cpp and Hugging
+ *   Face (errors="replace") do. A byte with no token of its own (Falcon has none for 0x0B,
+ *   mpt none for 0xF5..0xFF) becomes the unknown token when that is no control token, else it
+ *   is dropped, as llama.cpp does.
  * - Defaults when the metadata is silent: no BOS/EOS/UNK, add_bos only for llama-bpe.
+ *
+ * Plain text never becomes a control token (for every vocabulary):
+ * - A USER_DEFINED token whose text looks like a control token ("<...>" without white space:
+ *   Phi-3's </s>, deepseek-coder's <｜fim▁hole｜> and <|EOT|>) or that ends generation is
+ *   made CONTROL, and so is a BOS / EOS / EOT / EOM / padding token of any type but BYTE and
+ *   plain words; tokenizer_token_type reports TOK_CONTROL for them. (llama.cpp does this for
+ *   the end-of-generation and fill-in-the-middle texts it knows.) The published vectors
+ *   still match: the USER_DEFINED tokens they rely on (mpt's runs of spaces,
+ *   deepseek's added letters) stay.
+ * - Merges never produce a CONTROL (or UNKNOWN) token, and a byte never falls back to one.
+ * - tokenizer_encode_spans parses control tokens only in spans the caller names (a chat
+ *   template's scaffolding), never in the text between them (the messages).
  */
 #ifndef JOULE_TOKENIZER_H
 #define JOULE_TOKENIZER_H
@@ -100,6 +116,20 @@ enum tok_type tokenizer_token_type(const struct tokenizer *t, int32_t id);
  * The tokenizer is read-only after loading: threads may encode with it at once. */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bool add_bos,
                      bool parse_special, int32_t **ids, size_t *n_ids, char *err, size_t errlen);
+
+/* A byte range [off, off + len) of a text. */
+struct tok_span {
+    size_t off, len;
+};
+
+/* tokenizer_encode where control tokens are matched only inside the given spans (sorted,
+ * not overlapping, within the text; n_special 0: nowhere), e.g. a chat template's own
+ * scaffolding, while the messages between them stay plain text. USER_DEFINED tokens that do
+ * not look like control tokens are matched anywhere, as in tokenizer_encode. A text that is
+ * cut by spans is still one text: raw pieces on both sides of a span edge merge as usual. */
+int tokenizer_encode_spans(const struct tokenizer *t, const char *text, size_t len,
+                           const struct tok_span *special, size_t n_special, bool add_bos,
+                           int32_t **ids, size_t *n_ids, char *err, size_t errlen);
 
 /* The bytes a token stands for (U+2581 -> ' ', <0xNN> -> byte). Writes at most cap
  * bytes, returns the full length. Control tokens give "" unless show_special. */

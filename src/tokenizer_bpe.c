@@ -188,6 +188,7 @@ int bpe_load(struct tokenizer *t, const struct gguf_file *f, char *err, size_t e
 void bpe_scratch_free(struct bpe_scratch *s)
 {
     pre_scratch_free(&s->pre);
+    free(s->clean);
     free(s->word);
     free(s->syms);
     free(s->heap);
@@ -256,17 +257,20 @@ static int try_pair(const struct tokenizer *t, const struct bpe_sym *s, int32_t 
 {
     if (l < 0 || r < 0 || s[l].id < 0 || s[r].id < 0) return 0;
     const struct bpe_merge *m = merge_find(t, s[l].id, s[r].id);
-    if (!m) return 0;
+    /* bpe_load skips merges into CONTROL tokens, but USER_DEFINED ones are made CONTROL
+     * after it (tokenizer.c mark_control) */
+    if (!m || t->tok[m->id].type == TOK_CONTROL) return 0;
     return heap_push(h, (struct bpe_pair){m->rank, l, r, s[l].id, s[r].id, m->id});
 }
 
+/* A byte alone: its token, else the unknown token when that is no control token, else
+ * nothing (llama.cpp emits the bytes it has and skips the rest; Falcon has no token for
+ * most control characters). */
 static int emit_byte(const struct tokenizer *t, unsigned char b, struct tok_ids *out, char *err,
                      size_t errlen)
 {
-    int32_t id = t->byte_tok[b] >= 0 ? t->byte_tok[b] : t->unk;
-    if (id < 0)
-        return tok_fail(err, errlen,
-                        "tokenizer: byte 0x%02X has no token and there is no unknown token", b);
+    int32_t id = t->byte_tok[b] >= 0 ? t->byte_tok[b] : tok_unk_fallback(t);
+    if (id < 0) return 0;
     return tok_ids_push(out, id) ? tok_fail(err, errlen, "tokenizer: out of memory") : 0;
 }
 
@@ -329,9 +333,51 @@ oom:
     return tok_fail(err, errlen, "tokenizer: out of memory encoding a word of %zu bytes", n);
 }
 
+/* Invalid UTF-8 becomes U+FFFD before pre-tokenizing, one per byte that does not start a
+ * valid character (a cut sequence at the end too), as llama.cpp does (unicode_cpts_from_utf8)
+ * and as Hugging Face sees text decoded with errors="replace". Returns text itself when it
+ * is valid, NULL when out of memory. */
+static const char *bpe_clean(struct bpe_scratch *sc, const char *text, size_t len, size_t *out_len)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        int cl = tok_utf8_len(u + i, len - i);
+        if (cl <= 0) break;
+        i += (size_t)cl;
+    }
+    *out_len = len;
+    if (i == len) return text;
+    size_t need = i + 3 * (len - i); /* callers cap len far below SIZE_MAX / 3 */
+    if (need > sc->clean_cap) {
+        char *p = realloc(sc->clean, need);
+        if (!p) return NULL;
+        sc->clean = p;
+        sc->clean_cap = need;
+    }
+    memcpy(sc->clean, text, i);
+    size_t o = i;
+    while (i < len) {
+        int cl = tok_utf8_len(u + i, len - i);
+        if (cl <= 0) {
+            memcpy(sc->clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(sc->clean + o, text + i, (size_t)cl);
+            o += (size_t)cl;
+            i += (size_t)cl;
+        }
+    }
+    *out_len = o;
+    return sc->clean;
+}
+
 int bpe_encode_fragment(const struct tokenizer *t, struct bpe_scratch *sc, const char *text,
                         size_t len, struct tok_ids *out, char *err, size_t errlen)
 {
+    text = bpe_clean(sc, text, len, &len);
+    if (!text) return tok_fail(err, errlen, "tokenizer: out of memory encoding %zu bytes", len);
     const uint32_t *ends;
     size_t n_ends;
     if (pre_split(t->pre, &sc->pre, text, len, &ends, &n_ends))

@@ -53,6 +53,13 @@ struct tokenizer {
 
     int32_t *special; /* CONTROL, USER_DEFINED and UNKNOWN ids, longest text first */
     size_t n_special;
+    /* the one-scan matcher's index (tokenizer_special.c): special id by text (FNV-1a, -1
+     * empty), and per first byte c the distinct lengths sp_lens[sp_off[c] .. sp_end[c]),
+     * shortest first */
+    int32_t *sp_hash;
+    uint32_t sp_hash_mask;
+    uint32_t *sp_lens;
+    uint32_t sp_off[257], sp_end[256];
 
     /* a byte's token: <0xNN> (or the raw byte as a piece); byte-level BPE: the token of its
      * byte character; -1 when none */
@@ -67,6 +74,24 @@ struct tok_ids {
     size_t n, cap;
 };
 int tok_ids_push(struct tok_ids *o, int32_t id);
+
+/* Text cut into raw fragments and special tokens. */
+struct frag {
+    int32_t id; /* a special token, or -1 for raw text [off, off + len) */
+    size_t off, len;
+};
+struct frags {
+    struct frag *v;
+    size_t n, cap;
+};
+int frags_push(struct frags *fr, struct frag x);
+
+/* Builds the matcher's index from t->special; non-zero when out of memory. */
+int special_index_build(struct tokenizer *t);
+/* Cuts text into fragments around the special tokens found (leftmost-longest, one scan):
+ * USER_DEFINED ones anywhere, the others only inside the sorted spans sp. */
+int special_split(const struct tokenizer *t, const char *text, size_t len,
+                  const struct tok_span *sp, size_t n_sp, struct frags *out);
 
 /* Reusable scratch for SPM fragment encoding (one per tokenizer_encode call). */
 struct spm_scratch {
@@ -87,6 +112,10 @@ int32_t tok_lookup(const struct tokenizer *t, const char *s, size_t len);
  * start a valid character (stray continuation byte, overlong form, surrogate, > U+10FFFF,
  * or a lead byte followed by a non-continuation byte). */
 int tok_utf8_len(const unsigned char *s, size_t n);
+
+/* The token for a byte that has none of its own: the unknown token, unless that is a control
+ * token (mpt, starcoder and refact name <|endoftext|>); -1: the byte is dropped. */
+int32_t tok_unk_fallback(const struct tokenizer *t);
 
 /* Fills t->pairs from the pieces; non-zero when out of memory. */
 int spm_build_pairs(struct tokenizer *t);
@@ -120,6 +149,8 @@ void pre_scratch_free(struct pre_scratch *s);
 
 struct bpe_scratch {
     struct pre_scratch pre;
+    char *clean; /* the fragment with invalid UTF-8 replaced by U+FFFD */
+    size_t clean_cap;
     char *word; /* a word in byte characters (ignore_merges lookup) */
     size_t word_cap;
     void *syms, *heap;

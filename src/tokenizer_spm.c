@@ -170,7 +170,8 @@ static int try_bigram(const struct tokenizer *t, const char *text, const struct 
 {
     uint32_t size = syms[left].n + syms[right].n;
     int32_t id = tok_lookup(t, text + syms[left].start, size);
-    if (id < 0) return 0;
+    if (id < 0 || t->tok[id].type == TOK_CONTROL || t->tok[id].type == TOK_UNKNOWN)
+        return 0; /* plain text never merges into a control token */
     struct spm_bigram b = {t->tok[id].score, left, right, size};
     return heap_push(h, b);
 }
@@ -229,17 +230,14 @@ static int emit_symbol(const struct tokenizer *t, const char *s, uint32_t n, str
                        char *err, size_t errlen)
 {
     int32_t id = tok_lookup(t, s, n);
-    if (id >= 0) {
+    if (id >= 0 && t->tok[id].type != TOK_CONTROL && t->tok[id].type != TOK_UNKNOWN) {
         if (tok_ids_push(out, id)) goto oom;
         return 0;
     }
     for (uint32_t j = 0; j < n; j++) {
         unsigned char c = (unsigned char)s[j];
-        id = t->byte_tok[c] >= 0 ? t->byte_tok[c] : t->unk;
-        if (id < 0)
-            return tok_fail(err, errlen,
-                            "tokenizer: byte 0x%02X has no token and there is no unknown token", c);
-        if (tok_ids_push(out, id)) goto oom;
+        id = t->byte_tok[c] >= 0 ? t->byte_tok[c] : tok_unk_fallback(t);
+        if (id >= 0 && tok_ids_push(out, id)) goto oom;
     }
     return 0;
 oom:

@@ -472,14 +472,18 @@ START_TEST(test_phi3_special)
     ck_assert_int_eq(tokenizer_eot(t), 32007); /* <|end|>, found by its text */
     ck_assert(tokenizer_is_eog(t, 32000) && tokenizer_is_eog(t, 32007));
     ck_assert_int_eq(tokenizer_find(t, "<|user|>", 8), 32010);
-    ck_assert_int_eq(tokenizer_token_type(t, 2), TOK_USER_DEFINED);
+    /* </s> is USER_DEFINED in the file, but it is EOS's text: CONTROL, so plain text never
+     * gives it; parsed, it (Phi-3 rule) eats the whitespace after it */
+    ck_assert_int_eq(tokenizer_token_type(t, 2), TOK_CONTROL);
 
     int32_t *a, *b, *ids;
     size_t na = encode(t, "a", 1, false, false, &a);
     size_t nb = encode(t, "b", 1, false, false, &b);
-    /* </s> is USER_DEFINED here: matched even without parse_special, and (Phi-3 rule) it
-     * eats the whitespace after it */
     size_t n = encode(t, "a</s> b", 7, false, false, &ids);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_ne(ids[i], 2);
+    free(ids);
+    n = encode(t, "a</s> b", 7, false, true, &ids);
     ck_assert_int_eq(n, na + 1 + nb);
     expect_ids(ids, na, a, na, "before </s>");
     ck_assert_int_eq(ids[na], 2);
@@ -678,8 +682,9 @@ START_TEST(test_merge_order)
                             -10, TOK_NORMAL);
     int32_t abc = synth_add(&s, "abc", -6, TOK_NORMAL);
     int32_t aa = synth_add(&s, "aa", -1, TOK_NORMAL);
-    int32_t ud = synth_add(&s, "<|u|>", 0, TOK_USER_DEFINED);
+    int32_t ud = synth_add(&s, "{u}", 0, TOK_USER_DEFINED);
     int32_t ctl = synth_add(&s, "<|c|>", 0, TOK_CONTROL);
+    int32_t udc = synth_add(&s, "<|v|>", 0, TOK_USER_DEFINED); /* looks like control */
     struct tokenizer *t = synth_load(&s);
     ck_assert_int_eq(tokenizer_n_vocab(t), (int32_t)s.n);
 
@@ -698,12 +703,21 @@ START_TEST(test_merge_order)
     /* user-defined: always split out; the text after it gets the prefix again */
     const int32_t w4[] = {spa, ud, sp, b};
     int32_t *ids;
-    size_t n = encode(t, "a<|u|>b", 7, false, false, &ids);
+    size_t n = encode(t, "a{u}b", 5, false, false, &ids);
     expect_ids(ids, n, w4, 4, "user-defined");
     /* as in llama.cpp, only the space at the very start is taken off again */
     char *back = tokenizer_decode(t, ids, n);
-    ck_assert_str_eq(back, "a<|u|> b");
+    ck_assert_str_eq(back, "a{u} b");
     free(back);
+    free(ids);
+    /* a user-defined token that looks like a control token is one: parsed only on request */
+    ck_assert_int_eq(tokenizer_token_type(t, udc), TOK_CONTROL);
+    n = encode(t, "a<|v|>", 6, false, false, &ids);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_ne(ids[i], udc);
+    free(ids);
+    n = encode(t, "a<|v|>", 6, false, true, &ids);
+    ck_assert(n == 2 && ids[1] == udc);
     free(ids);
     /* control: only when parsed ("c" is a piece, the rest bytes) */
     const int32_t w5[] = {spa, 3 + '<', 3 + '|', c, 3 + '|', 3 + '>'};
@@ -711,6 +725,34 @@ START_TEST(test_merge_order)
     const int32_t w6[] = {1, spa, ctl};
     n = encode(t, "a<|c|>", 6, true, true, &ids);
     expect_ids(ids, n, w6, 3, "control parsed");
+    free(ids);
+    tokenizer_free(t);
+}
+END_TEST
+
+/* Special tokens are found leftmost-longest in one scan, as Hugging Face does: "ab" starts
+ * before "bcd" overlaps it, so "abcd" is ab + "cd" (llama.cpp's longest-token-first passes
+ * would give "a" + bcd). Among tokens starting at one byte the longest wins. */
+START_TEST(test_special_leftmost_longest)
+{
+    struct synth s;
+    synth_base(&s);
+    int32_t ab = synth_add(&s, "{ab", 0, TOK_USER_DEFINED);
+    synth_add(&s, "ab}x", 0, TOK_USER_DEFINED);
+    int32_t c = synth_add(&s, "c", -1, TOK_NORMAL);
+    int32_t ab2 = synth_add(&s, "{ab}", 0, TOK_USER_DEFINED);
+    int32_t sp = synth_add(&s, "\xe2\x96\x81", -1, TOK_NORMAL);
+    struct tokenizer *t = synth_load(&s);
+    int32_t *ids;
+    /* "{ab" at 0 is the leftmost; "ab}x" overlaps it and loses */
+    size_t n = encode(t, "{ab}xc", 6, false, false, &ids);
+    ck_assert_uint_ge(n, 2);
+    ck_assert_int_ne(ids[0], ab); /* "{ab}" (longer, same start) wins over "{ab" */
+    ck_assert_int_eq(ids[0], ab2);
+    free(ids);
+    n = encode(t, "{abc", 4, false, false, &ids);
+    const int32_t w[] = {ab, sp, c}; /* the raw text after a special gets the space prefix */
+    expect_ids(ids, n, w, 3, "leftmost-longest");
     free(ids);
     tokenizer_free(t);
 }
@@ -847,6 +889,7 @@ Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_gpt2_loads);
     tcase_add_test(tc, test_merge_order);
     tcase_add_test(tc, test_no_space_prefix);
+    tcase_add_test(tc, test_special_leftmost_longest);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_no_bos);
     suite_add_tcase(s, tc);

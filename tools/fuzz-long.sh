@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# fuzz-long.sh — long fuzzing runs of every harness in fuzz/ (see fuzz/README.md).
+#   tools/fuzz-long.sh [HOURS]      default 4; FUZZ_JOBS harnesses at a time (default: cores / 2)
+# Builds with ./build.sh fuzz 0 (seed replay only), then runs each harness for HOURS with
+# -fork over its cores, keeping what it finds in build/fuzz/corpus/NAME. Prints executions
+# per harness and the findings (reproducers in build/fuzz/artifacts/) at the end; a finding
+# makes the exit status 1. Add each reproducer to fuzz/corpus/NAME/regress-* with its fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hours=${1:-4}
+case "$hours" in '' | *[!0-9.]*) echo "fuzz-long.sh: HOURS must be a number" >&2; exit 2 ;; esac
+secs=$(awk -v h="$hours" 'BEGIN { printf "%d", h * 3600 }')
+cores=$(nproc 2>/dev/null || echo 2)
+jobs=${FUZZ_JOBS:-$(( cores / 2 > 0 ? cores / 2 : 1 ))}
+./build.sh fuzz 0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+mkdir -p build/fuzz/artifacts build/fuzz/long
+names=()
+for h in fuzz/fuzz_*.c; do
+    n=$(basename "$h" .c)
+    [ "$n" = fuzz_util ] || names+=("$n")
+done
+fork=$(( cores / jobs > 1 ? cores / jobs : 1 ))
+for n in "${names[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 5; done
+    echo "fuzz-long: $n for ${hours} h (fork $fork)"
+    mkdir -p "build/fuzz/corpus/$n"
+    ( "build/fuzz/$n" -fork="$fork" -ignore_crashes=1 -max_total_time="$secs" -timeout=20 \
+        -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
+        -artifact_prefix="build/fuzz/artifacts/$n-" "build/fuzz/corpus/$n" "fuzz/corpus/${n#fuzz_}" \
+        >"build/fuzz/long/$n.log" 2>&1 || true ) &
+done
+wait
+found=0
+for n in "${names[@]}"; do
+    execs=$(grep -o 'exec/s: [0-9]*\|#[0-9]*' "build/fuzz/long/$n.log" | grep -o '^#[0-9]*' | tail -1 | tr -d '#')
+    cov=$(grep -o 'cov: [0-9]*' "build/fuzz/long/$n.log" | tail -1)
+    arts=$(find build/fuzz/artifacts -name "$n-*" | wc -l)
+    echo "$n: ${execs:-?} executions, ${cov:-cov: ?} edges, $arts findings"
+    [ "$arts" = 0 ] || found=1
+done
+exit $found

@@ -104,6 +104,8 @@ struct common {
     const char *device; /* auto, cpu, vulkan, vulkan:N */
     long threads;
     long ctx;
+    enum precision precision; /* when precision_set, else PRECISION_DEFAULT */
+    bool precision_set;
 };
 
 /* 1 = consumed, 0 = not a common flag, -1 = error */
@@ -128,6 +130,15 @@ static int common_flag(struct args *a, struct common *c, bool wants_device)
     if (wants_device && (!strcmp(f, "-t") || !strcmp(f, "--threads"))) {
         if (!(v = flag_value(a)) || !parse_int(f, v, 1, 1024, &n)) return -1;
         c->threads = n;
+        return 1;
+    }
+    if (wants_device && !strcmp(f, "--precision")) {
+        if (!(v = flag_value(a))) return -1;
+        if (precision_parse(v, &c->precision) != 0) {
+            usage_error("bad value '%s' for --precision (exact or fast)", v);
+            return -1;
+        }
+        c->precision_set = true;
         return 1;
     }
     if (wants_device && (!strcmp(f, "-c") || !strcmp(f, "--ctx"))) {
@@ -155,6 +166,10 @@ static int open_backend(const struct common *c, const struct model *m, int32_t n
                     sizeof err) != 0)
         return error_exit(err);
     if (notice[0]) fprintf(stderr, "joule: %s\n", notice);
+    enum precision want = c->precision_set ? c->precision : PRECISION_DEFAULT;
+    if (backend_set_precision(*out, want) != want)
+        fprintf(stderr, "joule: %s has no '%s' precision; running '%s'\n", (*out)->name,
+                precision_name(want), precision_name((*out)->precision));
     return 0;
 }
 
@@ -320,7 +335,9 @@ static const char *logits_help =
     "  --tokens IDS       token ids separated by spaces or commas\n"
     "  -o, --output FILE  where to write the logits\n"
     "  --device D         auto (default: a GPU if present, else the CPU), cpu, vulkan, vulkan:N\n"
-    "  -t, --threads N    CPU threads (default: all cores)\n";
+    "  -t, --threads N    CPU threads (default: all cores)\n"
+    "  --precision P      exact (float activations, the reference; default) or fast (8-bit\n"
+    "                     activations and integer dot products; CPU backend)\n";
 
 static int parse_tokens(const char *s, int32_t **out, size_t *n)
 {
@@ -456,7 +473,9 @@ static const char *run_help =
     "  --device D              auto (default: a GPU if present, else the CPU), cpu, vulkan, "
     "vulkan:N\n"
     "  -t, --threads N         CPU threads (default: all cores)\n"
-    "  -c, --ctx N             context size (default: the model's, at most 4096)\n";
+    "  -c, --ctx N             context size (default: the model's, at most 4096)\n"
+    "  --precision P           exact (float activations, the reference; default) or fast\n"
+    "                          (8-bit activations and integer dot products; CPU backend)\n";
 
 static int cmd_run(struct args *a)
 {
@@ -610,9 +629,9 @@ static int cmd_run(struct args *a)
     double t2 = now_s();
     fprintf(stderr,
             "joule: prompt %zu tokens in %.3f s (%.2f tok/s), generation %ld tokens in %.3f s "
-            "(%.2f tok/s), device %s\n",
+            "(%.2f tok/s), device %s, precision %s\n",
             n_prompt, t1 - t0, (double)n_prompt / (t1 - t0), n_gen, t2 - t1,
-            n_gen > 0 ? (double)n_gen / (t2 - t1) : 0.0, b->name);
+            n_gen > 0 ? (double)n_gen / (t2 - t1) : 0.0, b->name, precision_name(b->precision));
     if (meter) {
         meter_window_end(meter, &win);
         struct meter_reading r;

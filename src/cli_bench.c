@@ -50,6 +50,8 @@ static const char *help =
     "                         vulkan:N\n"
     "  -t, --threads N        CPU threads (default: all cores)\n"
     "  -o, --output FMT       md (default), json or csv\n"
+    "  --precision P          exact (float activations, the reference; default) or fast (8-bit\n"
+    "                         activations and integer dot products; CPU backend)\n"
     "  --seed S               seed of the random weights and token ids (default fixed)\n"
     "energy (see README, 'Bench and energy'):\n"
     "  --idle S               seconds of idle power measured first when a sensor exists (default "
@@ -123,6 +125,8 @@ struct opts {
     struct int_list p, n, d;
     bool p_set, n_set, r_set;
     long reps, threads;
+    enum precision precision;
+    bool precision_set;
     double idle_s, tdp, energy_min;
     unsigned long long seed;
     const char *cost_keys[32], *cost_vals[32];
@@ -155,7 +159,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                      !strcmp(f, "-t") || !strcmp(f, "--threads") || !strcmp(f, "-o") ||
                      !strcmp(f, "--output") || !strcmp(f, "--seed") || !strcmp(f, "--idle") ||
                      !strcmp(f, "--tdp") || !strcmp(f, "--cost-config") ||
-                     !strcmp(f, "--energy-min");
+                     !strcmp(f, "--energy-min") || !strcmp(f, "--precision");
         int cost = -1;
         for (int k = 0; k < 6; k++)
             if (!strcmp(f, cost_flags[k])) cost = k;
@@ -196,6 +200,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (!cli_parse_long(v, 1, 1024, &x))
                 return usage_error("bad value '%s' for %s (an integer from 1 to 1024)", v, f);
             o->threads = x;
+        } else if (!strcmp(f, "--precision")) {
+            if (precision_parse(v, &o->precision) != 0)
+                return usage_error("bad value '%s' for --precision (exact or fast)", v);
+            o->precision_set = true;
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
             if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv"))
                 return usage_error("bad value '%s' for %s (md, json or csv)", v, f);
@@ -416,6 +424,10 @@ int cli_bench(int argc, char **argv)
         }
     }
     bm.params = m->n_params;
+    enum precision want = o.precision_set ? o.precision : PRECISION_DEFAULT;
+    if (backend_set_precision(b, want) != want)
+        fprintf(stderr, "joule bench: %s has no '%s' precision; running '%s'\n", b->name,
+                precision_name(want), precision_name(b->precision));
     bool gpu = strcmp(b->name, "cpu") != 0 && !strstr(b->device, "CPU");
     int32_t threads = o.threads ? (int32_t)o.threads : cpu_default_threads();
     struct meter_opts mo = {.gpu = gpu,

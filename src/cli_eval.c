@@ -46,6 +46,8 @@ static const char *eval_help =
     "layout)\n"
     "  --device D            auto (default), cpu, vulkan, vulkan:N\n"
     "  -t, --threads N       CPU threads (default: all cores)\n"
+    "  --precision P         exact (float activations, the reference; default) or fast (8-bit\n"
+    "                        activations and integer dot products; CPU backend)\n"
     "  --max-length N        context + continuation limit, left-truncated as lm-eval does "
     "(default:\n"
     "                        the model's training context, at most 4096)\n"
@@ -199,6 +201,7 @@ int cli_eval(int argc, char **argv)
     o.shots = -1, o.seed = -1, o.shard_i = 1, o.shard_n = 1;
     o.progress = isatty(2) ? show_progress : NULL;
     long threads = 0, max_len = 0;
+    enum precision prec = PRECISION_DEFAULT;
     bool json = false, list = false, hash = true, bos = false;
     int merge_from = 0;
     for (int i = 1; i < argc; i++) {
@@ -270,6 +273,9 @@ int cli_eval(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!cli_parse_long(val, 0, 4294967295L, &o.seed))
                 return usage("bad value '%s' for %s (0 to 2^32-1)", val, a);
+        } else if (!strcmp(a, "--precision")) {
+            if (precision_parse(val, &prec) != 0)
+                return usage("bad value '%s' for --precision (exact or fast)%s", val, "");
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!cli_parse_long(val, 1, 1024, &threads))
                 return usage("bad value '%s' for %s (1 to 1024)", val, a);
@@ -359,6 +365,9 @@ int cli_eval(int argc, char **argv)
     for (int k = 0; k < nd; k++)
         if (defs[k].type == SUITE_PPL && defs[k].ppl_ctx > need) need = defs[k].ppl_ctx;
     if ((rc = open_backend(device, m, need, (int32_t)threads, &b))) goto out;
+    if (backend_set_precision(b, prec) != prec)
+        fprintf(stderr, "joule eval: %s has no '%s' precision; running '%s'\n", b->name,
+                precision_name(prec), precision_name(b->precision));
     if (runner_init(&r, b, m, ml, bos, err, sizeof err)) {
         rc = fail(err);
         goto out;
@@ -401,6 +410,7 @@ int cli_eval(int argc, char **argv)
                                  .arch = m->cfg.arch_name,
                                  .backend = b->name,
                                  .device = b->device,
+                                 .precision = precision_name(b->precision),
                                  .max_len = ml,
                                  .bos = bos,
                                  .limit = o.limit,

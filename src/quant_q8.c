@@ -373,17 +373,30 @@ HELPER float hsum(__m256 v)
     return _mm_cvtss_f32(r);
 }
 
-/* float dot of n (even) values */
-HELPER float fdot(const float *a, const float *b, int n)
+/* macc[t] += dot(M, s_t) over n (even) values for T activation rows: M is loaded once
+ * for all tokens, and the tokens' sums are independent chains */
+HELPER void mins_dot(const float *M, const uint8_t *act, size_t act_stride, int64_t n_act,
+                     int64_t off, int n, int T, float *macc)
 {
-    __m256 acc = _mm256_setzero_ps();
+    __m256 a[Q8_TILE][2];
+    for (int t = 0; t < T; t++)
+        a[t][0] = a[t][1] = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    float tail = 0.0f;
-    for (; i < n; i++)
-        tail += a[i] * b[i];
-    return hsum(acc) + tail;
+    for (; i + 16 <= n; i += 16) {
+        __m256 m0 = _mm256_loadu_ps(M + i), m1 = _mm256_loadu_ps(M + i + 8);
+        for (int t = 0; t < T; t++) {
+            const float *s = act_s(act + (size_t)t * act_stride, n_act) + off + i;
+            a[t][0] = _mm256_fmadd_ps(m0, _mm256_loadu_ps(s), a[t][0]);
+            a[t][1] = _mm256_fmadd_ps(m1, _mm256_loadu_ps(s + 8), a[t][1]);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        const float *s = act_s(act + (size_t)t * act_stride, n_act) + off;
+        float tail = 0.0f;
+        for (int k = i; k < n; k++)
+            tail += M[k] * s[k];
+        macc[t] += hsum(_mm256_add_ps(a[t][0], a[t][1])) + tail;
+    }
 }
 
 enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the stack */
@@ -391,53 +404,81 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
 #define VNNI_DOT(acc, u, x) _mm256_dpbusd_avx_epi32(acc, u, x)
 
 /* The kernel: T tokens, `vnni` selects vpdpbusd; all constant in each instance. */
+/* One chunk of 32 weights (quants of chunk c at bp, activation chunk cc, half scales S0,
+ * S1) against T tokens, into accumulator set AI. */
+#define CHUNK_STEP(type, T, vnni, bp, c, cc, S0, S1, AI)                                           \
+    do {                                                                                           \
+        __m256i u = chunk_avx(type, bp, c), su = u;                                                \
+        if (type == Q_Q8_0) su = _mm256_sign_epi8(u, u);                                           \
+        const __m256 Sv = _mm256_set_m128(_mm_set1_ps(S1), _mm_set1_ps(S0));                       \
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)                                        \
+        {                                                                                          \
+            const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;                      \
+            __m256i x = load32(a + 32 * (cc));                                                     \
+            if (type == Q_Q8_0) x = _mm256_sign_epi8(x, u);                                        \
+            __m256i i32;                                                                           \
+            if (vnni)                                                                              \
+                i32 = VNNI_DOT(_mm256_setzero_si256(), su, x);                                     \
+            else                                                                                   \
+                i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(su, x), ones);                        \
+            __m256 sd = _mm256_mul_ps(Sv, _mm256_set1_ps(act_d(a, n)[cc]));                        \
+            acc[t][AI] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), sd, acc[t][AI]);                 \
+        }                                                                                          \
+    } while (0)
+
+/* The kernel: T tokens, `vnni` selects vpdpbusd; all constant in each instance. One token
+ * alternates between two accumulators (the FMA latency); several tokens interleave. */
 #define TILE_BODY(type, T, vnni)                                                                   \
     do {                                                                                           \
         const uint8_t *b = row;                                                                    \
-        const int cps = sb_chunks(type);                                                           \
+        const int bytes = sb_bytes(type);                                                          \
         const bool has_m = type != Q_Q8_0;                                                         \
         const __m256i ones = _mm256_set1_epi16(1);                                                 \
-        __m256 acc[T];                                                                             \
+        __m256 acc[T][2];                                                                          \
         float macc[T];                                                                             \
         for (int t = 0; t < T; t++) {                                                              \
-            acc[t] = _mm256_setzero_ps();                                                          \
+            acc[t][0] = acc[t][1] = _mm256_setzero_ps();                                           \
             macc[t] = 0.0f;                                                                        \
         }                                                                                          \
         for (int64_t seg = 0; seg < n; seg += SEG) {                                               \
-            const int64_t seg_end = seg + SEG < n ? seg + SEG : n;                                 \
-            float Mseg[SEG / 16];                                                                  \
-            for (int64_t c0 = seg / 32; c0 < seg_end / 32; c0 += cps, b += sb_bytes(type)) {       \
-                float S[16], M[16];                                                                \
-                sb_scales_avx(type, b, S, M);                                                      \
-                if (has_m) memcpy(Mseg + 2 * (c0 - seg / 32), M, sizeof(float) * 2 * cps);         \
-                for (int c = 0; c < cps; c++) {                                                    \
-                    __m256i u = chunk_avx(type, b, c), su = u;                                     \
-                    if (type == Q_Q8_0) su = _mm256_sign_epi8(u, u);                               \
-                    const __m256 Sv =                                                              \
-                        _mm256_set_m128(_mm_set1_ps(S[2 * c + 1]), _mm_set1_ps(S[2 * c]));         \
-                    const int64_t cc = c0 + c;                                                     \
-                    for (int t = 0; t < T; t++) {                                                  \
-                        const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;          \
-                        __m256i x = load32(a + 32 * cc);                                           \
-                        if (type == Q_Q8_0) x = _mm256_sign_epi8(x, u);                            \
-                        __m256i i32;                                                               \
-                        if (vnni)                                                                  \
-                            i32 = VNNI_DOT(_mm256_setzero_si256(), su, x);                         \
-                        else                                                                       \
-                            i32 = _mm256_madd_epi16(_mm256_maddubs_epi16(su, x), ones);            \
-                        __m256 sd = _mm256_mul_ps(Sv, _mm256_set1_ps(act_d(a, n)[cc]));            \
-                        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), sd, acc[t]);             \
+            const int64_t seg_end = seg + SEG < n ? seg + SEG : n, cend = seg_end / 32;            \
+            float Mseg[SEG / 16], S[16], M[16];                                                    \
+            int64_t c0 = seg / 32;                                                                 \
+            if (sb_chunks(type) == 8) {                                                            \
+                for (; c0 < cend; c0 += 8, b += bytes) {                                           \
+                    sb_scales_avx(type, b, S, M);                                                  \
+                    memcpy(Mseg + 2 * (c0 - seg / 32), M, sizeof M);                               \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) CHUNK_STEP(                \
+                        type, T, vnni, b, c, c0 + c, S[2 * c], S[2 * c + 1], T == 1 ? c & 1 : 0);  \
+                }                                                                                  \
+            } else {                                                                               \
+                for (; c0 + 4 <= cend; c0 += 4, b += 4 * bytes) {                                  \
+                    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                            \
+                    {                                                                              \
+                        sb_scales_avx(type, b + k * bytes, S, M);                                  \
+                        if (has_m) {                                                               \
+                            Mseg[2 * (c0 + k - seg / 32)] = M[0];                                  \
+                            Mseg[2 * (c0 + k - seg / 32) + 1] = M[1];                              \
+                        }                                                                          \
+                        CHUNK_STEP(type, T, vnni, b + k * bytes, 0, c0 + k, S[0], S[1],            \
+                                   T == 1 ? k & 1 : 0);                                            \
                     }                                                                              \
+                }                                                                                  \
+                for (; c0 < cend; c0++, b += bytes) {                                              \
+                    sb_scales_avx(type, b, S, M);                                                  \
+                    if (has_m) {                                                                   \
+                        Mseg[2 * (c0 - seg / 32)] = M[0];                                          \
+                        Mseg[2 * (c0 - seg / 32) + 1] = M[1];                                      \
+                    }                                                                              \
+                    CHUNK_STEP(type, T, vnni, b, 0, c0, S[0], S[1], 0);                            \
                 }                                                                                  \
             }                                                                                      \
             if (has_m)                                                                             \
-                for (int t = 0; t < T; t++) {                                                      \
-                    const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;              \
-                    macc[t] += fdot(Mseg, act_s(a, n) + seg / 16, (int)((seg_end - seg) / 16));    \
-                }                                                                                  \
+                mins_dot(Mseg, (const uint8_t *)act, act_stride, n, seg / 16,                      \
+                         (int)((seg_end - seg) / 16), T, macc);                                    \
         }                                                                                          \
         for (int t = 0; t < T; t++)                                                                \
-            out[t] = hsum(acc[t]) + macc[t];                                                       \
+            out[t] = hsum(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];                          \
     } while (0)
 
 #define KERNELS(name, type)                                                                        \

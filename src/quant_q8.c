@@ -360,9 +360,55 @@ HELPER float f16_hw(const uint8_t *p)
     return _cvtsh_ss(rd16(p));
 }
 
+/* 8 bytes (unsigned or signed) as 8 floats */
+HELPER __m256 u8x8_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+HELPER __m256 i8x8_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+/* v0..v7 stored as v0 v0 v1 v1 .. v7 v7 */
+HELPER void store_pairs(float *dst, __m256 v)
+{
+    __m256 lo = _mm256_unpacklo_ps(v, v), hi = _mm256_unpackhi_ps(v, v);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+/* as sb_scales(), the packed K scales unpacked by word operations and converted 8 at a time */
 HELPER void sb_scales_avx(uint32_t type, const uint8_t *b, float *S, float *M)
 {
-    SB_SCALES_BODY(f16_hw);
+    if (type == Q_Q4_K || type == Q_Q5_K) {
+        uint32_t u0 = rd32(b + 4), u1 = rd32(b + 8), u2 = rd32(b + 12);
+        uint64_t sc = (uint64_t)(u0 & 0x3F3F3F3Fu) |
+                      (uint64_t)((u2 & 0x0F0F0F0Fu) | (u0 >> 6 & 0x03030303u) << 4) << 32;
+        uint64_t mn = (uint64_t)(u1 & 0x3F3F3F3Fu) |
+                      (uint64_t)((u2 >> 4 & 0x0F0F0F0Fu) | (u1 >> 6 & 0x03030303u) << 4) << 32;
+        store_pairs(S, _mm256_mul_ps(_mm256_set1_ps(f16_hw(b)), u8x8_ps(sc)));
+        store_pairs(M, _mm256_mul_ps(_mm256_set1_ps(-f16_hw(b + 2)), u8x8_ps(mn)));
+    } else if (type == Q_Q6_K) {
+        __m256 d = _mm256_set1_ps(f16_hw(b + 208)), m32 = _mm256_set1_ps(-32.0f);
+        for (int k = 0; k < 2; k++) {
+            uint64_t v;
+            memcpy(&v, b + 192 + 8 * k, 8);
+            __m256 sv = _mm256_mul_ps(d, i8x8_ps(v));
+            _mm256_storeu_ps(S + 8 * k, sv);
+            _mm256_storeu_ps(M + 8 * k, _mm256_mul_ps(m32, sv));
+        }
+    } else if (type == Q_Q2_K) {
+        __m256 d = _mm256_set1_ps(f16_hw(b + 80)), dm = _mm256_set1_ps(-f16_hw(b + 82));
+        for (int k = 0; k < 2; k++) {
+            uint64_t v;
+            memcpy(&v, b + 8 * k, 8);
+            _mm256_storeu_ps(S + 8 * k, _mm256_mul_ps(d, u8x8_ps(v & 0x0F0F0F0F0F0F0F0Full)));
+            _mm256_storeu_ps(M + 8 * k, _mm256_mul_ps(dm, u8x8_ps(v >> 4 & 0x0F0F0F0F0F0F0F0Full)));
+        }
+    } else {
+        SB_SCALES_BODY(f16_hw);
+    }
 }
 
 HELPER float hsum(__m256 v)

@@ -24,9 +24,9 @@ struct cpu_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t start, done;
-    uint64_t generation;
-    int32_t pending; /* workers still running the current job */
-    bool quit;
+    atomic_uint_fast64_t generation; /* written under mu; read by spinning workers */
+    atomic_int pending;              /* workers still running the current job */
+    atomic_bool quit;
     /* current job */
     pool_fn fn;
     void *ctx;
@@ -49,6 +49,17 @@ static void run_chunks(struct cpu_pool *p, int32_t id)
     }
 }
 
+/* Between the products of one token there are only microseconds: a thread polls for
+ * that long before it sleeps, so that most jobs start and end without a system call. */
+enum { SPIN_ROUNDS = 4000 };
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -57,19 +68,24 @@ static void *worker_main(void *arg)
     free(wa);
     uint64_t seen = 0;
     for (;;) {
+        for (int k = 0;
+             k < SPIN_ROUNDS && atomic_load(&p->generation) == seen && !atomic_load(&p->quit); k++)
+            cpu_relax();
         pthread_mutex_lock(&p->mu);
-        while (!p->quit && p->generation == seen)
+        while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
             pthread_cond_wait(&p->start, &p->mu);
-        if (p->quit) {
+        if (atomic_load(&p->quit)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
         }
-        seen = p->generation;
+        seen = atomic_load(&p->generation);
         pthread_mutex_unlock(&p->mu);
         run_chunks(p, id);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            pthread_mutex_lock(&p->mu); /* the caller checks pending under mu before waiting */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -111,7 +127,7 @@ void cpu_pool_free(struct cpu_pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = true;
+    atomic_store(&p->quit, true);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     for (int32_t i = 1; i < p->n_threads; i++)
@@ -138,13 +154,15 @@ static void pool_for(struct cpu_pool *p, pool_fn fn, void *ctx, int64_t n_items,
     p->n_items = n_items;
     p->chunk = chunk;
     atomic_store(&p->next, 0);
-    p->pending = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->pending, p->n_threads - 1);
+    atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     run_chunks(p, 0);
+    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&p->pending) > 0; k++)
+        cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    while (atomic_load(&p->pending) > 0)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

@@ -3,9 +3,11 @@
  * shared models end to end in both precisions. */
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "backend.h"
 #include "cpu.h"
@@ -389,6 +391,103 @@ START_TEST(test_fast_perplexity)
 }
 END_TEST
 
+/* ---- the command line: --precision on bench and logits ---- */
+
+struct cmd_result {
+    int code;
+    char *out, *err;
+};
+
+static struct cmd_result run_joule(const char *fmt, ...)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char dir[] = "/tmp/joule-cpu-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
+    int st = system(cmd);
+    struct cmd_result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    snprintf(cmd, sizeof cmd, "%s/out", dir);
+    r.out = test_read_file(cmd, NULL);
+    remove(cmd);
+    snprintf(cmd, sizeof cmd, "%s/err", dir);
+    r.err = test_read_file(cmd, NULL);
+    remove(cmd);
+    rmdir(dir);
+    ck_assert(r.out && r.err);
+    return r;
+}
+
+#define BENCH_TINY "bench --synthetic test-tiny-q8_0 --device cpu -t 2 -p 16 -n 2 -r 1 --idle 0"
+
+START_TEST(test_cli_bench_records_precision)
+{
+    struct cmd_result r = run_joule(BENCH_TINY " -o json --precision fast");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "\"precision\": \"fast\""), "%s", r.out);
+    free(r.out), free(r.err);
+    r = run_joule(BENCH_TINY " -o json");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, PRECISION_DEFAULT == PRECISION_FAST ? "\"precision\": \"fast\""
+                                                                    : "\"precision\": \"exact\""),
+                  "%s", r.out);
+    free(r.out), free(r.err);
+    r = run_joule(BENCH_TINY " --precision fast");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "| precision |") && strstr(r.out, "| fast |"), "%s", r.out);
+    free(r.out), free(r.err);
+    r = run_joule(BENCH_TINY " -o csv --precision exact");
+    ck_assert_msg(r.code == 0 && strstr(r.out, ",precision,") && strstr(r.out, ",exact,"), "%s",
+                  r.out);
+    free(r.out), free(r.err);
+    r = run_joule(BENCH_TINY " --precision float16");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "--precision"), "%s", r.err);
+    free(r.out), free(r.err);
+}
+END_TEST
+
+/* logits through the command line: exact is the default and the reference bits, fast
+ * differs from it but stays close */
+START_TEST(test_cli_logits_precision)
+{
+    NEED_SHARED(shared);
+    const char *ids = "1 415 302 77 9 512 33 2 640 18 5 901 47";
+    char path[3][64];
+    const char *mode[3] = {"", "--precision exact", "--precision fast"};
+    float *l[3];
+    size_t bytes[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(path[k], sizeof path[k], "/tmp/joule-cpu-logits-%d-%d.f32", (int)getpid(), k);
+        struct cmd_result r =
+            run_joule("logits -m %s/models/tiny-llama-Q4_0.gguf --device cpu -t 2 --tokens '%s' "
+                      "-o %s %s",
+                      shared, ids, path[k], mode[k]);
+        ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+        free(r.out), free(r.err);
+        l[k] = (float *)test_read_file(path[k], &bytes[k]);
+        ck_assert_ptr_nonnull(l[k]);
+        remove(path[k]);
+    }
+    ck_assert(bytes[0] == bytes[1] && bytes[1] == bytes[2] && bytes[0] == 13 * 1024 * 4);
+    int default_is = PRECISION_DEFAULT == PRECISION_FAST ? 2 : 1;
+    ck_assert(memcmp(l[0], l[default_is], bytes[0]) == 0);
+    ck_assert(memcmp(l[1], l[2], bytes[1]) != 0);
+    double worst = 0;
+    for (size_t i = 0; i < bytes[1] / 4; i++)
+        worst = fmax(worst, fabs((double)l[1][i] - l[2][i]));
+    ck_assert_msg(worst < 2.0, "fast vs exact: %g", worst);
+    for (int k = 0; k < 3; k++)
+        free(l[k]);
+}
+END_TEST
+
 Suite *cpu_suite(void)
 {
     Suite *s = suite_create("cpu");
@@ -402,5 +501,10 @@ Suite *cpu_suite(void)
     tcase_add_loop_test(mdl, test_fast_logits, 0, N_STEMS);
     tcase_add_loop_test(mdl, test_fast_perplexity, 0, N_STEMS);
     suite_add_tcase(s, mdl);
+    TCase *cli = tcase_create("cli");
+    tcase_set_timeout(cli, 120);
+    tcase_add_test(cli, test_cli_bench_records_precision);
+    tcase_add_test(cli, test_cli_logits_precision);
+    suite_add_tcase(s, cli);
     return s;
 }

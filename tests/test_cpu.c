@@ -321,7 +321,7 @@ START_TEST(test_fast_logits)
     double top1 = (double)agree / (double)rows;
     fprintf(stderr, "  %-18s fast  max abs logit error %.4f  top-1 agreement %.4f\n", stem, max_err,
             top1);
-    /* 8-bit activations: 0.93..0.99 here (llama.cpp's default path: 0.93..0.98); fast is
+    /* 8-bit activations: 0.926..0.987 here (llama.cpp's default path: 0.93..0.98); fast is
      * the default only where every model holds 0.93 (backend.h, PRECISION_DEFAULT) */
     ck_assert_msg(top1 >= (PRECISION_DEFAULT == PRECISION_FAST ? 0.93 : 0.92),
                   "%s: fast top-1 agreement %g", stem, top1);

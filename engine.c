@@ -217,7 +217,9 @@ static const char *logits_help =
     "  --tokens IDS       token ids separated by spaces or commas\n"
     "  -o, --output FILE  where to write the logits\n"
     "  --device D         auto (default: a GPU if present, else the CPU), cpu, vulkan, vulkan:N\n"
-    "  -t, --threads N    CPU threads (default: all cores)\n";
+    "  -t, --threads N    CPU threads (default: all cores)\n"
+    "  --precision P      exact (float activations, the reference; default) or fast (8-bit\n"
+    "                     activations, integer dot products; CPU backend)\n";
 
 static int parse_tokens(const struct cli *a, const char *s, int32_t **out, size_t *n)
 {
@@ -494,9 +496,10 @@ static int cmd_run(int argc, char **argv)
     double t2 = now_s();
     fprintf(stderr,
             "%s: prompt %zu tokens in %.3f s (%.2f tok/s), generation %d tokens in %.3f s "
-            "(%.2f tok/s), device %s\n",
+            "(%.2f tok/s), device %s, precision %s\n",
             a->cmd, n_prompt, t1 - t0, (double)n_prompt / (t1 - t0), gr.n_gen, t2 - t1,
-            gr.n_gen > 0 ? (double)gr.n_gen / (t2 - t1) : 0.0, b->name);
+            gr.n_gen > 0 ? (double)gr.n_gen / (t2 - t1) : 0.0, b->name,
+            precision_name(b->precision));
     if (meter) print_energy(a, meter, &win, (double)n_prompt + (double)gr.n_gen);
     if (gr.stopped) rc = CLI_EXIT_INTERRUPTED; /* the text so far and the statistics are out */
 done:

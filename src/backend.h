@@ -11,10 +11,35 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "model.h"
 
 struct backend;
+
+/* How activations meet the weights. exact: float activations against the weights as
+ * stored (the reference; ../shared/models tolerances). fast: activations quantized to 8
+ * bits per 32 values and integer dot products (CPU backend, quantized weight types).
+ * Every output that reports speed or accuracy records which one ran. */
+enum precision { PRECISION_EXACT = 0, PRECISION_FAST = 1 };
+/* what a command uses when --precision is not given */
+#define PRECISION_DEFAULT PRECISION_EXACT
+
+static inline const char *precision_name(enum precision p)
+{
+    return p == PRECISION_FAST ? "fast" : "exact";
+}
+/* "exact" or "fast"; returns 0, or -1 for anything else */
+static inline int precision_parse(const char *s, enum precision *out)
+{
+    if (s && strcmp(s, "exact") == 0)
+        *out = PRECISION_EXACT;
+    else if (s && strcmp(s, "fast") == 0)
+        *out = PRECISION_FAST;
+    else
+        return -1;
+    return 0;
+}
 
 struct backend_ops {
     /* logits: n x n_vocab floats when all_logits, else 1 x n_vocab (the last token) */
@@ -26,11 +51,13 @@ struct backend_ops {
 struct backend {
     const struct backend_ops *ops;
     const struct model *model;
-    int32_t n_ctx;       /* KV cache capacity in positions */
-    int32_t max_batch;   /* largest n per forward call */
-    char name[64];       /* "cpu", "vulkan" */
-    char device[256];    /* human-readable device description */
-    char pci_bus_id[16]; /* "0000:01:00.0" for a PCI GPU (meter matching), else "" */
+    int32_t n_ctx;            /* KV cache capacity in positions */
+    int32_t max_batch;        /* largest n per forward call */
+    char name[64];            /* "cpu", "vulkan" */
+    char device[256];         /* human-readable device description */
+    char pci_bus_id[16];      /* "0000:01:00.0" for a PCI GPU (meter matching), else "" */
+    enum precision precision; /* in effect; set through backend_set_precision() */
+    bool has_fast;            /* the backend implements PRECISION_FAST */
 };
 
 /* Checks the input once for every backend, so their forward() may trust it. */
@@ -49,6 +76,13 @@ static inline int backend_forward(struct backend *b, const int32_t *tokens, int3
             return -1;
         }
     return b->ops->forward(b, tokens, n, pos, all_logits, logits, err, errlen);
+}
+/* Asks for a precision; a backend without the fast path stays exact. Returns the one
+ * in effect (what outputs must record). */
+static inline enum precision backend_set_precision(struct backend *b, enum precision p)
+{
+    b->precision = p == PRECISION_FAST && b->has_fast ? PRECISION_FAST : PRECISION_EXACT;
+    return b->precision;
 }
 static inline void backend_destroy(struct backend *b)
 {

@@ -275,6 +275,7 @@ int cli_bench(int argc, char **argv)
                 rc = error_exit(&a, err);
                 goto done;
             }
+            cli_apply_precision(&a, &o.c, b);
         }
     }
     bm.params = m->n_params;

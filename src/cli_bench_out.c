@@ -68,11 +68,13 @@ void bench_write_md(FILE *out, const struct bench_report *r)
     fprintf(out, "joule bench: %s%s, %s, %s params, %s (%s)\n\n", bm->name,
             bm->synthetic ? " (synthetic weights)" : "", size, params, r->backend->name,
             r->backend->device);
-    fprintf(out, "| model | size | params | backend | threads | test | t/s | energy J | source | "
-                 "above idle J | J/token | token/J | $/Mtok energy | $/Mtok hw | $/Mtok |\n");
     fprintf(out,
-            "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | "
-            "---: | ---: | ---: |\n");
+            "| model | size | params | backend | threads | precision | test | t/s | energy J | "
+            "source | above idle J | J/token | token/J | $/Mtok energy | $/Mtok hw | $/Mtok "
+            "|\n");
+    fprintf(out,
+            "| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: "
+            "| ---: | ---: | ---: |\n");
     bool any_short = false;
     for (int i = 0; i < r->n; i++) {
         const struct bench_result *x = &r->res[i];
@@ -80,9 +82,9 @@ void bench_write_md(FILE *out, const struct bench_report *r)
         bench_derive(r, x, &d);
         char name[64];
         test_name(x, name, sizeof name);
-        fprintf(out, "| %s%s | %s | %s | %s | %d | %s | %.2f ± %.2f | ", bm->name,
+        fprintf(out, "| %s%s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | ", bm->name,
                 bm->synthetic ? " (synthetic)" : "", size, params, r->backend->name, r->threads,
-                name, x->tps.mean, x->tps.stddev);
+                precision_name(r->backend->precision), name, x->tps.mean, x->tps.stddev);
         if (!d.energy) {
             const char *na = why_short(&x->energy);
             fprintf(out, "%s | n/a | n/a | %s | %s | n/a | ", na, na, na);
@@ -177,7 +179,8 @@ void bench_write_json(FILE *out, const struct bench_report *r)
     json_str(out, r->backend->name);
     fprintf(out, ", \"device\": ");
     json_str(out, r->backend->device);
-    fprintf(out, ", \"threads\": %d},\n", r->threads);
+    fprintf(out, ", \"threads\": %d, \"precision\": \"%s\"},\n", r->threads,
+            precision_name(r->backend->precision));
     double idle = 0;
     bool idle_known = meter_idle_w(m, &idle);
     fprintf(out, "  \"energy\": {\"source\": \"%s\", \"scope\": \"%s\", \"method\": ",
@@ -270,7 +273,8 @@ static void csv_num(FILE *out, double v, bool known)
 void bench_write_csv(FILE *out, const struct bench_report *r)
 {
     const struct bench_model *bm = r->model;
-    fprintf(out, "model,synthetic,size_bytes,params,backend,device,threads,test,kind,n_tokens,"
+    fprintf(out, "model,synthetic,size_bytes,params,backend,device,threads,precision,test,kind,"
+                 "n_tokens,"
                  "depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
                  "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
                  "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
@@ -290,10 +294,10 @@ void bench_write_csv(FILE *out, const struct bench_report *r)
         csv_str(out, r->backend->name);
         fputc(',', out);
         csv_str(out, r->backend->device);
-        fprintf(out, ",%d,%s,%s,%d,%d,%d,%.6g,%.6g,%.6g,%" PRIu64 ",%s,%s", r->threads, name,
-                x->test.kind == BENCH_PP ? "pp" : "tg", x->test.n, x->test.depth, x->reps,
-                x->tps.mean, x->tps.stddev, x->seconds, x->tokens, meter_source_name(x->energy.src),
-                meter_scope(r->meter));
+        fprintf(out, ",%d,%s,%s,%s,%d,%d,%d,%.6g,%.6g,%.6g,%" PRIu64 ",%s,%s", r->threads,
+                precision_name(r->backend->precision), name, x->test.kind == BENCH_PP ? "pp" : "tg",
+                x->test.n, x->test.depth, x->reps, x->tps.mean, x->tps.stddev, x->seconds,
+                x->tokens, meter_source_name(x->energy.src), meter_scope(r->meter));
         csv_num(out, d.joules, d.energy);
         csv_num(out, d.above_j, d.energy && d.above_idle);
         csv_num(out, idle, idle_known);

@@ -401,6 +401,7 @@ int cli_eval(int argc, char **argv)
                                  .arch = m->cfg.arch_name,
                                  .backend = b->name,
                                  .device = b->device,
+                                 .precision = precision_name(b->precision),
                                  .max_len = ml,
                                  .bos = bos,
                                  .limit = o.limit,

@@ -252,7 +252,9 @@ bool cli_seed(struct cli *a, uint64_t *out)
 const char cli_help_device[] =
     "  --device D               auto (default: a GPU if present, else the CPU), cpu, vulkan,\n"
     "                           vulkan:N\n"
-    "  -t, --threads N          CPU threads, 1 to 1024 (default: all cores)\n";
+    "  -t, --threads N          CPU threads, 1 to 1024 (default: all cores)\n"
+    "  --precision P            exact (float activations, the reference; default) or fast\n"
+    "                           (8-bit activations, integer dot products; CPU backend)\n";
 const char cli_help_ctx[] =
     "  -c, --ctx-size N         context size in tokens (default: the model's, at most 4096)\n";
 const char cli_help_sampling[] =
@@ -287,6 +289,7 @@ void cli_common_init(struct cli_common *c, unsigned groups)
     memset(c, 0, sizeof *c);
     c->groups = groups;
     c->device = "auto";
+    c->precision = PRECISION_DEFAULT;
     sample_defaults(&c->sp);
     c->idle_s = 5;
     c->energy_min = 10;
@@ -312,6 +315,13 @@ int cli_common_flag(struct cli *a, struct cli_common *c)
             return 1;
         }
         if (cli_is(a, "-t", "--threads")) return cli_int(a, 1, 1024, &c->threads) ? 1 : -1;
+        if (cli_is(a, NULL, "--precision")) {
+            static const char *const names[] = {"exact", "fast", NULL};
+            int k;
+            if (!cli_choice(a, names, &k)) return -1;
+            c->precision = k == 1 ? PRECISION_FAST : PRECISION_EXACT;
+            return 1;
+        }
     }
     if ((g & CLI_CTX) && (cli_is(a, "-c", "--ctx") || cli_is(a, NULL, "--ctx-size")))
         return cli_int(a, 1, 1 << 20, &c->ctx) ? 1 : -1;
@@ -429,7 +439,16 @@ int cli_open_backend(const struct cli *a, const struct cli_common *c, const stru
         0)
         return cli_fail(a, "%s", err);
     if (notice[0]) fprintf(stderr, "%s: %s\n", a->cmd, notice);
+    cli_apply_precision(a, c, *b);
     return 0;
+}
+
+void cli_apply_precision(const struct cli *a, const struct cli_common *c, struct backend *b)
+{
+    enum precision want = c->precision == PRECISION_FAST ? PRECISION_FAST : PRECISION_EXACT;
+    if (backend_set_precision(b, want) != want)
+        fprintf(stderr, "%s: %s has no '%s' precision; running '%s'\n", a->cmd, b->name,
+                precision_name(want), precision_name(b->precision));
 }
 
 bool cli_backend_is_gpu(const struct backend *b)

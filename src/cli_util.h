@@ -93,7 +93,7 @@ bool cli_parse_list(const char *s, long lo, long hi, int32_t *v, int max, int *n
 
 enum cli_group {
     CLI_MODEL = 1 << 0,    /* -m, --model FILE */
-    CLI_DEVICE = 1 << 1,   /* --device D, -t/--threads N */
+    CLI_DEVICE = 1 << 1,   /* --device D, -t/--threads N, --precision P */
     CLI_CTX = 1 << 2,      /* -c, --ctx, --ctx-size N */
     CLI_SAMPLING = 1 << 3, /* --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n */
     CLI_SEED = 1 << 4,     /* -s, --seed S (CLI_SAMPLING: the sampler's seed) */
@@ -110,6 +110,7 @@ struct cli_common {
     const char *model;       /* NULL: not given */
     const char *device;      /* "auto" unless given */
     int32_t threads;         /* 0: all cores */
+    int precision;           /* enum precision (backend.h); PRECISION_DEFAULT unless given */
     int32_t ctx;             /* 0: the default (cli_ctx_default) */
     struct sample_params sp; /* sample_defaults() unless given */
     uint64_t seed;           /* CLI_SEED */
@@ -122,7 +123,7 @@ struct cli_common {
 };
 
 /* The texts of the shared flags for --help, one line or two per flag. */
-extern const char cli_help_device[];   /* --device, -t */
+extern const char cli_help_device[];   /* --device, -t, --precision */
 extern const char cli_help_ctx[];      /* -c */
 extern const char cli_help_sampling[]; /* the sampling flags and --seed */
 extern const char cli_help_tdp[];      /* --tdp */
@@ -157,6 +158,9 @@ int32_t cli_ctx_default(const struct cli_common *c, const struct model *m);
  * with a cache of n_ctx positions. 0, or 1 with the error printed. */
 int cli_open_backend(const struct cli *a, const struct cli_common *c, const struct model *m,
                      int32_t n_ctx, struct backend **b);
+/* Sets c's precision on b (a backend without the fast path stays exact, with a notice on
+ * stderr); what runs is b->precision, which outputs record. */
+void cli_apply_precision(const struct cli *a, const struct cli_common *c, struct backend *b);
 /* Whether the backend runs on a GPU (not the CPU backend, not a CPU Vulkan device). */
 bool cli_backend_is_gpu(const struct backend *b);
 /* The energy meter for work on b with c's threads and --tdp; NULL when out of memory. */

@@ -1,6 +1,7 @@
-/* cpu — graph executor on the CPU. Kernels are plain float C; the only speed
- * tricks are threading over output rows and dequantizing a weight row once for a
- * whole batch of tokens. */
+/* cpu — graph executor on the CPU. Two precisions (backend.h): exact runs plain
+ * float kernels, threaded over output rows, dequantizing a weight row once for a whole
+ * batch of tokens; fast quantizes each activation row once per product into 8-bit
+ * blocks and runs the integer kernels of quant_q8 on tiles of rows x tokens. */
 #include "cpu.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "quant.h"
+#include "quant_q8.h"
 
 /* ---- thread pool: one parallel-for at a time, the caller takes part ---- */
 
@@ -22,9 +24,9 @@ struct cpu_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t start, done;
-    uint64_t generation;
-    int32_t pending; /* workers still running the current job */
-    bool quit;
+    atomic_uint_fast64_t generation; /* written under mu; read by spinning workers */
+    atomic_int pending;              /* workers still running the current job */
+    atomic_bool quit;
     /* current job */
     pool_fn fn;
     void *ctx;
@@ -47,6 +49,17 @@ static void run_chunks(struct cpu_pool *p, int32_t id)
     }
 }
 
+/* Between the products of one token there are only microseconds: a thread polls for
+ * that long before it sleeps, so that most jobs start and end without a system call. */
+enum { SPIN_ROUNDS = 4000 };
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -55,19 +68,24 @@ static void *worker_main(void *arg)
     free(wa);
     uint64_t seen = 0;
     for (;;) {
+        for (int k = 0;
+             k < SPIN_ROUNDS && atomic_load(&p->generation) == seen && !atomic_load(&p->quit); k++)
+            cpu_relax();
         pthread_mutex_lock(&p->mu);
-        while (!p->quit && p->generation == seen)
+        while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
             pthread_cond_wait(&p->start, &p->mu);
-        if (p->quit) {
+        if (atomic_load(&p->quit)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
         }
-        seen = p->generation;
+        seen = atomic_load(&p->generation);
         pthread_mutex_unlock(&p->mu);
         run_chunks(p, id);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            pthread_mutex_lock(&p->mu); /* the caller checks pending under mu before waiting */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -109,7 +127,7 @@ void cpu_pool_free(struct cpu_pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = true;
+    atomic_store(&p->quit, true);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     for (int32_t i = 1; i < p->n_threads; i++)
@@ -136,13 +154,15 @@ static void pool_for(struct cpu_pool *p, pool_fn fn, void *ctx, int64_t n_items,
     p->n_items = n_items;
     p->chunk = chunk;
     atomic_store(&p->next, 0);
-    p->pending = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->pending, p->n_threads - 1);
+    atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     run_chunks(p, 0);
+    for (int k = 0; k < SPIN_ROUNDS && atomic_load(&p->pending) > 0; k++)
+        cpu_relax();
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    while (atomic_load(&p->pending) > 0)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
@@ -236,6 +256,100 @@ void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const
     struct matmul_job j = {dst, w, bias, src, n, accumulate, scratch};
     pool_for(pool, matmul_rows, &j, w->ne1, MM_TILE);
     free(scratch);
+}
+
+/* ---- fast precision: 8-bit activations ---- */
+
+struct q8_job {
+    float *dst;
+    const struct weight *w;
+    const float *bias;
+    const uint8_t *act; /* n rows of act_stride bytes */
+    size_t act_stride;
+    int32_t n;
+    bool accumulate;
+};
+
+/* A block of rows: for each group of up to Q8_TILE tokens, each row of the block meets
+ * the group in one kernel call; the block's weights stay in cache across the groups. */
+static void q8_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    const struct q8_job *j = ctx;
+    const struct weight *w = j->w;
+    const uint8_t *base = w->data;
+    for (int32_t t0 = 0; t0 < j->n; t0 += Q8_TILE) {
+        int nt = j->n - t0 < Q8_TILE ? j->n - t0 : Q8_TILE;
+        const uint8_t *a = j->act + (size_t)t0 * j->act_stride;
+        for (int64_t r = begin; r < end; r++) {
+            float out[Q8_TILE];
+            q8_dot_tile(w->type, base + r * w->row_bytes, a, j->act_stride, nt, w->ne0, out);
+            const float b = j->bias ? j->bias[r] : 0.0f;
+            for (int t = 0; t < nt; t++) {
+                float *y = j->dst + (int64_t)(t0 + t) * w->ne1 + r;
+                float v = j->bias ? out[t] + b : out[t];
+                *y = j->accumulate ? *y + v : v;
+            }
+        }
+    }
+}
+
+struct q8_quant_job {
+    const float *src;
+    uint8_t *act;
+    int64_t ne0;
+    size_t stride;
+};
+
+static void q8_quant_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    const struct q8_quant_job *j = ctx;
+    for (int64_t t = begin; t < end; t++)
+        q8_quantize_row(j->src + t * j->ne0, j->act + (size_t)t * j->stride, j->ne0);
+}
+
+static bool q8_usable(const struct weight *w)
+{
+    return q8_supported(w->type) && w->ne0 % 32 == 0;
+}
+
+/* Quantizes n activation rows of w->ne0 values into act. */
+static void q8_quantize(struct cpu_pool *pool, uint8_t *act, const float *src, int64_t ne0,
+                        int32_t n)
+{
+    struct q8_quant_job qj = {src, act, ne0, q8_act_bytes(ne0)};
+    pool_for(pool, q8_quant_rows, &qj, n, 8);
+}
+
+/* Rows per work item: the block's weights (about 64 KiB) stay in L2 while every token
+ * group passes; one row group per thread at least several times over for balance. */
+static int64_t q8_block_rows(const struct weight *w, int32_t n, int32_t threads)
+{
+    int64_t rb = n == 1 ? 16 : (int64_t)(65536 / (w->row_bytes ? w->row_bytes : 1));
+    int64_t fair = w->ne1 / ((int64_t)threads * 4);
+    if (rb > fair) rb = fair;
+    return rb < 4 ? 4 : rb;
+}
+
+static void q8_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
+                      const uint8_t *act, int32_t n, bool accumulate)
+{
+    struct q8_job j = {dst, w, bias, act, q8_act_bytes(w->ne0), n, accumulate};
+    pool_for(pool, q8_rows, &j, w->ne1, q8_block_rows(w, n, pool_threads(pool)));
+}
+
+void cpu_matmul_prec(struct cpu_pool *pool, enum precision prec, float *dst, const struct weight *w,
+                     const float *bias, const float *src, int32_t n, bool accumulate)
+{
+    if (n <= 0) return;
+    uint8_t *act = NULL;
+    if (prec == PRECISION_FAST && q8_usable(w)) act = malloc(q8_act_bytes(w->ne0) * (size_t)n);
+    if (!act) { /* exact, or no integer kernel for the type, or out of memory */
+        cpu_matmul(pool, dst, w, bias, src, n, accumulate);
+        return;
+    }
+    q8_quantize(pool, act, src, w->ne0, n);
+    q8_matmul(pool, dst, w, bias, act, n, accumulate);
+    free(act);
 }
 
 void cpu_rope_ext(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
@@ -357,6 +471,13 @@ struct cpu_backend {
     float *kcache, *vcache; /* n_layer x n_ctx x kv_dim */
     float *scores;          /* n_threads x n_ctx */
     int64_t kv_dim;
+    /* fast precision: quantized activations, reused while the same rows feed several
+     * products (q, k, v; gate, up) */
+    uint8_t *q8buf; /* max_batch rows of the widest matmul input */
+    const float *q8_src;
+    int32_t q8_rows;
+    enum act q8_id;
+    int64_t q8_ne0;
 };
 
 static void cpu_destroy(struct backend *b)
@@ -369,6 +490,7 @@ static void cpu_destroy(struct backend *b)
     free(cb->kcache);
     free(cb->vcache);
     free(cb->scores);
+    free(cb->q8buf);
     free(cb);
 }
 
@@ -382,6 +504,8 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
                       int32_t logit_row0, int32_t n_logit_rows)
 {
     const struct model_config *c = &cb->base.model->cfg;
+    const bool fast = cb->base.precision == PRECISION_FAST && cb->q8buf;
+    cb->q8_src = NULL;
     for (int32_t i = 0; i < cb->graph.n_ops; i++) {
         const struct op *o = &cb->graph.ops[i];
         int32_t rows = o->logits_rows ? n_logit_rows : n;
@@ -398,7 +522,18 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
                         c->rms_eps);
             break;
         case OP_MATMUL:
-            cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate);
+            if (fast && q8_usable(o->w)) {
+                if (cb->q8_src != src || cb->q8_rows != rows || cb->q8_ne0 != o->w->ne0) {
+                    q8_quantize(cb->pool, cb->q8buf, src, o->w->ne0, rows);
+                    cb->q8_src = src;
+                    cb->q8_rows = rows;
+                    cb->q8_ne0 = o->w->ne0;
+                    cb->q8_id = o->src;
+                }
+                q8_matmul(cb->pool, dst, o->w, f32_data(o->b), cb->q8buf, rows, o->accumulate);
+            } else {
+                cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate);
+            }
             break;
         case OP_ROPE:
             cpu_rope_ext(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base,
@@ -419,6 +554,8 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
         case OP_SWIGLU: cpu_swiglu(dst, src, (int64_t)n * c->n_ff); break;
         default: break;
         }
+        /* anything but a product may rewrite the quantized rows' source */
+        if (o->kind != OP_MATMUL || o->dst == cb->q8_id) cb->q8_src = NULL;
     }
 }
 
@@ -477,6 +614,16 @@ struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_
         cb->scores = malloc(sizeof(float) * (size_t)pool_threads(cb->pool) * (size_t)n_ctx);
         ok = cb->kcache && cb->vcache && cb->scores;
     }
+    int64_t q8_ne0 = 0; /* the widest input of a product with an integer kernel */
+    for (int32_t i = 0; i < cb->graph.n_ops; i++) {
+        const struct op *o = &cb->graph.ops[i];
+        if (o->kind == OP_MATMUL && q8_usable(o->w) && o->w->ne0 > q8_ne0) q8_ne0 = o->w->ne0;
+    }
+    if (ok && q8_ne0 > 0) {
+        cb->q8buf = malloc(q8_act_bytes(q8_ne0) * (size_t)cb->base.max_batch);
+        ok = cb->q8buf != NULL;
+    }
+    cb->base.has_fast = true;
     if (!ok) {
         snprintf(err, errlen, "out of memory allocating the CPU KV cache (%d positions, %.1f MiB)",
                  n_ctx, 2.0 * (double)kv * 4 / (1 << 20));

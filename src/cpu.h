@@ -28,6 +28,10 @@ void cpu_rmsnorm(float *dst, const float *src, const float *w, int32_t n, int32_
 /* dst[t][o] (+)= sum_i W[o][i] * src[t][i] + bias[o]; pool may be NULL (single thread) */
 void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
                 const float *src, int32_t n, bool accumulate);
+/* cpu_matmul in the given precision: PRECISION_FAST quantizes the n input rows to 8 bits
+ * and uses integer kernels where the weight type has them (quant_q8.h), else as exact */
+void cpu_matmul_prec(struct cpu_pool *pool, enum precision prec, float *dst, const struct weight *w,
+                     const float *bias, const float *src, int32_t n, bool accumulate);
 /* rotate n rows of n_heads x head_dim, the first rope_dim dims of each head */
 void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t rope_dim,
               int32_t pos0, float base, enum rope_type type);

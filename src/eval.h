@@ -89,6 +89,7 @@ int eval_col(const struct eval_result *res, const char *name);
 void eval_print_md(FILE *f, const struct eval_result *res, int n);
 struct eval_run_info {
     const char *model_path, *model_sha256, *model_name, *arch, *backend, *device;
+    const char *precision; /* "exact" or "fast" (backend.h); NULL: not recorded */
     int32_t max_len;
     bool bos;
     long limit;

@@ -227,6 +227,7 @@ void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_
     fputc('}', f);
     jkey(f, "backend", true), json_write_str(f, in->backend ? in->backend : "");
     jkey(f, "device", true), json_write_str(f, in->device ? in->device : "");
+    if (in->precision) jkey(f, "precision", true), json_write_str(f, in->precision);
     fprintf(f,
             ",\"settings\":{\"limit\":%ld,\"shots\":%d,\"seed\":%ld,\"bos\":%s,\"max_length\":%d",
             in->limit, in->shots, in->seed, in->bos ? "true" : "false", in->max_len);

@@ -24,6 +24,7 @@
 #include "model.h"
 #include "quant.h"
 #include "sample.h"
+#include "synth_gguf.h"
 #include "tokenizer.h"
 #include "vk.h"
 
@@ -673,6 +674,7 @@ static const char *main_help =
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
     "  devices    list the Vulkan devices and the CPU\n"
+    "  synth      write a synthetic model (real shapes, random weights) as a GGUF file\n"
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
     "\n"
     "examples:\n"
@@ -702,6 +704,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat")) return cli_chat(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "synth")) return cli_synth(argc - 1, argv + 1);
     prog_cmd = "joule";
     return usage_error("unknown command '%s'", cmd);
 }

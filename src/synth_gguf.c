@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_util.h"
 #include "gguf.h"
 #include "quant.h"
 
@@ -542,53 +543,33 @@ static const char *help =
     "  NAME                  SHAPE-FTYPE, e.g. tinyllama-1.1b-q4_k_m; 'list' shows them all\n"
     "  -o, --output FILE     the file to write (replaced if it exists; removed again if the\n"
     "                        write fails, e.g. on a full disk)\n"
-    "  --seed S              seed of the random weights (default: bench's fixed seed)\n"
+    "  --seed S              seed of the random weights (default: bench's fixed seed; -1:\n"
+    "                        a random one, printed)\n"
     "  -h, --help            this text\n"
     "example: joule synth tinyllama-1.1b-q4_0 -o /tmp/tl-q4_0.gguf && joule bench -m "
     "/tmp/tl-q4_0.gguf\n";
 
-static int synth_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule synth: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'joule synth --help')\n");
-    va_end(ap);
-    return 2;
-}
-
 int cli_synth(int argc, char **argv)
 {
+    struct cli a;
+    cli_init(&a, "joule synth", argc, argv);
     const char *name = NULL, *out = NULL;
-    unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("%s", help);
-            return 0;
-        }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--seed")) {
-            if (i + 1 >= argc) return synth_usage("option '%s' needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(a, "--seed") != 0) {
-                out = v;
-            } else {
-                char *end;
-                errno = 0;
-                seed = strtoull(v, &end, 10);
-                if (errno || end == v || *end || *v == '-')
-                    return synth_usage("bad value '%s' for --seed (a non-negative integer)", v);
-            }
-        } else if (a[0] == '-' && a[1]) {
-            return synth_usage("unknown option '%s'", a);
+    uint64_t seed = 0;
+    while (cli_next(&a)) {
+        if (cli_is_help(&a)) return printf("%s", help) < 0;
+        if (cli_is(&a, "-o", "--output")) {
+            if (!cli_str(&a, &out)) return 2;
+        } else if (cli_is(&a, NULL, "--seed")) {
+            if (!cli_seed(&a, &seed)) return 2;
+        } else if (cli_arg(&a)[0] == '-' && cli_arg(&a)[1]) {
+            return cli_unknown(&a);
         } else if (name) {
-            return synth_usage("one model name only ('%s' and '%s')", name, a);
+            return cli_usage(&a, "one model name only ('%s' and '%s')", name, cli_arg(&a));
         } else {
-            name = a;
+            name = cli_arg(&a);
         }
     }
-    if (!name) return synth_usage("give a model NAME (joule synth list shows them)");
+    if (!name) return cli_usage(&a, "give a model NAME (joule synth list shows them)");
     if (!strcmp(name, "list")) {
         synth_print_list(stdout);
         return 0;
@@ -596,8 +577,8 @@ int cli_synth(int argc, char **argv)
     const struct synth_shape *s;
     enum synth_ftype f;
     char err[768];
-    if (synth_parse(name, &s, &f, err, sizeof err) != 0) return synth_usage("%s", err);
-    if (!out || !*out) return synth_usage("give the output file with -o FILE.gguf");
+    if (synth_parse(name, &s, &f, err, sizeof err) != 0) return cli_usage(&a, "%s", err);
+    if (!out || !*out) return cli_usage(&a, "give the output file with -o FILE.gguf");
     struct synth_info info;
     synth_info(s, f, &info);
     fprintf(stderr, "joule synth: writing %s-%s (%.2f GiB of weights, %d tensors) to %s\n", s->name,
@@ -609,8 +590,7 @@ int cli_synth(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t bytes = 0;
     if (synth_gguf_write(s, f, seed, out, &bytes, err, sizeof err) != 0) {
-        fprintf(stderr, "joule synth: %s\n", err);
-        return 1;
+        return cli_fail(&a, "%s", err);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;

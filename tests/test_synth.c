@@ -295,7 +295,7 @@ START_TEST(test_synth_command)
                                 "synth test-tiny",
                                 "synth nope-q4_0 -o /tmp/x.gguf",
                                 "synth test-tiny -o",
-                                "synth test-tiny --seed -1 -o /tmp/x.gguf",
+                                "synth test-tiny --seed x -o /tmp/x.gguf",
                                 "synth test-tiny --frob -o /tmp/x.gguf",
                                 "synth a b -o /tmp/x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -26,6 +26,7 @@
 #include "model.h"
 #include "quant.h"
 #include "sample.h"
+#include "synth_gguf.h"
 #include "tokenizer.h"
 #include "util.h"
 #include "vk.h"
@@ -561,6 +562,7 @@ static const char *main_help =
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
     "  devices    list the Vulkan devices and the CPU\n"
+    "  synth      write a synthetic model (real shapes, random weights) as a GGUF file\n"
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
     "\n"
     "examples:\n"
@@ -576,7 +578,7 @@ static const struct command {
 } commands[] = {
     {"info", cmd_info}, {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
     {"run", cmd_run},   {"devices", cmd_devices},   {"bench", cli_bench},
-    {"chat", cli_chat}, {"eval", cli_eval},
+    {"chat", cli_chat}, {"eval", cli_eval},         {"synth", cli_synth},
 };
 
 /* Every command's output: a write that failed (a full disk, a closed pipe) is an error, never

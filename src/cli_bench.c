@@ -308,7 +308,14 @@ int cli_bench(int argc, char **argv)
         }
         if (pc.tty) fprintf(stderr, "\n");
     }
-    struct bench_report rep = {&bm, b, meter, &o.c.cost, res, n_tests, threads};
+    struct bench_report rep = {.model = &bm,
+                               .backend = b,
+                               .meter = meter,
+                               .cost = &o.c.cost,
+                               .res = res,
+                               .n = n_tests,
+                               .threads = threads};
+    bench_measure_limits(&rep);
     if (!strcmp(o.format, "json"))
         bench_write_json(stdout, &rep);
     else if (!strcmp(o.format, "csv"))

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "bench.h"
 #include "meter.h"
+#include "roofline.h"
 
 enum { BENCH_MAX_LIST = 16 };
 
@@ -33,7 +34,30 @@ struct bench_report {
     const struct bench_result *res;
     int n;
     int32_t threads;
+    /* filled by bench_measure_limits after the tests (zero: not measured) */
+    bool roof_known; /* roof and the per-token figures */
+    bool kv_known;   /* the backend's KV element size is known (CPU: float32) */
+    struct roofline_model roof;
+    struct roofline_bandwidth bw;
+    uint64_t peak_rss; /* bytes, after the tests */
+    uint64_t kv_bytes; /* the backend's KV cache */
 };
+
+/* The hardware limits of a report: per-token bytes and multiply-adds of the model, the peak
+ * RSS so far, and (on the CPU) the measured or cached memory bandwidth. Call after the tests,
+ * before writing: the bandwidth buffer must not count in the peak RSS. */
+void bench_measure_limits(struct bench_report *r);
+
+/* A test's roofline figures; false where the report has none. */
+struct bench_roof {
+    bool bytes_known; /* bytes per token (needs the KV element size) */
+    double bytes_per_token, bytes_per_s;
+    bool share_known; /* a measured bandwidth to compare with (tg only) */
+    double share;
+    double macs_per_token, macs_per_s;
+};
+bool bench_roof_of(const struct bench_report *r, const struct bench_result *x,
+                   struct bench_roof *out);
 
 /* Figures derived from one result, shared by every format. */
 struct bench_derived {

@@ -26,6 +26,59 @@ void bench_derive(const struct bench_report *r, const struct bench_result *x,
     d->above_j = e->above_idle_j;
 }
 
+void bench_measure_limits(struct bench_report *r)
+{
+    const struct backend *b = r->backend;
+    r->peak_rss = roofline_peak_rss();
+    if (!b->model) return;
+    /* the CPU backend keeps K and V in float32; the Vulkan one does not say (fp16 or fp32) */
+    r->kv_known = !strcmp(b->name, "cpu");
+    roofline_model_of(b->model, 4, &r->roof);
+    r->roof_known = true;
+    r->kv_bytes = r->kv_known ? r->roof.kv_bytes_per_pos * (uint64_t)b->n_ctx : 0;
+    if (!strcmp(b->name, "cpu"))
+        roofline_cpu_bandwidth(r->threads, &r->bw);
+    else
+        snprintf(r->bw.how, sizeof r->bw.how,
+                 "not measured on Vulkan devices yet (a read shader is to come)");
+}
+
+bool bench_roof_of(const struct bench_report *r, const struct bench_result *x,
+                   struct bench_roof *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r->roof_known) return false;
+    struct roofline_test t;
+    roofline_test_of(&r->roof, &x->test, &t);
+    double tps = x->tps.mean;
+    out->macs_per_token = t.macs_per_token;
+    out->macs_per_s = t.macs_per_token * tps;
+    out->bytes_known = r->kv_known;
+    out->bytes_per_token = t.bytes_per_token;
+    out->bytes_per_s = t.bytes_per_token * tps;
+    out->share_known = r->kv_known && r->bw.known && x->test.kind == BENCH_TG;
+    out->share = out->share_known ? out->bytes_per_s / r->bw.bytes_per_s : 0;
+    return true;
+}
+
+/* "52% of 27.3 GB/s" for tg, "103 GMAC/s" for pp */
+static const char *roof_cell(const struct bench_report *r, const struct bench_result *x, char *buf,
+                             size_t len)
+{
+    struct bench_roof f;
+    if (!bench_roof_of(r, x, &f))
+        snprintf(buf, len, "n/a");
+    else if (x->test.kind == BENCH_PP)
+        snprintf(buf, len, "%.1f GMAC/s", f.macs_per_s / 1e9);
+    else if (f.share_known)
+        snprintf(buf, len, "%.0f%% of %.1f GB/s", 100 * f.share, r->bw.bytes_per_s / 1e9);
+    else if (f.bytes_known)
+        snprintf(buf, len, "%.1f GB/s", f.bytes_per_s / 1e9);
+    else
+        snprintf(buf, len, "%.1f GMAC/s", f.macs_per_s / 1e9);
+    return buf;
+}
+
 static const char *why_short(const struct meter_reading *e)
 {
     if (strstr(e->why, "under 1 s")) return "n/a (<1 s)";
@@ -69,12 +122,12 @@ void bench_write_md(FILE *out, const struct bench_report *r)
             bm->synthetic ? " (synthetic weights)" : "", size, params, r->backend->name,
             r->backend->device);
     fprintf(out,
-            "| model | size | params | backend | threads | precision | test | t/s | energy J | "
-            "source | above idle J | J/token | token/J | $/Mtok energy | $/Mtok hw | $/Mtok "
-            "|\n");
+            "| model | size | params | backend | threads | precision | test | t/s | limit | "
+            "energy J | source | above idle J | J/token | token/J | $/Mtok energy | $/Mtok hw | "
+            "$/Mtok |\n");
     fprintf(out,
-            "| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: "
-            "| ---: | ---: | ---: |\n");
+            "| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: "
+            "| ---: | ---: | ---: | ---: |\n");
     bool any_short = false;
     for (int i = 0; i < r->n; i++) {
         const struct bench_result *x = &r->res[i];
@@ -82,9 +135,11 @@ void bench_write_md(FILE *out, const struct bench_report *r)
         bench_derive(r, x, &d);
         char name[64];
         test_name(x, name, sizeof name);
-        fprintf(out, "| %s%s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | ", bm->name,
+        char roof[64];
+        fprintf(out, "| %s%s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %s | ", bm->name,
                 bm->synthetic ? " (synthetic)" : "", size, params, r->backend->name, r->threads,
-                precision_name(r->backend->precision), name, x->tps.mean, x->tps.stddev);
+                precision_name(r->backend->precision), name, x->tps.mean, x->tps.stddev,
+                roof_cell(r, x, roof, sizeof roof));
         if (!d.energy) {
             const char *na = why_short(&x->energy);
             fprintf(out, "%s | n/a | n/a | %s | %s | n/a | ", na, na, na);
@@ -131,6 +186,22 @@ void bench_write_md(FILE *out, const struct bench_report *r)
             fprintf(out, "n/a %s: %s\n", name, r->res[i].energy.why);
         }
     if (any_short) fprintf(out, "* window under 10 s: the energy figure is rough\n");
+    if (r->roof_known) {
+        fprintf(out, "limit: tg as bytes read per token (weights + KV) x t/s against the memory "
+                     "bandwidth; pp as multiply-adds per second\n");
+        if (r->bw.known)
+            fprintf(out, "bandwidth: %.1f GB/s (%s)\n", r->bw.bytes_per_s / 1e9, r->bw.how);
+        else
+            fprintf(out, "bandwidth: n/a (%s)\n", r->bw.how);
+    }
+    if (r->peak_rss) {
+        char a[32], w[32], k[32];
+        fprintf(out, "memory: peak RSS %s = weights %s + KV cache %s + %.1f MiB other",
+                size_str(r->peak_rss, a, sizeof a), size_str(bm->bytes, w, sizeof w),
+                r->kv_known ? size_str(r->kv_bytes, k, sizeof k) : "n/a",
+                ((double)r->peak_rss - (double)bm->bytes - (double)r->kv_bytes) / (1 << 20));
+        fprintf(out, " (activations, scratch, code; negative: weights not all paged in)\n");
+    }
     if (bm->synthetic)
         fprintf(out, "synthetic weights: random values in the model's exact shapes and tensor "
                      "types; speed does not depend on the values\n");
@@ -204,6 +275,20 @@ void bench_write_json(FILE *out, const struct bench_report *r)
     json_num(out, c->cloud_hourly, c->cloud_hourly >= 0);
     fprintf(out, ", \"hw_hourly\": ");
     json_num(out, hourly, hw);
+    fprintf(out, "},\n  \"limits\": {\"bandwidth_bytes_per_s\": ");
+    json_num(out, r->bw.bytes_per_s, r->bw.known);
+    fprintf(out, ", \"bandwidth_how\": ");
+    json_str(out, r->bw.how);
+    fprintf(out,
+            ", \"bandwidth_cached\": %s, \"bandwidth_disturbed\": %s, \"weight_bytes_per_token\": ",
+            r->bw.cached ? "true" : "false", r->bw.disturbed ? "true" : "false");
+    json_num(out, (double)r->roof.weight_bytes, r->roof_known);
+    fprintf(out, ", \"kv_bytes_per_position\": ");
+    json_num(out, (double)r->roof.kv_bytes_per_pos, r->roof_known && r->kv_known);
+    fprintf(out, "},\n  \"memory\": {\"peak_rss_bytes\": ");
+    json_num(out, (double)r->peak_rss, r->peak_rss > 0);
+    fprintf(out, ", \"weight_bytes\": %" PRIu64 ", \"kv_cache_bytes\": ", bm->bytes);
+    json_num(out, (double)r->kv_bytes, r->kv_known);
     fprintf(out, "},\n  \"tests\": [");
     for (int i = 0; i < r->n; i++) {
         const struct bench_result *x = &r->res[i];
@@ -243,7 +328,20 @@ void bench_write_json(FILE *out, const struct bench_report *r)
         json_num(out, d.cost.hw_per_mtok, d.hw_known);
         fprintf(out, ", \"total\": ");
         json_num(out, d.cost.total_per_mtok, d.energy);
-        fprintf(out, ", \"total_includes_hardware\": %s}}", d.hw_known ? "true" : "false");
+        fprintf(out, ", \"total_includes_hardware\": %s}", d.hw_known ? "true" : "false");
+        struct bench_roof f;
+        bool rk = bench_roof_of(r, x, &f);
+        fprintf(out, ",\n     \"roofline\": {\"bytes_per_token\": ");
+        json_num(out, f.bytes_per_token, rk && f.bytes_known);
+        fprintf(out, ", \"bytes_per_s\": ");
+        json_num(out, f.bytes_per_s, rk && f.bytes_known);
+        fprintf(out, ", \"bandwidth_share\": ");
+        json_num(out, f.share, rk && f.share_known);
+        fprintf(out, ", \"macs_per_token\": ");
+        json_num(out, f.macs_per_token, rk);
+        fprintf(out, ", \"macs_per_s\": ");
+        json_num(out, f.macs_per_s, rk);
+        fprintf(out, "}}");
     }
     fprintf(out, "\n  ]\n}\n");
 }
@@ -278,7 +376,8 @@ void bench_write_csv(FILE *out, const struct bench_report *r)
                  "depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
                  "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
                  "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
-                 "energy_method,note\n");
+                 "energy_method,note,bytes_per_token,bytes_per_s,bandwidth_bytes_per_s,"
+                 "bandwidth_share,macs_per_token,macs_per_s,peak_rss_bytes\n");
     double idle = 0, hourly = 0;
     bool idle_known = meter_idle_w(r->meter, &idle);
     bool hw = cost_hw_hourly(r->cost, &hourly);
@@ -315,6 +414,15 @@ void bench_write_csv(FILE *out, const struct bench_report *r)
         fputc(',', out);
         csv_str(out, d.energy ? (d.hw_known ? "" : "cost total is energy only (no hardware price)")
                               : x->energy.why);
+        struct bench_roof f;
+        bool rk = bench_roof_of(r, x, &f);
+        csv_num(out, f.bytes_per_token, rk && f.bytes_known);
+        csv_num(out, f.bytes_per_s, rk && f.bytes_known);
+        csv_num(out, r->bw.bytes_per_s, r->bw.known);
+        csv_num(out, f.share, rk && f.share_known);
+        csv_num(out, f.macs_per_token, rk);
+        csv_num(out, f.macs_per_s, rk);
+        csv_num(out, (double)r->peak_rss, r->peak_rss > 0);
         fputc('\n', out);
     }
 }

@@ -85,6 +85,11 @@ static void cpu_model(char *buf, size_t len)
     fclose(f);
 }
 
+void meter_cpu_model(char *buf, size_t len)
+{
+    cpu_model(buf, len);
+}
+
 /* ---- reading ---- */
 
 static void sensor_update(struct meter *m, struct sensor *s, double t)

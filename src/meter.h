@@ -95,6 +95,9 @@ void meter_read(const struct meter *m, const struct meter_window *w, struct mete
  * why), for the GPU at pci_bus_id or all when NULL, and the CPU package. */
 void meter_print_sensors(FILE *out, const char *pci_bus_id);
 
+/* The CPU's "model name" from /proc/cpuinfo ("unknown CPU" when absent). */
+void meter_cpu_model(char *buf, size_t len);
+
 /* ---- cost ---- */
 
 struct cost_params {

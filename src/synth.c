@@ -12,18 +12,18 @@
 /* Published configs (config.json of each Hugging Face repository). */
 static const struct synth_shape shapes[] = {
     {"tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", 32000, 2048, 22, 32, 4, 5632, 2048,
-     10000.0f, 1e-5f, ROPE_NORM, false, false, 1100048384ull},
+     10000.0f, 1e-5f, ROPE_NORM, false, false, 1100048384ull, SYNTH_VOCAB_SPM},
     {"llama-3.2-1b", "meta-llama/Llama-3.2-1B", 128256, 2048, 16, 32, 8, 8192, 131072, 500000.0f,
-     1e-5f, ROPE_NORM, true, false, 1235814400ull},
+     1e-5f, ROPE_NORM, true, false, 1235814400ull, SYNTH_VOCAB_LLAMA3},
     {"qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B", 151936, 896, 24, 14, 2, 4864, 32768, 1000000.0f, 1e-6f,
-     ROPE_NEOX, true, true, 494032768ull},
+     ROPE_NEOX, true, true, 494032768ull, SYNTH_VOCAB_QWEN2},
     {"llama-2-7b", "meta-llama/Llama-2-7b-hf", 32000, 4096, 32, 32, 32, 11008, 4096, 10000.0f,
-     1e-5f, ROPE_NORM, false, false, 6738415616ull},
+     1e-5f, ROPE_NORM, false, false, 6738415616ull, SYNTH_VOCAB_SPM},
     {"llama-3.1-8b", "meta-llama/Llama-3.1-8B", 128256, 4096, 32, 32, 8, 14336, 131072, 500000.0f,
-     1e-5f, ROPE_NORM, false, false, 8030261248ull},
+     1e-5f, ROPE_NORM, false, false, 8030261248ull, SYNTH_VOCAB_LLAMA3},
     /* not a published model: small enough for unit tests, K-quant compatible */
     {"test-tiny", "joule tests", 1024, 256, 2, 4, 2, 512, 1024, 10000.0f, 1e-5f, ROPE_NORM, false,
-     false, 0},
+     false, 0, SYNTH_VOCAB_SPM},
 };
 enum { N_SHAPES = (int)(sizeof shapes / sizeof shapes[0]) };
 
@@ -190,15 +190,16 @@ static uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static void fill_random(uint8_t *p, uint64_t n, uint64_t *state)
+/* xorshift64*, started from splitmix64 of the tensor's state: fast, and plenty for
+ * weights. Chunks of a multiple of 8 bytes continue the same stream (synth_fill_next). */
+static void fill_random(uint8_t *p, uint64_t n, uint64_t *x, uint64_t *state)
 {
-    uint64_t x = splitmix64(state) | 1;
     uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) { /* xorshift64*: fast, and plenty for weights */
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t v = x * 0x2545F4914F6CDD1Dull;
+    for (; i + 8 <= n; i += 8) {
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        uint64_t v = *x * 0x2545F4914F6CDD1Dull;
         memcpy(p + i, &v, 8);
     }
     for (; i < n; i++)
@@ -253,6 +254,27 @@ static void fix_scales(uint32_t type, uint8_t *p, uint64_t bytes)
     }
 }
 
+void synth_fill_init(struct synth_fill *f, const struct synth_tensor *t, int index, uint64_t seed)
+{
+    memset(f, 0, sizeof *f);
+    f->type = t->type;
+    f->norm = t->ne1 == 1 && strstr(t->name, "norm") != NULL;
+    f->state = (seed ? seed : SYNTH_DEFAULT_SEED) ^ ((uint64_t)(index + 1) * 0xD1B54A32D192ED03ull);
+    if (!f->norm) f->x = splitmix64(&f->state) | 1;
+}
+
+void synth_fill_next(struct synth_fill *f, uint8_t *p, uint64_t n)
+{
+    if (f->norm) { /* norm weights of 1 keep activations at a sane scale */
+        float one = 1.0f;
+        for (uint64_t i = 0; i + 4 <= n; i += 4)
+            memcpy(p + i, &one, 4);
+        return;
+    }
+    fill_random(p, n, &f->x, &f->state);
+    fix_scales(f->type, p, n);
+}
+
 struct build_ctx {
     struct synth_model *sm;
     uint64_t offset;
@@ -290,16 +312,9 @@ static void build_one(const struct synth_tensor *t, void *ctx)
     uint64_t bytes = tensor_bytes(t);
     uint8_t *p = b->sm->data + b->offset;
     b->offset += (bytes + 63) & ~(uint64_t)63;
-    bool norm = t->ne1 == 1 && strstr(t->name, "norm");
-    if (norm) { /* norm weights of 1 keep activations at a sane scale */
-        float one = 1.0f;
-        for (int64_t i = 0; i < t->ne0; i++)
-            memcpy(p + 4 * i, &one, 4);
-    } else {
-        uint64_t st = b->seed ^ ((uint64_t)b->index * 0xD1B54A32D192ED03ull);
-        fill_random(p, bytes, &st);
-        fix_scales(t->type, p, bytes);
-    }
+    struct synth_fill fill;
+    synth_fill_init(&fill, t, b->index - 1, b->seed);
+    synth_fill_next(&fill, p, bytes);
     if (!w) return;
     w->name = name;
     w->type = t->type;
@@ -386,7 +401,7 @@ int synth_create(const struct synth_shape *s, enum synth_ftype f, uint64_t seed,
     c->rope_dim = c->head_dim;
     c->rope_freq_scale = 1.0f;
     snprintf(c->rope_scaling, sizeof c->rope_scaling, "none");
-    struct build_ctx b = {sm, 0, 0, seed ? seed : 0x6a6f756c65ull};
+    struct build_ctx b = {sm, 0, 0, seed};
     synth_foreach(s, f, build_one, &b);
     if (s->tied) {
         m->output = m->tok_embd;

@@ -32,6 +32,13 @@
 
 #include "model.h"
 
+/* The kind of vocabulary the published model has (what `joule synth` generates). */
+enum synth_vocab {
+    SYNTH_VOCAB_SPM,    /* SentencePiece, tokenizer.ggml.model "llama" (Llama 2, TinyLlama) */
+    SYNTH_VOCAB_LLAMA3, /* byte-level BPE "gpt2", pre-tokenizer llama-bpe */
+    SYNTH_VOCAB_QWEN2,  /* byte-level BPE "gpt2", pre-tokenizer qwen2 */
+};
+
 struct synth_shape {
     const char *name;   /* "llama-3.2-1b" */
     const char *source; /* where the config comes from */
@@ -41,6 +48,7 @@ struct synth_shape {
     bool tied;                 /* output shares token_embd */
     bool qkv_bias;             /* attn_q/k/v biases (qwen2) */
     uint64_t published_params; /* 0 for the test shape */
+    enum synth_vocab vocab;
 };
 
 enum synth_ftype { SYNTH_Q4_0, SYNTH_Q4_K_M, SYNTH_Q8_0, SYNTH_FTYPE_COUNT };
@@ -75,6 +83,21 @@ struct synth_info {
     char unsupported[64]; /* the first type that is not, when !supported */
 };
 void synth_info(const struct synth_shape *s, enum synth_ftype f, struct synth_info *out);
+
+/* The seed used when 0 is given ("joule" in ASCII). */
+#define SYNTH_DEFAULT_SEED 0x6a6f756c65ull
+
+/* The weight bytes of one tensor, made in pieces: synth_fill_init for tensor number index
+ * (0-based, synth_foreach order), then synth_fill_next over consecutive chunks. Every chunk
+ * but the last must be a whole number of rows and of 8 bytes; the bytes are then the same as
+ * synth_create's for the same seed (0: SYNTH_DEFAULT_SEED), whatever the chunking. */
+struct synth_fill {
+    uint32_t type;
+    bool norm; /* a norm weight: all ones */
+    uint64_t x, state;
+};
+void synth_fill_init(struct synth_fill *f, const struct synth_tensor *t, int index, uint64_t seed);
+void synth_fill_next(struct synth_fill *f, uint8_t *p, uint64_t n);
 
 /* Makes the model. max_bytes caps the weight memory (0: the MemAvailable of
  * /proc/meminfo, less a margin); a model that does not fit, an unsupported type or a

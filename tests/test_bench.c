@@ -366,7 +366,16 @@ START_TEST(test_cli_json)
                                    "\"cost_per_mtok\"",
                                    "\"hardware\"",
                                    "\"total\"",
-                                   "\"why\""};
+                                   "\"why\"",
+                                   "\"limits\"",
+                                   "\"bandwidth_bytes_per_s\"",
+                                   "\"weight_bytes_per_token\"",
+                                   "\"memory\"",
+                                   "\"peak_rss_bytes\"",
+                                   "\"kv_cache_bytes\": 49152",
+                                   "\"roofline\"",
+                                   "\"bandwidth_share\"",
+                                   "\"macs_per_s\""};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         ck_assert_msg(strstr(r.out, fields[i]) != NULL, "JSON lacks %s:\n%s", fields[i], r.out);
     ck_assert_ptr_nonnull(strstr(r.err, "warm-up")); /* progress on stderr */

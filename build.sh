@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PKGS="build-essential pkg-config check glslc libvulkan-dev"
-RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers"
+PKGS="build-essential pkg-config check glslc libvulkan-dev libstb-dev"
+RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers fonts-dejavu-core"
 
 CC=${CC:-cc}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -27,6 +27,7 @@ missing_pkgs() {
     command -v glslc >/dev/null 2>&1 || miss="$miss glslc"
     if [ "${1:-}" = test ] && ! pkg-config --exists check 2>/dev/null; then miss="$miss check"; fi
     [ -f /usr/include/vulkan/vulkan.h ] || miss="$miss libvulkan-dev"
+    [ -f /usr/include/stb/stb_image_write.h ] || miss="$miss libstb-dev"
     echo "$miss"
 }
 

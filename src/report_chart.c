@@ -1,6 +1,7 @@
 /* report_chart — the report's PNG charts, drawn on an RGB canvas and written with
  * stb_image_write. Text is set with stb_truetype and DejaVu Sans (fonts-dejavu-core); where
  * that file is absent, with stb_easy_font's built-in strokes, so charts never lack labels.
+ * JOULE_FONT names another .ttf file (a missing one selects the built-in strokes).
  *
  * Every series differs by marker shape or fill pattern as well as by color, and the colors
  * are far apart in lightness (black, dark blue, orange, light grey), so a chart printed in
@@ -136,7 +137,8 @@ static void font_open(struct font *f)
     memset(f, 0, sizeof *f);
     char err[256];
     size_t len;
-    f->ttf = file_read_all(FONT_PATH, &len, err, sizeof err);
+    const char *path = getenv("JOULE_FONT"); /* another TrueType font; a missing file: built-in */
+    f->ttf = file_read_all(path && *path ? path : FONT_PATH, &len, err, sizeof err);
     if (f->ttf && stbtt_InitFont(&f->info, (const unsigned char *)f->ttf,
                                  stbtt_GetFontOffsetForIndex((const unsigned char *)f->ttf, 0)))
         f->tt = true;

@@ -74,10 +74,12 @@ static int count(const char *s, const char *needle)
 }
 
 #define MODELS "%s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf"
-/* small: the tg test's window passes 1 s on a slow machine, so its energy (an estimate on a
- * machine without sensors) is a figure and the front exists */
+/* small, but the tg test's window (4096 tokens) passes 1 s on a 2-core machine, so its energy
+ * (an estimate on a machine without sensors) is a figure and the front exists; a much faster
+ * machine has no energy figure for so short a window, and the test then checks that the
+ * report says there is no front */
 #define SWEEP_ARGS                                                                                 \
-    "--device cpu --suite arc-easy,hellaswag --limit 8 --data %s/suites-data -p 64 -n 256 -r 4 "   \
+    "--device cpu --suite arc-easy,hellaswag --limit 8 --data %s/suites-data -p 64 -n 512 -r 8 "   \
     "-t 2 --idle 0 --tdp 10"
 
 START_TEST(test_plan)
@@ -212,23 +214,30 @@ START_TEST(test_sweep_report)
     ck_assert_ptr_nonnull(strstr(md, "| tiny-llama-Q4_0 | Q4_0 | CPU"));
     ck_assert_ptr_nonnull(strstr(md, "| tiny-llama-Q8_0 | Q8_0 | CPU"));
     ck_assert_msg(count(md, "(n=8)") == 4, "%s", md); /* 2 rows x 2 suites, 8 items each */
-    ck_assert_ptr_nonnull(strstr(md, "tg estimate"));
-    /* one row or both on the front, and the front listed */
+    bool energy =
+        strstr(md, "tg estimate") || strstr(md, "tg counter") || strstr(md, "tg power-integrated");
     int stars = count(md, "| ★ |");
-    ck_assert_msg(stars >= 1 && stars <= 2, "%s", md);
     ck_assert_ptr_nonnull(strstr(md, "## Pareto front"));
-    ck_assert_ptr_nonnull(strstr(md, "J/token\n"));
+    if (energy) {
+        /* one row or both on the front, and the front listed */
+        ck_assert_msg(stars >= 1 && stars <= 2, "%s", md);
+        ck_assert_ptr_nonnull(strstr(md, "J/token\n"));
+    } else {
+        fprintf(stderr, "note %s: no energy figure (the tg window was under 1 s)\n", __func__);
+        ck_assert_int_eq(stars, 0);
+        ck_assert_ptr_nonnull(strstr(md, "so there is no front"));
+    }
     ck_assert_ptr_nonnull(strstr(md, "None: every input"));
     free(md);
     snprintf(p, sizeof p, "%s/report.html", rep);
     char *html = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(html);
-    ck_assert_int_eq(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), 4);
+    ck_assert_int_eq(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), energy ? 4 : 3);
     ck_assert_ptr_nonnull(strstr(html, "<td>tiny-llama-Q8_0</td>"));
     free(html);
     static const char *const charts[] = {"quality_energy.png", "speed.png", "cost.png",
                                          "quant_tiny-llama.png"};
-    for (int i = 0; i < 4; i++) {
+    for (int i = energy ? 0 : 1; i < 4; i++) {
         int w, h;
         unsigned char *px = png(rep, charts[i], &w, &h);
         ck_assert_int_eq(w, 1100);

@@ -9,6 +9,7 @@
 #include "eval_json.h"
 #include "eval_score.h"
 #include "fileio.h"
+#include "provenance.h"
 
 /* rows selected by group (sel NULL: all) */
 struct sel {
@@ -214,6 +215,12 @@ void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_
 {
     fprintf(f, "{\"joule_eval\":1,\"partial\":%s", in->shard_n > 1 ? "true" : "false");
     if (in->shard_n > 1) fprintf(f, ",\"shard\":\"%d/%d\"", in->shard_i, in->shard_n);
+    if (in->argv) {
+        struct prov_info pi = {
+            .schema = "joule-eval/1", .argc = in->argc, .argv = in->argv, .device = in->device};
+        fprintf(f, ",\"provenance\":");
+        prov_write_json(f, &pi);
+    }
     jkey(f, "model", true);
     fputc('{', f);
     jkey(f, "path", false), json_write_str(f, in->model_path ? in->model_path : "");

@@ -17,6 +17,7 @@
 #include "cpu.h"
 #include "device.h"
 #include "eval.h"
+#include "eval_json.h"
 #include "eval_lmeval.h"
 #include "eval_sha256.h"
 #include "fileio.h"
@@ -27,7 +28,7 @@
 static const char *eval_help =
     "usage: joule eval -m MODEL --suite NAME[,NAME...] [options]\n"
     "       joule eval --list [--data DIR]\n"
-    "       joule eval --merge FILE.json... [-o json|md]\n"
+    "       joule eval --merge FILE.json... [-o json|md]   (options before or after the files)\n"
     "Scores a model on standard quality suites exactly as lm-evaluation-harness scores them\n"
     "(acc, acc_norm, mc1/mc2, exact match, word/byte perplexity, with standard errors), or in\n"
     "llama.cpp's conventions with --style llama.cpp.\n"
@@ -65,7 +66,9 @@ static const char *eval_help =
     "                        DIR/<model>/samples_<task>_<time>.jsonl (lines as --log-items)\n"
     "  --shard I/N           evaluate only the I-th (1..N) of N contiguous slices of every suite;\n"
     "                        write -o json and combine the shards with --merge\n"
-    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run\n"
+    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run;\n"
+    "                        refuses files of other models, settings or suite versions; keeps\n"
+    "                        the model, device and settings, and sums the shards' energy\n"
     "  --list                the suites with item counts and whether their data is present\n"
     "  --progress, --no-progress   the progress bar on stderr (default: when stderr is a "
     "terminal)\n"
@@ -185,6 +188,72 @@ static char *energy_json(struct meter *mt, const struct meter_window *w,
     return buf;
 }
 
+/* What the shards of a merge share (read from the files eval_merge accepted), and their
+ * energy summed. */
+struct merge_meta {
+    char path[512], sha[80], name[128], arch[32], backend[32], device[256], style[16];
+    long limit, seed;
+    int shots, max_len;
+    bool bos;
+    char energy[512];
+};
+
+static void merge_meta(const char *const *files, int n, struct merge_meta *mm)
+{
+    memset(mm, 0, sizeof *mm);
+    mm->shots = -1, mm->seed = -1;
+    double joules = 0, seconds = 0, tokens = 0;
+    char source[32] = "";
+    bool energy = true;
+    for (int f = 0; f < n; f++) {
+        char err[256];
+        size_t len;
+        char *text = file_read_all(files[f], &len, err, sizeof err);
+        struct jval v;
+        if (!text || json_parse(text, len, &v, err, sizeof err)) {
+            free(text);
+            energy = false;
+            continue;
+        }
+        free(text);
+        const struct jval *m = json_get(&v, "model"), *st = json_get(&v, "settings"),
+                          *e = json_get(&v, "energy");
+        const char *dev = json_str(json_get(&v, "device"));
+        if (f == 0) {
+            snprintf(mm->path, sizeof mm->path, "%s", json_str(json_get(m, "path")));
+            snprintf(mm->sha, sizeof mm->sha, "%s", json_str(json_get(m, "sha256")));
+            snprintf(mm->name, sizeof mm->name, "%s", json_str(json_get(m, "name")));
+            snprintf(mm->arch, sizeof mm->arch, "%s", json_str(json_get(m, "arch")));
+            snprintf(mm->backend, sizeof mm->backend, "%s", json_str(json_get(&v, "backend")));
+            snprintf(mm->device, sizeof mm->device, "%s", dev);
+            mm->limit = (long)json_num(json_get(st, "limit"), 0);
+            mm->shots = (int)json_num(json_get(st, "shots"), -1);
+            mm->seed = (long)json_num(json_get(st, "seed"), -1);
+            mm->max_len = (int)json_num(json_get(st, "max_length"), 0);
+            mm->bos = !strcmp(json_str(json_get(st, "bos")), "true");
+        } else if (strcmp(mm->device, dev)) {
+            snprintf(mm->device, sizeof mm->device, "several devices");
+        }
+        double j = json_num(json_get(e, "joules"), NAN), t = json_num(json_get(e, "tokens"), NAN);
+        const char *src = json_str(json_get(e, "source"));
+        if (isnan(j) || isnan(t))
+            energy = false;
+        else {
+            joules += j, tokens += t, seconds += json_num(json_get(e, "seconds"), 0);
+            if (!source[0])
+                snprintf(source, sizeof source, "%s", src);
+            else if (strcmp(source, src))
+                snprintf(source, sizeof source, "mixed");
+        }
+        json_free(&v);
+    }
+    if (energy && joules > 0)
+        snprintf(mm->energy, sizeof mm->energy,
+                 "{\"source\":\"%s\",\"seconds\":%.3f,\"joules\":%.3f,\"tokens\":%.0f,"
+                 "\"tokens_per_j\":%.6g,\"shards\":%d}",
+                 source, seconds, joules, tokens, tokens / joules, n);
+}
+
 int cli_eval(int argc, char **argv)
 {
     struct cli a;
@@ -200,7 +269,9 @@ int cli_eval(int argc, char **argv)
     o.progress = isatty(2) ? show_progress : NULL;
     long max_len = 0;
     bool json = false, list = false, hash = true, bos = false;
-    int merge_from = 0;
+    bool merging = false;
+    const char *merge_files[1024];
+    int n_merge = 0;
     static const char *const outputs[] = {"md", "json", NULL};
     static const char *const styles[] = {"lm-eval", "llama.cpp", NULL};
     while (cli_next(&a)) {
@@ -232,8 +303,10 @@ int cli_eval(int argc, char **argv)
         else if (cli_is(&a, NULL, "--output-path")) {
             if (!cli_str(&a, &out_path)) return 2;
         } else if (cli_is(&a, NULL, "--merge")) {
-            merge_from = a.i + 1;
-            break;
+            merging = true; /* the files follow; other options may come before or after */
+        } else if (merging && cli_arg(&a)[0] != '-') {
+            if (n_merge == 1024) return cli_usage(&a, "too many files for --merge (at most 1024)");
+            merge_files[n_merge++] = cli_arg(&a);
         } else if (cli_is(&a, NULL, "--suite") || cli_is(&a, NULL, "--suites")) {
             if (!cli_str(&a, &suites)) return 2;
         } else if (cli_is(&a, NULL, "--data")) {
@@ -278,15 +351,32 @@ int cli_eval(int argc, char **argv)
     const char *model_path = c.model;
     char err[1024] = "";
     if (list) return list_suites(&a, data_dir);
-    if (merge_from) {
-        if (merge_from >= argc) return cli_usage(&a, "--merge needs result files");
+    if (merging) {
+        if (!n_merge) return cli_usage(&a, "--merge needs result files");
         struct eval_result *res;
         int n;
-        if (eval_merge((const char *const *)argv + merge_from, argc - merge_from, &res, &n, err,
-                       sizeof err))
+        if (eval_merge(merge_files, n_merge, &res, &n, err, sizeof err))
             return cli_fail(&a, "%s", err);
-        struct eval_run_info info = {
-            .shard_i = 1, .shard_n = 1, .style = res && n ? res[0].style : "lm-eval"};
+        /* the merged file keeps what the shards share: model, device, settings, energy summed */
+        struct merge_meta mm;
+        merge_meta(merge_files, n_merge, &mm);
+        struct eval_run_info info = {.model_path = mm.path,
+                                     .model_sha256 = mm.sha,
+                                     .model_name = mm.name,
+                                     .arch = mm.arch,
+                                     .backend = mm.backend,
+                                     .device = mm.device,
+                                     .max_len = mm.max_len,
+                                     .bos = mm.bos,
+                                     .limit = mm.limit,
+                                     .shots = mm.shots,
+                                     .seed = mm.seed,
+                                     .style = res && n ? res[0].style : "lm-eval",
+                                     .shard_i = 1,
+                                     .shard_n = 1,
+                                     .energy_json = mm.energy[0] ? mm.energy : NULL,
+                                     .argc = argc,
+                                     .argv = argv};
         print_results(json, &info, res, n);
         for (int k = 0; k < n; k++)
             eval_result_free(&res[k]);

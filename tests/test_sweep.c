@@ -406,6 +406,70 @@ START_TEST(test_eval_lmeval_files)
 }
 END_TEST
 
+/* eval --merge: shards of one run merge to the whole run's scores with options in any order
+ * and keep model, device and energy; shards of another model or other settings are refused */
+START_TEST(test_eval_merge)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-merge-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const struct {
+        const char *model, *file, *extra;
+    } runs[] = {{"Q4_0", "s1", "--limit 6 --shard 1/2"},
+                {"Q4_0", "s2", "--limit 6 --shard 2/2"},
+                {"Q8_0", "q8", "--limit 6 --shard 2/2"},
+                {"Q4_0", "l7", "--limit 7 --shard 2/2"},
+                {"Q4_0", "whole", "--limit 6"}};
+    for (int i = 0; i < 5; i++) {
+        struct out r = sh("eval -m %s/models/tiny-llama-%s.gguf --suite arc-easy --data "
+                          "%s/suites-data --device cpu -t 2 -o json %s",
+                          sd, runs[i].model, sd, runs[i].extra);
+        ck_assert_msg(r.code == 0, "%s", r.err);
+        char p[4096];
+        ck_assert_int_lt(snprintf(p, sizeof p, "%s/%s.json", dir, runs[i].file), (int)sizeof p);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(r.out, f);
+        fclose(f);
+        out_free(&r);
+    }
+    struct out m = sh("eval --merge %s/s2.json %s/s1.json -o json", dir, dir);
+    ck_assert_msg(m.code == 0, "%s", m.err);
+    char p[4096];
+    ck_assert_int_lt(snprintf(p, sizeof p, "%s/whole.json", dir), (int)sizeof p);
+    char *whole = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(whole);
+    struct jval a, b;
+    char err[256];
+    ck_assert(json_parse(m.out, strlen(m.out), &a, err, sizeof err) == 0);
+    ck_assert(json_parse(whole, strlen(whole), &b, err, sizeof err) == 0);
+    const struct jval *ma = json_get(&json_get(&a, "suites")->kids[0], "metrics"),
+                      *mb = json_get(&json_get(&b, "suites")->kids[0], "metrics");
+    ck_assert_int_eq(ma->n, mb->n);
+    for (int i = 0; i < ma->n; i++)
+        ck_assert_double_eq_tol(json_num(json_get(&ma->kids[i], "value"), -1),
+                                json_num(json_get(&mb->kids[i], "value"), -2), 1e-12);
+    ck_assert_str_eq(json_str(json_get(json_get(&a, "model"), "sha256")),
+                     json_str(json_get(json_get(&b, "model"), "sha256")));
+    ck_assert_str_eq(json_str(json_get(&a, "device")), json_str(json_get(&b, "device")));
+    ck_assert_int_eq((int)json_num(json_get(json_get(&a, "settings"), "limit"), 0), 6);
+    json_free(&a);
+    json_free(&b);
+    free(whole);
+    out_free(&m);
+    m = sh("eval --merge %s/s1.json %s/q8.json", dir, dir);
+    ck_assert_int_eq(m.code, 1);
+    ck_assert_msg(strstr(m.err, "q8.json: not a shard of the same run") && strstr(m.err, "model "),
+                  "%s", m.err);
+    out_free(&m);
+    m = sh("eval --merge %s/s1.json %s/l7.json", dir, dir);
+    ck_assert_int_eq(m.code, 1);
+    ck_assert_msg(strstr(m.err, "(limit 6 vs 7)"), "%s", m.err);
+    out_free(&m);
+    rm_rf(dir);
+}
+END_TEST
+
 Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -416,6 +480,7 @@ Suite *sweep_suite(void)
     tcase_add_test(tc, test_failing_unit);
     tcase_add_test(tc, test_bench_lists);
     tcase_add_test(tc, test_eval_lmeval_files);
+    tcase_add_test(tc, test_eval_merge);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,8 @@
 #include "cli_bench.h"
 #include "cli_chat.h"
 #include "cli_eval.h"
+#include "cli_report.h"
+#include "cli_sweep.h"
 #include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
@@ -564,6 +566,8 @@ static const char *main_help =
     "  devices    list the Vulkan devices and the CPU\n"
     "  synth      write a synthetic model (real shapes, random weights) as a GGUF file\n"
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
+    "  sweep      bench and evaluate several models on several devices (resumable)\n"
+    "  report     join sweep, bench and eval results: table, Pareto front, charts, HTML\n"
     "\n"
     "examples:\n"
     "  joule bench                        (a synthetic model; -m model.gguf for a real one)\n"
@@ -579,6 +583,7 @@ static const struct command {
     {"info", cmd_info}, {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
     {"run", cmd_run},   {"devices", cmd_devices},   {"bench", cli_bench},
     {"chat", cli_chat}, {"eval", cli_eval},         {"synth", cli_synth},
+    {"sweep", cli_sweep}, {"report", cli_report},
 };
 
 /* Every command's output: a write that failed (a full disk, a closed pipe) is an error, never

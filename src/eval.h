@@ -100,6 +100,8 @@ struct eval_run_info {
     const char *energy_json; /* a JSON object, or NULL */
     bool interrupted;        /* Ctrl-C: "partial" and "interrupted" true */
     const char *resume_from; /* the --resume file, or NULL */
+    int argc;                /* the command line for the provenance (argv NULL: none) */
+    char *const *argv;
 };
 void eval_print_json(FILE *f, const struct eval_run_info *info, const struct eval_result *res,
                      int n);

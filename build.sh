@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PKGS="build-essential pkg-config check glslc libvulkan-dev"
-RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers"
+PKGS="build-essential pkg-config check glslc libvulkan-dev libstb-dev"
+RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers fonts-dejavu-core"
 
 CC=${CC:-cc}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -27,6 +27,7 @@ missing_pkgs() {
     command -v glslc >/dev/null 2>&1 || miss="$miss glslc"
     if [ "${1:-}" = test ] && ! pkg-config --exists check 2>/dev/null; then miss="$miss check"; fi
     [ -f /usr/include/vulkan/vulkan.h ] || miss="$miss libvulkan-dev"
+    [ -f /usr/include/stb/stb_image_write.h ] || miss="$miss libstb-dev"
     echo "$miss"
 }
 
@@ -138,8 +139,19 @@ build_suites() {
     if ! cmp -s "$gen" build/gen/suites_embed.h; then mv "$gen" build/gen/suites_embed.h; else rm -f "$gen"; fi
 }
 
+# build/gen/version.h: the git commit (for provenance.c), rewritten only when it changes.
+gen_version() {
+    mkdir -p build/gen
+    local c
+    c=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+    git diff --quiet HEAD 2>/dev/null || c="$c-dirty"
+    echo "#define JOULE_GIT_COMMIT \"$c\"" >build/gen/version.h.tmp
+    if ! cmp -s build/gen/version.h.tmp build/gen/version.h; then mv build/gen/version.h.tmp build/gen/version.h; else rm -f build/gen/version.h.tmp; fi
+}
+
 build_joule() {
     local variant=$1 cflags=$2 ldflags=$3
+    gen_version
     build_shaders
     build_suites
     local objdir=build/$variant
@@ -151,6 +163,7 @@ build_joule() {
 
 build_tests() {
     local variant=$1 cflags=$2 ldflags=$3 out=$4
+    gen_version
     build_shaders
     build_suites
     gen_suites

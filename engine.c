@@ -15,6 +15,8 @@
 #include "cli_bench.h"
 #include "cli_chat.h"
 #include "cli_eval.h"
+#include "cli_report.h"
+#include "cli_sweep.h"
 #include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
@@ -674,6 +676,8 @@ static const char *main_help =
     "  info       describe a GGUF model\n"
     "  devices    list the Vulkan devices and the CPU\n"
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
+    "  sweep      bench and evaluate several models on several devices (resumable)\n"
+    "  report     join sweep, bench and eval results: table, Pareto front, charts, HTML\n"
     "\n"
     "examples:\n"
     "  joule bench                        (a synthetic model; -m model.gguf for a real one)\n"
@@ -702,6 +706,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat")) return cli_chat(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return cli_sweep(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cli_report(argc - 1, argv + 1);
     prog_cmd = "joule";
     return usage_error("unknown command '%s'", cmd);
 }

@@ -19,6 +19,7 @@
 
 #include "cli_bench.h"
 #include "cli_eval.h"
+#include "cli_slurm.h"
 #include "cli_util.h"
 #include "device.h"
 #include "fileio.h"
@@ -103,6 +104,7 @@ struct cli {
     bool plan, force, hash;
     long unit; /* -1: all */
     long threads;
+    struct cli_slurm slurm; /* --slurm ... (cli_slurm.h) */
 };
 
 /* Splits a comma-separated list (a copy) into out[]; false on an empty element or too many. */
@@ -153,8 +155,14 @@ static int parse(int argc, char **argv, struct cli *c)
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (is(f, "-h", "--help")) {
-            printf("%s", help);
+            printf("%s%s", help, cli_slurm_help);
             return -1;
+        }
+        int took = cli_slurm_option(&c->slurm, argc, argv, i);
+        if (took < 0) return 2;
+        if (took > 0) {
+            i += took - 1;
+            continue;
         }
         if (is(f, "--plan", NULL)) {
             c->plan = true;
@@ -466,7 +474,10 @@ int cli_sweep(int argc, char **argv)
         free_cli(&c);
         return usage_error("%s", err);
     }
-    if (c.plan) {
+    if (c.slurm.n_taken > 0) { /* a --slurm option */
+        if (c.slurm.dry_run && c.slurm.submit && !c.plan && c.unit < 0) print_plan(&c, &p);
+        rc = cli_slurm_run(&c.slurm, &c.o, &p, c.force, c.plan, c.unit >= 0, argc, argv);
+    } else if (c.plan) {
         rc = print_plan(&c, &p);
     } else {
         if (mkdir(c.o.outdir, 0755) != 0 && errno != EEXIST) {

@@ -256,7 +256,20 @@ int slurm_report_script(const struct slurm_job *j, char **out, char *err, size_t
         put_quoted(f, j->outdir);
         fputs(" -o ", f);
         put_quoted(f, j->reportdir);
-        fputs(" || exit 1\nexit $status\n", f);
+        fputs(" || exit 1\n"
+              "# a partial report says so at its top\n"
+              "cd ",
+              f);
+        put_quoted(f, j->reportdir);
+        fputs(" || exit 1\n"
+              "if [ \"$status\" != 0 ] && [ -f report.md ]; then\n"
+              "    { printf '**PARTIAL** (not every unit of the sweep has a result): %s\\n\\n' "
+              "\"$(tail -n 1 STATUS)\"\n"
+              "      printf 'The missing units and their task logs are listed in STATUS.\\n\\n'\n"
+              "      cat report.md; } > report.md.tmp && mv report.md.tmp report.md\n"
+              "fi\n"
+              "exit $status\n",
+              f);
     }
     return finish(f, &buf, out, err, errlen, rc);
 }

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device.h"
+#include "eval_json.h"
 #include "slurm.h"
 #include "testutil.h"
 
@@ -200,7 +202,9 @@ START_TEST(test_scripts_run)
              "#!/bin/sh\n"
              "printf 'dev=%%s\\n' \"${JOULE_VK_DEVICE:-none}\" >> '%s/calls'\n"
              "for a in \"$@\"; do printf '[%%s]\\n' \"$a\" >> '%s/calls'; done\n"
-             "for a in \"$@\"; do [ \"$a\" = --slurm-status ] && { echo PARTIAL; exit 3; }; done\n"
+             "for a in \"$@\"; do [ \"$a\" = --slurm-status ] && { echo PARTIAL: 1 of 2; exit 3; "
+             "}; done\n"
+             "[ \"$1\" = report ] && echo '# table' > \"$4/report.md\"\n"
              "exit 0\n",
              dir, dir);
     write_file(fake, cmd, 0755);
@@ -268,7 +272,14 @@ START_TEST(test_scripts_run)
     snprintf(p, sizeof p, "%s/STATUS", rep);
     got = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(got);
-    ck_assert_str_eq(got, "PARTIAL\n");
+    ck_assert_str_eq(got, "PARTIAL: 1 of 2\n");
+    free(got);
+    snprintf(p, sizeof p, "%s/report.md", rep);
+    got = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got,
+                     "**PARTIAL** (not every unit of the sweep has a result): PARTIAL: 1 of 2\n\n"
+                     "The missing units and their task logs are listed in STATUS.\n\n# table\n");
     free(got);
     got = test_read_file(calls, NULL);
     ck_assert_ptr_nonnull(got);
@@ -305,6 +316,288 @@ START_TEST(test_vk_device_env)
 }
 END_TEST
 
+/* ---- end to end, against a real Slurm (tools/slurm-local.sh starts one on this machine) ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* cmd's stdout (malloc'd) and exit status; cmd is trusted test text. */
+static char *capture(const char *cmd, int *code)
+{
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    for (;;) {
+        if (n + 1024 > cap) {
+            char *g = realloc(buf, cap *= 2);
+            ck_assert_ptr_nonnull(g);
+            buf = g;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        if (r == 0) break;
+        n += r;
+    }
+    buf[n] = 0;
+    int st = pclose(f);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return buf;
+}
+
+/* Whether job id is still in squeue (pending or running; an array job while any task is). */
+static bool job_queued(const char *id)
+{
+    int code;
+    char *out = capture("squeue -h -o %F", &code);
+    ck_assert_int_eq(code, 0);
+    bool found = false;
+    for (char *line = strtok(out, "\n"); line && !found; line = strtok(NULL, "\n"))
+        found = !strcmp(line, id);
+    free(out);
+    return found;
+}
+
+static void wait_job(const char *id, double limit_s)
+{
+    double t0 = now_s();
+    while (job_queued(id)) {
+        ck_assert_msg(now_s() - t0 < limit_s, "Slurm job %s still queued after %.0f s", id,
+                      limit_s);
+        usleep(100 * 1000);
+    }
+}
+
+/* Runs the sweep with --slurm; returns the array and report job ids from its answer. */
+static void submit(const char *cmd, char *aid, char *rid)
+{
+    int code;
+    char *out = capture(cmd, &code);
+    ck_assert_msg(code == 0, "%s: exit %d: %s", cmd, code, out);
+    ck_assert_msg(sscanf(out, "submitted: array job %31[0-9], report job %31[0-9]", aid, rid) == 2,
+                  "no job ids in: %s", out);
+    free(out);
+}
+
+static bool same_json(const struct jval *a, const struct jval *b)
+{
+    if (a->type != b->type || a->n != b->n || a->len != b->len) return false;
+    if (a->str && (!b->str || memcmp(a->str, b->str, a->len))) return false;
+    for (int i = 0; i < a->n; i++) {
+        if (a->keys && strcmp(a->keys[i], b->keys[i])) return false;
+        if (!same_json(&a->kids[i], &b->kids[i])) return false;
+    }
+    return true;
+}
+
+static struct jval read_json(const char *path)
+{
+    size_t n;
+    char *text = test_read_file(path, &n), err[256];
+    ck_assert_msg(text != NULL, "%s: missing", path);
+    struct jval v;
+    ck_assert_msg(json_parse(text, n, &v, err, sizeof err) == 0, "%s: %s", path, err);
+    free(text);
+    return v;
+}
+
+/* A unit's results from Slurm and from the local sweep: the same suites, metrics and per-item
+ * rows (timings, timestamps and hosts may differ). */
+static void compare_unit(const char *a_path, const char *b_path)
+{
+    struct jval a = read_json(a_path), b = read_json(b_path);
+    const struct jval *sa = json_get(json_get(&a, "result"), "suites");
+    const struct jval *sb = json_get(json_get(&b, "result"), "suites");
+    ck_assert_msg(sa && sb && sa->type == J_ARR && sa->n > 0 && sa->n == sb->n, "%s: suites",
+                  a_path);
+    static const char *keys[] = {"suite", "task", "items", "items_done", "metrics", "rows"};
+    for (int i = 0; i < sa->n; i++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            const struct jval *x = json_get(&sa->kids[i], keys[k]);
+            const struct jval *y = json_get(&sb->kids[i], keys[k]);
+            ck_assert_msg(x && y && same_json(x, y), "%s and %s differ in \"%s\"", a_path, b_path,
+                          keys[k]);
+        }
+    const struct jval *rows = json_get(&sa->kids[0], "rows");
+    ck_assert_msg(rows && rows->n == 2, "%s: %d item rows, not 2 (--limit 2)", a_path,
+                  rows ? rows->n : -1);
+    json_free(&a);
+    json_free(&b);
+}
+
+/* Whether Slurm answers here: sbatch on PATH and a node that is up. Else SKIP, or a failure
+ * where JOULE_REQUIRE_SLURM is set (CI, after tools/slurm-local.sh). */
+static bool slurm_here(const char *test)
+{
+    const char *why = NULL;
+    int code = 1;
+    if (!slurm_available()) {
+        why = "sbatch not found";
+    } else {
+        char *out = capture("timeout 10 sinfo -h -o %t 2>/dev/null", &code);
+        if (code != 0 || !(strstr(out, "idle") || strstr(out, "mix") || strstr(out, "alloc")))
+            why = "no Slurm node is up (sinfo)";
+        free(out);
+    }
+    if (!why) return true;
+    const char *req = getenv("JOULE_REQUIRE_SLURM");
+    ck_assert_msg(!(req && *req && strcmp(req, "0")), "%s: %s, and JOULE_REQUIRE_SLURM is set",
+                  test, why);
+    fprintf(stderr, "SKIP %s: %s (tools/slurm-local.sh starts a local Slurm)\n", test, why);
+    return false;
+}
+
+/* Two shared tiny models x two suites (--limit 2), four array tasks, one at a time: one task
+ * is cancelled while it runs and the last while it waits, so the first report is PARTIAL;
+ * the resubmission runs exactly the missing units and leaves the others' files alone; the
+ * results then equal a local sweep's item for item. */
+START_TEST(test_cluster_sweep)
+{
+    NEED_SHARED(shared);
+    if (getenv("JOULE_ASAN")) {
+        fprintf(stderr, "SKIP %s: not under the sanitizers (the release test run covers it)\n",
+                __func__);
+        return;
+    }
+    if (!slurm_here(__func__)) return;
+    const char *bin = getenv("JOULE_BIN");
+    ck_assert_msg(bin && bin[0] == '/', "JOULE_BIN must be an absolute path (build.sh sets it)");
+    char dir[] = "/tmp/joule-slurm-e2e-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char args[2048], cmd[4096];
+    snprintf(args, sizeof args,
+             "sweep -m %s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf "
+             "--suite arc-easy,hellaswag --limit 2 --no-bench --device cpu -t 1 "
+             "--data %s/suites-data",
+             shared, shared, shared);
+
+    double t0 = now_s();
+    snprintf(cmd, sizeof cmd, "'%s' %s -o %s/local 2>/dev/null", bin, args, dir);
+    ck_assert_int_eq(sh(cmd), 0);
+    double t_local = now_s() - t0;
+
+    /* the first submission, with two tasks cancelled */
+    char aid[32], rid[32];
+    t0 = now_s();
+    snprintf(cmd, sizeof cmd, "'%s' %s -o %s/cl --slurm --slurm-concurrency 1 2>/dev/null", bin,
+             args, dir);
+    submit(cmd, aid, rid);
+    char want[128], *got;
+    snprintf(want, sizeof want, "\n#SBATCH --array=0-3%%1\n");
+    snprintf(cmd, sizeof cmd, "%s/cl/slurm/array.sh", dir);
+    got = test_read_file(cmd, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_ptr_nonnull(strstr(got, want));
+    free(got);
+    int killed = -1;
+    for (double w0 = now_s(); killed < 0;) {
+        ck_assert_msg(now_s() - w0 < 60, "no task of array job %s ever ran", aid);
+        int code;
+        char *out = capture("squeue -h -t R -o %i", &code);
+        for (char *line = strtok(out, "\n"); line && killed < 0; line = strtok(NULL, "\n")) {
+            size_t l = strlen(aid);
+            if (!strncmp(line, aid, l) && line[l] == '_') killed = atoi(line + l + 1);
+        }
+        free(out);
+        if (killed < 0) usleep(20 * 1000);
+    }
+    snprintf(cmd, sizeof cmd, "scancel %s_%d %s_3", aid, killed, aid);
+    ck_assert_int_eq(sh(cmd), 0);
+    wait_job(aid, 90);
+    wait_job(rid, 60);
+    double t_first = now_s() - t0;
+
+    char path[1024];
+    bool missing[4];
+    int n_missing = 0;
+    struct stat before[4];
+    static const char *ids[4] = {"tiny-llama-Q4_0.cpu.arc-easy", "tiny-llama-Q4_0.cpu.hellaswag",
+                                 "tiny-llama-Q8_0.cpu.arc-easy", "tiny-llama-Q8_0.cpu.hellaswag"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/cl/%s.json", dir, ids[k]);
+        missing[k] = stat(path, &before[k]) != 0;
+        n_missing += missing[k];
+    }
+    ck_assert_msg(missing[3], "unit 3 was cancelled while pending but has a result");
+    snprintf(path, sizeof path, "%s/cl/report/STATUS", dir);
+    got = test_read_file(path, NULL);
+    ck_assert_msg(got != NULL, "no STATUS from the report job %s", rid);
+    char line[128];
+    snprintf(line, sizeof line, "PARTIAL: %d of 4 units have no result", n_missing);
+    ck_assert_msg(strstr(got, line) != NULL, "STATUS: %s", got);
+    ck_assert_ptr_nonnull(strstr(got, "missing 3 tiny-llama-Q8_0.cpu.hellaswag"));
+    free(got);
+    snprintf(path, sizeof path, "%s/cl/report/report.md", dir);
+    got = test_read_file(path, NULL);
+    ck_assert_msg(got != NULL, "no report.md from the report job %s", rid);
+    ck_assert_msg(!strncmp(got, "**PARTIAL**", 11), "report.md does not say partial: %.200s", got);
+    free(got);
+
+    /* the resubmission: exactly the missing units */
+    t0 = now_s();
+    snprintf(cmd, sizeof cmd, "'%s' %s -o %s/cl --slurm --slurm-concurrency 1 2>/dev/null", bin,
+             args, dir);
+    submit(cmd, aid, rid);
+    int todo[4], nt = 0;
+    for (int k = 0; k < 4; k++)
+        if (missing[k]) todo[nt++] = k;
+    char spec[64];
+    ck_assert_int_eq(slurm_array_spec(todo, nt, 1, spec, sizeof spec), 0);
+    snprintf(want, sizeof want, "\n#SBATCH --array=%s\n", spec);
+    snprintf(path, sizeof path, "%s/cl/slurm/array.sh", dir);
+    got = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strstr(got, want) != NULL, "resubmission is not %s: %.400s", want + 1, got);
+    free(got);
+    wait_job(aid, 90);
+    wait_job(rid, 60);
+    double t_second = now_s() - t0;
+    snprintf(path, sizeof path, "%s/cl/report/STATUS", dir);
+    got = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strstr(got, "COMPLETE: all 4 units have a result") != NULL, "STATUS: %s", got);
+    free(got);
+    snprintf(path, sizeof path, "%s/cl/report/report.md", dir);
+    got = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strncmp(got, "**PARTIAL**", 11) != 0, "a complete report says partial");
+    ck_assert_ptr_nonnull(strstr(got, "tiny-llama-Q4_0"));
+    ck_assert_ptr_nonnull(strstr(got, "tiny-llama-Q8_0"));
+    free(got);
+
+    for (int k = 0; k < 4; k++) {
+        char local[1024];
+        snprintf(path, sizeof path, "%s/cl/%s.json", dir, ids[k]);
+        snprintf(local, sizeof local, "%s/local/%s.json", dir, ids[k]);
+        struct stat now;
+        ck_assert_int_eq(stat(path, &now), 0);
+        if (!missing[k])
+            ck_assert_msg(now.st_ino == before[k].st_ino &&
+                              now.st_mtim.tv_sec == before[k].st_mtim.tv_sec &&
+                              now.st_mtim.tv_nsec == before[k].st_mtim.tv_nsec,
+                          "%s was written again by the resubmission", path);
+        compare_unit(path, local);
+    }
+
+    /* nothing left: a third --slurm submits nothing */
+    snprintf(cmd, sizeof cmd, "'%s' %s -o %s/cl --slurm 2>&1", bin, args, dir);
+    int code;
+    got = capture(cmd, &code);
+    ck_assert_msg(code == 0 && strstr(got, "nothing to submit"), "exit %d: %s", code, got);
+    free(got);
+    fprintf(stderr,
+            "slurm e2e: local sweep %.1f s; Slurm array (4 tasks, %%1, 2 cancelled: %d missing) "
+            "+ report %.1f s; resubmission %.1f s\n",
+            t_local, n_missing, t_first, t_second);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(sh(cmd), 0);
+}
+END_TEST
+
 Suite *slurm_suite(void)
 {
     Suite *s = suite_create("slurm");
@@ -316,5 +609,9 @@ Suite *slurm_suite(void)
     tcase_add_test(tc, test_scripts_run);
     tcase_add_test(tc, test_vk_device_env);
     suite_add_tcase(s, tc);
+    TCase *e2e = tcase_create("cluster");
+    tcase_set_timeout(e2e, 300);
+    tcase_add_test(e2e, test_cluster_sweep);
+    suite_add_tcase(s, e2e);
     return s;
 }

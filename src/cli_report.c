@@ -1,11 +1,11 @@
 /* cli_report — `joule report`: options, then report.h does the work. */
 #include "cli_report.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "report.h"
 
 static const char *help =
@@ -31,70 +31,52 @@ static const char *help =
     "  --skip-bad            report malformed input files on stderr and go on without them\n"
     "                        (default: stop at the first, naming the file and the field)\n";
 
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule report: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'joule report --help')\n");
-    va_end(ap);
-    return 2;
-}
-
 int cli_report(int argc, char **argv)
 {
+    struct cli a;
+    cli_init(&a, "joule report", argc, argv);
     const char *out = NULL;
     struct report_opts o = {0};
     const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    int np = 0;
-    if (!paths) return fprintf(stderr, "joule report: out of memory\n"), 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    int np = 0, k;
+    static const char *const costs[] = {"j", "usd", NULL};
+    if (!paths) return cli_fail(&a, "out of memory");
+    while (cli_next(&a)) {
+        const char *arg = cli_arg(&a);
+        int rc = -1;
+        if (cli_is_help(&a)) {
             printf("%s", help);
-            free(paths);
-            return 0;
-        }
-        if (!strcmp(a, "--skip-bad")) {
+            rc = 0;
+        } else if (cli_is(&a, NULL, "--skip-bad"))
             o.skip_bad = true;
-            continue;
-        }
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            paths[np++] = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
+        else if (arg[0] != '-' || !strcmp(arg, "-"))
+            paths[np++] = arg;
+        else if (cli_is(&a, "-o", "--output")) {
+            if (!cli_str(&a, &out)) rc = 2;
+        } else if (cli_is(&a, NULL, "--quality")) {
+            if (!cli_str(&a, &o.quality)) rc = 2;
+        } else if (cli_is(&a, NULL, "--cost")) {
+            if (!cli_choice(&a, costs, &k))
+                rc = 2;
+            else
+                o.cost_usd = k == 1;
+        } else
+            rc = cli_unknown(&a);
+        if (rc >= 0) {
             free(paths);
-            return usage_error("option '%s' needs a value", a);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            out = v;
-        else if (!strcmp(a, "--quality"))
-            o.quality = v;
-        else if (!strcmp(a, "--cost")) {
-            if (strcmp(v, "j") && strcmp(v, "usd")) {
-                free(paths);
-                return usage_error("bad value '%s' for --cost (j or usd)", v);
-            }
-            o.cost_usd = !strcmp(v, "usd");
-        } else {
-            free(paths);
-            return usage_error("unknown option '%s'", a);
+            return rc;
         }
     }
     if (!np) {
         free(paths);
-        return usage_error("no results given (files or folders of JSON results)");
+        return cli_usage(&a, "no results given (files or folders of JSON results)");
     }
     struct report r;
     char err[1024];
     int rc = 0;
     if (report_load(paths, np, &o, &r, err, sizeof err) != 0) {
-        fprintf(stderr, "joule report: %s\n", err);
         free(paths);
-        return 1;
+        return cli_fail(&a, "%s", err);
     }
     if (o.quality && strcmp(o.quality, "mean")) {
         bool found = false;
@@ -106,8 +88,7 @@ int cli_report(int argc, char **argv)
     if (!out) {
         report_write_md(stdout, &r);
     } else if (report_write(&r, out, err, sizeof err) != 0) {
-        fprintf(stderr, "joule report: %s\n", err);
-        rc = 1;
+        rc = cli_fail(&a, "%s", err);
     } else {
         int front = 0;
         for (int i = 0; i < r.n_rows; i++)

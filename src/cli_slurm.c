@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,28 +30,6 @@ const char cli_slurm_help[] =
     "  --slurm-status        units with and without a result, the missing units' task logs,\n"
     "                        array jobs still queued; exit 0 complete, 3 PARTIAL\n";
 
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule sweep: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'joule sweep --help')\n");
-    va_end(ap);
-    return 2;
-}
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule sweep: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
-}
-
 static bool take(struct cli_slurm *s, int i)
 {
     if (s->n_taken >= CLI_SLURM_MAX_TAKEN) return false;
@@ -60,41 +37,40 @@ static bool take(struct cli_slurm *s, int i)
     return true;
 }
 
-int cli_slurm_option(struct cli_slurm *s, int argc, char **argv, int i)
+int cli_slurm_option(struct cli_slurm *s, struct cli *a)
 {
-    const char *f = argv[i];
-    bool *flag = !strcmp(f, "--slurm")          ? &s->submit
-                 : !strcmp(f, "--slurm-status") ? &s->status
-                 : !strcmp(f, "--dry-run")      ? &s->dry_run
-                                                : NULL;
+    int from = a->i;
+    bool *flag = cli_is(a, NULL, "--slurm")          ? &s->submit
+                 : cli_is(a, NULL, "--slurm-status") ? &s->status
+                 : cli_is(a, NULL, "--dry-run")      ? &s->dry_run
+                                                     : NULL;
+    const char *v;
+    char err[256];
     if (flag) {
         *flag = true;
-        return take(s, i) ? 1 : (usage_error("too many options"), -1);
-    }
-    if (strcmp(f, "--slurm-args") && strcmp(f, "--slurm-concurrency") && strcmp(f, "--slurm-name"))
-        return 0;
-    if (i + 1 >= argc) return usage_error("option '%s' needs a value", f), -1;
-    const char *v = argv[i + 1];
-    char err[256];
-    if (!strcmp(f, "--slurm-args")) {
-        if (slurm_check_extra(v, err, sizeof err)) return usage_error("%s", err), -1;
+    } else if (cli_is(a, NULL, "--slurm-args")) {
+        if (!cli_str(a, &v)) return -1;
+        if (slurm_check_extra(v, err, sizeof err)) return cli_usage(a, "%s", err), -1;
         s->extra = v;
-    } else if (!strcmp(f, "--slurm-concurrency")) {
-        if (!cli_parse_long(v, 1, 100000, &s->concurrency))
-            return usage_error("bad value '%s' for --slurm-concurrency (1 to 100000)", v), -1;
-    } else {
+    } else if (cli_is(a, NULL, "--slurm-concurrency")) {
+        if (!cli_long(a, 1, 100000, &s->concurrency)) return -1;
+    } else if (cli_is(a, NULL, "--slurm-name")) {
+        if (!cli_str(a, &v)) return -1;
         size_t n = strlen(v);
         if (n == 0 || n > 64 ||
-            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                      "0123456789-_.") != n)
-            return usage_error("bad value '%s' for --slurm-name (letters, digits, '-', '_', "
-                               "'.'; at most 64)",
-                               v),
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != n)
+            return cli_usage(a,
+                             "bad value '%s' for --slurm-name (letters, digits, '-', '_', '.'; "
+                             "at most 64)",
+                             v),
                    -1;
         s->name = v;
+    } else {
+        return 0;
     }
-    if (!take(s, i) || !take(s, i + 1)) return usage_error("too many options"), -1;
-    return 2;
+    for (int i = from; i <= a->i; i++)
+        if (!take(s, i)) return cli_usage(a, "too many options"), -1;
+    return 1;
 }
 
 /* path made absolute against the working directory, without trailing slashes */
@@ -233,28 +209,29 @@ static int status(const struct sweep_opts *o, const struct sweep_plan *p, const 
     return 0;
 }
 
-static int write_text(const char *path, const char *text, mode_t mode)
+static int write_text(const struct cli *a, const char *path, const char *text, mode_t mode)
 {
     FILE *f = fopen(path, "w");
-    if (!f) return fail("%s: %s", path, strerror(errno));
+    if (!f) return cli_fail(a, "%s: %s", path, strerror(errno));
     bool ok = fputs(text, f) >= 0;
     ok = (fclose(f) == 0) && ok;
-    if (!ok) return fail("%s: write failed", path);
-    if (chmod(path, mode) != 0) return fail("%s: %s", path, strerror(errno));
+    if (!ok) return cli_fail(a, "%s: write failed", path);
+    if (chmod(path, mode) != 0) return cli_fail(a, "%s: %s", path, strerror(errno));
     return 0;
 }
 
-static int make_dir(const char *path)
+static int make_dir(const struct cli *a, const char *path)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return fail("%s: %s", path, strerror(errno));
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return cli_fail(a, "%s: %s", path, strerror(errno));
     return 0;
 }
 
-static int submit(const struct cli_slurm *s, const struct sweep_opts *o, const struct sweep_plan *p,
-                  bool force, struct slurm_job *j)
+static int submit(const struct cli_slurm *s, const struct cli *a, const struct sweep_opts *o,
+                  const struct sweep_plan *p, bool force, struct slurm_job *j)
 {
     int *units = malloc(sizeof *units * (size_t)(p->n ? p->n : 1));
-    if (!units) return fail("out of memory");
+    if (!units) return cli_fail(a, "out of memory");
     int n = 0;
     for (int i = 0; i < p->n; i++)
         if (force || !sweep_unit_done(o, &p->units[i])) units[n++] = p->units[i].index;
@@ -270,12 +247,12 @@ static int submit(const struct cli_slurm *s, const struct sweep_opts *o, const s
         goto out;
     }
     if (slurm_array_spec(units, n, j->concurrency, spec, sizeof spec) != 0) {
-        rc = fail("%d units do not fit in one --array list; split the sweep", n);
+        rc = cli_fail(a, "%d units do not fit in one --array list; split the sweep", n);
         goto out;
     }
     if (slurm_array_script(j, &array, err, sizeof err) ||
         slurm_report_script(j, &report, err, sizeof err)) {
-        rc = fail("%s", err);
+        rc = cli_fail(a, "%s", err);
         goto out;
     }
     fprintf(stderr, "joule sweep: %d units, %d with a result, %d to run as array tasks %s\n", p->n,
@@ -288,20 +265,21 @@ static int submit(const struct cli_slurm *s, const struct sweep_opts *o, const s
         goto out;
     }
     if (!slurm_available()) {
-        rc = fail("sbatch is not on PATH (no Slurm here); --dry-run prints the scripts");
+        rc = cli_fail(a, "sbatch is not on PATH (no Slurm here); --dry-run prints the scripts");
         goto out;
     }
     char ids[1024], active[1024];
     read_array_ids(j->statedir, ids, sizeof ids);
     if (ids[0] && !force) {
         if (slurm_active(ids, active, sizeof active, err, sizeof err) != 0) {
-            rc = fail("%s", err);
+            rc = cli_fail(a, "%s", err);
             goto out;
         }
         if (active[0]) {
-            rc = fail("array job %s of this sweep is still queued or running (squeue -j %s); "
-                      "submit again when it has ended, scancel it, or add --force",
-                      active, active);
+            rc = cli_fail(a,
+                          "array job %s of this sweep is still queued or running (squeue -j %s); "
+                          "submit again when it has ended, scancel it, or add --force",
+                          active, active);
             goto out;
         }
     }
@@ -310,17 +288,19 @@ static int submit(const struct cli_slurm *s, const struct sweep_opts *o, const s
     snprintf(apath, sizeof apath, "%s/array.sh", j->statedir);
     snprintf(rpath, sizeof rpath, "%s/report.sh", j->statedir);
     snprintf(jpath, sizeof jpath, "%s/jobs", j->statedir);
-    if ((rc = make_dir(o->outdir)) || (rc = make_dir(j->statedir)) || (rc = make_dir(logs)) ||
-        (rc = write_text(apath, array, 0755)) || (rc = write_text(rpath, report, 0755)))
+    if ((rc = make_dir(a, o->outdir)) || (rc = make_dir(a, j->statedir)) ||
+        (rc = make_dir(a, logs)) || (rc = write_text(a, apath, array, 0755)) ||
+        (rc = write_text(a, rpath, report, 0755)))
         goto out;
     if (slurm_submit(apath, NULL, aid, sizeof aid, err, sizeof err)) {
-        rc = fail("%s", err);
+        rc = cli_fail(a, "%s", err);
         goto out;
     }
     if (slurm_submit(rpath, aid, rid, sizeof rid, err, sizeof err)) {
-        rc = fail("%s (the array job %s was submitted; `scancel %s` or run the report "
-                  "yourself: joule report %s -o %s)",
-                  err, aid, aid, o->outdir, j->reportdir);
+        rc = cli_fail(a,
+                      "%s (the array job %s was submitted; `scancel %s` or run the report "
+                      "yourself: joule report %s -o %s)",
+                      err, aid, aid, o->outdir, j->reportdir);
         /* still record the array job, so a resubmission waits for it */
     }
     FILE *jf = fopen(jpath, "a");
@@ -347,34 +327,35 @@ out:
     return rc;
 }
 
-int cli_slurm_run(const struct cli_slurm *s, const struct sweep_opts *o, const struct sweep_plan *p,
-                  bool force, bool plan, bool unit, int argc, char **argv)
+int cli_slurm_run(const struct cli_slurm *s, const struct cli *a, const struct sweep_opts *o,
+                  const struct sweep_plan *p, bool force, bool plan, bool unit)
 {
-    if (s->submit && s->status) return usage_error("--slurm and --slurm-status: one at a time");
-    if (plan || unit) return usage_error("--plan and --unit do not go with --slurm");
+    if (s->submit && s->status) return cli_usage(a, "--slurm and --slurm-status: one at a time");
+    if (plan || unit) return cli_usage(a, "--plan and --unit do not go with --slurm");
     if (!s->submit && (s->dry_run || s->extra || s->concurrency || s->name))
-        return usage_error("--dry-run, --slurm-args, --slurm-concurrency and --slurm-name go "
-                           "with --slurm");
+        return cli_usage(a, "--dry-run, --slurm-args, --slurm-concurrency and --slurm-name go "
+                            "with --slurm");
     char outdir[2048], statedir[2100], reportdir[2100], workdir[2048], self[2048];
     if (abs_path(o->outdir, outdir, sizeof outdir) != 0 || !getcwd(workdir, sizeof workdir))
-        return fail("%s: the path is too long", o->outdir);
+        return cli_fail(a, "%s: the path is too long", o->outdir);
     snprintf(statedir, sizeof statedir, "%s/slurm", outdir);
     snprintf(reportdir, sizeof reportdir, "%s/report", outdir);
     if (s->status) return status(o, p, statedir);
 
     const char *env = getenv("JOULE_SELF"); /* as cli_sweep: tests that are not joule */
     if (env && *env) {
-        if (abs_path(env, self, sizeof self) != 0) return fail("JOULE_SELF: path too long");
+        if (abs_path(env, self, sizeof self) != 0) return cli_fail(a, "JOULE_SELF: path too long");
     } else {
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0) return fail("cannot find this binary (/proc/self/exe): %s", strerror(errno));
+        if (n <= 0)
+            return cli_fail(a, "cannot find this binary (/proc/self/exe): %s", strerror(errno));
         self[n] = 0;
     }
-    const char **args = malloc(sizeof *args * (size_t)(argc > 0 ? argc : 1));
-    if (!args) return fail("out of memory");
+    const char **args = malloc(sizeof *args * (size_t)(a->argc > 0 ? a->argc : 1));
+    if (!args) return cli_fail(a, "out of memory");
     int n_args = 0;
-    for (int i = 1; i < argc; i++)
-        if (!was_taken(s, i)) args[n_args++] = argv[i];
+    for (int i = 1; i < a->argc; i++)
+        if (!was_taken(s, i)) args[n_args++] = a->argv[i];
     struct slurm_job j = {0};
     j.joule = self;
     j.workdir = workdir;
@@ -387,7 +368,7 @@ int cli_slurm_run(const struct cli_slurm *s, const struct sweep_opts *o, const s
     j.concurrency = (int)s->concurrency;
     j.job_name = s->name;
     j.extra = s->extra;
-    int rc = submit(s, o, p, force, &j);
+    int rc = submit(s, a, o, p, force, &j);
     free(args);
     return rc;
 }

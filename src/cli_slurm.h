@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 
+#include "cli_util.h"
 #include "sweep.h"
 
 enum { CLI_SLURM_MAX_TAKEN = 32 };
@@ -32,15 +33,15 @@ struct cli_slurm {
 /* The option lines for `joule sweep --help`. */
 extern const char cli_slurm_help[];
 
-/* If argv[i] is one of the options above, records it (and its value) and returns how many
- * argv entries it used (1 or 2); 0 when it is not one; -1 after printing a usage error. */
-int cli_slurm_option(struct cli_slurm *s, int argc, char **argv, int i);
+/* If the current argument is one of the options above, takes it (and its value), records
+ * their positions and returns 1; 0 when it is not one; -1 after printing a usage error. */
+int cli_slurm_option(struct cli_slurm *s, struct cli *a);
 
 /* Runs --slurm (submit, or the dry run) or --slurm-status for the plan p of options o.
- * argc/argv are the sweep's own (argv[0] "sweep"); the tasks get them without the options
+ * a holds the sweep's arguments (argv[0] "sweep"); the tasks get them without the options
  * above. plan and unit say whether --plan or --unit was given too (an error). Returns the exit
  * status. */
-int cli_slurm_run(const struct cli_slurm *s, const struct sweep_opts *o, const struct sweep_plan *p,
-                  bool force, bool plan, bool unit, int argc, char **argv);
+int cli_slurm_run(const struct cli_slurm *s, const struct cli *a, const struct sweep_opts *o,
+                  const struct sweep_plan *p, bool force, bool plan, bool unit);
 
 #endif

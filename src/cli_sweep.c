@@ -64,31 +64,7 @@ static const char *help =
     "  --style S             lm-eval (default) or llama.cpp\n"
     "both:\n"
     "  -t, --threads N       CPU threads (default: all cores)\n"
-    "energy and cost (as `joule bench`; see its --help):\n"
-    "  --idle S  --tdp W  --energy-min S  --price-kwh P  --pue X  --hw-price P\n"
-    "  --hw-life-years Y  --utilization U  --cloud-hourly P  --cost-config FILE\n";
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule sweep: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'joule sweep --help')\n");
-    va_end(ap);
-    return 2;
-}
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule sweep: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
-}
+    "energy and cost (passed to the units; --idle and --energy-min to bench only):\n";
 
 static double now_s(void)
 {
@@ -97,18 +73,19 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-struct cli {
+struct sweep_cli {
+    struct cli a;
+    struct cli_common c; /* the shared flags: -t, --tdp, energy, cost (passed to the units) */
     struct sweep_opts o;
     char *lists[3 * SWEEP_MAX_LIST]; /* copies split in place */
     int n_lists;
     bool plan, force, hash;
     long unit; /* -1: all */
-    long threads;
     struct cli_slurm slurm; /* --slurm ... (cli_slurm.h) */
 };
 
 /* Splits a comma-separated list (a copy) into out[]; false on an empty element or too many. */
-static bool split_list(struct cli *c, const char *s, const char **out, int *n)
+static bool split_list(struct sweep_cli *c, const char *s, const char **out, int *n)
 {
     if ((size_t)c->n_lists >= sizeof c->lists / sizeof c->lists[0]) return false;
     char *copy = strdup(s);
@@ -125,134 +102,130 @@ static bool split_list(struct cli *c, const char *s, const char **out, int *n)
     }
 }
 
-static bool pass(const char **args, int *n, const char *flag, const char *val)
+/* the arguments argv[from..a.i] (a flag and its value, as given) to a unit's command */
+static bool pass(const struct cli *a, int from, const char **args, int *n)
 {
-    if (*n + 2 > SWEEP_MAX_PASS) return false;
-    args[(*n)++] = flag;
-    args[(*n)++] = val;
+    for (int i = from; i <= a->i && i < a->argc; i++) {
+        if (*n >= SWEEP_MAX_PASS) return false;
+        args[(*n)++] = a->argv[i];
+    }
     return true;
 }
 
-static bool is(const char *f, const char *a, const char *b)
-{
-    return !strcmp(f, a) || (b && !strcmp(f, b));
-}
-
-static void free_cli(struct cli *c)
+static void free_cli(struct sweep_cli *c)
 {
     for (int i = 0; i < c->n_lists; i++)
         free(c->lists[i]);
 }
 
-static int parse(int argc, char **argv, struct cli *c)
+static int parse(int argc, char **argv, struct sweep_cli *c)
 {
     memset(c, 0, sizeof *c);
-    c->o.bench = true;
-    c->o.shards = 1;
+    struct cli *a = &c->a;
+    struct sweep_opts *o = &c->o;
+    cli_init(a, "joule sweep", argc, argv);
+    cli_common_init(&c->c, CLI_DEVICE | CLI_TDP | CLI_ENERGY | CLI_COST);
+    o->bench = true;
+    o->shards = 1;
     c->unit = -1;
     c->hash = true;
-    struct sweep_opts *o = &c->o;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (is(f, "-h", "--help")) {
-            printf("%s%s", help, cli_slurm_help);
+    int32_t list[64];
+    int nl;
+    long x;
+    const char *v;
+    while (cli_next(a)) {
+        int from = a->i;
+        if (cli_is_help(a)) {
+            printf("%s%s%s%s%s", help, cli_help_tdp, cli_help_energy, cli_help_cost,
+                   cli_slurm_help);
             return -1;
         }
-        int took = cli_slurm_option(&c->slurm, argc, argv, i);
+        int took = cli_slurm_option(&c->slurm, a);
         if (took < 0) return 2;
-        if (took > 0) {
-            i += took - 1;
-            continue;
-        }
-        if (is(f, "--plan", NULL)) {
+        if (took > 0) continue;
+        if (cli_is(a, NULL, "--plan")) {
             c->plan = true;
-            continue;
-        }
-        if (is(f, "--force", NULL)) {
+        } else if (cli_is(a, NULL, "--force")) {
             c->force = true;
-            continue;
-        }
-        if (is(f, "--no-hash", NULL)) {
-            c->hash = false;
-            if (o->n_eval_args + 1 > SWEEP_MAX_PASS) goto many;
-            o->eval_args[o->n_eval_args++] = f;
-            continue;
-        }
-        if (is(f, "--no-bench", NULL)) {
+        } else if (cli_is(a, NULL, "--no-bench")) {
             o->bench = false;
-            continue;
-        }
-        if (is(f, "--bos", "--no-bos")) {
-            if (o->n_eval_args + 1 > SWEEP_MAX_PASS) goto many;
-            o->eval_args[o->n_eval_args++] = f;
-            continue;
-        }
-        if (f[0] != '-') return usage_error("unexpected argument '%s'", f);
-        if (i + 1 >= argc) return usage_error("option '%s' needs a value", f);
-        const char *v = argv[++i];
-        long x;
-        if (is(f, "-m", "--model")) {
+        } else if (cli_is(a, NULL, "--no-hash")) {
+            c->hash = false;
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
+        } else if (cli_is(a, NULL, "--bos") || cli_is(a, NULL, "--no-bos")) {
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
+        } else if (cli_is(a, "-m", "--model")) {
+            if (!cli_str(a, &v)) return 2;
             if (!split_list(c, v, o->models, &o->n_models))
-                return usage_error("bad value '%s' for %s (comma-separated files, at most %d)", v,
-                                   f, SWEEP_MAX_LIST);
-        } else if (is(f, "--device", NULL)) {
+                return cli_usage(a, "bad value '%s' for -m (comma-separated files, at most %d)", v,
+                                 SWEEP_MAX_LIST);
+        } else if (cli_is(a, NULL, "--device")) {
             int n0 = o->n_devices;
+            if (!cli_str(a, &v)) return 2;
             if (!split_list(c, v, o->devices, &o->n_devices))
-                return usage_error("bad value '%s' for --device (comma-separated, at most %d)", v,
-                                   SWEEP_MAX_LIST);
+                return cli_usage(a, "bad value '%s' for --device (comma-separated, at most %d)", v,
+                                 SWEEP_MAX_LIST);
             for (int k = n0; k < o->n_devices; k++)
                 if (!device_spec_valid(o->devices[k]))
-                    return usage_error(
-                        "bad device '%s' in --device (auto, cpu, vulkan or vulkan:N)",
-                        o->devices[k]);
-        } else if (is(f, "--suite", "--suites")) {
+                    return cli_usage(a,
+                                     "bad device '%s' in --device (auto, cpu, vulkan or vulkan:N)",
+                                     o->devices[k]);
+        } else if (cli_is(a, NULL, "--suite") || cli_is(a, NULL, "--suites")) {
+            if (!cli_str(a, &v)) return 2;
             if (!split_list(c, v, o->suites, &o->n_suites))
-                return usage_error("bad value '%s' for --suite (comma-separated, at most %d)", v,
-                                   SWEEP_MAX_LIST);
-        } else if (is(f, "--shards", NULL)) {
-            if (!cli_parse_long(v, 1, 10000, &x))
-                return usage_error("bad value '%s' for --shards (1 to 10000)", v);
+                return cli_usage(a, "bad value '%s' for --suite (comma-separated, at most %d)", v,
+                                 SWEEP_MAX_LIST);
+        } else if (cli_is(a, NULL, "--shards")) {
+            if (!cli_long(a, 1, 10000, &x)) return 2;
             o->shards = (int)x;
-        } else if (is(f, "-o", "--output")) {
-            o->outdir = v;
-        } else if (is(f, "--unit", NULL)) {
-            if (!cli_parse_long(v, 0, 999999, &c->unit))
-                return usage_error("bad value '%s' for --unit (a unit number from --plan)", v);
-        } else if (is(f, "-t", "--threads")) {
-            if (!cli_parse_long(v, 1, 1024, &c->threads))
-                return usage_error("bad value '%s' for %s (1 to 1024)", v, f);
-            if (!pass(o->bench_args, &o->n_bench_args, f, v) ||
-                !pass(o->eval_args, &o->n_eval_args, f, v))
-                goto many;
-        } else if (is(f, "-p", "--n-prompt") || is(f, "-n", "--n-gen") || is(f, "-d", "--depth") ||
-                   is(f, "-r", "--repetitions") || is(f, "--idle", "--tdp") ||
-                   is(f, "--energy-min", "--cost-config")) {
-            if (!pass(o->bench_args, &o->n_bench_args, f, v)) goto many;
-        } else if (is(f, "--price-kwh", "--pue") || is(f, "--hw-price", "--hw-life-years") ||
-                   is(f, "--utilization", "--cloud-hourly")) {
-            struct cost_params tmp;
-            char err[256];
-            cost_defaults(&tmp);
-            if (cost_set(&tmp, f + 2, v, err, sizeof err) != 0) return usage_error("%s", err);
-            if (!pass(o->bench_args, &o->n_bench_args, f, v)) goto many;
-        } else if (is(f, "--limit", "--shots") || is(f, "--data", "--max-length") ||
-                   is(f, "--style", "--seed")) {
-            if (!pass(o->eval_args, &o->n_eval_args, f, v)) goto many;
+        } else if (cli_is(a, "-o", "--output")) {
+            if (!cli_str(a, &o->outdir)) return 2;
+        } else if (cli_is(a, NULL, "--unit")) {
+            if (!cli_long(a, 0, 999999, &c->unit)) return 2;
+        } else if (cli_is(a, "-p", "--n-prompt") || cli_is(a, "-n", "--n-gen") ||
+                   cli_is(a, "-d", "--depth")) {
+            if (!cli_list(a, 0, 1 << 20, list, 64, &nl)) return 2;
+            if (!pass(a, from, o->bench_args, &o->n_bench_args)) goto many;
+        } else if (cli_is(a, "-r", "--repetitions")) {
+            if (!cli_long(a, 1, 1000, &x)) return 2;
+            if (!pass(a, from, o->bench_args, &o->n_bench_args)) goto many;
+        } else if (cli_is(a, NULL, "--limit")) {
+            if (!cli_long(a, 1, 1L << 40, &x)) return 2;
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
+        } else if (cli_is(a, NULL, "--shots")) {
+            if (!cli_long(a, 0, 1000, &x)) return 2;
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
+        } else if (cli_is(a, NULL, "--max-length")) {
+            if (!cli_long(a, 16, 1 << 20, &x)) return 2;
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
+        } else if (cli_is(a, NULL, "--data") || cli_is(a, NULL, "--style")) {
+            if (!cli_str(a, &v)) return 2;
+            if (!pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
         } else {
-            return usage_error("unknown option '%s'", f);
+            /* the shared flags, checked by the shared parser, then handed to the units:
+             * --idle and --energy-min are bench's measuring protocol, the rest both take */
+            int r = cli_common_flag(a, &c->c);
+            if (r < 0) return 2;
+            if (r == 0) return cli_unknown(a);
+            bool bench_only =
+                !strcmp(a->argv[from], "--idle") || !strcmp(a->argv[from], "--energy-min");
+            if (!pass(a, from, o->bench_args, &o->n_bench_args)) goto many;
+            if (!bench_only && !pass(a, from, o->eval_args, &o->n_eval_args)) goto many;
         }
     }
+    int rc = cli_common_finish(a, &c->c);
+    if (rc) return rc;
     if (o->n_devices == 0) o->devices[o->n_devices++] = "auto";
-    if (!o->outdir) return usage_error("missing -o DIR (the results folder)");
-    if (o->n_models == 0) return usage_error("missing -m MODEL[,MODEL...]");
+    if (!o->outdir) return cli_usage(a, "missing -o DIR (the results folder)");
+    if (o->n_models == 0) return cli_usage(a, "missing -m MODEL[,MODEL...]");
     return 0;
 many:
-    return usage_error("too many options");
+    return cli_usage(a, "too many options");
 }
 
 /* ---- one unit, in this process ---- */
 
-static int run_unit(struct cli *c, const struct sweep_unit *u, int argc, char **argv)
+static int run_unit(struct sweep_cli *c, const struct sweep_unit *u, int argc, char **argv)
 {
     const struct sweep_opts *o = &c->o;
     if (!c->force && sweep_unit_done(o, u)) {
@@ -263,7 +236,7 @@ static int run_unit(struct cli *c, const struct sweep_unit *u, int argc, char **
     char scratch[64];
     int un = sweep_unit_argv(o, u, uargv, (int)(sizeof uargv / sizeof uargv[0]), scratch,
                              sizeof scratch);
-    if (un < 0) return fail("unit %d: too many options", u->index);
+    if (un < 0) return cli_fail(&c->a, "unit %d: too many options", u->index);
     fprintf(stderr, "joule sweep: unit %d (%s): joule", u->index, u->id);
     for (int i = 0; i < un; i++)
         fprintf(stderr, " %s", uargv[i]);
@@ -272,13 +245,13 @@ static int run_unit(struct cli *c, const struct sweep_unit *u, int argc, char **
     char cap[2400];
     snprintf(cap, sizeof cap, "%s/.%s.out.%ld", o->outdir, u->id, (long)getpid());
     int fd = open(cap, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return fail("%s: %s", cap, strerror(errno));
+    if (fd < 0) return cli_fail(&c->a, "%s: %s", cap, strerror(errno));
     fflush(stdout);
     int saved = dup(1);
     if (saved < 0 || dup2(fd, 1) < 0) {
         close(fd);
         remove(cap);
-        return fail("cannot redirect the output: %s", strerror(errno));
+        return cli_fail(&c->a, "cannot redirect the output: %s", strerror(errno));
     }
     close(fd);
     int rc = u->kind == SWEEP_BENCH ? cli_bench(un, (char **)uargv) : cli_eval(un, (char **)uargv);
@@ -287,17 +260,17 @@ static int run_unit(struct cli *c, const struct sweep_unit *u, int argc, char **
     close(saved);
     if (rc != 0) {
         remove(cap);
-        return fail("unit %d (%s): joule %s exited %d", u->index, u->id, uargv[0], rc);
+        return cli_fail(&c->a, "unit %d (%s): joule %s exited %d", u->index, u->id, uargv[0], rc);
     }
     char err[1024];
     size_t len;
     char *text = file_read_all(cap, &len, err, sizeof err);
     remove(cap);
-    if (!text) return fail("%s", err);
+    if (!text) return cli_fail(&c->a, "%s", err);
     int w =
-        sweep_unit_write(o, u, text, len, argc, argv, (int)c->threads, c->hash, err, sizeof err);
+        sweep_unit_write(o, u, text, len, argc, argv, (int)c->c.threads, c->hash, err, sizeof err);
     free(text);
-    if (w) return fail("%s", err);
+    if (w) return cli_fail(&c->a, "%s", err);
     char path[2048];
     sweep_unit_path(o, u, path, sizeof path);
     fprintf(stderr, "joule sweep: unit %d (%s) written to %s\n", u->index, u->id, path);
@@ -362,15 +335,16 @@ static int spawn_unit(const struct sweep_opts *o, const struct sweep_unit *u, in
     return 0;
 }
 
-static int run_all(struct cli *c, const struct sweep_plan *p, int argc, char **argv)
+static int run_all(struct sweep_cli *c, const struct sweep_plan *p, int argc, char **argv)
 {
     const struct sweep_opts *o = &c->o;
     char logs[2048];
     snprintf(logs, sizeof logs, "%s/logs", o->outdir);
-    if (mkdir(logs, 0755) != 0 && errno != EEXIST) return fail("%s: %s", logs, strerror(errno));
+    if (mkdir(logs, 0755) != 0 && errno != EEXIST)
+        return cli_fail(&c->a, "%s: %s", logs, strerror(errno));
     sweep_clean_tmp(o, p);
     bool *todo = calloc((size_t)p->n, sizeof *todo);
-    if (!todo) return fail("out of memory");
+    if (!todo) return cli_fail(&c->a, "out of memory");
     int n_todo = 0, skipped = 0;
     for (int i = 0; i < p->n; i++) {
         todo[i] = c->force || !sweep_unit_done(o, &p->units[i]);
@@ -398,7 +372,7 @@ static int run_all(struct cli *c, const struct sweep_plan *p, int argc, char **a
         fprintf(stderr, "joule sweep: [%d/%d] %s ...\n", done + 1, n_todo, u->id);
         if (spawn_unit(o, u, argc, argv, &pid, log, sizeof log) != 0) {
             free(todo);
-            return fail("cannot start a process: %s", strerror(errno));
+            return cli_fail(&c->a, "cannot start a process: %s", strerror(errno));
         }
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -433,15 +407,18 @@ static int run_all(struct cli *c, const struct sweep_plan *p, int argc, char **a
     sigaction(SIGTERM, &old_term, NULL);
     free(todo);
     if (interrupted)
-        return fail("interrupted: %d of %d units ran; run the same command again to resume", done,
-                    n_todo);
-    if (failed) return fail("%d of %d units failed (their logs are in %s)", failed, n_todo, logs);
+        return cli_fail(&c->a,
+                        "interrupted: %d of %d units ran; run the same command again to resume",
+                        done, n_todo);
+    if (failed)
+        return cli_fail(&c->a, "%d of %d units failed (their logs are in %s)", failed, n_todo,
+                        logs);
     fprintf(stderr, "joule sweep: all %d units done; `joule report %s -o REPORTDIR` next\n", p->n,
             o->outdir);
     return 0;
 }
 
-static int print_plan(const struct cli *c, const struct sweep_plan *p)
+static int print_plan(const struct sweep_cli *c, const struct sweep_plan *p)
 {
     int done = 0;
     for (int i = 0; i < p->n; i++)
@@ -462,7 +439,7 @@ static int print_plan(const struct cli *c, const struct sweep_plan *p)
 
 int cli_sweep(int argc, char **argv)
 {
-    struct cli c;
+    struct sweep_cli c;
     int rc = parse(argc, argv, &c);
     if (rc) {
         free_cli(&c);
@@ -472,25 +449,22 @@ int cli_sweep(int argc, char **argv)
     char err[512];
     if (sweep_plan_make(&c.o, &p, err, sizeof err) != 0) {
         free_cli(&c);
-        return usage_error("%s", err);
+        return cli_usage(&c.a, "%s", err);
     }
     if (c.slurm.n_taken > 0) { /* a --slurm option */
         if (c.slurm.dry_run && c.slurm.submit && !c.plan && c.unit < 0) print_plan(&c, &p);
-        rc = cli_slurm_run(&c.slurm, &c.o, &p, c.force, c.plan, c.unit >= 0, argc, argv);
+        rc = cli_slurm_run(&c.slurm, &c.a, &c.o, &p, c.force, c.plan, c.unit >= 0);
     } else if (c.plan) {
         rc = print_plan(&c, &p);
     } else {
-        if (mkdir(c.o.outdir, 0755) != 0 && errno != EEXIST) {
-            rc = fail("%s: %s", c.o.outdir, strerror(errno));
-        } else if (c.unit >= 0) {
-            if (c.unit >= p.n)
-                rc = usage_error("--unit %ld: the plan has units 0 to %d", c.unit, p.n - 1);
-            else
-                rc = run_unit(&c, &p.units[c.unit], argc, argv);
-        } else {
-            /* the children get the options without --plan/--unit (none here) */
+        if (c.unit >= p.n)
+            rc = cli_usage(&c.a, "--unit %ld: the plan has units 0 to %d", c.unit, p.n - 1);
+        else if (mkdir(c.o.outdir, 0755) != 0 && errno != EEXIST)
+            rc = cli_fail(&c.a, "%s: %s", c.o.outdir, strerror(errno));
+        else if (c.unit >= 0)
+            rc = run_unit(&c, &p.units[c.unit], argc, argv);
+        else
             rc = run_all(&c, &p, argc, argv);
-        }
     }
     sweep_plan_free(&p);
     free_cli(&c);

@@ -621,7 +621,12 @@ int report_add_file(struct report *r, const char *path, char *err, size_t errlen
         return bad(&d, "not valid JSON: %s", perr);
     }
     free(text);
-    int rc = read_doc(r, &d, &v);
+    /* checked first against an empty report, so that a file rejected halfway leaves nothing
+     * behind (--skip-bad goes on without it) */
+    struct report scratch = {0};
+    int rc = read_doc(&scratch, &d, &v);
+    report_free(&scratch);
+    if (rc == 0) rc = read_doc(r, &d, &v);
     json_free(&v);
     if (rc == 0) r->n_files++;
     return rc;

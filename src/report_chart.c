@@ -1,9 +1,10 @@
 /* report_chart — the report's PNG charts, drawn on an RGB canvas and written with
  * stb_image_write. Text is set with stb_truetype and DejaVu Sans (fonts-dejavu-core); where
  * that file is absent, with stb_easy_font's built-in strokes, so charts never lack labels.
+ * JOULE_FONT names another .ttf file (a missing one selects the built-in strokes).
  *
  * Every series differs by marker shape or fill pattern as well as by color, and the colors
- * are far apart in lightness (black, dark blue, orange, light grey), so a chart printed in
+ * are far apart in lightness (dark blue, black, orange, light grey), so a chart printed in
  * grayscale still reads.
  *
  *   quality_energy.png   quality vs the front's cost axis (J/token or $/Mtok of generation):
@@ -38,8 +39,8 @@ struct rgb {
 
 static const struct rgb BLACK = {0, 0, 0}, WHITE = {255, 255, 255}, GRID = {225, 225, 225},
                         AXIS = {60, 60, 60};
-/* far apart in lightness: 0.0, ~0.3, ~0.65 (markers and lines), ~0.8 (fills) */
-static const struct rgb SERIES[4] = {{0, 0, 0}, {31, 78, 156}, {230, 140, 0}, {200, 200, 200}};
+/* far apart in lightness: ~0.3, 0.0, ~0.65 (markers and lines), ~0.8 (fills) */
+static const struct rgb SERIES[4] = {{31, 78, 156}, {0, 0, 0}, {230, 140, 0}, {200, 200, 200}};
 
 struct canvas {
     int w, h;
@@ -136,7 +137,8 @@ static void font_open(struct font *f)
     memset(f, 0, sizeof *f);
     char err[256];
     size_t len;
-    f->ttf = file_read_all(FONT_PATH, &len, err, sizeof err);
+    const char *path = getenv("JOULE_FONT"); /* another TrueType font; a missing file: built-in */
+    f->ttf = file_read_all(path && *path ? path : FONT_PATH, &len, err, sizeof err);
     if (f->ttf && stbtt_InitFont(&f->info, (const unsigned char *)f->ttf,
                                  stbtt_GetFontOffsetForIndex((const unsigned char *)f->ttf, 0)))
         f->tt = true;
@@ -451,7 +453,7 @@ static int chart_scatter(const struct report *r, const struct font *f, const cha
     for (int k = 1; k < nf; k++)
         line(&c, axis_px(&ax, r->rows[fr[k - 1]].cost), axis_px(&ay, r->rows[fr[k - 1]].quality),
              axis_px(&ax, r->rows[fr[k]].cost), axis_px(&ay, r->rows[fr[k]].quality), 2.5,
-             SERIES[1], 6);
+             SERIES[2], 6);
     char seen[8][32];
     int ns = 0;
     int boxes[4096][4], nb = 0;
@@ -484,7 +486,7 @@ static int chart_scatter(const struct report *r, const struct font *f, const cha
     rect(&c, lx - 8, ly - 6, R - 4, ly + 26 * (ns + 1) + 2, WHITE);
     for (int i = 0; i < ns; i++)
         legend_entry(&c, f, lx, ly + 26 * i, i, SERIES[i % 3], seen[i]);
-    legend_entry(&c, f, lx, ly + 26 * ns, -1, SERIES[1], "Pareto front (*)");
+    legend_entry(&c, f, lx, ly + 26 * ns, -1, SERIES[2], "Pareto front (*)");
     return save(&c, dir, "quality_energy.png", names, max, n, err, errlen);
 }
 
@@ -537,7 +539,7 @@ static int chart_bars(const struct report *r, const struct font *f, const char *
                 text(&c, f, x0 + 6, y + 1, "n/a", 13, AXIS, 0, false);
                 continue;
             }
-            rect(&c, x0, y, e1, y + bar - 8, SERIES[1]);
+            rect(&c, x0, y, e1, y + bar - 8, SERIES[0]);
             int end = e1;
             if (v2 && !isnan(v2[p][i]) && v2[p][i] > 0) {
                 int e2 = (int)axis_px(&a, a1 + v2[p][i]);
@@ -554,7 +556,7 @@ static int chart_bars(const struct report *r, const struct font *f, const char *
     }
     if (l1) {
         int ly = H - 34;
-        rect(&c, 20, ly + 3, 40, ly + 17, SERIES[1]);
+        rect(&c, 20, ly + 3, 40, ly + 17, SERIES[0]);
         text(&c, f, 48, ly, l1, 14, BLACK, 0, false);
         bool any2 = false;
         for (int p = 0; v2 && p < panels; p++)

@@ -1,0 +1,287 @@
+/* End-to-end: `joule sweep` over two shared tiny models, its plan, resume and a failing
+ * unit, then `joule report` over the results (rows, front, files, PNGs decoded back). */
+#include <check.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb/stb_image.h>
+
+#include "testutil.h"
+
+struct out {
+    int code;
+    char *err, *out;
+};
+
+/* "$JOULE_BIN ARGS" through the shell (ARGS is trusted test text) */
+static struct out sh(const char *fmt, ...)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char args[4096], cmd[8192], dir[] = "/tmp/joule-sweep-out-XXXXXX";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s %s >%s/o 2>%s/e", bin, args, dir, dir);
+    int st = system(cmd);
+    struct out r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
+    snprintf(cmd, sizeof cmd, "%s/o", dir);
+    r.out = test_read_file(cmd, NULL);
+    remove(cmd);
+    snprintf(cmd, sizeof cmd, "%s/e", dir);
+    r.err = test_read_file(cmd, NULL);
+    remove(cmd);
+    rmdir(dir);
+    ck_assert(r.out && r.err);
+    return r;
+}
+
+static void out_free(struct out *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return false;
+    return access(p, R_OK) == 0;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+#define MODELS "%s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf"
+/* small, but the tg test's window (4096 tokens) passes 1 s on a 2-core machine, so its energy
+ * (an estimate on a machine without sensors) is a figure and the front exists; a much faster
+ * machine has no energy figure for so short a window, and the test then checks that the
+ * report says there is no front */
+#define SWEEP_ARGS                                                                                 \
+    "--device cpu --suite arc-easy,hellaswag --limit 8 --data %s/suites-data -p 64 -n 512 -r 8 "   \
+    "-t 2 --idle 0 --tdp 10"
+
+START_TEST(test_plan)
+{
+    NEED_SHARED(sd);
+    struct out r =
+        sh("sweep -m " MODELS " " SWEEP_ARGS " --shards 2 -o /tmp/joule-plan-x --plan", sd, sd, sd);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    /* 2 models x (bench + 2 suites x 2 shards) */
+    ck_assert_int_eq(count(r.out, "\n") - count(r.out, "#"), 10);
+    ck_assert_ptr_nonnull(strstr(r.out, "# 10 units (0 done)"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n0\ttiny-llama-Q4_0.cpu.bench\tbench\t"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\n9\ttiny-llama-Q8_0.cpu.hellaswag.2of2\teval\t"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\thellaswag\t2/2\ttodo\n"));
+    ck_assert_int_eq(access("/tmp/joule-plan-x", F_OK), -1); /* --plan makes nothing */
+    out_free(&r);
+    r = sh("sweep -m " MODELS " --device cpu -o /tmp/joule-plan-x --unit 2", sd, sd);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "units 0 to 1"));
+    out_free(&r);
+    r = sh("sweep -m a.gguf --device gpu9 -o /tmp/joule-plan-x");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "bad device 'gpu9'"));
+    out_free(&r);
+    r = sh("sweep -m a.gguf,a.gguf -o /tmp/joule-plan-x --plan");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "would both write"));
+    out_free(&r);
+    r = sh("sweep --help");
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "--unit K"));
+    out_free(&r);
+}
+END_TEST
+
+static unsigned char *png(const char *dir, const char *name, int *w, int *h)
+{
+    char p[4096];
+    ck_assert_int_lt(snprintf(p, sizeof p, "%s/%s", dir, name), (int)sizeof p);
+    int ch;
+    unsigned char *px = stbi_load(p, w, h, &ch, 3);
+    ck_assert_msg(px != NULL, "%s does not decode", p);
+    return px;
+}
+
+/* share of pixels that are not white, and of the dark ones (text, markers) */
+static void ink(const unsigned char *px, int w, int h, double *nonwhite, double *dark)
+{
+    long nw = 0, dk = 0;
+    for (long i = 0; i < (long)w * h; i++) {
+        int l = px[3 * i] + px[3 * i + 1] + px[3 * i + 2];
+        nw += l < 750;
+        dk += l < 200;
+    }
+    *nonwhite = (double)nw / ((double)w * h);
+    *dark = (double)dk / ((double)w * h);
+}
+
+START_TEST(test_sweep_report)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-sweep-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char res[1100], rep[1100];
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(rep, sizeof rep, "%s/rep", dir);
+
+    /* one unit alone first, as a job array task (or a sweep killed after it) leaves it */
+    struct out r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s --unit 1", sd, sd, sd, res);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert(exists(res, "tiny-llama-Q4_0.cpu.arc-easy.json"));
+    out_free(&r);
+    /* a leftover temporary file of a dead writer, and a cut-short result */
+    char p[4096];
+    char host[128];
+    ck_assert_int_eq(gethostname(host, sizeof host), 0);
+    for (char *c = host; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *c))
+            *c = '_';
+    snprintf(p, sizeof p, "%s/.tiny-llama-Q8_0.cpu.bench.json.tmp.%s.999999999", res, host);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"joule_sweep_unit\": 1, \"comp", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/tiny-llama-Q8_0.cpu.arc-easy.json", res);
+    f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"joule_sweep_unit\": 1, \"complete\": tr", f);
+    fclose(f);
+
+    /* the sweep: resumes (unit 1 done), redoes the cut-short one */
+    r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "6 units, 1 done already, 5 to run"), "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "left"));
+    out_free(&r);
+    static const char *const units[] = {
+        "tiny-llama-Q4_0.cpu.bench",     "tiny-llama-Q4_0.cpu.arc-easy",
+        "tiny-llama-Q4_0.cpu.hellaswag", "tiny-llama-Q8_0.cpu.bench",
+        "tiny-llama-Q8_0.cpu.arc-easy",  "tiny-llama-Q8_0.cpu.hellaswag"};
+    for (int i = 0; i < 6; i++) {
+        char n[200];
+        snprintf(n, sizeof n, "%s.json", units[i]);
+        ck_assert_msg(exists(res, n), "%s missing", n);
+        snprintf(n, sizeof n, "logs/%s.log", units[i]);
+        ck_assert_msg(exists(res, n) || i == 1, "%s missing", n);
+    }
+    snprintf(p, sizeof p, "%s/.tiny-llama-Q8_0.cpu.bench.json.tmp.%s.999999999", res, host);
+    ck_assert_msg(access(p, F_OK) != 0, "the dead writer's temporary file is still there");
+    snprintf(p, sizeof p, "%s/tiny-llama-Q4_0.cpu.bench.json", res);
+    char *unit = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(unit);
+    ck_assert_ptr_nonnull(strstr(unit, "\"git_commit\""));
+    ck_assert_ptr_nonnull(strstr(unit, "\"sha256\": \"606571876cfb92e6"));
+    ck_assert_ptr_nonnull(strstr(unit, "\"command_line\": [\"joule\", \"sweep\""));
+    free(unit);
+
+    /* all done: a re-run runs nothing */
+    r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
+    ck_assert_msg(r.code == 0 && strstr(r.err, "6 done already, 0 to run"), "%s", r.err);
+    out_free(&r);
+
+    /* the report */
+    r = sh("report %s -o %s", res, rep);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    out_free(&r);
+    snprintf(p, sizeof p, "%s/report.md", rep);
+    char *md = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_ptr_nonnull(strstr(md, "6 result files joined into 2 rows"));
+    ck_assert_ptr_nonnull(strstr(md, "| arc-easy (acc_norm) | hellaswag (acc_norm) |"));
+    ck_assert_ptr_nonnull(strstr(md, "| tiny-llama-Q4_0 | Q4_0 | CPU"));
+    ck_assert_ptr_nonnull(strstr(md, "| tiny-llama-Q8_0 | Q8_0 | CPU"));
+    ck_assert_msg(count(md, "(n=8)") == 4, "%s", md); /* 2 rows x 2 suites, 8 items each */
+    bool energy =
+        strstr(md, "tg estimate") || strstr(md, "tg counter") || strstr(md, "tg power-integrated");
+    int stars = count(md, "| ★ |");
+    ck_assert_ptr_nonnull(strstr(md, "## Pareto front"));
+    if (energy) {
+        /* one row or both on the front, and the front listed */
+        ck_assert_msg(stars >= 1 && stars <= 2, "%s", md);
+        ck_assert_ptr_nonnull(strstr(md, "J/token\n"));
+    } else {
+        fprintf(stderr, "note %s: no energy figure (the tg window was under 1 s)\n", __func__);
+        ck_assert_int_eq(stars, 0);
+        ck_assert_ptr_nonnull(strstr(md, "so there is no front"));
+    }
+    ck_assert_ptr_nonnull(strstr(md, "None: every input"));
+    free(md);
+    snprintf(p, sizeof p, "%s/report.html", rep);
+    char *html = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_int_eq(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), energy ? 4 : 3);
+    ck_assert_ptr_nonnull(strstr(html, "<td>tiny-llama-Q8_0</td>"));
+    free(html);
+    static const char *const charts[] = {"quality_energy.png", "speed.png", "cost.png",
+                                         "quant_tiny-llama.png"};
+    for (int i = energy ? 0 : 1; i < 4; i++) {
+        int w, h;
+        unsigned char *px = png(rep, charts[i], &w, &h);
+        ck_assert_int_eq(w, 1100);
+        ck_assert_int_ge(h, 150);
+        double nw, dk;
+        ink(px, w, h, &nw, &dk);
+        ck_assert_msg(nw > 0.01 && nw < 0.6 && dk > 0.002, "%s: %.3f non-white, %.3f dark",
+                      charts[i], nw, dk);
+        stbi_image_free(px);
+    }
+    rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_failing_unit)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-sweep-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* a missing model: its unit fails, the other model's unit still runs */
+    struct out r = sh("sweep -m %s/no-such.gguf,%s/models/tiny-llama-Q4_0.gguf --device cpu -p 16 "
+                      "-n 4 -r 1 -t 2 --idle 0 -o %s/res",
+                      dir, sd, dir);
+    ck_assert_int_eq(r.code, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "no-such.cpu.bench FAILED"));
+    ck_assert_ptr_nonnull(strstr(r.err, "1 of 2 units failed"));
+    char p[4096];
+    snprintf(p, sizeof p, "%s/res", dir);
+    ck_assert(exists(p, "tiny-llama-Q4_0.cpu.bench.json"));
+    ck_assert(!exists(p, "no-such.cpu.bench.json"));
+    ck_assert(exists(p, "logs/no-such.cpu.bench.log"));
+    out_free(&r);
+    rm_rf(dir);
+}
+END_TEST
+
+Suite *sweep_suite(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_plan);
+    tcase_add_test(tc, test_sweep_report);
+    tcase_add_test(tc, test_failing_unit);
+    suite_add_tcase(s, tc);
+    return s;
+}

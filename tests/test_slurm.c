@@ -429,6 +429,79 @@ static void compare_unit(const char *a_path, const char *b_path)
     json_free(&b);
 }
 
+/* The command line without a cluster: --dry-run prints the plan and both scripts and writes
+ * nothing; --slurm-status of a fresh folder is PARTIAL (exit 3); no sbatch is an error; the
+ * options that go with --slurm are refused alone, and owned sbatch options always. */
+START_TEST(test_sweep_slurm_cli)
+{
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char dir[] = "/tmp/joule-slurm-cli-XXXXXX", cmd[4096], base[1024];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(base, sizeof base,
+             "'%s' sweep -m /nonexistent/a.gguf --suite arc-easy --device vulkan -o %s/res", bin,
+             dir);
+    int code;
+    snprintf(cmd, sizeof cmd,
+             "%s --slurm --dry-run --slurm-concurrency 3 --slurm-args '-p gpu --gres=gpu:1' "
+             "2>/dev/null",
+             base);
+    char *out = capture(cmd, &code);
+    ck_assert_msg(code == 0, "exit %d: %s", code, out);
+    ck_assert_ptr_nonnull(strstr(out, "# 2 units (0 done)"));
+    ck_assert_ptr_nonnull(strstr(out, "\n0\ta.vulkan.bench\tbench\t"));
+    ck_assert_ptr_nonnull(strstr(out, "\n1\ta.vulkan.arc-easy\teval\t"));
+    ck_assert_ptr_nonnull(strstr(out, "\n#SBATCH --array=0-1%3\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\n#SBATCH -p gpu --gres=gpu:1\n"));
+    ck_assert_ptr_nonnull(strstr(out, "'--device' 'vulkan' '-o'"));
+    ck_assert_ptr_nonnull(strstr(out, " --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
+    ck_assert_ptr_nonnull(strstr(out, "--slurm-status > "));
+    /* the tasks do not get the --slurm options */
+    ck_assert_ptr_null(strstr(out, "'--slurm"));
+    ck_assert_ptr_null(strstr(out, "'--dry-run'"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/res", dir);
+    ck_assert_msg(access(cmd, F_OK) != 0, "--dry-run made %s", cmd);
+
+    snprintf(cmd, sizeof cmd, "%s --slurm-status 2>/dev/null", base);
+    out = capture(cmd, &code);
+    ck_assert_msg(code == 3, "exit %d: %s", code, out);
+    ck_assert_ptr_nonnull(strstr(out, "PARTIAL: 2 of 2 units have no result"));
+    ck_assert_ptr_nonnull(strstr(out, "missing 1 a.vulkan.arc-easy: no task log"));
+    free(out);
+
+    snprintf(cmd, sizeof cmd, "env PATH=/nonexistent %s --slurm 2>&1", base);
+    out = capture(cmd, &code);
+    ck_assert_msg(code == 1 && strstr(out, "sbatch is not on PATH"), "exit %d: %s", code, out);
+    free(out);
+
+    static const char *bad[] = {"--dry-run",
+                                "--slurm-concurrency 2",
+                                "--slurm --plan",
+                                "--slurm --unit 0",
+                                "--slurm --slurm-status",
+                                "--slurm --slurm-args --array=1",
+                                "--slurm --slurm-args '-o x'",
+                                "--slurm --slurm-concurrency 0",
+                                "--slurm --slurm-name 'a b'",
+                                "--slurm --slurm-args"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", base, bad[i]);
+        out = capture(cmd, &code);
+        ck_assert_msg(code == 2 && strstr(out, "joule sweep: "), "'%s': exit %d: %s", bad[i], code,
+                      out);
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "'%s' sweep --help", bin);
+    out = capture(cmd, &code);
+    ck_assert_int_eq(code, 0);
+    ck_assert_ptr_nonnull(strstr(out, "--slurm-status"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(sh(cmd), 0);
+}
+END_TEST
+
 /* Whether Slurm answers here: sbatch on PATH and a node that is up. Else SKIP, or a failure
  * where JOULE_REQUIRE_SLURM is set (CI, after tools/slurm-local.sh). */
 static bool slurm_here(const char *test)
@@ -602,12 +675,14 @@ Suite *slurm_suite(void)
 {
     Suite *s = suite_create("slurm");
     TCase *tc = tcase_create("script");
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_array_spec);
     tcase_add_test(tc, test_check_extra);
     tcase_add_test(tc, test_array_script_text);
     tcase_add_test(tc, test_report_script_text);
     tcase_add_test(tc, test_scripts_run);
     tcase_add_test(tc, test_vk_device_env);
+    tcase_add_test(tc, test_sweep_slurm_cli);
     suite_add_tcase(s, tc);
     TCase *e2e = tcase_create("cluster");
     tcase_set_timeout(e2e, 300);

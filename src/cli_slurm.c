@@ -170,12 +170,13 @@ static void last_line(const char *path, char *out, size_t len)
     free(text);
 }
 
-static int status(const struct sweep_opts *o, const struct sweep_plan *p, const char *statedir)
+static int status(const struct sweep_opts *o, const struct sweep_plan *p, const char *outdir,
+                  const char *statedir)
 {
     int missing = 0;
     for (int i = 0; i < p->n; i++)
         missing += !sweep_unit_done(o, &p->units[i]);
-    printf("# joule sweep: %d of %d units have a result in %s\n", p->n - missing, p->n, o->outdir);
+    printf("# joule sweep: %d of %d units have a result in %s\n", p->n - missing, p->n, outdir);
     for (int i = 0; i < p->n; i++) {
         const struct sweep_unit *u = &p->units[i];
         if (sweep_unit_done(o, u)) continue;
@@ -340,7 +341,7 @@ int cli_slurm_run(const struct cli_slurm *s, const struct cli *a, const struct s
         return cli_fail(a, "%s: the path is too long", o->outdir);
     snprintf(statedir, sizeof statedir, "%s/slurm", outdir);
     snprintf(reportdir, sizeof reportdir, "%s/report", outdir);
-    if (s->status) return status(o, p, statedir);
+    if (s->status) return status(o, p, outdir, statedir);
 
     const char *env = getenv("JOULE_SELF"); /* as cli_sweep: tests that are not joule */
     if (env && *env) {

@@ -217,6 +217,12 @@ int slurm_array_script(const struct slurm_job *j, char **out, char *err, size_t 
             "exec ",
             f);
         put_sweep_command(f, j);
+        /* the CPUs Slurm gave the task, unless -t was given: joule's default is every core
+         * of the node, which oversubscribes a node shared by several tasks */
+        bool threads = false;
+        for (int i = 0; i < j->n_args; i++)
+            threads |= !strcmp(j->args[i], "-t") || !strcmp(j->args[i], "--threads");
+        if (!threads) fputs(" ${SLURM_CPUS_PER_TASK:+-t \"$SLURM_CPUS_PER_TASK\"}", f);
         fputs(" --unit \"$SLURM_ARRAY_TASK_ID\"\n", f);
     }
     return finish(f, &buf, out, err, errlen, rc);

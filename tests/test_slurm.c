@@ -114,14 +114,18 @@ START_TEST(test_array_script_text)
     ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --partition=gpu --gres=gpu:1\n"));
     ck_assert_ptr_nonnull(
         strstr(s, "exec '/opt/jo ule/joule' sweep '-m' '/m/a b.gguf,/m/it'\\''s.gguf' "
-                  "'--limit' '2' '-o' '/r/out%1 $HOME' --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
+                  "'--limit' '2' '-o' '/r/out%1 $HOME' ${SLURM_CPUS_PER_TASK:+-t "
+                  "\"$SLURM_CPUS_PER_TASK\"} --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
     /* every #SBATCH line comes before the first command (sbatch stops reading them there) */
     const char *cmd = strstr(s, "\nset -u\n");
     ck_assert_ptr_nonnull(cmd);
     ck_assert_ptr_null(strstr(cmd, "#SBATCH"));
     free(s);
 
-    /* no extra options: no empty #SBATCH line; another job name; no concurrency limit */
+    /* no extra options: no empty #SBATCH line; another job name; no concurrency limit; -t
+     * given, so not Slurm's CPU count */
+    static const char *const with_t[] = {"-m", "a.gguf", "--threads", "2", "-o", "r"};
+    j.args = with_t;
     j.extra = "  ";
     j.job_name = "mmlu-run.1";
     j.concurrency = 0;
@@ -130,6 +134,8 @@ START_TEST(test_array_script_text)
     ck_assert_ptr_null(strstr(s, "#SBATCH  "));
     ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --array=2,5\n"));
     ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --job-name=mmlu-run.1\n"));
+    ck_assert_ptr_nonnull(strstr(s, "'--threads' '2' '-o' 'r' --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
+    ck_assert_ptr_null(strstr(s, "SLURM_CPUS_PER_TASK"));
     free(s);
 
     /* refusals: a path that cannot go into an #SBATCH line, a bad job name, owned options,
@@ -230,13 +236,14 @@ START_TEST(test_scripts_run)
     /* Slurm's CUDA_VISIBLE_DEVICES decides the Vulkan device */
     snprintf(cmd, sizeof cmd,
              "env -u JOULE_VK_DEVICE -u ROCR_VISIBLE_DEVICES SLURM_ARRAY_TASK_ID=5 "
-             "CUDA_VISIBLE_DEVICES=2,3 SLURM_JOB_GPUS=6,7 bash '%s' >/dev/null",
+             "SLURM_CPUS_PER_TASK=3 CUDA_VISIBLE_DEVICES=2,3 SLURM_JOB_GPUS=6,7 bash '%s' "
+             ">/dev/null",
              p);
     ck_assert_int_eq(sh(cmd), 0);
     got = test_read_file(calls, NULL);
     ck_assert_ptr_nonnull(got);
     ck_assert_str_eq(got, "dev=2\n[sweep]\n[-m]\n[a b.gguf,it's.gguf]\n[-o]\n[out $X]\n"
-                          "[--unit]\n[5]\n");
+                          "[-t]\n[3]\n[--unit]\n[5]\n");
     free(got);
     remove(calls);
     /* only SLURM_JOB_GPUS; then a UUID (no number: no device pinned); then none at all;
@@ -248,11 +255,13 @@ START_TEST(test_scripts_run)
                  {"", "dev=none\n"},
                  {"JOULE_VK_DEVICE=4 SLURM_JOB_GPUS=1", "dev=4\n"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(cmd, sizeof cmd,
-                 "env -u JOULE_VK_DEVICE -u CUDA_VISIBLE_DEVICES -u ROCR_VISIBLE_DEVICES "
-                 "-u SLURM_STEP_GPUS -u SLURM_JOB_GPUS SLURM_ARRAY_TASK_ID=0 %s bash '%s' "
-                 ">/dev/null",
-                 cases[i].env, p);
+        snprintf(
+            cmd, sizeof cmd,
+            "env -u JOULE_VK_DEVICE -u CUDA_VISIBLE_DEVICES -u ROCR_VISIBLE_DEVICES "
+            "-u SLURM_STEP_GPUS -u SLURM_JOB_GPUS -u SLURM_CPUS_PER_TASK SLURM_ARRAY_TASK_ID=0 %s "
+            "bash '%s' "
+            ">/dev/null",
+            cases[i].env, p);
         ck_assert_int_eq(sh(cmd), 0);
         got = test_read_file(calls, NULL);
         ck_assert_ptr_nonnull(got);

@@ -34,11 +34,12 @@
 #define DEFAULT_CPU_MODEL "tinyllama-1.1b-q4_0"
 
 static const char *help =
-    "usage: joule bench [-m MODEL | --synthetic NAME] [-p 512] [-n 128] [-d 0] [-r 5]\n"
-    "                   [--device D] [-t N] [-o md|json|csv] [energy and cost options]\n"
+    "usage: joule bench [-m MODEL[,MODEL...] | --synthetic NAME] [-p 512] [-n 128] [-d 0] [-r 5]\n"
+    "                   [--device D] [-t N[,N...]] [-o md|json|jsonl|csv] [energy and cost "
+    "options]\n"
     "Measures prompt processing (pp) and generation (tg) speed as llama-bench does, with the\n"
     "energy and cost of every token. Results on stdout, progress on stderr.\n"
-    "  -m, --model FILE         a GGUF model\n"
+    "  -m, --model LIST         GGUF models, comma separated or -m repeated: each is benched\n"
     "  --synthetic NAME         random weights in a published model's shapes and types, made\n"
     "                           in memory (no download); 'list' shows them. Default without\n"
     "                           -m: " DEFAULT_GPU_MODEL " on a GPU, " DEFAULT_CPU_MODEL " on the\n"
@@ -48,7 +49,11 @@ static const char *help =
     "  -n, --n-gen LIST         generation lengths (default 128; 0 = none)\n"
     "  -d, --depth LIST         KV cache depths the tests start at (default 0)\n"
     "  -r, --repetitions N      timed repetitions after one warm-up (default 5)\n"
-    "  -o, --output FMT         md (default), json or csv\n"
+    "  -t, --threads LIST       CPU thread counts, comma separated: each is benched (as\n"
+    "                           llama-bench's -t)\n"
+    "  -o, --output FMT         md (default), json (one object; an array for several models or\n"
+    "                           thread counts), jsonl (llama-bench's fields, a line per test,\n"
+    "                           plus joule's energy and cost) or csv\n"
     "  -s, --seed S             seed of the random weights and token ids (default fixed; -1 =\n"
     "                           random, printed)\n";
 
@@ -59,6 +64,12 @@ static int error_exit(const struct cli *a, const char *msg)
 
 struct opts {
     struct cli_common c;
+    const char *models[BENCH_MAX_LIST]; /* -m lists and repeated -m */
+    int n_models;
+    char *model_copies[BENCH_MAX_LIST];
+    int n_copies;
+    int32_t threads[BENCH_MAX_LIST]; /* -t lists */
+    int n_threads;
     const char *synthetic, *format;
     struct int_list p, n, d;
     bool p_set, n_set, r_set;
@@ -74,13 +85,32 @@ static int parse_args(struct cli *a, struct opts *o)
     o->p = (struct int_list){{512}, 1};
     o->n = (struct int_list){{128}, 1};
     o->d = (struct int_list){{0}, 1};
-    static const char *const formats[] = {"md", "json", "csv", NULL};
+    static const char *const formats[] = {"md", "json", "jsonl", "csv", NULL};
     while (cli_next(a)) {
         if (cli_is_help(a)) {
             printf("%s%s%s%s%s%s", help, cli_help_device,
                    "energy (see README, 'Bench and energy'):\n", cli_help_tdp, cli_help_energy,
                    cli_help_cost);
             return -1;
+        }
+        if (cli_is(a, "-m", "--model")) { /* a list, or repeated: every model is benched */
+            const char *v;
+            if (!cli_str(a, &v)) return 2;
+            if (o->n_copies == BENCH_MAX_LIST || !(o->model_copies[o->n_copies] = strdup(v)))
+                return cli_usage(a, "too many -m options");
+            for (char *save = NULL, *t = strtok_r(o->model_copies[o->n_copies++], ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                if (o->n_models == BENCH_MAX_LIST)
+                    return cli_usage(a, "too many models (at most %d)", BENCH_MAX_LIST);
+                o->models[o->n_models++] = t;
+            }
+            o->c.model = o->n_models ? o->models[0] : NULL;
+            continue;
+        }
+        if (cli_is(a, "-t", "--threads")) {
+            if (!cli_list(a, 1, 1024, o->threads, BENCH_MAX_LIST, &o->n_threads)) return 2;
+            o->c.threads = o->threads[0];
+            continue;
         }
         int r = cli_common_flag(a, &o->c), k;
         if (r < 0) return 2;
@@ -216,18 +246,13 @@ static uint64_t gguf_bytes(const struct model *m)
     return b;
 }
 
-int cli_bench(int argc, char **argv)
+/* One model at one thread count; k of total runs (json: the array's separators; csv: one
+ * header). */
+static int bench_one(struct cli *a_, struct opts *o_, int k, int total)
 {
-    struct cli a;
-    cli_init(&a, "joule bench", argc, argv);
-    struct opts o;
-    int rc = parse_args(&a, &o);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (o.synthetic && !strcmp(o.synthetic, "list")) {
-        synth_print_list(stdout);
-        return 0;
-    }
-    if ((rc = cli_common_finish(&a, &o.c))) return rc;
+    struct cli a = *a_;
+    struct opts o = *o_;
+    int rc;
     char err[512];
     struct bench_test tests[3 * BENCH_MAX_LIST * BENCH_MAX_LIST];
     int n_tests = 0;
@@ -307,13 +332,22 @@ int cli_bench(int argc, char **argv)
         }
         if (pc.tty) fprintf(stderr, "\n");
     }
-    struct bench_report rep = {&bm, b, meter, &o.c.cost, res, n_tests, threads};
-    if (!strcmp(o.format, "json"))
+    if (o.c.model) snprintf(bm.path, sizeof bm.path, "%s", o.c.model);
+    bench_model_type(m, bm.type, sizeof bm.type);
+    struct bench_report rep = {&bm,     b,       meter, &o.c.cost, res,
+                               n_tests, threads, k > 0, a.argc,    a.argv};
+    if (!strcmp(o.format, "json")) {
+        if (total > 1) fputs(k == 0 ? "[\n" : ",\n", stdout);
         bench_write_json(stdout, &rep);
+        if (total > 1 && k == total - 1) fputs("]\n", stdout);
+    } else if (!strcmp(o.format, "jsonl"))
+        bench_write_jsonl(stdout, &rep);
     else if (!strcmp(o.format, "csv"))
         bench_write_csv(stdout, &rep);
-    else
+    else {
+        if (k) fputc('\n', stdout);
         bench_write_md(stdout, &rep);
+    }
     if (file_check(stdout, "stdout", err, sizeof err) != 0) rc = error_exit(&a, err);
 done:
     for (int i = 0; res && i < n_tests; i++)
@@ -323,4 +357,28 @@ done:
     backend_destroy(b);
     if (m) free_model(m, &bm);
     return rc;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    struct cli a;
+    cli_init(&a, "joule bench", argc, argv);
+    struct opts o;
+    int rc = parse_args(&a, &o);
+    if (rc == 0 && o.synthetic && !strcmp(o.synthetic, "list")) {
+        synth_print_list(stdout);
+        rc = -1;
+    }
+    if (rc == 0) rc = cli_common_finish(&a, &o.c);
+    /* every model at every thread count, in the order given (llama-bench's order) */
+    int nm = o.n_models ? o.n_models : 1, nt = o.n_threads ? o.n_threads : 1;
+    for (int i = 0; rc == 0 && i < nm; i++)
+        for (int t = 0; rc == 0 && t < nt; t++) {
+            if (o.n_models) o.c.model = o.models[i];
+            if (o.n_threads) o.c.threads = o.threads[t];
+            rc = bench_one(&a, &o, i * nt + t, nm * nt);
+        }
+    for (int i = 0; i < o.n_copies; i++)
+        free(o.model_copies[i]);
+    return rc < 0 ? 0 : rc;
 }

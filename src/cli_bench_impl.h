@@ -23,6 +23,8 @@ struct bench_model {
     bool is_default; /* chosen because no model was given */
     uint64_t bytes;  /* weight bytes */
     uint64_t params;
+    char path[1024]; /* the file as given ("" synthetic) */
+    char type[96];   /* llama-bench's model_type: "llama 2M Q4_0" */
 };
 
 struct bench_report {
@@ -33,6 +35,9 @@ struct bench_report {
     const struct bench_result *res;
     int n;
     int32_t threads;
+    bool no_header; /* csv: a later run of one command (several models or thread counts) */
+    int argc;       /* the command line, for the provenance */
+    char *const *argv;
 };
 
 /* Figures derived from one result, shared by every format. */
@@ -51,5 +56,11 @@ void bench_derive(const struct bench_report *r, const struct bench_result *x,
 void bench_write_md(FILE *out, const struct bench_report *r);
 void bench_write_json(FILE *out, const struct bench_report *r);
 void bench_write_csv(FILE *out, const struct bench_report *r);
+/* One line per test with llama-bench's JSONL field names (build_commit ... samples_ts) and
+ * joule's energy and cost fields (joule_*). */
+void bench_write_jsonl(FILE *out, const struct bench_report *r);
+/* "<arch> <params> <main weight type>", as llama-bench's model_type reads. */
+struct model;
+void bench_model_type(const struct model *m, char *buf, size_t len);
 
 #endif

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "cli_bench_impl.h"
+#include "gguf.h"
+#include "model.h"
+#include "provenance.h"
+#include "quant.h"
 
 void bench_derive(const struct bench_report *r, const struct bench_result *x,
                   struct bench_derived *d)
@@ -166,7 +170,14 @@ void bench_write_json(FILE *out, const struct bench_report *r)
     const struct bench_model *bm = r->model;
     const struct meter *m = r->meter;
     const struct cost_params *c = r->cost;
-    fprintf(out, "{\n  \"model\": {\"name\": ");
+    fprintf(out, "{\n  \"provenance\": ");
+    struct prov_info pi = {.schema = "joule-bench/1",
+                           .argc = r->argc,
+                           .argv = r->argv,
+                           .device = r->backend->device,
+                           .threads = r->threads};
+    prov_write_json(out, &pi);
+    fprintf(out, ",\n  \"model\": {\"name\": ");
     json_str(out, bm->name);
     fprintf(out,
             ", \"synthetic\": %s, \"weights\": \"%s\", \"default\": %s, \"size_bytes\": %" PRIu64
@@ -270,11 +281,12 @@ static void csv_num(FILE *out, double v, bool known)
 void bench_write_csv(FILE *out, const struct bench_report *r)
 {
     const struct bench_model *bm = r->model;
-    fprintf(out, "model,synthetic,size_bytes,params,backend,device,threads,test,kind,n_tokens,"
-                 "depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
-                 "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
-                 "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
-                 "energy_method,note\n");
+    if (!r->no_header)
+        fprintf(out, "model,synthetic,size_bytes,params,backend,device,threads,test,kind,n_tokens,"
+                     "depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
+                     "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
+                     "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
+                     "energy_method,note\n");
     double idle = 0, hourly = 0;
     bool idle_known = meter_idle_w(r->meter, &idle);
     bool hw = cost_hw_hourly(r->cost, &hourly);
@@ -312,5 +324,90 @@ void bench_write_csv(FILE *out, const struct bench_report *r)
         csv_str(out, d.energy ? (d.hw_known ? "" : "cost total is energy only (no hardware price)")
                               : x->energy.why);
         fputc('\n', out);
+    }
+}
+
+/* ---- JSONL, llama-bench's fields ---- */
+
+void bench_model_type(const struct model *m, char *buf, size_t len)
+{
+    /* the weight type holding the most bytes names the file, as a quantizer's "Q4_0" does */
+    uint64_t bytes[64] = {0};
+    uint32_t best = 0;
+    for (uint64_t i = 0; m->gguf && i < m->gguf->n_tensors; i++) {
+        uint32_t t = m->gguf->tensors[i].type;
+        if (t < 64) bytes[t] += m->gguf->tensors[i].nbytes;
+        if (t < 64 && bytes[t] > bytes[best]) best = t;
+    }
+    double p = (double)m->n_params;
+    char size[32];
+    if (p >= 1e9)
+        snprintf(size, sizeof size, "%.0fB", p / 1e9);
+    else
+        snprintf(size, sizeof size, "%.0fM", p / 1e6);
+    snprintf(buf, len, "%s %s %s", m->cfg.arch_name, size,
+             m->gguf ? quant_name(best) : "synthetic");
+}
+
+void bench_write_jsonl(FILE *out, const struct bench_report *r)
+{
+    const struct bench_model *bm = r->model;
+    char cpu[256], ts[64];
+    prov_cpu_model(cpu, sizeof cpu);
+    prov_timestamp(ts, sizeof ts);
+    bool gpu = strcmp(r->backend->name, "cpu") != 0;
+    for (int i = 0; i < r->n; i++) {
+        const struct bench_result *x = &r->res[i];
+        struct bench_derived d;
+        bench_derive(r, x, &d);
+        /* llama-bench times each repetition: ns per run of n tokens */
+        double ns_mean = 0, ns_sd = 0;
+        for (int k = 0; k < x->reps; k++)
+            ns_mean += x->test.n * 1e9 / x->ts[k] / x->reps;
+        for (int k = 0; k < x->reps && x->reps > 1; k++) {
+            double e = x->test.n * 1e9 / x->ts[k] - ns_mean;
+            ns_sd += e * e / (x->reps - 1);
+        }
+        ns_sd = sqrt(ns_sd);
+        fprintf(out, "{\"build_commit\": ");
+        json_str(out, prov_git_commit());
+        fprintf(out, ", \"build_number\": 0, \"cpu_info\": ");
+        json_str(out, cpu);
+        fprintf(out, ", \"gpu_info\": ");
+        json_str(out, gpu ? r->backend->device : "");
+        fprintf(out, ", \"backends\": \"%s\", \"model_filename\": ", gpu ? "Vulkan" : "CPU");
+        json_str(out, bm->path[0] ? bm->path : bm->name);
+        fprintf(out, ", \"model_type\": ");
+        json_str(out, bm->type);
+        fprintf(out,
+                ", \"model_size\": %" PRIu64 ", \"model_n_params\": %" PRIu64
+                ", \"n_batch\": %d, \"n_ubatch\": %d, \"n_threads\": %d, \"type_k\": \"f32\", "
+                "\"type_v\": \"f32\", \"n_gpu_layers\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+                "\"n_depth\": %d, \"test_time\": \"%s\", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, "
+                "\"avg_ts\": %.6f, \"stddev_ts\": %.6f, \"samples_ns\": [",
+                bm->bytes, bm->params, r->backend->max_batch, r->backend->max_batch, r->threads,
+                gpu ? 99 : 0, x->test.kind == BENCH_PP ? x->test.n : 0,
+                x->test.kind == BENCH_TG ? x->test.n : 0, x->test.depth, ts, ns_mean, ns_sd,
+                x->tps.mean, x->tps.stddev);
+        for (int k = 0; k < x->reps; k++)
+            fprintf(out, "%s%.0f", k ? ", " : "", x->test.n * 1e9 / x->ts[k]);
+        fprintf(out, "], \"samples_ts\": [");
+        for (int k = 0; k < x->reps; k++)
+            fprintf(out, "%s%.6f", k ? ", " : "", x->ts[k]);
+        fprintf(out, "], \"joule_energy_source\": \"%s\", \"joule_joules\": ",
+                meter_source_name(x->energy.src));
+        json_num(out, d.joules, d.energy);
+        fprintf(out, ", \"joule_j_per_token\": ");
+        json_num(out, d.j_per_tok, d.energy);
+        fprintf(out, ", \"joule_tokens_per_j\": ");
+        json_num(out, d.tok_per_j, d.energy && d.tok_per_j_known);
+        fprintf(out, ", \"joule_cost_energy_per_mtok\": ");
+        json_num(out, d.cost.energy_per_mtok, d.energy);
+        fprintf(out, ", \"joule_cost_hw_per_mtok\": ");
+        json_num(out, d.cost.hw_per_mtok, d.hw_known);
+        fprintf(out, ", \"joule_cost_per_mtok\": ");
+        json_num(out, d.cost.total_per_mtok, d.energy);
+        fprintf(out, ", \"joule_precision\": \"exact\", \"joule_version\": \"%s\"}\n",
+                JOULE_RELEASE);
     }
 }

@@ -551,6 +551,22 @@ static int read_eval(struct report *r, struct rd *d, const struct jval *e, const
     return 0;
 }
 
+/* the provenance object of a result (a sweep unit's, or bench's and eval's own) */
+static int read_prov(struct rd *d, const struct jval *prov, const char *path, struct input_meta *m)
+{
+    char ver[24], commit[64], host[64], ts[32];
+    if (get_str(d, prov, "joule_version", path, true, ver, sizeof ver) ||
+        get_str(d, prov, "git_commit", path, true, commit, sizeof commit) ||
+        get_str(d, prov, "host", path, true, host, sizeof host) ||
+        get_str(d, prov, "timestamp", path, true, ts, sizeof ts) ||
+        get_str(d, prov, "cpu_model", path, true, m->cpu, sizeof m->cpu) ||
+        get_str(d, prov, "precision", path, true, m->precision, sizeof m->precision))
+        return -1;
+    snprintf(m->joule, sizeof m->joule, "%s@%.12s", ver, commit);
+    snprintf(m->stamp, sizeof m->stamp, "joule %s (%.12s), %s, %s", ver, commit, host, ts);
+    return 0;
+}
+
 static int read_doc(struct report *r, struct rd *d, const struct jval *v)
 {
     if (v->type != J_OBJ) return bad(d, "not a JSON object (not a joule result)");
@@ -581,22 +597,14 @@ static int read_doc(struct report *r, struct rd *d, const struct jval *v)
         if (m.sha256[0] && (strlen(m.sha256) != 64 || strspn(m.sha256, "0123456789abcdef") != 64))
             return bad(d, "\"model.sha256\" is not 64 hex digits");
         snprintf(m.model, sizeof m.model, "%s", path);
-        if (prov) {
-            char ver[24], commit[64], host[64], ts[32];
-            if (get_str(d, prov, "joule_version", "provenance.", true, ver, sizeof ver) ||
-                get_str(d, prov, "git_commit", "provenance.", true, commit, sizeof commit) ||
-                get_str(d, prov, "host", "provenance.", true, host, sizeof host) ||
-                get_str(d, prov, "timestamp", "provenance.", true, ts, sizeof ts) ||
-                get_str(d, prov, "cpu_model", "provenance.", true, m.cpu, sizeof m.cpu) ||
-                get_str(d, prov, "precision", "provenance.", true, m.precision, sizeof m.precision))
-                return -1;
-            snprintf(m.joule, sizeof m.joule, "%s@%.12s", ver, commit);
-            snprintf(m.stamp, sizeof m.stamp, "joule %s (%.12s), %s, %s", ver, commit, host, ts);
-        }
+        if (prov && read_prov(d, prov, "provenance.", &m)) return -1;
         if (!strcmp(kind, "bench")) return read_bench(r, d, res, "result.", &m);
         if (!strcmp(kind, "eval")) return read_eval(r, d, res, "result.", &m);
         return bad(d, "\"unit.kind\" is '%s' (bench or eval)", kind);
     }
+    int rc;
+    const struct jval *prov = get_typed(d, v, "provenance", "", J_OBJ, true, &rc);
+    if (rc || (prov && read_prov(d, prov, "provenance.", &m))) return -1;
     if (json_get(v, "joule_eval")) return read_eval(r, d, v, "", &m);
     if (json_get(v, "tests") && json_get(v, "backend")) return read_bench(r, d, v, "", &m);
     return bad(d, "not a joule bench, eval or sweep result (no \"joule_sweep_unit\", "

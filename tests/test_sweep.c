@@ -13,6 +13,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
 
+#include "eval_json.h"
 #include "testutil.h"
 
 struct out {
@@ -274,6 +275,58 @@ START_TEST(test_failing_unit)
 }
 END_TEST
 
+/* bench over a list of models and thread counts, as llama-bench's -m and -t lists: JSONL with
+ * llama-bench's field names, a line per (model, threads, test), and a JSON array */
+START_TEST(test_bench_lists)
+{
+    NEED_SHARED(sd);
+    struct out r = sh("bench -m %s/models/tiny-llama-Q4_0.gguf -m %s/models/tiny-llama-Q8_0.gguf "
+                      "-t 1,2 -p 16 -n 4 -r 2 --device cpu -o jsonl",
+                      sd, sd);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_int_eq(count(r.out, "\n"), 8); /* 2 models x 2 thread counts x (pp, tg) */
+    static const char *const fields[] = {
+        "build_commit", "cpu_info",       "backends",   "model_filename",     "model_type",
+        "model_size",   "model_n_params", "n_threads",  "n_prompt",           "n_gen",
+        "n_depth",      "test_time",      "avg_ns",     "stddev_ns",          "avg_ts",
+        "stddev_ts",    "samples_ns",     "samples_ts", "joule_energy_source"};
+    int line = 0;
+    for (char *p = r.out, *nl; (nl = strchr(p, '\n')); p = nl + 1, line++) {
+        struct jval v;
+        char err[256];
+        ck_assert_msg(json_parse(p, (size_t)(nl - p), &v, err, sizeof err) == 0, "line %d: %s",
+                      line, err);
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
+            ck_assert_msg(json_get(&v, fields[f]), "line %d lacks %s", line, fields[f]);
+        ck_assert_str_eq(json_str(json_get(&v, "model_type")),
+                         line < 4 ? "llama 2M Q4_0" : "llama 2M Q8_0");
+        ck_assert_int_eq((int)json_num(json_get(&v, "n_threads"), 0), line % 4 < 2 ? 1 : 2);
+        ck_assert_int_eq((int)json_num(json_get(&v, "n_prompt"), -1), line % 2 ? 0 : 16);
+        ck_assert_int_eq((int)json_num(json_get(&v, "n_gen"), -1), line % 2 ? 4 : 0);
+        ck_assert_int_eq(json_get(&v, "samples_ts")->n, 2);
+        double ts = json_num(json_get(&v, "avg_ts"), 0), ns = json_num(json_get(&v, "avg_ns"), 0);
+        ck_assert(ts > 0 && ns > 0);
+        json_free(&v);
+    }
+    out_free(&r);
+    r = sh("bench -m %s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf -p 16 -n 4 -r 1 "
+           "--device cpu -o json",
+           sd, sd);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    struct jval v;
+    char err[256];
+    ck_assert_msg(json_parse(r.out, strlen(r.out), &v, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(v.type, J_ARR);
+    ck_assert_int_eq(v.n, 2);
+    ck_assert_str_eq(json_str(json_get(json_get(&v.kids[1], "model"), "name")),
+                     "tiny-llama-Q8_0.gguf");
+    ck_assert_str_eq(json_str(json_get(json_get(&v.kids[0], "provenance"), "schema")),
+                     "joule-bench/1");
+    json_free(&v);
+    out_free(&r);
+}
+END_TEST
+
 Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -282,6 +335,7 @@ Suite *sweep_suite(void)
     tcase_add_test(tc, test_plan);
     tcase_add_test(tc, test_sweep_report);
     tcase_add_test(tc, test_failing_unit);
+    tcase_add_test(tc, test_bench_lists);
     suite_add_tcase(s, tc);
     return s;
 }

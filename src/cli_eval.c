@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -16,6 +17,8 @@
 #include "cpu.h"
 #include "device.h"
 #include "eval.h"
+#include "eval_json.h"
+#include "eval_lmeval.h"
 #include "eval_sha256.h"
 #include "fileio.h"
 #include "meter.h"
@@ -25,14 +28,16 @@
 static const char *eval_help =
     "usage: joule eval -m MODEL --suite NAME[,NAME...] [options]\n"
     "       joule eval --list [--data DIR]\n"
-    "       joule eval --merge FILE.json... [-o json|md]\n"
+    "       joule eval --merge FILE.json... [-o json|md]   (options before or after the files)\n"
     "Scores a model on standard quality suites exactly as lm-evaluation-harness scores them\n"
     "(acc, acc_norm, mc1/mc2, exact match, word/byte perplexity, with standard errors), or in\n"
     "llama.cpp's conventions with --style llama.cpp.\n"
     "\n"
     "suites: wikitext, hellaswag, arc-easy, arc-challenge, mmlu, winogrande, piqa, "
     "truthfulqa-mc1,\n"
-    "        truthfulqa-mc2, lambada, boolq, gsm8k, all (every one), or a path to a .suite file\n"
+    "        truthfulqa-mc2, lambada, boolq, gsm8k, all (every one), or a path to a .suite file;\n"
+    "        lm-eval's task names too (arc_easy, arc_challenge, lambada_openai, truthfulqa_mc1,\n"
+    "        truthfulqa_mc2)\n"
     "\n"
     "  -m, --model FILE      the GGUF model\n"
     "  --suite LIST          comma-separated suite names\n"
@@ -53,10 +58,17 @@ static const char *eval_help =
     "                        after the choices' common prefix, BOS, 0-shot; winogrande its rule)\n"
     "  -o, --output F        md (default: a table) or json (scores, settings, per-item rows, "
     "energy)\n"
-    "  --log-items FILE      every item's log-likelihoods and decision as JSON lines\n"
+    "  --log-items FILE      every item's prompt, continuations, log-likelihoods and decision as\n"
+    "                        JSON lines\n"
+    "  --output-path DIR     also write lm-evaluation-harness's results file,\n"
+    "                        DIR/<model>/results_<time>.json (results.<task>.\"acc,none\", ...)\n"
+    "  --log-samples         with --output-path: every item of each task in\n"
+    "                        DIR/<model>/samples_<task>_<time>.jsonl (lines as --log-items)\n"
     "  --shard I/N           evaluate only the I-th (1..N) of N contiguous slices of every suite;\n"
     "                        write -o json and combine the shards with --merge\n"
-    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run\n"
+    "  --merge FILES...      combine --shard results (JSON) into the scores of a whole run;\n"
+    "                        refuses files of other models, settings or suite versions; keeps\n"
+    "                        the model, device and settings, and sums the shards' energy\n"
     "  --list                the suites with item counts and whether their data is present\n"
     "  --progress, --no-progress   the progress bar on stderr (default: when stderr is a "
     "terminal)\n"
@@ -81,6 +93,19 @@ static void default_data_dir(char *out, size_t cap)
         snprintf(out, cap, "%s/suites", d);
     else
         snprintf(out, cap, "%s/.cache/joule/suites", getenv("HOME") ? getenv("HOME") : ".");
+}
+
+/* lm-evaluation-harness's task names for the same suites, accepted wherever a suite is named */
+static const char *suite_alias(const char *name)
+{
+    static const char *const alias[][2] = {{"arc_easy", "arc-easy"},
+                                           {"arc_challenge", "arc-challenge"},
+                                           {"lambada_openai", "lambada"},
+                                           {"truthfulqa_mc1", "truthfulqa-mc1"},
+                                           {"truthfulqa_mc2", "truthfulqa-mc2"}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (!strcmp(name, alias[i][0])) return alias[i][1];
+    return name;
 }
 
 static const char *const all_suites[] = {
@@ -163,13 +188,80 @@ static char *energy_json(struct meter *mt, const struct meter_window *w,
     return buf;
 }
 
+/* What the shards of a merge share (read from the files eval_merge accepted), and their
+ * energy summed. */
+struct merge_meta {
+    char path[512], sha[80], name[128], arch[32], backend[32], device[256], style[16];
+    long limit, seed;
+    int shots, max_len;
+    bool bos;
+    char energy[512];
+};
+
+static void merge_meta(const char *const *files, int n, struct merge_meta *mm)
+{
+    memset(mm, 0, sizeof *mm);
+    mm->shots = -1, mm->seed = -1;
+    double joules = 0, seconds = 0, tokens = 0;
+    char source[32] = "";
+    bool energy = true;
+    for (int f = 0; f < n; f++) {
+        char err[256];
+        size_t len;
+        char *text = file_read_all(files[f], &len, err, sizeof err);
+        struct jval v;
+        if (!text || json_parse(text, len, &v, err, sizeof err)) {
+            free(text);
+            energy = false;
+            continue;
+        }
+        free(text);
+        const struct jval *m = json_get(&v, "model"), *st = json_get(&v, "settings"),
+                          *e = json_get(&v, "energy");
+        const char *dev = json_str(json_get(&v, "device"));
+        if (f == 0) {
+            snprintf(mm->path, sizeof mm->path, "%s", json_str(json_get(m, "path")));
+            snprintf(mm->sha, sizeof mm->sha, "%s", json_str(json_get(m, "sha256")));
+            snprintf(mm->name, sizeof mm->name, "%s", json_str(json_get(m, "name")));
+            snprintf(mm->arch, sizeof mm->arch, "%s", json_str(json_get(m, "arch")));
+            snprintf(mm->backend, sizeof mm->backend, "%s", json_str(json_get(&v, "backend")));
+            snprintf(mm->device, sizeof mm->device, "%s", dev);
+            mm->limit = (long)json_num(json_get(st, "limit"), 0);
+            mm->shots = (int)json_num(json_get(st, "shots"), -1);
+            mm->seed = (long)json_num(json_get(st, "seed"), -1);
+            mm->max_len = (int)json_num(json_get(st, "max_length"), 0);
+            mm->bos = !strcmp(json_str(json_get(st, "bos")), "true");
+        } else if (strcmp(mm->device, dev)) {
+            snprintf(mm->device, sizeof mm->device, "several devices");
+        }
+        double j = json_num(json_get(e, "joules"), NAN), t = json_num(json_get(e, "tokens"), NAN);
+        const char *src = json_str(json_get(e, "source"));
+        if (isnan(j) || isnan(t))
+            energy = false;
+        else {
+            joules += j, tokens += t, seconds += json_num(json_get(e, "seconds"), 0);
+            if (!source[0])
+                snprintf(source, sizeof source, "%s", src);
+            else if (strcmp(source, src))
+                snprintf(source, sizeof source, "mixed");
+        }
+        json_free(&v);
+    }
+    if (energy && joules > 0)
+        snprintf(mm->energy, sizeof mm->energy,
+                 "{\"source\":\"%s\",\"seconds\":%.3f,\"joules\":%.3f,\"tokens\":%.0f,"
+                 "\"tokens_per_j\":%.6g,\"shards\":%d}",
+                 source, seconds, joules, tokens, tokens / joules, n);
+}
+
 int cli_eval(int argc, char **argv)
 {
     struct cli a;
     cli_init(&a, "joule eval", argc, argv);
     struct cli_common c;
     cli_common_init(&c, CLI_MODEL | CLI_DEVICE | CLI_SEED | CLI_TDP | CLI_COST);
-    const char *suites = NULL, *log_path = NULL, *data = NULL;
+    const char *suites = NULL, *log_path = NULL, *data = NULL, *out_path = NULL;
+    bool log_samples = false;
     char data_dir[1024];
     default_data_dir(data_dir, sizeof data_dir);
     struct eval_opts o = {0};
@@ -177,7 +269,9 @@ int cli_eval(int argc, char **argv)
     o.progress = isatty(2) ? show_progress : NULL;
     long max_len = 0;
     bool json = false, list = false, hash = true, bos = false;
-    int merge_from = 0;
+    bool merging = false;
+    const char *merge_files[1024];
+    int n_merge = 0;
     static const char *const outputs[] = {"md", "json", NULL};
     static const char *const styles[] = {"lm-eval", "llama.cpp", NULL};
     while (cli_next(&a)) {
@@ -204,9 +298,15 @@ int cli_eval(int argc, char **argv)
             o.progress = NULL;
         else if (cli_is(&a, NULL, "--no-hash"))
             hash = false;
-        else if (cli_is(&a, NULL, "--merge")) {
-            merge_from = a.i + 1;
-            break;
+        else if (cli_is(&a, NULL, "--log-samples"))
+            log_samples = true;
+        else if (cli_is(&a, NULL, "--output-path")) {
+            if (!cli_str(&a, &out_path)) return 2;
+        } else if (cli_is(&a, NULL, "--merge")) {
+            merging = true; /* the files follow; other options may come before or after */
+        } else if (merging && cli_arg(&a)[0] != '-') {
+            if (n_merge == 1024) return cli_usage(&a, "too many files for --merge (at most 1024)");
+            merge_files[n_merge++] = cli_arg(&a);
         } else if (cli_is(&a, NULL, "--suite") || cli_is(&a, NULL, "--suites")) {
             if (!cli_str(&a, &suites)) return 2;
         } else if (cli_is(&a, NULL, "--data")) {
@@ -251,15 +351,32 @@ int cli_eval(int argc, char **argv)
     const char *model_path = c.model;
     char err[1024] = "";
     if (list) return list_suites(&a, data_dir);
-    if (merge_from) {
-        if (merge_from >= argc) return cli_usage(&a, "--merge needs result files");
+    if (merging) {
+        if (!n_merge) return cli_usage(&a, "--merge needs result files");
         struct eval_result *res;
         int n;
-        if (eval_merge((const char *const *)argv + merge_from, argc - merge_from, &res, &n, err,
-                       sizeof err))
+        if (eval_merge(merge_files, n_merge, &res, &n, err, sizeof err))
             return cli_fail(&a, "%s", err);
-        struct eval_run_info info = {
-            .shard_i = 1, .shard_n = 1, .style = res && n ? res[0].style : "lm-eval"};
+        /* the merged file keeps what the shards share: model, device, settings, energy summed */
+        struct merge_meta mm;
+        merge_meta(merge_files, n_merge, &mm);
+        struct eval_run_info info = {.model_path = mm.path,
+                                     .model_sha256 = mm.sha,
+                                     .model_name = mm.name,
+                                     .arch = mm.arch,
+                                     .backend = mm.backend,
+                                     .device = mm.device,
+                                     .max_len = mm.max_len,
+                                     .bos = mm.bos,
+                                     .limit = mm.limit,
+                                     .shots = mm.shots,
+                                     .seed = mm.seed,
+                                     .style = res && n ? res[0].style : "lm-eval",
+                                     .shard_i = 1,
+                                     .shard_n = 1,
+                                     .energy_json = mm.energy[0] ? mm.energy : NULL,
+                                     .argc = argc,
+                                     .argv = argv};
         print_results(json, &info, res, n);
         for (int k = 0; k < n; k++)
             eval_result_free(&res[k]);
@@ -267,6 +384,9 @@ int cli_eval(int argc, char **argv)
         return 0;
     }
     if (!model_path) return cli_usage(&a, "missing -m MODEL");
+    if (log_samples && !out_path) return cli_usage(&a, "--log-samples needs --output-path DIR");
+    if (log_samples && log_path)
+        return cli_usage(&a, "give --log-items FILE or --log-samples, not both");
     if (!suites) return cli_usage(&a, "missing --suite NAME[,NAME...] (see --list)");
 
     /* suites first: a typo should not cost a model load */
@@ -280,7 +400,7 @@ int cli_eval(int argc, char **argv)
     int nd = 0;
     for (char *save = NULL, *s = strtok_r(names, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         if (nd == 32) return cli_usage(&a, "too many suites");
-        if (suite_load(s, &defs[nd], err, sizeof err)) {
+        if (suite_load(suite_alias(s), &defs[nd], err, sizeof err)) {
             for (int k = 0; k < nd; k++)
                 suite_free(&defs[k]);
             return cli_fail(&a, "%s", err);
@@ -336,13 +456,52 @@ int cli_eval(int argc, char **argv)
         rc = cli_fail(&a, "%s", err);
         goto out;
     }
+    char folder[1400] = "", stamp[64] = "";
+    if (out_path) {
+        time_t now = time(NULL);
+        struct tm tm;
+        if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H-%M-%S", &tm))
+            snprintf(stamp, sizeof stamp, "%lld", (long long)now);
+        if (eval_lmeval_dir(out_path, model_path, folder, sizeof folder, err, sizeof err)) {
+            rc = cli_fail(&a, "%s", err);
+            goto out;
+        }
+    }
+    struct timespec t_start;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
     mt = cli_meter_open(&c, b);
     struct meter_window w;
     if (mt) meter_window_begin(mt, &w);
     uint64_t tok0 = r.tokens;
     long items = 0;
     for (int k = 0; k < nd; k++) {
-        if (eval_run_suite(&defs[k], &r, &o, &res[k], err, sizeof err)) {
+        char spath[1600] = "";
+        if (log_samples) { /* lm-eval's per-task samples file */
+            char task[128], ver[32];
+            struct eval_result named = {0};
+            snprintf(named.suite, sizeof named.suite, "%.63s", defs[k].name);
+            snprintf(named.task, sizeof named.task, "%.127s", defs[k].task);
+            eval_lmeval_task(&named, task, sizeof task, ver, sizeof ver);
+            snprintf(spath, sizeof spath, "%s/samples_%s_%s.jsonl", folder, task, stamp);
+            if (!(log = fopen(spath, "w"))) {
+                rc = cli_fail(&a, "%s: %s", spath, strerror(errno));
+                goto out;
+            }
+            log_path = spath;
+            o.log_items = log;
+        }
+        int run = eval_run_suite(&defs[k], &r, &o, &res[k], err, sizeof err);
+        if (log_samples) {
+            char cerr[512];
+            int closed = file_close(log, spath, cerr, sizeof cerr);
+            log = NULL, log_path = NULL, o.log_items = NULL;
+            if (closed != 0 && !run) {
+                eval_result_free(&res[k]);
+                rc = cli_fail(&a, "%s", cerr);
+                goto out;
+            }
+        }
+        if (run) {
             eval_result_free(&res[k]);
             rc = cli_fail(&a, "%s", err);
             goto out;
@@ -368,8 +527,23 @@ int cli_eval(int argc, char **argv)
                                  .style = o.style == STYLE_LLAMACPP ? "llama.cpp" : "lm-eval",
                                  .shard_i = o.shard_i,
                                  .shard_n = o.shard_n,
-                                 .energy_json = ejson};
+                                 .energy_json = ejson,
+                                 .argc = argc,
+                                 .argv = argv};
     print_results(json, &info, res, done);
+    if (out_path) {
+        struct timespec t_end;
+        clock_gettime(CLOCK_MONOTONIC, &t_end);
+        double secs =
+            (double)(t_end.tv_sec - t_start.tv_sec) + (t_end.tv_nsec - t_start.tv_nsec) * 1e-9;
+        char rpath[1700];
+        if (eval_lmeval_write(folder, stamp, &info, res, done, secs, rpath, sizeof rpath, err,
+                              sizeof err)) {
+            rc = cli_fail(&a, "%s", err);
+            goto out;
+        }
+        fprintf(stderr, "joule eval: lm-eval results in %s\n", rpath);
+    }
     if (!json) {
         printf("\nmodel %s (%s), %s on %s, max length %d, %s BOS, style %s%s\n", model_path,
                m->cfg.arch_name, b->name, b->device, ml, bos ? "with" : "no", info.style,

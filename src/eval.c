@@ -245,6 +245,15 @@ static int run_choice_item(const struct suite_def *d, struct eval_runner *r,
         fprintf(o->log_items, "{\"suite\":");
         json_write_str(o->log_items, res->suite);
         fprintf(o->log_items, ",\"item\":%ld", i);
+        /* what was asked: the prompt (context, few-shot included) and each continuation */
+        fprintf(o->log_items, ",\"prompt\":");
+        json_write_str(o->log_items, ctx ? ctx : doc->text ? doc->text : "");
+        fprintf(o->log_items, ",\"continuations\":[");
+        for (int c = 0; c < n; c++) {
+            if (c) fputc(',', o->log_items);
+            json_write_str(o->log_items, doc->choices[c] ? doc->choices[c] : "");
+        }
+        fputc(']', o->log_items);
         log_lls(o->log_items, ll, n);
         fprintf(o->log_items, ",\"pred\":%d,\"gold\":%d", pred, doc->gold);
         for (int c = 0; c < res->n_cols; c++) {

@@ -92,6 +92,8 @@ struct eval_run_info {
     const char *style;
     int shard_i, shard_n;
     const char *energy_json; /* a JSON object, or NULL */
+    int argc;                /* the command line for the provenance (argv NULL: none) */
+    char *const *argv;
 };
 void eval_print_json(FILE *f, const struct eval_run_info *info, const struct eval_result *res,
                      int n);

@@ -9,6 +9,7 @@
 #include "eval_json.h"
 #include "eval_score.h"
 #include "fileio.h"
+#include "provenance.h"
 
 /* rows selected by group (sel NULL: all) */
 struct sel {
@@ -214,6 +215,12 @@ void eval_print_json(FILE *f, const struct eval_run_info *in, const struct eval_
 {
     fprintf(f, "{\"joule_eval\":1,\"partial\":%s", in->shard_n > 1 ? "true" : "false");
     if (in->shard_n > 1) fprintf(f, ",\"shard\":\"%d/%d\"", in->shard_i, in->shard_n);
+    if (in->argv) {
+        struct prov_info pi = {
+            .schema = "joule-eval/1", .argc = in->argc, .argv = in->argv, .device = in->device};
+        fprintf(f, ",\"provenance\":");
+        prov_write_json(f, &pi);
+    }
     jkey(f, "model", true);
     fputc('{', f);
     jkey(f, "path", false), json_write_str(f, in->model_path ? in->model_path : "");
@@ -317,11 +324,67 @@ static int merge_suite(struct eval_result *dst, const struct jval *s, const char
     return 0;
 }
 
+/* What makes results shards of one run, as "key=value" words: the model (sha256, else path),
+ * the settings, the shard count and each suite's definition and task version. */
+static void merge_identity(const struct jval *root, char *out, size_t len)
+{
+    const struct jval *m = json_get(root, "model"), *st = json_get(root, "settings");
+    const char *sha = json_str(json_get(m, "sha256"));
+    const char *shard = json_str(json_get(root, "shard"));
+    const char *slash = strchr(shard, '/');
+    int w = snprintf(out, len,
+                     "model=%.80s limit=%s shots=%s seed=%s bos=%s max_length=%s style=%s "
+                     "shards=%s",
+                     *sha ? sha : json_str(json_get(m, "path")), json_str(json_get(st, "limit")),
+                     json_str(json_get(st, "shots")), json_str(json_get(st, "seed")),
+                     json_str(json_get(st, "bos")), json_str(json_get(st, "max_length")),
+                     json_str(json_get(st, "style")), slash ? slash + 1 : "1");
+    const struct jval *suites = json_get(root, "suites");
+    for (int i = 0; suites && suites->type == J_ARR && i < suites->n && w > 0 && (size_t)w < len;
+         i++) {
+        const struct jval *sj = &suites->kids[i];
+        char task[96];
+        snprintf(task, sizeof task, "%s", json_str(json_get(sj, "task")));
+        for (char *p = task; *p; p++)
+            if (*p == ' ') *p = '_';
+        w += snprintf(out + w, len - (size_t)w, " %.40s=%.60s", json_str(json_get(sj, "suite")),
+                      task);
+    }
+}
+
+/* "a=1 b=2" vs "a=1 b=3" -> "b 2 vs 3" */
+static void merge_what_differs(const char *a, const char *b, char *out, size_t len)
+{
+    out[0] = 0;
+    for (const char *p = a; *p;) {
+        size_t k = strcspn(p, " "), kl = strcspn(p, "=");
+        if (kl > k) kl = k;
+        const char *q = b, *other = "(absent)";
+        size_t ol = strlen(other);
+        while (*q) {
+            size_t qk = strcspn(q, " ");
+            if (qk > kl && !strncmp(q, p, kl) && q[kl] == '=') {
+                other = q + kl + 1, ol = qk - kl - 1;
+                break;
+            }
+            q += qk + (q[qk] ? 1 : 0);
+        }
+        const char *mine = p + kl + (kl < k ? 1 : 0);
+        size_t ml = k - kl - (kl < k ? 1 : 0);
+        if ((ml != ol || strncmp(mine, other, ml)) && strlen(out) + 8 < len)
+            snprintf(out + strlen(out), len - strlen(out), "%s%.*s %.*s vs %.*s",
+                     out[0] ? ", " : "", (int)kl, p, (int)ml, mine, (int)ol, other);
+        p += k + (p[k] ? 1 : 0);
+    }
+    if (!out[0]) snprintf(out, len, "different suites");
+}
+
 int eval_merge(const char *const *files, int n_files, struct eval_result **out, int *n_out,
                char *err, size_t errlen)
 {
     struct eval_result *res = NULL;
     int n = 0, rc = 0;
+    char first_id[512] = "";
     err[0] = 0;
     for (int f = 0; f < n_files && !rc; f++) {
         size_t len;
@@ -339,6 +402,21 @@ int eval_merge(const char *const *files, int n_files, struct eval_result **out, 
             break;
         }
         free(text);
+        /* shards of one run only: the same model, settings and shard count (a file of another
+         * model would be merged silently into numbers that belong to neither) */
+        char id[512];
+        merge_identity(&root, id, sizeof id);
+        if (f == 0)
+            snprintf(first_id, sizeof first_id, "%s", id);
+        else if (strcmp(id, first_id)) {
+            char what[700];
+            merge_what_differs(first_id, id, what, sizeof what);
+            snprintf(err, errlen, "%s: not a shard of the same run as %s (%s)", files[f], files[0],
+                     what);
+            json_free(&root);
+            rc = -1;
+            break;
+        }
         const struct jval *suites = json_get(&root, "suites");
         if (!suites || suites->type != J_ARR) {
             snprintf(err, errlen, "%s: not a joule eval result (no \"suites\")", files[f]);

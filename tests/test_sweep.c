@@ -1,6 +1,7 @@
 /* End-to-end: `joule sweep` over two shared tiny models, its plan, resume and a failing
  * unit, then `joule report` over the results (rows, front, files, PNGs decoded back). */
 #include <check.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -327,6 +328,148 @@ START_TEST(test_bench_lists)
 }
 END_TEST
 
+/* eval --output-path: lm-evaluation-harness's results file, checked against the shape that
+ * harness documents (results.<task>."<metric>,none" and "<metric>_stderr,none", n-shot,
+ * n-samples, versions, config), and --log-samples' per-task JSONL; lm-eval task names as
+ * suite names */
+START_TEST(test_eval_lmeval_files)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-lmeval-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct out r = sh("eval -m %s/models/tiny-llama-Q4_0.gguf --suite arc_easy,lambada_openai "
+                      "--limit 5 --data %s/suites-data --device cpu -t 2 -o json "
+                      "--output-path %s/out --log-samples",
+                      sd, sd, dir);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    /* joule's own JSON has the provenance */
+    ck_assert_ptr_nonnull(strstr(r.out, "\"provenance\":{\"joule_version\""));
+    out_free(&r);
+    char pat[256];
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s/out/*tiny-llama-Q4_0.gguf/results_*.json", dir);
+    ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
+    ck_assert_int_eq((int)g.gl_pathc, 1);
+    char *text = test_read_file(g.gl_pathv[0], NULL);
+    globfree(&g);
+    ck_assert_ptr_nonnull(text);
+    struct jval v;
+    char err[256];
+    ck_assert_msg(json_parse(text, strlen(text), &v, err, sizeof err) == 0, "%s", err);
+    free(text);
+    const struct jval *res = json_get(&v, "results");
+    ck_assert_ptr_nonnull(res);
+    static const char *const tasks[] = {"arc_easy", "lambada_openai"};
+    for (int t = 0; t < 2; t++) {
+        const struct jval *task = json_get(res, tasks[t]);
+        ck_assert_msg(task && task->type == J_OBJ, "results.%s missing", tasks[t]);
+        double acc = json_num(json_get(task, "acc,none"), -1);
+        ck_assert_msg(acc >= 0 && acc <= 1, "%s acc,none = %g", tasks[t], acc);
+        ck_assert_ptr_nonnull(json_get(task, "acc_stderr,none"));
+        ck_assert_str_eq(json_str(json_get(task, "alias")), tasks[t]);
+        ck_assert_int_eq((int)json_num(json_get(json_get(&v, "n-shot"), tasks[t]), -1), 0);
+        ck_assert_int_eq(
+            (int)json_num(json_get(json_get(json_get(&v, "n-samples"), tasks[t]), "effective"), -1),
+            5);
+        ck_assert_ptr_nonnull(json_get(json_get(&v, "versions"), tasks[t]));
+        ck_assert_ptr_nonnull(json_get(json_get(&v, "configs"), tasks[t]));
+        ck_assert_ptr_nonnull(json_get(json_get(&v, "higher_is_better"), tasks[t]));
+    }
+    ck_assert_ptr_nonnull(json_get(json_get(&v, "results"), "arc_easy"));
+    ck_assert_ptr_nonnull(
+        json_get(json_get(json_get(&v, "results"), "lambada_openai"), "perplexity,none"));
+    ck_assert(
+        !strncmp(json_str(json_get(json_get(&v, "config"), "model_args")), "pretrained=", 11));
+    ck_assert_int_eq((int)json_num(json_get(json_get(&v, "config"), "limit"), 0), 5);
+    ck_assert_ptr_nonnull(json_get(&v, "git_hash"));
+    json_free(&v);
+    /* the samples: one line per item with what was asked and answered */
+    snprintf(pat, sizeof pat, "%s/out/*/samples_arc_easy_*.jsonl", dir);
+    ck_assert_int_eq(glob(pat, 0, NULL, &g), 0);
+    text = test_read_file(g.gl_pathv[0], NULL);
+    globfree(&g);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(count(text, "\n"), 5);
+    char *nl = strchr(text, '\n');
+    ck_assert_msg(json_parse(text, (size_t)(nl - text), &v, err, sizeof err) == 0, "%s", err);
+    ck_assert(strstr(json_str(json_get(&v, "prompt")), "Question:"));
+    ck_assert_int_eq(json_get(&v, "continuations")->n, json_get(&v, "ll")->n);
+    ck_assert_ptr_nonnull(json_get(&v, "pred"));
+    ck_assert_ptr_nonnull(json_get(&v, "gold"));
+    json_free(&v);
+    free(text);
+    r = sh("eval -m x.gguf --suite arc_easy --log-samples");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--log-samples needs --output-path"));
+    out_free(&r);
+    rm_rf(dir);
+}
+END_TEST
+
+/* eval --merge: shards of one run merge to the whole run's scores with options in any order
+ * and keep model, device and energy; shards of another model or other settings are refused */
+START_TEST(test_eval_merge)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-merge-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const struct {
+        const char *model, *file, *extra;
+    } runs[] = {{"Q4_0", "s1", "--limit 6 --shard 1/2"},
+                {"Q4_0", "s2", "--limit 6 --shard 2/2"},
+                {"Q8_0", "q8", "--limit 6 --shard 2/2"},
+                {"Q4_0", "l7", "--limit 7 --shard 2/2"},
+                {"Q4_0", "whole", "--limit 6"}};
+    for (int i = 0; i < 5; i++) {
+        struct out r = sh("eval -m %s/models/tiny-llama-%s.gguf --suite arc-easy --data "
+                          "%s/suites-data --device cpu -t 2 -o json %s",
+                          sd, runs[i].model, sd, runs[i].extra);
+        ck_assert_msg(r.code == 0, "%s", r.err);
+        char p[4096];
+        ck_assert_int_lt(snprintf(p, sizeof p, "%s/%s.json", dir, runs[i].file), (int)sizeof p);
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(r.out, f);
+        fclose(f);
+        out_free(&r);
+    }
+    struct out m = sh("eval --merge %s/s2.json %s/s1.json -o json", dir, dir);
+    ck_assert_msg(m.code == 0, "%s", m.err);
+    char p[4096];
+    ck_assert_int_lt(snprintf(p, sizeof p, "%s/whole.json", dir), (int)sizeof p);
+    char *whole = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(whole);
+    struct jval a, b;
+    char err[256];
+    ck_assert(json_parse(m.out, strlen(m.out), &a, err, sizeof err) == 0);
+    ck_assert(json_parse(whole, strlen(whole), &b, err, sizeof err) == 0);
+    const struct jval *ma = json_get(&json_get(&a, "suites")->kids[0], "metrics"),
+                      *mb = json_get(&json_get(&b, "suites")->kids[0], "metrics");
+    ck_assert_int_eq(ma->n, mb->n);
+    for (int i = 0; i < ma->n; i++)
+        ck_assert_double_eq_tol(json_num(json_get(&ma->kids[i], "value"), -1),
+                                json_num(json_get(&mb->kids[i], "value"), -2), 1e-12);
+    ck_assert_str_eq(json_str(json_get(json_get(&a, "model"), "sha256")),
+                     json_str(json_get(json_get(&b, "model"), "sha256")));
+    ck_assert_str_eq(json_str(json_get(&a, "device")), json_str(json_get(&b, "device")));
+    ck_assert_int_eq((int)json_num(json_get(json_get(&a, "settings"), "limit"), 0), 6);
+    json_free(&a);
+    json_free(&b);
+    free(whole);
+    out_free(&m);
+    m = sh("eval --merge %s/s1.json %s/q8.json", dir, dir);
+    ck_assert_int_eq(m.code, 1);
+    ck_assert_msg(strstr(m.err, "q8.json: not a shard of the same run") && strstr(m.err, "model "),
+                  "%s", m.err);
+    out_free(&m);
+    m = sh("eval --merge %s/s1.json %s/l7.json", dir, dir);
+    ck_assert_int_eq(m.code, 1);
+    ck_assert_msg(strstr(m.err, "(limit 6 vs 7)"), "%s", m.err);
+    out_free(&m);
+    rm_rf(dir);
+}
+END_TEST
+
 Suite *sweep_suite(void)
 {
     Suite *s = suite_create("sweep");
@@ -336,6 +479,8 @@ Suite *sweep_suite(void)
     tcase_add_test(tc, test_sweep_report);
     tcase_add_test(tc, test_failing_unit);
     tcase_add_test(tc, test_bench_lists);
+    tcase_add_test(tc, test_eval_lmeval_files);
+    tcase_add_test(tc, test_eval_merge);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -612,7 +612,18 @@ START_TEST(test_cluster_sweep)
     snprintf(line, sizeof line, "PARTIAL: %d of 4 units have no result", n_missing);
     ck_assert_msg(strstr(got, line) != NULL, "STATUS: %s", got);
     ck_assert_ptr_nonnull(strstr(got, "missing 3 tiny-llama-Q8_0.cpu.hellaswag"));
+    if (missing[killed]) { /* cancelled while running: STATUS points at its task log */
+        snprintf(line, sizeof line, "/cl/slurm/logs/unit-%d.%s.log", killed, aid);
+        ck_assert_msg(strstr(got, line) != NULL, "STATUS lacks %s: %s", line, got);
+    }
     free(got);
+    for (int k = 0; k < 4; k++) { /* every unit that ran has its own log */
+        if (missing[k]) continue;
+        snprintf(path, sizeof path, "%s/cl/slurm/logs/unit-%d.%s.log", dir, k, aid);
+        char *log = test_read_file(path, NULL);
+        ck_assert_msg(log && strstr(log, "written to"), "%s: %s", path, log ? log : "missing");
+        free(log);
+    }
     snprintf(path, sizeof path, "%s/cl/report/report.md", dir);
     got = test_read_file(path, NULL);
     ck_assert_msg(got != NULL, "no report.md from the report job %s", rid);

@@ -37,8 +37,7 @@ struct rgb {
     unsigned char r, g, b;
 };
 
-static const struct rgb BLACK = {0, 0, 0}, WHITE = {255, 255, 255}, GRID = {225, 225, 225},
-                        AXIS = {60, 60, 60};
+static const struct rgb BLACK = {0, 0, 0}, GRID = {225, 225, 225}, AXIS = {60, 60, 60};
 /* far apart in lightness: ~0.3, 0.0, ~0.65 (markers and lines), ~0.8 (fills) */
 static const struct rgb SERIES[4] = {{31, 78, 156}, {0, 0, 0}, {230, 140, 0}, {200, 200, 200}};
 
@@ -424,7 +423,7 @@ static int chart_scatter(const struct report *r, const struct font *f, const cha
     if (!m) return 0;
     struct canvas c;
     if (!canvas_new(&c, 1100, 720)) return snprintf(err, errlen, "out of memory"), -1;
-    int L = 110, R = 1100 - 40, T = 70, B = 720 - 80;
+    int L = 110, R = 1100 - 230, T = 70, B = 720 - 80; /* the legend right of the plot */
     struct axis ax = {.p0 = L, .p1 = R}, ay = {.p0 = B, .p1 = T};
     axis_fit(&ax, xlo, xhi, true, false);
     axis_fit(&ay, ylo, yhi, false, false);
@@ -466,7 +465,7 @@ static int chart_scatter(const struct report *r, const struct font *f, const cha
         char label[200];
         snprintf(label, sizeof label, "%s%s", x->model, x->front ? " *" : "");
         int w = text_width(f, label, 14), lx = (int)px + 12, ly = (int)py - 9;
-        if (lx + w > c.w - 4) lx = (int)px - 12 - w;
+        if (lx + w > R + 4) lx = (int)px - 12 - w; /* not into the legend */
         for (int tries = 0; tries < 8; tries++) {
             bool hit = false;
             for (int q = 0; q < nb && !hit; q++)
@@ -481,9 +480,8 @@ static int chart_scatter(const struct report *r, const struct font *f, const cha
         }
         text(&c, f, lx, ly, label, 14, BLACK, 0, false);
     }
-    /* legend, top right */
-    int lx = R - 190, ly = T + 8;
-    rect(&c, lx - 8, ly - 6, R - 4, ly + 26 * (ns + 1) + 2, WHITE);
+    /* legend, right of the plot: it never hides a point */
+    int lx = R + 24, ly = T + 8;
     for (int i = 0; i < ns; i++)
         legend_entry(&c, f, lx, ly + 26 * i, i, SERIES[i % 3], seen[i]);
     legend_entry(&c, f, lx, ly + 26 * ns, -1, SERIES[2], "Pareto front (*)");

@@ -107,14 +107,21 @@ static int parse_args(struct cli *a, struct opts *o)
             o->c.model = o->n_models ? o->models[0] : NULL;
             continue;
         }
-        if (cli_is(a, "-t", "--threads")) {
+        if (cli_is(a, "-t", "--threads") && a->i + 1 < a->argc &&
+            strchr(a->argv[a->i + 1], ',')) { /* a list; one value: the shared flag below */
             if (!cli_list(a, 1, 1024, o->threads, BENCH_MAX_LIST, &o->n_threads)) return 2;
             o->c.threads = o->threads[0];
             continue;
         }
         int r = cli_common_flag(a, &o->c), k;
         if (r < 0) return 2;
-        if (r > 0) continue;
+        if (r > 0) {
+            if (cli_is(a, "-t", "--threads") ||
+                (a->i > 0 &&
+                 (!strcmp(a->argv[a->i - 1], "-t") || !strcmp(a->argv[a->i - 1], "--threads"))))
+                o->n_threads = 0; /* a single -t after a list replaces it */
+            continue;
+        }
         if (cli_is(a, NULL, "--synthetic")) {
             if (!cli_str(a, &o->synthetic)) return 2;
         } else if (cli_is(a, "-p", "--n-prompt")) {

@@ -482,7 +482,11 @@ int cli_eval(int argc, char **argv)
             snprintf(named.suite, sizeof named.suite, "%.63s", defs[k].name);
             snprintf(named.task, sizeof named.task, "%.127s", defs[k].task);
             eval_lmeval_task(&named, task, sizeof task, ver, sizeof ver);
-            snprintf(spath, sizeof spath, "%s/samples_%s_%s.jsonl", folder, task, stamp);
+            if (snprintf(spath, sizeof spath, "%s/samples_%s_%s.jsonl", folder, task, stamp) >=
+                (int)sizeof spath) {
+                rc = cli_fail(&a, "%s: path too long", folder);
+                goto out;
+            }
             if (!(log = fopen(spath, "w"))) {
                 rc = cli_fail(&a, "%s: %s", spath, strerror(errno));
                 goto out;

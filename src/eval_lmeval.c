@@ -19,7 +19,8 @@ void eval_lmeval_task(const struct eval_result *r, char *name, size_t len, char 
     int n = sscanf(r->task, "%127s %127s %127s", word[0], word[1], word[2]);
     if (n >= 2 && !strcmp(word[0], "lm-eval") && strcmp(word[1], "(default),")) {
         snprintf(name, len, "%s", word[1]);
-        snprintf(version, vlen, "%s", n >= 3 && strchr("0123456789", word[2][0]) ? word[2] : "1.0");
+        snprintf(version, vlen, "%.15s",
+                 n >= 3 && strchr("0123456789", word[2][0]) ? word[2] : "1.0");
     } else {
         snprintf(name, len, "%s", r->suite);
         for (char *p = name; *p; p++)

@@ -103,8 +103,11 @@ static void file_stem(const char *path, char *buf, size_t len)
 {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
-    snprintf(buf, len, "%s", b);
-    size_t n = strlen(buf);
+    size_t n = strlen(b);
+    if (!len) return;
+    if (n >= len) n = len - 1; /* a long name, cut */
+    memcpy(buf, b, n);
+    buf[n] = 0;
     if (n > 5 && !strcmp(buf + n - 5, ".gguf")) buf[n - 5] = 0;
 }
 
@@ -499,7 +502,7 @@ static int read_eval(struct report *r, struct rd *d, const struct jval *e, const
         int col = suite_col(r, sname);
         if (col < 0) return bad(d, "more than %d suites", REPORT_MAX_SUITES);
         char settings[256];
-        snprintf(settings, sizeof settings, "%s shots_used=%.0f def=%s", base_set,
+        snprintf(settings, sizeof settings, "%.120s shots_used=%.0f def=%.100s", base_set,
                  isnan(shots) ? -1 : shots, def);
         struct report_score *sc = &x->scores[col];
         bool partial = shard[0] != 0;

@@ -276,6 +276,62 @@ START_TEST(test_failing_unit)
 }
 END_TEST
 
+/* Ctrl-C in the middle of a sweep (SIGINT to the sweep): it stops after the unit in progress,
+ * says how to resume, leaves only whole result files; the same command then runs the rest */
+START_TEST(test_interrupted_sweep)
+{
+    NEED_SHARED(sd);
+    char dir[] = "/tmp/joule-sweep-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char *bin = getenv("JOULE_BIN");
+    if (!bin) bin = "./joule";
+    char cmd[4096], p[4096];
+    snprintf(cmd, sizeof cmd,
+             "timeout -s INT 2 %s sweep -m " MODELS " --device cpu --suite arc-easy --limit 40 "
+             "--data %s/suites-data -p 64 -n 512 -r 8 -t 2 --idle 0 -o %s/res 2>%s/err",
+             bin, sd, sd, sd, dir, dir);
+    int st = system(cmd);
+    snprintf(p, sizeof p, "%s/err", dir);
+    char *err = test_read_file(p, NULL);
+    ck_assert_ptr_nonnull(err);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    ck_assert_msg(code == 0 || ((code == 1 || code == 124) && strstr(err, "interrupted: ") &&
+                                strstr(err, "run the same command again to resume")),
+                  "exit %d: %s", code, err);
+    free(err);
+    /* every file there is whole (the report takes them all), and a re-run resumes */
+    int done = 0;
+    static const char *const units[] = {"tiny-llama-Q4_0.cpu.bench", "tiny-llama-Q4_0.cpu.arc-easy",
+                                        "tiny-llama-Q8_0.cpu.bench",
+                                        "tiny-llama-Q8_0.cpu.arc-easy"};
+    snprintf(p, sizeof p, "%s/res", dir);
+    for (int i = 0; i < 4; i++) {
+        char n[200];
+        snprintf(n, sizeof n, "%s.json", units[i]);
+        done += exists(p, n);
+    }
+    if (done) {
+        struct out r = sh("report %s/res", dir);
+        ck_assert_msg(r.code == 0, "%s", r.err);
+        out_free(&r);
+    }
+    struct out r = sh("sweep -m " MODELS " --device cpu --suite arc-easy --limit 40 --data "
+                      "%s/suites-data -p 64 -n 512 -r 8 -t 2 --idle 0 -o %s/res",
+                      sd, sd, sd, dir);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    char want[64];
+    snprintf(want, sizeof want, "4 units, %d done already, %d to run", done, 4 - done);
+    ck_assert_msg(strstr(r.err, want), "want '%s': %s", want, r.err);
+    out_free(&r);
+    for (int i = 0; i < 4; i++) {
+        char n[200];
+        snprintf(n, sizeof n, "%s.json", units[i]);
+        ck_assert_msg(exists(p, n), "%s missing", n);
+    }
+    rm_rf(dir);
+}
+END_TEST
+
 /* bench over a list of models and thread counts, as llama-bench's -m and -t lists: JSONL with
  * llama-bench's field names, a line per (model, threads, test), and a JSON array */
 START_TEST(test_bench_lists)
@@ -478,6 +534,7 @@ Suite *sweep_suite(void)
     tcase_add_test(tc, test_plan);
     tcase_add_test(tc, test_sweep_report);
     tcase_add_test(tc, test_failing_unit);
+    tcase_add_test(tc, test_interrupted_sweep);
     tcase_add_test(tc, test_bench_lists);
     tcase_add_test(tc, test_eval_lmeval_files);
     tcase_add_test(tc, test_eval_merge);

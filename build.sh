@@ -13,6 +13,8 @@ cd "$(dirname "$0")"
 
 PKGS="build-essential pkg-config check glslc libvulkan-dev libstb-dev clang libclang-rt-14-dev"
 RUNTIME_PKGS="libvulkan1 mesa-vulkan-drivers vulkan-validationlayers fonts-dejavu-core"
+# tests/test_slurm.c: a real single-node Slurm (tools/slurm-local.sh starts it)
+CLUSTER_PKGS="slurmctld slurmd slurm-client munge"
 
 CC=${CC:-cc}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -256,7 +258,7 @@ cmd=${1:-build}
 case "$cmd" in
 deps)
     miss="$(missing_pkgs test)"
-    all="$PKGS $RUNTIME_PKGS"
+    all="$PKGS $RUNTIME_PKGS $CLUSTER_PKGS"
     echo "+ apt-get install -y $all"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $all

@@ -19,6 +19,7 @@
 
 #include "cli_bench.h"
 #include "cli_eval.h"
+#include "cli_slurm.h"
 #include "cli_util.h"
 #include "device.h"
 #include "fileio.h"
@@ -80,6 +81,7 @@ struct sweep_cli {
     int n_lists;
     bool plan, force, hash;
     long unit; /* -1: all */
+    struct cli_slurm slurm; /* --slurm ... (cli_slurm.h) */
 };
 
 /* Splits a comma-separated list (a copy) into out[]; false on an empty element or too many. */
@@ -134,9 +136,13 @@ static int parse(int argc, char **argv, struct sweep_cli *c)
     while (cli_next(a)) {
         int from = a->i;
         if (cli_is_help(a)) {
-            printf("%s%s%s%s", help, cli_help_tdp, cli_help_energy, cli_help_cost);
+            printf("%s%s%s%s%s", help, cli_help_tdp, cli_help_energy, cli_help_cost,
+                   cli_slurm_help);
             return -1;
         }
+        int took = cli_slurm_option(&c->slurm, a);
+        if (took < 0) return 2;
+        if (took > 0) continue;
         if (cli_is(a, NULL, "--plan")) {
             c->plan = true;
         } else if (cli_is(a, NULL, "--force")) {
@@ -445,7 +451,10 @@ int cli_sweep(int argc, char **argv)
         free_cli(&c);
         return cli_usage(&c.a, "%s", err);
     }
-    if (c.plan) {
+    if (c.slurm.n_taken > 0) { /* a --slurm option */
+        if (c.slurm.dry_run && c.slurm.submit && !c.plan && c.unit < 0) print_plan(&c, &p);
+        rc = cli_slurm_run(&c.slurm, &c.a, &c.o, &p, c.force, c.plan, c.unit >= 0);
+    } else if (c.plan) {
         rc = print_plan(&c, &p);
     } else {
         if (c.unit >= p.n)

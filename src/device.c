@@ -7,6 +7,7 @@
 
 #include "cpu.h"
 #include "vk.h"
+#include "vk_env.h"
 
 bool device_spec_valid(const char *spec)
 {
@@ -23,8 +24,22 @@ int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t 
     const char *dev = spec ? spec : "auto";
     *out = NULL;
     if (notice_len) notice[0] = 0;
+    /* JOULE_VK_DEVICE=N: "vulkan" and "auto" mean device N, the GPU a scheduler gave this
+     * process (joule sweep --slurm sets it per array task), while the spec -- and so the name
+     * of a sweep's unit -- stays the same. */
+    const char *pin = vk_env_str(VKS_DEVICE);
+    char pinned[32];
+    const char *vkdev = dev;
+    if (pin && (!strcmp(dev, "vulkan") || !strcmp(dev, "auto"))) {
+        snprintf(pinned, sizeof pinned, "vulkan:%.20s", pin);
+        if (strlen(pin) > 20 || !device_spec_valid(pinned)) {
+            snprintf(err, errlen, "JOULE_VK_DEVICE='%.40s' is not a device index", pin);
+            return -1;
+        }
+        vkdev = pinned;
+    }
     if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, dev, n_ctx, out, err, errlen);
+        int rc = vk_backend_new(m, vkdev, n_ctx, out, err, errlen);
         if (rc == VK_OK) return 0;
         if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return -1;
         snprintf(notice, notice_len, "no Vulkan GPU (%s); running on the CPU", err);

@@ -2,7 +2,8 @@
  *
  * Specs: "auto" (a Vulkan GPU when one exists and supports the model, else the CPU),
  * "cpu", "vulkan" (the best GPU; an error when none), "vulkan:N" (device N of `joule
- * devices`, CPU implementations such as lavapipe included). Every command that runs a
+ * devices`, CPU implementations such as lavapipe included). JOULE_VK_DEVICE=N makes "vulkan"
+ * and "auto" mean "vulkan:N" (a scheduler's GPU for this process). Every command that runs a
  * model goes through here, so they all choose and fall back the same way.
  */
 #ifndef JOULE_DEVICE_H

@@ -13,6 +13,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                      "device time per op (timestamp queries), printed when the backend closes"},
     [VKS_LOADER] = {"JOULE_VK_LOADER", "libvulkan.so.1",
                     "the loader library (a missing one: no Vulkan, the CPU with a notice)"},
+    [VKS_DEVICE] = {"JOULE_VK_DEVICE", "unset",
+                    "`vulkan` and `auto` mean `vulkan:N` (see Cluster)"},
     [VKS_KV_F32] = {"JOULE_VK_KV_F32", "off (f16 cache)", "keep the KV cache in f32"},
     [VKS_TEXEL] = {"JOULE_VK_TEXEL", "on for CPU devices only",
                    "weights through texel buffers on GPUs too"},

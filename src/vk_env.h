@@ -12,6 +12,7 @@ enum vk_switch {
     VKS_VALIDATE,
     VKS_PROFILE,
     VKS_LOADER,
+    VKS_DEVICE,
     VKS_KV_F32,
     VKS_TEXEL,
     VKS_NO_TEXEL,

@@ -138,7 +138,7 @@ START_TEST(test_malformed_rejected)
          "\"backend\" is not a string"},
         {"{\"joule_eval\": 1, \"model\": {\"path\": \"a\\u0000b\"}, \"backend\": \"cpu\", "
          "\"device\": \"CPU\", \"suites\": []}",
-         "\"model.path\" holds a NUL character"},
+         "\\u0000 in a string is not supported"}, /* the JSON reader refuses it */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32];

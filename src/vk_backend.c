@@ -377,6 +377,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         return -1;
     }
     vb->base.max_batch = (int32_t)mb;
+    vb->base.n_seq = 1; /* one sequence: no forward_batch yet */
     for (int a = 0; a < ACT_COUNT; a++) {
         uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
         if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
@@ -496,7 +497,7 @@ static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32
     return 0;
 }
 
-static const struct backend_ops vb_ops = {vb_forward, vb_destroy};
+static const struct backend_ops vb_ops = {vb_forward, vb_destroy, NULL};
 
 int vk_backend_new_graph(const struct model *m, const struct graph *g, const char *spec,
                          int32_t n_ctx, struct backend **out, char *err, size_t errlen)

@@ -24,6 +24,7 @@
 #include "model.h"
 #include "quant.h"
 #include "sample.h"
+#include "serve.h"
 #include "tokenizer.h"
 #include "vk.h"
 
@@ -674,6 +675,7 @@ static const char *main_help =
     "  info       describe a GGUF model\n"
     "  devices    list the Vulkan devices and the CPU\n"
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
+    "  serve      an OpenAI-compatible HTTP server (batched requests, energy per request)\n"
     "\n"
     "examples:\n"
     "  joule bench                        (a synthetic model; -m model.gguf for a real one)\n"
@@ -702,6 +704,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "chat")) return cli_chat(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return serve_main(argc - 1, argv + 1);
     prog_cmd = "joule";
     return usage_error("unknown command '%s'", cmd);
 }

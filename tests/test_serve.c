@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -837,6 +839,92 @@ START_TEST(serve_stream_and_disconnect)
 }
 END_TEST
 
+struct loader {
+    int port, n, id;
+    double *lat; /* n latencies (s) */
+    int errors;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *loader_main(void *arg)
+{
+    struct loader *l = arg;
+    for (int i = 0; i < l->n; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"prompt\":\"Client %d asks question %d about\",\"max_tokens\":%d,"
+                 "\"temperature\":0.7,\"seed\":%d%s}",
+                 l->id, i, 4 + (l->id + i) % 9, i, (l->id + i) % 3 == 0 ? ",\"stream\":true" : "");
+        double t0 = now_s();
+        struct reply r;
+        call(l->port, "POST", "/v1/completions", body, NULL, &r);
+        l->lat[i] = now_s() - t0;
+        if (r.status != 200) l->errors++;
+        free(r.raw);
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 16 clients x 20 requests in two rounds: no error, and the server's heap does not grow
+ * between the rounds. Prints requests/s and p50/p99 latency. */
+START_TEST(serve_load)
+{
+    NEED_SHARED(shared);
+    struct srv v;
+    srv_open(&v, shared, 4, NULL, 64);
+    enum { CLIENTS = 16, PER = 10, ROUNDS = 2 };
+    size_t heap[ROUNDS];
+    double *lat = malloc(sizeof(double) * CLIENTS * PER * ROUNDS);
+    ck_assert(lat);
+    double t0 = now_s();
+    for (int round = 0; round < ROUNDS; round++) {
+        struct loader l[CLIENTS];
+        pthread_t th[CLIENTS];
+        for (int c = 0; c < CLIENTS; c++) {
+            l[c] = (struct loader){v.port, PER, c, lat + (round * CLIENTS + c) * PER, 0};
+            ck_assert(pthread_create(&th[c], NULL, loader_main, &l[c]) == 0);
+        }
+        for (int c = 0; c < CLIENTS; c++) {
+            pthread_join(th[c], NULL);
+            ck_assert_int_eq(l[c].errors, 0);
+        }
+        struct mallinfo2 mi = mallinfo2();
+        heap[round] = mi.uordblks;
+    }
+    double wall = now_s() - t0;
+    int total = CLIENTS * PER * ROUNDS;
+    qsort(lat, (size_t)total, sizeof *lat, cmp_double);
+    struct serve_stats st;
+    serve_get_stats(v.s, &st);
+    ck_assert_int_eq(st.requests, total);
+    fprintf(stderr,
+            "serve load: %d requests (16 clients) in %.2f s: %.1f req/s, latency p50 %.1f ms, "
+            "p99 %.1f ms, mean batch %.2f rows, heap %zu -> %zu bytes\n",
+            total, wall, total / wall, lat[total / 2] * 1e3, lat[total * 99 / 100] * 1e3,
+            (double)st.rows / (double)st.steps, heap[0], heap[1]);
+    /* the heap is measured in this process (the test's threads included); under ASan
+     * mallinfo does not see the allocations */
+    const char *asan = getenv("JOULE_ASAN");
+    if (!asan || !*asan)
+        ck_assert_msg(heap[1] <= heap[0] + (256u << 10), "heap grew from %zu to %zu bytes", heap[0],
+                      heap[1]);
+    free(lat);
+    srv_close(&v);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -859,6 +947,7 @@ Suite *serve_suite(void)
     tcase_add_test(ts, serve_key_and_queue);
     tcase_add_test(ts, serve_echo_logprobs);
     tcase_add_test(ts, serve_stream_and_disconnect);
+    tcase_add_test(ts, serve_load);
     suite_add_tcase(s, ts);
     return s;
 }

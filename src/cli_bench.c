@@ -22,6 +22,7 @@
 #include "cli_util.h"
 #include "cpu.h"
 #include "device.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "meter.h"
 #include "model.h"
@@ -37,192 +38,78 @@ static const char *help =
     "                   [--device D] [-t N] [-o md|json|csv] [energy and cost options]\n"
     "Measures prompt processing (pp) and generation (tg) speed as llama-bench does, with the\n"
     "energy and cost of every token. Results on stdout, progress on stderr.\n"
-    "  -m, --model FILE       a GGUF model\n"
-    "  --synthetic NAME       random weights in a published model's shapes and types, made in\n"
-    "                         memory (no download); 'list' shows them. Default without -m:\n"
-    "                         " DEFAULT_GPU_MODEL " on a GPU, " DEFAULT_CPU_MODEL " on the CPU\n"
-    "                         (CPU: -p 128 -n 64 -r 3 unless given; under a minute on 2 cores)\n"
-    "  -p, --n-prompt LIST    prompt lengths, comma separated (default 512; 0 = none)\n"
-    "  -n, --n-gen LIST       generation lengths (default 128; 0 = none)\n"
-    "  -d, --depth LIST       KV cache depths the tests start at (default 0)\n"
-    "  -r, --repetitions N    timed repetitions after one warm-up (default 5)\n"
-    "  --device D             auto (default: a GPU if present, else the CPU), cpu, vulkan,\n"
-    "                         vulkan:N\n"
-    "  -t, --threads N        CPU threads (default: all cores)\n"
-    "  -o, --output FMT       md (default), json or csv\n"
-    "  --seed S               seed of the random weights and token ids (default fixed)\n"
-    "energy (see README, 'Bench and energy'):\n"
-    "  --idle S               seconds of idle power measured first when a sensor exists (default "
-    "5;\n"
-    "                         0 = skip)\n"
-    "  --tdp W                power for the estimate when the device has no sensor\n"
-    "  --energy-min S         with a sensor, repeat a test beyond -r until its energy window "
-    "lasts\n"
-    "                         S seconds (default 10; 0 = off); t/s still comes from the -r runs\n"
-    "cost ($/Mtok = kWh x price x PUE + hours x hardware cost per hour):\n"
-    "  --price-kwh P          electricity price per kWh (default 0.15)\n"
-    "  --pue X                power usage effectiveness (default 1.0)\n"
-    "  --hw-price P           hardware purchase price (default none: hardware part n/a)\n"
-    "  --hw-life-years Y      hardware lifetime (default 4)\n"
-    "  --utilization U        fraction of the lifetime in use, 0..1 (default 0.5)\n"
-    "  --cloud-hourly P       hourly price of a rented machine (replaces the purchase terms)\n"
-    "  --cost-config FILE     'key = value' lines with the keys above (without --); flags win\n";
+    "  -m, --model FILE         a GGUF model\n"
+    "  --synthetic NAME         random weights in a published model's shapes and types, made\n"
+    "                           in memory (no download); 'list' shows them. Default without\n"
+    "                           -m: " DEFAULT_GPU_MODEL " on a GPU, " DEFAULT_CPU_MODEL " on the\n"
+    "                           CPU (CPU: -p 128 -n 64 -r 3 unless given; under a minute on 2\n"
+    "                           cores)\n"
+    "  -p, --n-prompt LIST      prompt lengths, comma separated (default 512; 0 = none)\n"
+    "  -n, --n-gen LIST         generation lengths (default 128; 0 = none)\n"
+    "  -d, --depth LIST         KV cache depths the tests start at (default 0)\n"
+    "  -r, --repetitions N      timed repetitions after one warm-up (default 5)\n"
+    "  -o, --output FMT         md (default), json or csv\n"
+    "  -s, --seed S             seed of the random weights and token ids (default fixed; -1 =\n"
+    "                           random, printed)\n";
 
-static int usage_error(const char *fmt, ...)
+static int error_exit(const struct cli *a, const char *msg)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see 'joule bench --help')\n");
-    va_end(ap);
-    return 2;
-}
-
-static int error_exit(const char *msg)
-{
-    fprintf(stderr, "joule bench: %s\n", msg);
-    return 1;
-}
-
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
-    *out = v;
-    return true;
-}
-
-/* "128,512" into v (at most BENCH_MAX_LIST values) */
-static int parse_list(const char *flag, const char *s, long lo, long hi, struct int_list *l)
-{
-    l->n = 0;
-    const char *p = s;
-    for (;;) {
-        char buf[32];
-        size_t k = strcspn(p, ",");
-        long v;
-        if (k == 0 || k >= sizeof buf || l->n == BENCH_MAX_LIST) goto bad;
-        memcpy(buf, p, k);
-        buf[k] = 0;
-        if (!cli_parse_long(buf, lo, hi, &v)) goto bad;
-        l->v[l->n++] = (int32_t)v;
-        if (!p[k]) return 0;
-        p += k + 1;
-    }
-bad:
-    return usage_error(
-        "bad value '%s' for %s (comma-separated integers from %ld to %ld, at most %d)", s, flag, lo,
-        hi, BENCH_MAX_LIST);
+    return cli_fail(a, "%s", msg);
 }
 
 struct opts {
-    const char *model, *synthetic, *device, *format, *cost_file;
+    struct cli_common c;
+    const char *synthetic, *format;
     struct int_list p, n, d;
     bool p_set, n_set, r_set;
-    long reps, threads;
-    double idle_s, tdp, energy_min;
-    unsigned long long seed;
-    const char *cost_keys[32], *cost_vals[32];
-    int n_cost;
+    long reps;
 };
 
-static int parse_args(int argc, char **argv, struct opts *o)
+static int parse_args(struct cli *a, struct opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->device = "auto";
+    cli_common_init(&o->c, CLI_MODEL | CLI_DEVICE | CLI_SEED | CLI_TDP | CLI_ENERGY | CLI_COST);
     o->format = "md";
     o->reps = 5;
-    o->idle_s = 5;
-    o->energy_min = 10;
     o->p = (struct int_list){{512}, 1};
     o->n = (struct int_list){{128}, 1};
     o->d = (struct int_list){{0}, 1};
-    static const char *cost_flags[] = {"--price-kwh",     "--pue",         "--hw-price",
-                                       "--hw-life-years", "--utilization", "--cloud-hourly"};
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            printf("%s", help);
+    static const char *const formats[] = {"md", "json", "csv", NULL};
+    while (cli_next(a)) {
+        if (cli_is_help(a)) {
+            printf("%s%s%s%s%s%s", help, cli_help_device,
+                   "energy (see README, 'Bench and energy'):\n", cli_help_tdp, cli_help_energy,
+                   cli_help_cost);
             return -1;
         }
-        bool known = !strcmp(f, "-m") || !strcmp(f, "--model") || !strcmp(f, "--synthetic") ||
-                     !strcmp(f, "-p") || !strcmp(f, "--n-prompt") || !strcmp(f, "-n") ||
-                     !strcmp(f, "--n-gen") || !strcmp(f, "-d") || !strcmp(f, "--depth") ||
-                     !strcmp(f, "-r") || !strcmp(f, "--repetitions") || !strcmp(f, "--device") ||
-                     !strcmp(f, "-t") || !strcmp(f, "--threads") || !strcmp(f, "-o") ||
-                     !strcmp(f, "--output") || !strcmp(f, "--seed") || !strcmp(f, "--idle") ||
-                     !strcmp(f, "--tdp") || !strcmp(f, "--cost-config") ||
-                     !strcmp(f, "--energy-min");
-        int cost = -1;
-        for (int k = 0; k < 6; k++)
-            if (!strcmp(f, cost_flags[k])) cost = k;
-        if (!known && cost < 0) return usage_error("unknown option '%s'", f);
-        if (i + 1 >= argc) return usage_error("option '%s' needs a value", f);
-        const char *v = argv[++i];
-        long x;
-        if (cost >= 0) {
-            struct cost_params tmp;
-            char err[256];
-            cost_defaults(&tmp);
-            if (cost_set(&tmp, f + 2, v, err, sizeof err) != 0) return usage_error("%s", err);
-            if (o->n_cost == 32) return usage_error("too many cost options");
-            o->cost_keys[o->n_cost] = f + 2;
-            o->cost_vals[o->n_cost++] = v;
-        } else if (!strcmp(f, "-m") || !strcmp(f, "--model"))
-            o->model = v;
-        else if (!strcmp(f, "--synthetic"))
-            o->synthetic = v;
-        else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
-            if (parse_list(f, v, 0, 1 << 20, &o->p)) return 2;
+        int r = cli_common_flag(a, &o->c), k;
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (cli_is(a, NULL, "--synthetic")) {
+            if (!cli_str(a, &o->synthetic)) return 2;
+        } else if (cli_is(a, "-p", "--n-prompt")) {
+            if (!cli_list(a, 0, 1 << 20, o->p.v, BENCH_MAX_LIST, &o->p.n)) return 2;
             o->p_set = true;
-        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
-            if (parse_list(f, v, 0, 1 << 20, &o->n)) return 2;
+        } else if (cli_is(a, "-n", "--n-gen")) {
+            if (!cli_list(a, 0, 1 << 20, o->n.v, BENCH_MAX_LIST, &o->n.n)) return 2;
             o->n_set = true;
-        } else if (!strcmp(f, "-d") || !strcmp(f, "--depth")) {
-            if (parse_list(f, v, 0, 1 << 20, &o->d)) return 2;
-        } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
-            if (!cli_parse_long(v, 1, 1000, &o->reps))
-                return usage_error("bad value '%s' for %s (an integer from 1 to 1000)", v, f);
+        } else if (cli_is(a, "-d", "--depth")) {
+            if (!cli_list(a, 0, 1 << 20, o->d.v, BENCH_MAX_LIST, &o->d.n)) return 2;
+        } else if (cli_is(a, "-r", "--repetitions")) {
+            if (!cli_long(a, 1, 1000, &o->reps)) return 2;
             o->r_set = true;
-        } else if (!strcmp(f, "--device")) {
-            if (!device_spec_valid(v))
-                return usage_error("bad value '%s' for --device (auto, cpu, vulkan or vulkan:N)",
-                                   v);
-            o->device = v;
-        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            if (!cli_parse_long(v, 1, 1024, &x))
-                return usage_error("bad value '%s' for %s (an integer from 1 to 1024)", v, f);
-            o->threads = x;
-        } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
-            if (strcmp(v, "md") && strcmp(v, "json") && strcmp(v, "csv"))
-                return usage_error("bad value '%s' for %s (md, json or csv)", v, f);
-            o->format = v;
-        } else if (!strcmp(f, "--seed")) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            if (errno || end == v || *end || *v == '-')
-                return usage_error("bad value '%s' for --seed (a non-negative integer)", v);
-        } else if (!strcmp(f, "--idle")) {
-            if (!parse_double(v, 0, 600, &o->idle_s))
-                return usage_error("bad value '%s' for --idle (seconds from 0 to 600)", v);
-        } else if (!strcmp(f, "--tdp")) {
-            if (!parse_double(v, 0.1, 100000, &o->tdp))
-                return usage_error("bad value '%s' for --tdp (watts from 0.1 to 100000)", v);
-        } else if (!strcmp(f, "--energy-min")) {
-            if (!parse_double(v, 0, 3600, &o->energy_min))
-                return usage_error("bad value '%s' for --energy-min (seconds from 0 to 3600)", v);
-        } else if (!strcmp(f, "--cost-config"))
-            o->cost_file = v;
+        } else if (cli_is(a, "-o", "--output")) {
+            if (!cli_choice(a, formats, &k)) return 2;
+            o->format = formats[k];
+        } else
+            return cli_unknown(a);
     }
-    if (o->model && o->synthetic) return usage_error("give -m MODEL or --synthetic NAME, not both");
+    if (o->c.model && o->synthetic)
+        return cli_usage(a, "give -m MODEL or --synthetic NAME, not both");
     return 0;
 }
 
-static int make_tests(const struct opts *o, struct bench_test *t, int *n)
+static int make_tests(const struct cli *a, const struct opts *o, struct bench_test *t, int *n)
 {
     *n = 0;
     for (int d = 0; d < o->d.n; d++) {
@@ -231,7 +118,7 @@ static int make_tests(const struct opts *o, struct bench_test *t, int *n)
         for (int i = 0; i < o->n.n; i++)
             if (o->n.v[i] > 0) t[(*n)++] = (struct bench_test){BENCH_TG, o->n.v[i], o->d.v[d]};
     }
-    if (*n == 0) return usage_error("no tests: every -p and -n value is 0");
+    if (*n == 0) return cli_usage(a, "no tests: every -p and -n value is 0");
     return 0;
 }
 
@@ -243,17 +130,18 @@ static int32_t ctx_for(const struct bench_test *t, int n)
     return c;
 }
 
-static int make_synthetic(const char *name, uint64_t seed, struct model **m, struct bench_model *bm)
+static int make_synthetic(const struct cli *a, const char *name, uint64_t seed, struct model **m,
+                          struct bench_model *bm)
 {
     const struct synth_shape *s;
     enum synth_ftype f;
     char err[512];
-    if (synth_parse(name, &s, &f, err, sizeof err) != 0) return usage_error("%s", err);
+    if (synth_parse(name, &s, &f, err, sizeof err) != 0) return cli_usage(a, "%s", err);
     struct synth_info info;
     synth_info(s, f, &info);
-    fprintf(stderr, "joule bench: making synthetic %s-%s (%.2f GiB of random weights)\n", s->name,
+    fprintf(stderr, "%s: making synthetic %s-%s (%.2f GiB of random weights)\n", a->cmd, s->name,
             synth_ftype_name(f), (double)info.bytes / (1 << 30));
-    if (synth_create(s, f, seed, 0, m, err, sizeof err) != 0) return error_exit(err);
+    if (synth_create(s, f, seed, 0, m, err, sizeof err) != 0) return error_exit(a, err);
     bm->synthetic = true;
     bm->bytes = info.bytes;
     snprintf(bm->name, sizeof bm->name, "%s-%s", s->name, synth_ftype_name(f));
@@ -266,19 +154,6 @@ static void free_model(struct model *m, const struct bench_model *bm)
         synth_free(m);
     else
         model_free(m);
-}
-
-/* Like engine.c's open_backend: "auto" prefers a GPU and falls back to the CPU. Returns
- * 0, 1 (error printed), or 3 when auto found no GPU and the caller should fall back. */
-static int try_vulkan(const char *dev, const struct model *m, int32_t n_ctx, struct backend **out)
-{
-    char err[512];
-    *out = NULL;
-    int rc = vk_backend_new(m, dev, n_ctx, out, err, sizeof err);
-    if (rc == VK_OK) return 0;
-    if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return error_exit(err);
-    fprintf(stderr, "joule bench: no Vulkan GPU (%s); running on the CPU\n", err);
-    return 3;
 }
 
 /* The GPU default by device-local memory (0 = unknown): q8_0, which every Vulkan build has
@@ -343,21 +218,17 @@ static uint64_t gguf_bytes(const struct model *m)
 
 int cli_bench(int argc, char **argv)
 {
+    struct cli a;
+    cli_init(&a, "joule bench", argc, argv);
     struct opts o;
-    int rc = parse_args(argc, argv, &o);
+    int rc = parse_args(&a, &o);
     if (rc) return rc < 0 ? 0 : rc;
     if (o.synthetic && !strcmp(o.synthetic, "list")) {
         synth_print_list(stdout);
         return 0;
     }
-    struct cost_params cost;
-    cost_defaults(&cost);
+    if ((rc = cli_common_finish(&a, &o.c))) return rc;
     char err[512];
-    if (o.cost_file && cost_load(&cost, o.cost_file, err, sizeof err) != 0) return error_exit(err);
-    for (int i = 0; i < o.n_cost; i++)
-        if (cost_set(&cost, o.cost_keys[i], o.cost_vals[i], err, sizeof err) != 0)
-            return usage_error("%s", err);
-
     struct bench_test tests[3 * BENCH_MAX_LIST * BENCH_MAX_LIST];
     int n_tests = 0;
     struct model *m = NULL;
@@ -366,99 +237,84 @@ int cli_bench(int argc, char **argv)
     struct bench_result *res = NULL;
     struct bench_model bm;
     memset(&bm, 0, sizeof bm);
-    uint64_t seed = o.seed ? o.seed : 0x6a6f756c65ull;
+    uint64_t seed = o.c.seed_set ? o.c.seed : 0x6a6f756c65ull;
 
-    if (o.model || o.synthetic) {
-        if (o.model) {
-            if (model_load(o.model, &m, err, sizeof err) != 0) return error_exit(err);
-            const char *base = strrchr(o.model, '/');
-            snprintf(bm.name, sizeof bm.name, "%s", base ? base + 1 : o.model);
+    if (o.c.model || o.synthetic) {
+        if (o.c.model) {
+            if ((rc = cli_load_model(&a, &o.c, &m))) return rc;
+            const char *base = strrchr(o.c.model, '/');
+            snprintf(bm.name, sizeof bm.name, "%s", base ? base + 1 : o.c.model);
             bm.bytes = gguf_bytes(m);
-        } else if ((rc = make_synthetic(o.synthetic, seed, &m, &bm)) != 0) {
+        } else if ((rc = make_synthetic(&a, o.synthetic, seed, &m, &bm)) != 0) {
             return rc;
         }
-        if ((rc = make_tests(&o, tests, &n_tests)) != 0) goto done;
-        int32_t n_ctx = ctx_for(tests, n_tests);
-        if (strcmp(o.device, "cpu") != 0) {
-            rc = try_vulkan(o.device, m, n_ctx, &b);
-            if (rc == 3)
-                rc = 0;
-            else if (rc)
-                goto done;
-        }
+        if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
+        if ((rc = cli_open_backend(&a, &o.c, m, ctx_for(tests, n_tests), &b))) goto done;
     } else {
         bm.is_default = true;
-        if (strcmp(o.device, "cpu") != 0 && gpu_present(o.device)) {
+        if (strcmp(o.c.device, "cpu") != 0 && gpu_present(o.c.device)) {
             /* device memory is not reported by struct backend yet: the small default */
-            if ((rc = make_synthetic(default_gpu_model(0), seed, &m, &bm)) != 0) goto done;
-            if ((rc = make_tests(&o, tests, &n_tests)) != 0) goto done;
-            rc = try_vulkan(o.device, m, ctx_for(tests, n_tests), &b);
-            if (rc == 3) {
-                rc = 0;
+            if ((rc = make_synthetic(&a, default_gpu_model(0), seed, &m, &bm)) != 0) goto done;
+            if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
+            if ((rc = cli_open_backend(&a, &o.c, m, ctx_for(tests, n_tests), &b))) goto done;
+            if (!strcmp(b->name, "cpu")) { /* auto fell back: the CPU default instead */
+                backend_destroy(b);
+                b = NULL;
                 synth_free(m);
                 m = NULL;
-            } else if (rc)
-                goto done;
+            }
         }
         if (!b) { /* the CPU default: a small model and short tests */
             if (!o.p_set) o.p = (struct int_list){{128}, 1};
             if (!o.n_set) o.n = (struct int_list){{64}, 1};
             if (!o.r_set) o.reps = 3;
-            if ((rc = make_synthetic(DEFAULT_CPU_MODEL, seed, &m, &bm)) != 0) goto done;
-            if ((rc = make_tests(&o, tests, &n_tests)) != 0) goto done;
-        }
-    }
-    if (!b) {
-        b = cpu_backend_new(m, ctx_for(tests, n_tests), (int32_t)o.threads, err, sizeof err);
-        if (!b) {
-            rc = error_exit(err);
-            goto done;
+            if ((rc = make_synthetic(&a, DEFAULT_CPU_MODEL, seed, &m, &bm)) != 0) goto done;
+            if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
+            b = cpu_backend_new(m, ctx_for(tests, n_tests), o.c.threads, err, sizeof err);
+            if (!b) {
+                rc = error_exit(&a, err);
+                goto done;
+            }
         }
     }
     bm.params = m->n_params;
-    bool gpu = strcmp(b->name, "cpu") != 0 && !strstr(b->device, "CPU");
-    int32_t threads = o.threads ? (int32_t)o.threads : cpu_default_threads();
-    struct meter_opts mo = {.gpu = gpu,
-                            .device_name = b->device,
-                            .cpu_threads = threads,
-                            .tdp_w = o.tdp,
-                            .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL};
-    meter = meter_open(&mo);
+    int32_t threads = o.c.threads ? o.c.threads : cpu_default_threads();
+    meter = cli_meter_open(&o.c, b);
     if (!meter) {
-        rc = error_exit("out of memory");
+        rc = error_exit(&a, "out of memory");
         goto done;
     }
-    fprintf(stderr, "joule bench: %s%s on %s (%s); energy: %s\n", bm.name,
+    fprintf(stderr, "%s: %s%s on %s (%s); energy: %s\n", a.cmd, bm.name,
             bm.synthetic ? " (synthetic weights)" : "", b->name, b->device, meter_method(meter));
-    if (o.idle_s > 0 &&
+    if (o.c.idle_s > 0 &&
         (meter_source(meter) == METER_COUNTER || meter_source(meter) == METER_POWER)) {
-        fprintf(stderr, "joule bench: measuring idle power for %.3g s\n", o.idle_s);
-        meter_measure_idle(meter, o.idle_s);
+        fprintf(stderr, "%s: measuring idle power for %.3g s\n", a.cmd, o.c.idle_s);
+        meter_measure_idle(meter, o.c.idle_s);
     }
     res = calloc((size_t)n_tests, sizeof *res);
     if (!res) {
-        rc = error_exit("out of memory");
+        rc = error_exit(&a, "out of memory");
         goto done;
     }
     struct progress_ctx pc = {0, n_tests, isatty(2) != 0};
     for (int i = 0; i < n_tests; i++) {
         pc.index = i;
-        if (bench_run(b, meter, &tests[i], (int)o.reps, o.energy_min, seed + (uint64_t)i, progress,
-                      &pc, &res[i], err, sizeof err) != 0) {
+        if (bench_run(b, meter, &tests[i], (int)o.reps, o.c.energy_min, seed + (uint64_t)i,
+                      progress, &pc, &res[i], err, sizeof err) != 0) {
             if (pc.tty) fprintf(stderr, "\n");
-            rc = error_exit(err);
+            rc = error_exit(&a, err);
             goto done;
         }
         if (pc.tty) fprintf(stderr, "\n");
     }
-    struct bench_report rep = {&bm, b, meter, &cost, res, n_tests, threads};
+    struct bench_report rep = {&bm, b, meter, &o.c.cost, res, n_tests, threads};
     if (!strcmp(o.format, "json"))
         bench_write_json(stdout, &rep);
     else if (!strcmp(o.format, "csv"))
         bench_write_csv(stdout, &rep);
     else
         bench_write_md(stdout, &rep);
-    fflush(stdout);
+    if (file_check(stdout, "stdout", err, sizeof err) != 0) rc = error_exit(&a, err);
 done:
     for (int i = 0; res && i < n_tests; i++)
         bench_result_free(&res[i]);

@@ -19,7 +19,9 @@
 
 #include "backend.h"
 #include "chat.h"
-#include "device.h"
+#include "cli_util.h"
+#include "fileio.h"
+#include "generate.h"
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
@@ -27,137 +29,56 @@
 static const char *chat_help =
     "usage: joule chat -m MODEL [options]\n"
     "Chats with an instruct model: each line read is a user message, the reply is streamed to\n"
-    "stdout. Interactive on a terminal (type /exit or Ctrl-D to leave); with --prompt-file or a\n"
+    "stdout. Interactive on a terminal (type /exit or Ctrl-D to leave); with --file or a\n"
     "pipe on stdin, every non-empty line is one user turn (scripted use).\n"
     "  -m, --model FILE         the GGUF file\n"
     "  --chat-template NAME     llama2, llama3, chatml (qwen), phi3, mistral, gemma, zephyr\n"
     "                           (default: recognised from the model's tokenizer.chat_template)\n"
-    "  -s, --system TEXT        a system message first\n"
-    "  -f, --prompt-file F      read the user messages from F instead of stdin\n"
-    "  -n, --n-predict N        at most N tokens per reply (default 256)\n"
-    "  --temp T, --top-k K, --top-p P, --min-p M, --repeat-penalty R, --seed S\n"
-    "                           sampling, as for joule run\n"
-    "  --show-prompt            print each rendered prompt (special tokens as text) to stderr\n"
-    "  --device D               auto (default), cpu, vulkan, vulkan:N\n"
-    "  -t, --threads N          CPU threads (default: all cores)\n"
-    "  -c, --ctx N              context size (default: the model's, at most 4096)\n";
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "joule chat: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
-}
-
-static bool num(const char *flag, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "joule chat: bad value '%s' for %s (from %g to %g)\n", s, flag, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
+    "  -sys, --system-prompt T  a system message first\n"
+    "  -f, --file F             read the user messages from F ('-': standard input); also\n"
+    "                           --prompt-file\n"
+    "  -n, --n-predict N        at most N tokens per reply (default 256; -1 = until an\n"
+    "                           end-of-generation token or the context is full)\n"
+    "  --show-prompt            print each rendered prompt (special tokens as text) to stderr\n";
 
 struct opts {
-    const char *model, *device, *tmpl, *system, *pfile;
-    long threads, ctx, n_predict;
+    struct cli_common c;
+    const char *tmpl, *system, *pfile;
+    long n_predict;
     bool show_prompt;
-    struct sample_params sp;
 };
 
 /* 0 ok, 1 help printed, 2 usage error */
-static int parse(int argc, char **argv, struct opts *o)
+static int parse(struct cli *a, struct opts *o)
 {
     memset(o, 0, sizeof *o);
     o->n_predict = 256;
-    sample_defaults(&o->sp);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            printf("%s", chat_help);
+    cli_common_init(&o->c, CLI_MODEL | CLI_DEVICE | CLI_CTX | CLI_SAMPLING | CLI_SEED);
+    while (cli_next(a)) {
+        if (cli_is_help(a)) {
+            printf("%s%s%s%s", chat_help, cli_help_sampling, cli_help_device, cli_help_ctx);
             return 1;
         }
-        if (!strcmp(f, "--show-prompt")) {
+        int r = cli_common_flag(a, &o->c);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (cli_is(a, NULL, "--show-prompt"))
             o->show_prompt = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "joule chat: unknown option or missing value: '%s' (see --help)\n", f);
-            return 2;
-        }
-        const char *v = argv[++i];
-        double d;
-        if (!strcmp(f, "-m") || !strcmp(f, "--model"))
-            o->model = v;
-        else if (!strcmp(f, "--device"))
-            o->device = v;
-        else if (!strcmp(f, "--chat-template"))
-            o->tmpl = v;
-        else if (!strcmp(f, "-s") || !strcmp(f, "--system"))
-            o->system = v;
-        else if (!strcmp(f, "-f") || !strcmp(f, "--prompt-file"))
-            o->pfile = v;
-        else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            if (!num(f, v, 1, 1024, &d)) return 2;
-            o->threads = (long)d;
-        } else if (!strcmp(f, "-c") || !strcmp(f, "--ctx")) {
-            if (!num(f, v, 1, 1 << 20, &d)) return 2;
-            o->ctx = (long)d;
-        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) {
-            if (!num(f, v, 1, 1 << 20, &d)) return 2;
-            o->n_predict = (long)d;
-        } else if (!strcmp(f, "--temp")) {
-            if (!num(f, v, 0, 100, &d)) return 2;
-            o->sp.temp = (float)d;
-        } else if (!strcmp(f, "--top-k")) {
-            if (!num(f, v, 0, 1e9, &d)) return 2;
-            o->sp.top_k = (int32_t)d;
-        } else if (!strcmp(f, "--top-p")) {
-            if (!num(f, v, 0, 1, &d)) return 2;
-            o->sp.top_p = (float)d;
-        } else if (!strcmp(f, "--min-p")) {
-            if (!num(f, v, 0, 1, &d)) return 2;
-            o->sp.min_p = (float)d;
-        } else if (!strcmp(f, "--repeat-penalty")) {
-            if (!num(f, v, 0.01, 100, &d)) return 2;
-            o->sp.repeat_penalty = (float)d;
-        } else if (!strcmp(f, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || end == v || *end || *v == '-') {
-                fprintf(stderr, "joule chat: bad value '%s' for --seed\n", v);
-                return 2;
-            }
-            o->sp.seed = s;
-        } else {
-            fprintf(stderr, "joule chat: unknown option '%s' (see --help)\n", f);
-            return 2;
-        }
+        else if (cli_is(a, NULL, "--chat-template")) {
+            if (!cli_str(a, &o->tmpl)) return 2;
+        } else if (cli_is(a, "-sys", "--system-prompt")) {
+            if (!cli_str(a, &o->system)) return 2;
+        } else if (cli_is(a, "-f", "--file") || cli_is(a, NULL, "--prompt-file")) {
+            if (!cli_str(a, &o->pfile)) return 2;
+        } else if (cli_is(a, "-n", "--n-predict")) {
+            if (!cli_long(a, -1, 1 << 20, &o->n_predict)) return 2;
+            if (o->n_predict == 0) return cli_usage(a, "-n 0 leaves no room for a reply");
+        } else
+            return cli_unknown(a);
     }
-    if (!o->model) {
-        fprintf(stderr, "joule chat: missing -m MODEL (see --help)\n");
-        return 2;
-    }
-    return 0;
-}
-
-static int open_backend(const struct opts *o, const struct model *m, int32_t n_ctx,
-                        struct backend **out)
-{
-    char err[512], notice[600];
-    if (device_open(o->device, m, n_ctx, (int32_t)o->threads, out, notice, sizeof notice, err,
-                    sizeof err) != 0)
-        return fail("%s", err);
-    if (notice[0]) fprintf(stderr, "joule: %s\n", notice);
+    int rc = cli_common_finish(a, &o->c);
+    if (rc) return rc == 1 ? 3 : 2;
+    if (!o->c.model) return cli_usage(a, "missing -m MODEL");
     return 0;
 }
 
@@ -193,35 +114,46 @@ static void convo_free(struct convo *c)
 }
 
 struct session {
+    const struct cli *a;
     const struct opts *o;
     struct model *m;
     struct backend *b;
     struct sampler *smp;
     enum chat_tmpl tmpl;
     int32_t n_ctx;
-    int32_t *cache; /* the tokens in the KV cache, positions 0..n_cache-1 */
+    int32_t *cache; /* the tokens in the KV cache, positions 0..n_cache-1 (n_ctx of room) */
     size_t n_cache;
     float *logits;
 };
-
-static int forward(struct session *s, const int32_t *ids, size_t n, size_t pos)
-{
-    char err[512];
-    size_t step = s->b->max_batch > 0 ? (size_t)s->b->max_batch : n;
-    for (size_t done = 0; done < n; done += step) {
-        size_t k = n - done < step ? n - done : step;
-        if (backend_forward(s->b, ids + done, (int32_t)k, (int32_t)(pos + done), false, s->logits,
-                            err, sizeof err) != 0)
-            return fail("%s", err);
-    }
-    return 0;
-}
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* streams the reply to stdout; a failed write (a full disk) ends the chat */
+static int emit(void *ctx, const char *text, size_t n, char *err, size_t errlen)
+{
+    (void)ctx;
+    if (fwrite(text, 1, n, stdout) != n) {
+        snprintf(err, errlen, "stdout: %s", strerror(errno));
+        return -1;
+    }
+    return file_check(stdout, "stdout", err, errlen);
+}
+
+static void show_prompt(const struct tokenizer *tok, const int32_t *ids, size_t n, char *buf)
+{
+    struct detok d;
+    detok_init(&d, tok, false);
+    d.show_special = true;
+    fprintf(stderr, "--- prompt (%zu tokens) ---\n", n);
+    for (size_t i = 0; i < n; i++)
+        fwrite(buf, 1, detok_push(&d, ids[i], buf, detok_max_bytes(tok)), stderr);
+    fwrite(buf, 1, detok_flush(&d, buf, detok_max_bytes(tok)), stderr);
+    fprintf(stderr, "\n--- reply ---\n");
 }
 
 /* One turn: the conversation so far is prompted, the reply streamed and appended. */
@@ -232,85 +164,56 @@ static int turn(struct session *s, struct convo *c)
     int32_t *ids = NULL;
     size_t n = 0;
     if (chat_encode(tok, s->tmpl, c->m, c->n, true, &ids, &n, err, sizeof err) != 0)
-        return fail("%s", err);
+        return cli_fail(s->a, "%s", err);
     if (s->o->show_prompt) {
-        struct detok d;
-        detok_init(&d, tok, false);
-        d.show_special = true;
         char *buf = malloc(detok_max_bytes(tok));
         if (!buf) {
             free(ids);
-            return fail("out of memory");
+            return cli_fail(s->a, "out of memory");
         }
-        fprintf(stderr, "--- prompt (%zu tokens) ---\n", n);
-        for (size_t i = 0; i < n; i++)
-            fwrite(buf, 1, detok_push(&d, ids[i], buf, detok_max_bytes(tok)), stderr);
-        fwrite(buf, 1, detok_flush(&d, buf, detok_max_bytes(tok)), stderr);
-        fprintf(stderr, "\n--- reply ---\n");
+        show_prompt(tok, ids, n, buf);
         free(buf);
     }
-    if (n + (size_t)s->o->n_predict > (size_t)s->n_ctx) {
+    size_t room = s->o->n_predict > 0 ? (size_t)s->o->n_predict : 1;
+    if (n + room > (size_t)s->n_ctx) {
         free(ids);
-        return fail("the conversation (%zu tokens) and -n %ld no longer fit the context (%d); "
-                    "use a larger -c",
-                    n, s->o->n_predict, s->n_ctx);
+        return cli_fail(s->a,
+                        "the conversation (%zu tokens) and -n %ld no longer fit the context (%d); "
+                        "use a larger -c",
+                        n, s->o->n_predict, s->n_ctx);
     }
     size_t common = 0;
     while (common < n && common < s->n_cache && ids[common] == s->cache[common])
         common++;
     if (common == n) common = n - 1; /* the last token runs again for fresh logits */
     double t0 = now_s();
-    int rc = forward(s, ids + common, n - common, common);
     memcpy(s->cache, ids, n * sizeof *ids);
-    s->n_cache = n;
+    s->n_cache = common; /* rows past common are rewritten now */
+    int rc = gen_prefill(s->b, ids + common, (int32_t)(n - common), (int32_t)common, s->logits,
+                         NULL, err, sizeof err);
     for (size_t i = common; i < n && rc == 0; i++)
         sampler_accept(s->smp, ids[i]);
     free(ids);
-    if (rc) return rc;
+    if (rc) return cli_fail(s->a, "%s", err);
+    s->n_cache = n;
 
-    struct detok d;
-    detok_init(&d, tok, false);
-    size_t cap = detok_max_bytes(tok), len = 0, rcap = 256;
-    char *out = malloc(cap), *reply = malloc(rcap);
-    long n_gen = 0;
     double t1 = now_s();
-    bool oom = !out || !reply;
-    for (; !oom && n_gen < s->o->n_predict; n_gen++) {
-        int32_t id = sampler_sample(s->smp, s->logits);
-        if (tokenizer_is_eog(tok, id)) break;
-        sampler_accept(s->smp, id);
-        size_t k = detok_push(&d, id, out, cap);
-        fwrite(out, 1, k, stdout);
-        fflush(stdout);
-        if (len + k + 1 > rcap) {
-            while (len + k + 1 > rcap)
-                rcap *= 2;
-            char *r = realloc(reply, rcap);
-            if (!r) {
-                oom = true;
-                break;
-            }
-            reply = r;
-        }
-        memcpy(reply + len, out, k);
-        len += k;
-        s->cache[s->n_cache] = id;
-        if ((rc = forward(s, &id, 1, s->n_cache))) break;
-        s->n_cache++;
+    struct gen_state g = {s->b, tok, s->logits, s->cache, (int32_t)n, s->n_ctx, 0};
+    struct gen_params gp = {.smp = s->smp, .max_new = (int32_t)s->o->n_predict, .emit = emit};
+    struct gen_result gr;
+    rc = generate(&g, &gp, &gr, err, sizeof err);
+    /* the last token appended was not run: the cache holds all but it */
+    s->n_cache = g.len > (int32_t)n ? (size_t)g.len - 1 : n;
+    if (rc == 0) rc = emit(NULL, "\n", 1, err, sizeof err);
+    if (rc) {
+        free(gr.text);
+        return cli_fail(s->a, "%s", err);
     }
-    if (rc == 0 && oom) rc = fail("out of memory");
-    if (rc == 0) {
-        size_t k = detok_flush(&d, out, cap);
-        fwrite(out, 1, k, stdout);
-        printf("\n");
-        fflush(stdout);
-        double t2 = now_s();
-        fprintf(stderr, "joule: prompt %zu new tokens in %.3f s, reply %ld tokens in %.3f s\n",
-                n - common, t1 - t0, n_gen, t2 - t1);
-        if (convo_add(c, "assistant", reply, len)) rc = fail("out of memory");
-    }
-    free(out);
-    free(reply);
+    double t2 = now_s();
+    fprintf(stderr, "%s: prompt %zu new tokens in %.3f s, reply %d tokens in %.3f s\n", s->a->cmd,
+            n - common, t1 - t0, gr.n_gen, t2 - t1);
+    rc = convo_add(c, "assistant", gr.text, strlen(gr.text)) ? cli_fail(s->a, "out of memory") : 0;
+    free(gr.text);
     return rc;
 }
 
@@ -348,46 +251,45 @@ static char *next_line(FILE *in, char **buf, size_t *cap, size_t *len)
 
 int cli_chat(int argc, char **argv)
 {
+    struct cli a;
+    cli_init(&a, "joule chat", argc, argv);
     struct opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc == 1 ? 0 : 2;
+    int rc = parse(&a, &o);
+    if (rc) return rc == 1 ? 0 : rc == 3 ? 1 : 2;
     char err[512];
-    struct session s = {.o = &o};
+    struct session s = {.a = &a, .o = &o};
     struct convo c = {0};
     FILE *in = stdin;
     char *line = NULL;
     size_t line_cap = 0, len;
-    if (o.pfile && !(in = fopen(o.pfile, "rb"))) return fail("%s: %s", o.pfile, strerror(errno));
-    if (model_load(o.model, &s.m, err, sizeof err) != 0) {
-        rc = fail("%s", err);
-        goto done;
-    }
+    if (o.pfile && strcmp(o.pfile, "-") && !(in = fopen(o.pfile, "rb")))
+        return cli_fail(&a, "%s: %s", o.pfile, strerror(errno));
+    if ((rc = cli_load_model(&a, &o.c, &s.m))) goto done;
     if (!s.m->tok) {
-        rc = fail("%s", s.m->tok_err);
+        rc = cli_fail(&a, "%s", s.m->tok_err);
         goto done;
     }
     const char *note;
     if (chat_tmpl_for(s.m->tok, o.tmpl, &s.tmpl, &note, err, sizeof err)) {
-        rc = fail("%s", err);
+        rc = cli_fail(&a, "%s", err);
         goto done;
     }
-    if (note) fprintf(stderr, "joule: %s\n", note);
-    s.n_ctx = o.ctx ? (int32_t)o.ctx : s.m->cfg.n_ctx_train;
-    if (!o.ctx && s.n_ctx > 4096) s.n_ctx = 4096;
-    if (s.n_ctx < 16) s.n_ctx = 16;
-    if ((rc = open_backend(&o, s.m, s.n_ctx, &s.b))) goto done;
-    bool tty = !o.pfile && isatty(0);
-    fprintf(stderr, "joule: %s on %s (%s), chat template %s%s\n", o.model, s.b->name, s.b->device,
-            chat_tmpl_name(s.tmpl), tty ? "; /exit or Ctrl-D to leave" : "");
-    s.smp = sampler_new(&o.sp, s.m->cfg.n_vocab);
+    if (note) fprintf(stderr, "%s: %s\n", a.cmd, note);
+    s.n_ctx = cli_ctx_default(&o.c, s.m);
+    if (!o.c.ctx && s.n_ctx < 16) s.n_ctx = 16;
+    if ((rc = cli_open_backend(&a, &o.c, s.m, s.n_ctx, &s.b))) goto done;
+    bool tty = (!o.pfile || !strcmp(o.pfile, "-")) && isatty(0);
+    fprintf(stderr, "%s: %s on %s (%s), chat template %s%s\n", a.cmd, o.c.model, s.b->name,
+            s.b->device, chat_tmpl_name(s.tmpl), tty ? "; /exit or Ctrl-D to leave" : "");
+    s.smp = sampler_new(&o.c.sp, s.m->cfg.n_vocab);
     s.logits = malloc(sizeof(float) * (size_t)s.m->cfg.n_vocab);
     s.cache = malloc(sizeof(int32_t) * ((size_t)s.n_ctx + 1));
     if (!s.smp || !s.logits || !s.cache) {
-        rc = fail("out of memory");
+        rc = cli_fail(&a, "out of memory");
         goto done;
     }
     if (o.system && convo_add(&c, "system", o.system, strlen(o.system))) {
-        rc = fail("out of memory");
+        rc = cli_fail(&a, "out of memory");
         goto done;
     }
     for (;;) {
@@ -399,7 +301,7 @@ int cli_chat(int argc, char **argv)
         if (len == 0) continue;
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
         if (convo_add(&c, "user", line, len)) {
-            rc = fail("out of memory");
+            rc = cli_fail(&a, "out of memory");
             break;
         }
         if ((rc = turn(&s, &c))) break;

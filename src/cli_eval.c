@@ -17,6 +17,7 @@
 #include "device.h"
 #include "eval.h"
 #include "eval_sha256.h"
+#include "fileio.h"
 #include "meter.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -39,13 +40,10 @@ static const char *eval_help =
     "                        lm-eval limits subtasks; wikitext: N articles and N chunks)\n"
     "  --shots K             few-shot examples (default: the suite's, e.g. mmlu 5, gsm8k 5, others "
     "0)\n"
-    "  --seed S              few-shot sampling seed (default 1234, lm-eval's fewshot_random_seed)\n"
     "  --data DIR            suite data folder (default ${JOULE_DATA:-~/.cache/joule}/suites, "
     "which\n"
     "                        tools/fetch-suites.sh fills; ../shared/suites-data has the same "
     "layout)\n"
-    "  --device D            auto (default), cpu, vulkan, vulkan:N\n"
-    "  -t, --threads N       CPU threads (default: all cores)\n"
     "  --max-length N        context + continuation limit, left-truncated as lm-eval does "
     "(default:\n"
     "                        the model's training context, at most 4096)\n"
@@ -76,20 +74,6 @@ static void show_progress(void *ctx, const struct eval_progress *p)
     fprintf(stderr, p->final ? "\n" : "   ");
 }
 
-static int usage(const char *fmt, const char *a, const char *b)
-{
-    fprintf(stderr, "joule eval: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, " (see 'joule eval --help')\n");
-    return 2;
-}
-
-static int fail(const char *msg)
-{
-    fprintf(stderr, "joule eval: %s\n", msg);
-    return 1;
-}
-
 static void default_data_dir(char *out, size_t cap)
 {
     const char *d = getenv("JOULE_DATA");
@@ -113,28 +97,18 @@ static bool data_present(const struct suite_def *d, const char *dir)
     return ok;
 }
 
-static int list_suites(const char *dir)
+static int list_suites(const struct cli *a, const char *dir)
 {
     printf("%-16s %7s  %-8s %s\n", "suite", "items", "data", "description");
     for (int i = 0; i < suite_builtin_count(); i++) {
         struct suite_def d;
         char err[512];
-        if (suite_load(suite_builtin_name(i), &d, err, sizeof err)) return fail(err);
+        if (suite_load(suite_builtin_name(i), &d, err, sizeof err)) return cli_fail(a, "%s", err);
         printf("%-16s %7d  %-8s %s\n", d.name, d.items,
                data_present(&d, dir) ? "present" : "missing", d.description);
         suite_free(&d);
     }
     printf("\ndata folder: %s\n(fetch missing data with tools/fetch-suites.sh NAME...)\n", dir);
-    return 0;
-}
-
-static int open_backend(const char *dev, const struct model *m, int32_t n_ctx, int32_t threads,
-                        struct backend **out)
-{
-    char err[512], notice[600];
-    if (device_open(dev, m, n_ctx, threads, out, notice, sizeof notice, err, sizeof err) != 0)
-        return fail(err);
-    if (notice[0]) fprintf(stderr, "joule eval: %s\n", notice);
     return 0;
 }
 
@@ -148,8 +122,9 @@ static void print_results(bool json, const struct eval_run_info *info, struct ev
 }
 
 /* energy of the whole run as a JSON object, or NULL */
-static char *energy_json(struct meter *mt, const struct meter_window *w, uint64_t tokens,
-                         long items, char *line, size_t linecap)
+static char *energy_json(struct meter *mt, const struct meter_window *w,
+                         const struct cost_params *cp, uint64_t tokens, long items, char *line,
+                         size_t linecap)
 {
     struct meter_reading rd;
     meter_read(mt, w, &rd);
@@ -169,10 +144,8 @@ static char *energy_json(struct meter *mt, const struct meter_window *w, uint64_
         fprintf(f, "\"}");
         snprintf(line, linecap, "energy: n/a (%s)", rd.why);
     } else {
-        struct cost_params cp;
         struct cost_result cr;
-        cost_defaults(&cp);
-        cost_compute(&cp, rd.joules, rd.seconds, (double)tokens, &cr);
+        cost_compute(cp, rd.joules, rd.seconds, (double)tokens, &cr);
         fprintf(f, ",\"seconds\":%.3f,\"joules\":%.3f,\"short_window\":%s", rd.seconds, rd.joules,
                 rd.short_window ? "true" : "false");
         if (rd.idle_known)
@@ -192,110 +165,99 @@ static char *energy_json(struct meter *mt, const struct meter_window *w, uint64_
 
 int cli_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *suites = NULL, *device = "auto", *log_path = NULL;
+    struct cli a;
+    cli_init(&a, "joule eval", argc, argv);
+    struct cli_common c;
+    cli_common_init(&c, CLI_MODEL | CLI_DEVICE | CLI_SEED | CLI_TDP | CLI_COST);
+    const char *suites = NULL, *log_path = NULL, *data = NULL;
     char data_dir[1024];
     default_data_dir(data_dir, sizeof data_dir);
     struct eval_opts o = {0};
     o.shots = -1, o.seed = -1, o.shard_i = 1, o.shard_n = 1;
     o.progress = isatty(2) ? show_progress : NULL;
-    long threads = 0, max_len = 0;
+    long max_len = 0;
     bool json = false, list = false, hash = true, bos = false;
     int merge_from = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        long v;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return printf("%s", eval_help), 0;
-        if (!strcmp(a, "--list")) {
+    static const char *const outputs[] = {"md", "json", NULL};
+    static const char *const styles[] = {"lm-eval", "llama.cpp", NULL};
+    while (cli_next(&a)) {
+        int k;
+        if (cli_is_help(&a))
+            return printf("%s%s%s%s%s", eval_help,
+                          "  -s, --seed S          few-shot sampling seed, 0 to 2^32-1 (default "
+                          "1234, lm-eval's\n"
+                          "                        fewshot_random_seed; -1 = random, printed)\n",
+                          cli_help_device, cli_help_tdp, cli_help_cost),
+                   0;
+        int r = cli_common_flag(&a, &c);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (cli_is(&a, NULL, "--list"))
             list = true;
-            continue;
-        }
-        if (!strcmp(a, "--bos")) {
+        else if (cli_is(&a, NULL, "--bos"))
             bos = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-bos")) {
+        else if (cli_is(&a, NULL, "--no-bos"))
             bos = false;
-            continue;
-        }
-        if (!strcmp(a, "--progress")) {
+        else if (cli_is(&a, NULL, "--progress"))
             o.progress = show_progress;
-            continue;
-        }
-        if (!strcmp(a, "--no-progress")) {
+        else if (cli_is(&a, NULL, "--no-progress"))
             o.progress = NULL;
-            continue;
-        }
-        if (!strcmp(a, "--no-hash")) {
+        else if (cli_is(&a, NULL, "--no-hash"))
             hash = false;
-            continue;
-        }
-        if (!strcmp(a, "--merge")) {
-            merge_from = i + 1;
+        else if (cli_is(&a, NULL, "--merge")) {
+            merge_from = a.i + 1;
             break;
-        }
-        if (a[0] != '-') return usage("unexpected argument '%s'%s", a, "");
-        if (i + 1 >= argc) return usage("option '%s' needs a value%s", a, "");
-        const char *val = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
-            model_path = val;
-        else if (!strcmp(a, "--suite") || !strcmp(a, "--suites"))
-            suites = val;
-        else if (!strcmp(a, "--data"))
-            snprintf(data_dir, sizeof data_dir, "%s", val);
-        else if (!strcmp(a, "--log-items"))
-            log_path = val;
-        else if (!strcmp(a, "--device")) {
-            if (!device_spec_valid(val))
-                return usage("bad value '%s' for --device (auto, cpu, vulkan or vulkan:N)%s", val,
-                             "");
-            device = val;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (strcmp(val, "json") && strcmp(val, "md"))
-                return usage("bad value '%s' for %s (json or md)", val, a);
-            json = !strcmp(val, "json");
-        } else if (!strcmp(a, "--style")) {
-            if (!strcmp(val, "lm-eval"))
-                o.style = STYLE_LMEVAL;
-            else if (!strcmp(val, "llama.cpp"))
-                o.style = STYLE_LLAMACPP;
-            else
-                return usage("bad value '%s' for --style (lm-eval or llama.cpp)%s", val, "");
-        } else if (!strcmp(a, "--limit")) {
-            if (!cli_parse_long(val, 1, 1L << 40, &o.limit))
-                return usage("bad value '%s' for %s (a positive integer)", val, a);
-        } else if (!strcmp(a, "--shots")) {
-            if (!cli_parse_long(val, 0, 1000, &v))
-                return usage("bad value '%s' for %s (0 to 1000)", val, a);
+        } else if (cli_is(&a, NULL, "--suite") || cli_is(&a, NULL, "--suites")) {
+            if (!cli_str(&a, &suites)) return 2;
+        } else if (cli_is(&a, NULL, "--data")) {
+            if (!cli_str(&a, &data)) return 2;
+            snprintf(data_dir, sizeof data_dir, "%s", data);
+        } else if (cli_is(&a, NULL, "--log-items")) {
+            if (!cli_str(&a, &log_path)) return 2;
+        } else if (cli_is(&a, "-o", "--output")) {
+            if (!cli_choice(&a, outputs, &k)) return 2;
+            json = k == 1;
+        } else if (cli_is(&a, NULL, "--style")) {
+            if (!cli_choice(&a, styles, &k)) return 2;
+            o.style = k == 1 ? STYLE_LLAMACPP : STYLE_LMEVAL;
+        } else if (cli_is(&a, NULL, "--limit")) {
+            if (!cli_long(&a, 1, 1L << 40, &o.limit)) return 2;
+        } else if (cli_is(&a, NULL, "--shots")) {
+            long v;
+            if (!cli_long(&a, 0, 1000, &v)) return 2;
             o.shots = (int)v;
-        } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_long(val, 0, 4294967295L, &o.seed))
-                return usage("bad value '%s' for %s (0 to 2^32-1)", val, a);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!cli_parse_long(val, 1, 1024, &threads))
-                return usage("bad value '%s' for %s (1 to 1024)", val, a);
-        } else if (!strcmp(a, "--max-length")) {
-            if (!cli_parse_long(val, 16, 1 << 20, &max_len))
-                return usage("bad value '%s' for %s (16 to 1048576)", val, a);
-        } else if (!strcmp(a, "--shard")) {
+        } else if (cli_is(&a, NULL, "--max-length")) {
+            if (!cli_long(&a, 16, 1 << 20, &max_len)) return 2;
+        } else if (cli_is(&a, NULL, "--shard")) {
+            const char *val;
             long si, sn;
             char tail;
+            if (!cli_str(&a, &val)) return 2;
             if (sscanf(val, "%ld/%ld%c", &si, &sn, &tail) != 2 || sn < 1 || si < 1 || si > sn ||
                 sn > 1000000)
-                return usage("bad value '%s' for --shard (I/N with 1 <= I <= N)%s", val, "");
+                return cli_usage(&a, "bad value '%s' for --shard (I/N with 1 <= I <= N)", val);
             o.shard_i = (int)si, o.shard_n = (int)sn;
-        } else {
-            return usage("unknown option '%s'%s", a, "");
-        }
+        } else
+            return cli_unknown(&a);
     }
+    int rc = cli_common_finish(&a, &c);
+    if (rc) return rc;
+    if (c.seed_set) {
+        if (c.seed > 4294967295u)
+            return cli_usage(&a, "bad value %llu for --seed (an integer from 0 to 2^32-1, or -1)",
+                             (unsigned long long)c.seed);
+        o.seed = (long)c.seed;
+    }
+    const char *model_path = c.model;
     char err[1024] = "";
-    if (list) return list_suites(data_dir);
+    if (list) return list_suites(&a, data_dir);
     if (merge_from) {
-        if (merge_from >= argc) return usage("--merge needs result files%s%s", "", "");
+        if (merge_from >= argc) return cli_usage(&a, "--merge needs result files");
         struct eval_result *res;
         int n;
         if (eval_merge((const char *const *)argv + merge_from, argc - merge_from, &res, &n, err,
                        sizeof err))
-            return fail(err);
+            return cli_fail(&a, "%s", err);
         struct eval_run_info info = {
             .shard_i = 1, .shard_n = 1, .style = res && n ? res[0].style : "lm-eval"};
         print_results(json, &info, res, n);
@@ -304,8 +266,8 @@ int cli_eval(int argc, char **argv)
         free(res);
         return 0;
     }
-    if (!model_path) return usage("missing -m MODEL%s%s", "", "");
-    if (!suites) return usage("missing --suite NAME[,NAME...] (see --list)%s%s", "", "");
+    if (!model_path) return cli_usage(&a, "missing -m MODEL");
+    if (!suites) return cli_usage(&a, "missing --suite NAME[,NAME...] (see --list)");
 
     /* suites first: a typo should not cost a model load */
     char names[2048];
@@ -317,17 +279,17 @@ int cli_eval(int argc, char **argv)
     struct suite_def defs[32];
     int nd = 0;
     for (char *save = NULL, *s = strtok_r(names, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-        if (nd == 32) return usage("too many suites%s%s", "", "");
+        if (nd == 32) return cli_usage(&a, "too many suites");
         if (suite_load(s, &defs[nd], err, sizeof err)) {
             for (int k = 0; k < nd; k++)
                 suite_free(&defs[k]);
-            return fail(err);
+            return cli_fail(&a, "%s", err);
         }
         nd++;
         if (suite_check_data(&defs[nd - 1], data_dir, err, sizeof err)) {
             for (int k = 0; k < nd; k++)
                 suite_free(&defs[k]);
-            return fail(err);
+            return cli_fail(&a, "%s", err);
         }
     }
     struct model *m = NULL;
@@ -335,21 +297,21 @@ int cli_eval(int argc, char **argv)
     struct eval_runner r = {0};
     struct eval_result *res = calloc((size_t)nd, sizeof *res);
     struct meter *mt = NULL;
-    int rc = 0, done = 0;
+    int done = 0;
     FILE *log = NULL;
     char sha[65] = "", *ejson = NULL, eline[512] = "";
     if (!res) {
-        rc = fail("out of memory");
+        rc = cli_fail(&a, "out of memory");
         goto out;
     }
     if (model_load(model_path, &m, err, sizeof err)) {
-        rc = fail(err);
+        rc = cli_fail(&a, "%s", err);
         goto out;
     }
     if (!m->tok) {
         snprintf(err, sizeof err, "%s: the vocabulary cannot be used for evaluation yet: %s",
                  model_path, m->tok_err);
-        rc = fail(err);
+        rc = cli_fail(&a, "%s", err);
         goto out;
     }
     int32_t ml = max_len ? (int32_t)max_len : m->cfg.n_ctx_train;
@@ -358,26 +320,23 @@ int cli_eval(int argc, char **argv)
     int32_t need = ml;
     for (int k = 0; k < nd; k++)
         if (defs[k].type == SUITE_PPL && defs[k].ppl_ctx > need) need = defs[k].ppl_ctx;
-    if ((rc = open_backend(device, m, need, (int32_t)threads, &b))) goto out;
+    if ((rc = cli_open_backend(&a, &c, m, need, &b))) goto out;
     if (runner_init(&r, b, m, ml, bos, err, sizeof err)) {
-        rc = fail(err);
+        rc = cli_fail(&a, "%s", err);
         goto out;
     }
     if (log_path && !(log = fopen(log_path, "w"))) {
         snprintf(err, sizeof err, "%s: %s", log_path, strerror(errno));
-        rc = fail(err);
+        rc = cli_fail(&a, "%s", err);
         goto out;
     }
     o.data_dir = data_dir;
     o.log_items = log;
     if (hash && sha256_file(model_path, sha, err, sizeof err)) {
-        rc = fail(err);
+        rc = cli_fail(&a, "%s", err);
         goto out;
     }
-    struct meter_opts mo = {.gpu = strcmp(b->name, "cpu") != 0,
-                            .device_name = b->device,
-                            .cpu_threads = threads ? (int32_t)threads : cpu_default_threads()};
-    mt = meter_open(&mo);
+    mt = cli_meter_open(&c, b);
     struct meter_window w;
     if (mt) meter_window_begin(mt, &w);
     uint64_t tok0 = r.tokens;
@@ -385,7 +344,7 @@ int cli_eval(int argc, char **argv)
     for (int k = 0; k < nd; k++) {
         if (eval_run_suite(&defs[k], &r, &o, &res[k], err, sizeof err)) {
             eval_result_free(&res[k]);
-            rc = fail(err);
+            rc = cli_fail(&a, "%s", err);
             goto out;
         }
         items += res[k].n_rows;
@@ -393,7 +352,7 @@ int cli_eval(int argc, char **argv)
     }
     if (mt) {
         meter_window_end(mt, &w);
-        ejson = energy_json(mt, &w, r.tokens - tok0, items, eline, sizeof eline);
+        ejson = energy_json(mt, &w, &c.cost, r.tokens - tok0, items, eline, sizeof eline);
     }
     struct eval_run_info info = {.model_path = model_path,
                                  .model_sha256 = sha,
@@ -424,7 +383,8 @@ out:
         eval_result_free(&res[k]);
     free(res);
     free(ejson);
-    if (log) fclose(log);
+    if (log && file_close(log, log_path, err, sizeof err) != 0 && rc == 0)
+        rc = cli_fail(&a, "%s", err);
     if (mt) meter_close(mt);
     runner_free(&r);
     backend_destroy(b);

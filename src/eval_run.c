@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "generate.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -276,39 +277,22 @@ int runner_generate(struct eval_runner *r, const char *context, const char *cons
     if (common == len) common--;
     r->n_cache = common;
     int rc = fwd(r, seq + common, len - common, common, false, err, errlen);
-    int32_t n_gen = 0;
-    char *text = NULL;
-    while (!rc && n_gen < max_gen && len < r->max_len) {
-        int32_t best = 0;
-        const float *l = r->logits;
-        for (int32_t v = 1; v < r->n_vocab; v++)
-            if (l[v] > l[best]) best = v;
-        if (tokenizer_is_eog(r->tok, best)) break;
-        seq[len++] = best;
-        n_gen++;
-        bool stop = false;
-        if (n_until && (n_gen % 4 == 0 || n_gen == max_gen)) {
-            free(text);
-            text = tokenizer_decode(r->tok, seq + (len - n_gen), (size_t)n_gen);
-            for (int u = 0; text && u < n_until; u++)
-                stop |= strstr(text, until[u]) != NULL;
-        }
-        if (stop || n_gen == max_gen) break;
-        rc = fwd(r, seq + len - 1, 1, len - 1, false, err, errlen);
-    }
     if (!rc) {
-        memcpy(r->cache, seq, sizeof(int32_t) * (size_t)(len - 1));
-        r->n_cache = len - 1 > 0 ? len - 1 : 0;
-        free(text);
-        text = tokenizer_decode(r->tok, seq + (len - n_gen), (size_t)n_gen);
-        if (!text) rc = -1, snprintf(err, errlen, "out of memory");
-        for (int u = 0; text && u < n_until; u++) {
-            char *s = strstr(text, until[u]);
-            if (s) *s = 0;
+        /* greedy, as lm-eval's generate_until (do_sample false); the text as decoded */
+        struct gen_state g = {r->b, r->tok, r->logits, seq, len, r->max_len, 0};
+        struct gen_params p = {
+            .max_new = max_gen, .decoded = true, .until = until, .n_until = n_until};
+        struct gen_result gr;
+        rc = generate(&g, &p, &gr, err, errlen);
+        r->tokens += g.n_run;
+        if (!rc) {
+            /* the last token generated was not run */
+            memcpy(r->cache, seq, sizeof(int32_t) * (size_t)(g.len - 1));
+            r->n_cache = g.len - 1;
+            *out = gr.text;
+        } else {
+            r->n_cache = 0;
         }
-        *out = text;
-    } else {
-        free(text);
     }
     free(seq);
     return rc;

@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 char *file_read_all(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    bool in = !strcmp(path, "-");
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (in) path = "standard input";
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
@@ -30,7 +34,7 @@ char *file_read_all(const char *path, size_t *len, char *err, size_t errlen)
         cap *= 2;
     }
     bool bad = ferror(f);
-    fclose(f);
+    if (!in) fclose(f);
     if (!buf || bad) {
         snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
         free(buf);
@@ -39,4 +43,65 @@ char *file_read_all(const char *path, size_t *len, char *err, size_t errlen)
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+
+int file_check(FILE *f, const char *name, char *err, size_t errlen)
+{
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f)) return 0;
+    snprintf(err, errlen, "%s: %s", name, errno ? strerror(errno) : "write error");
+    return -1;
+}
+
+int file_close(FILE *f, const char *name, char *err, size_t errlen)
+{
+    if (!f) return 0;
+    int rc = file_check(f, name, err, errlen);
+    errno = 0;
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: %s", name, errno ? strerror(errno) : "write error");
+        rc = -1;
+    }
+    return rc;
+}
+
+int file_write_all(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    if (!strcmp(path, "-")) {
+        if (fwrite(data, 1, len, stdout) != len) {
+            snprintf(err, errlen, "stdout: %s", strerror(errno));
+            return -1;
+        }
+        return file_check(stdout, "stdout", err, errlen);
+    }
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    struct stat st;
+    bool special = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    /* a path that is not a regular file (/dev/null, /dev/full, a pipe) is written in place */
+    FILE *f = fopen(special ? path : tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    bool ok = fwrite(data, 1, len, f) == len;
+    if (!ok) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char cerr[512];
+    if (file_close(f, path, cerr, sizeof cerr) != 0 && ok) {
+        snprintf(err, errlen, "%s", cerr);
+        ok = false;
+    }
+    if (ok && !special && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        ok = false;
+    }
+    if (!ok && !special) remove(tmp);
+    free(tmp);
+    return ok ? 0 : -1;
 }

@@ -1,12 +1,26 @@
-/* fileio — reading a whole file, for every module that needs one (prompts, text to
- * tokenize, eval data, suites, reports). */
+/* fileio — reading and writing whole files, for every module that needs one (prompts, text
+ * to tokenize, eval data, suites, reports, result files). */
 #ifndef JOULE_FILEIO_H
 #define JOULE_FILEIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-/* The whole file, NUL-terminated (the NUL is not counted in *len; len may be NULL);
- * NULL with a message naming the file in err. */
+/* The whole file, NUL-terminated (the NUL is not counted in *len; len may be NULL); "-"
+ * reads standard input. NULL with a message naming the file in err. */
 char *file_read_all(const char *path, size_t *len, char *err, size_t errlen);
+
+/* Writes len bytes to path: into a temporary file beside it, flushed and closed with every
+ * error checked, then renamed over path, so a full disk or an interrupted run never leaves
+ * a half-written file. "-" writes standard output. 0, or -1 with a message naming the
+ * file in err. */
+int file_write_all(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/* Flushes f and reports whether every write to it succeeded; name is used in the message
+ * ("stdout: No space left on device"). 0 or -1. */
+int file_check(FILE *f, const char *name, char *err, size_t errlen);
+
+/* fclose with the same check (a NULL f is 0). */
+int file_close(FILE *f, const char *name, char *err, size_t errlen);
 
 #endif

@@ -12,9 +12,10 @@
  * long prompt never stalls the streams already running (the decode rows ride along with the
  * prompt chunk's pass over the weights), and a new prompt never waits for others to finish.
  *
- * Energy: each step is a meter window; its joules are shared among the requests in the step
- * by their rows (tokens) in it. Every response's usage gives the request's joules, the
- * meter's source label and the energy cost at the configured price; /metrics totals them.
+ * Energy: each step is a meter window; its joules (and its time) are shared among the
+ * requests in the step by their rows (tokens) in it. Every response's usage gives the
+ * request's joules, the meter's source label, the energy cost at the configured price and,
+ * when a hardware cost per hour is given, its share of that; /metrics totals the joules.
  */
 #ifndef JOULE_SERVE_H
 #define JOULE_SERVE_H
@@ -42,7 +43,9 @@ struct serve_config {
     int32_t max_prompts;       /* prompts in one completions request (default 16) */
     struct meter *meter;       /* NULL: energy n/a */
     double price_kwh, pue;     /* energy cost (defaults 0.15, 1.0) */
-    FILE *log;                 /* one line per request; NULL: quiet */
+    bool hw_hourly_known;      /* hardware cost per hour (cost_hw_hourly) is given */
+    double hw_hourly;
+    FILE *log; /* one line per request; NULL: quiet */
 };
 
 /* Defaults for every field (host 127.0.0.1, port 8080, ...). */

@@ -324,11 +324,12 @@ out:
 static void write_usage(struct server *s, FILE *f, struct sreq **rs, int n)
 {
     int64_t pt = 0, ct = 0;
-    double j = 0;
+    double j = 0, sec = 0;
     for (int i = 0; i < n; i++) {
         pt += rs[i]->n_prompt;
         ct += rs[i]->n_gen;
         j += rs[i]->joules;
+        sec += rs[i]->busy_s;
     }
     const char *src = s->cfg.meter ? meter_source_name(meter_source(s->cfg.meter)) : "n/a";
     fprintf(f,
@@ -340,7 +341,11 @@ static void write_usage(struct server *s, FILE *f, struct sreq **rs, int n)
     json_write_str(f, src);
     fputs(",\"energy_cost\":", f);
     json_write_num(f, s->cfg.meter ? j / 3.6e6 * s->cfg.price_kwh * s->cfg.pue : NAN);
-    fprintf(f, ",\"energy_price_kwh\":%.6g,\"pue\":%.6g}", s->cfg.price_kwh, s->cfg.pue);
+    fprintf(f, ",\"energy_price_kwh\":%.6g,\"pue\":%.6g,\"compute_seconds\":%.6f", s->cfg.price_kwh,
+            s->cfg.pue, sec);
+    fputs(",\"hardware_cost\":", f); /* the request's share of the machine's time */
+    json_write_num(f, s->cfg.hw_hourly_known ? sec / 3600 * s->cfg.hw_hourly : NAN);
+    fputs("}", f);
 }
 
 static void write_token_str(struct server *s, FILE *f, int32_t id, size_t *text_len)

@@ -257,7 +257,7 @@ static int run_step(struct server *s, struct step *st, char *err, size_t errlen)
 }
 
 /* Uses the logits of a step and shares its energy. Under s->mu. */
-static void consume(struct server *s, struct step *st, double joules)
+static void consume(struct server *s, struct step *st, double joules, double seconds)
 {
     const int32_t nv = s->m->cfg.n_vocab;
     const float *lg = st->logits;
@@ -266,6 +266,7 @@ static void consume(struct server *s, struct step *st, double joules)
         const float *x = st->want[i] ? lg : NULL;
         if (st->want[i]) lg += nv;
         r->joules += joules / st->n;
+        r->busy_s += seconds / st->n;
         if (r->state == SREQ_DONE) continue; /* finished earlier in this step */
         if (st->row_of[i] >= 0) s->st.prompt_tokens++;
         if (!x) continue;
@@ -350,7 +351,7 @@ void *serve_engine_main(void *arg)
                 finish(s, st.who[i], "abort");
             continue;
         }
-        consume(s, &st, joules);
+        consume(s, &st, joules, dt);
     }
     /* shutting down: everything left ends now */
     for (int32_t i = 0; i < s->n_slots; i++)

@@ -43,8 +43,8 @@ struct sreq {
     float *top_lp;
     char *text; /* generated text, NUL-terminated */
     size_t text_len, text_cap;
-    const char *finish; /* "stop", "length", "abort"; NULL while running */
-    double joules;
+    const char *finish;    /* "stop", "length", "abort"; NULL while running */
+    double joules, busy_s; /* shares of the steps' energy and time */
     double t_first, t_done;
     struct sampler *smp;
     struct detok dt;

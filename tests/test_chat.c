@@ -337,7 +337,7 @@ START_TEST(test_cli_chat_scripted)
     if (!have_binary(__func__)) return;
     char args[1024];
     snprintf(args, sizeof args,
-             "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 8 --show-prompt -s 'Be "
+             "chat -m %s/models/tiny-qwen2-F16.gguf --device cpu -n 8 --show-prompt -sys 'Be "
              "brief.'",
              dir);
     struct proc r = run_joule("Hello\n\nWho are you?\r\n", args);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "cli_util.h"
 #include "testutil.h"
 
 struct result {
@@ -19,30 +21,47 @@ static void result_free(struct result *r)
     free(r->err);
 }
 
-/* Runs "$JOULE_BIN ARGS" through the shell; ARGS is trusted test text. */
-static struct result run(const char *fmt, ...)
+/* Runs "$JOULE_BIN ARGS" through the shell with stdout to out (NULL: captured); ARGS is
+ * trusted test text. */
+static struct result run_to(const char *out, const char *fmt, va_list ap)
 {
     const char *bin = getenv("JOULE_BIN");
     if (!bin) bin = "./joule";
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
+    char args[4096], cmd[8192], outp[64];
     vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
     char dir[] = "/tmp/joule-cli-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
+    snprintf(outp, sizeof outp, "%s/out", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s/err", bin, args, out ? out : outp, dir);
     int st = system(cmd);
     struct result r;
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    snprintf(cmd, sizeof cmd, "%s/out", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
+    r.out = out ? strdup("") : test_read_file(outp, NULL);
+    remove(outp);
     snprintf(cmd, sizeof cmd, "%s/err", dir);
     r.err = test_read_file(cmd, NULL);
     remove(cmd);
     rmdir(dir);
     ck_assert(r.out && r.err);
+    return r;
+}
+
+static struct result run(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct result r = run_to(NULL, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* the same with stdout on a full disk */
+static struct result run_full(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct result r = run_to("/dev/full", fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -56,7 +75,8 @@ static int count_lines(const char *s)
 
 START_TEST(test_help_everywhere)
 {
-    static const char *cmds[] = {"", "run", "logits", "tokenize", "info", "devices"};
+    static const char *cmds[] = {"",        "run",  "logits", "tokenize", "info",
+                                 "devices", "chat", "eval",   "bench",    "serve"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         struct result r = run("%s --help", cmds[i]);
         ck_assert_msg(r.code == 0, "'%s --help' exited %d", cmds[i], r.code);
@@ -241,6 +261,273 @@ START_TEST(test_no_vulkan_fallback)
 }
 END_TEST
 
+/* The parsers of the command-line layer: whole values only, ranges inclusive. */
+START_TEST(test_cli_parsers)
+{
+    long v;
+    double d;
+    ck_assert(cli_parse_long("42", 0, 100, &v) && v == 42);
+    ck_assert(cli_parse_long("-1", -1, 100, &v) && v == -1);
+    ck_assert(cli_parse_long("100", 0, 100, &v) && cli_parse_long("0", 0, 100, &v));
+    static const char *bad_ints[] = {"2.5", "3x", "",    " 3",
+                                     "101", "-1", "1e3", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_ints / sizeof bad_ints[0]; i++)
+        ck_assert_msg(!cli_parse_long(bad_ints[i], 0, 100, &v), "'%s' accepted", bad_ints[i]);
+    ck_assert(cli_parse_double("0.5", 0, 1, &d) && d == 0.5);
+    ck_assert(cli_parse_double("1e-1", 0, 1, &d) && d == 0.1);
+    static const char *bad_nums[] = {"nan", "inf", "1.5", "-0.1", "0.5x", "", "1e999"};
+    for (size_t i = 0; i < sizeof bad_nums / sizeof bad_nums[0]; i++)
+        ck_assert_msg(!cli_parse_double(bad_nums[i], 0, 1, &d), "'%s' accepted", bad_nums[i]);
+    int32_t l[4];
+    int n;
+    ck_assert(cli_parse_list("1,2,3", 0, 10, l, 4, &n) && n == 3 && l[2] == 3);
+    static const char *bad_lists[] = {"1,,2", "1,", ",1", "1,2,3,4,5", "1,11", "a"};
+    for (size_t i = 0; i < sizeof bad_lists / sizeof bad_lists[0]; i++)
+        ck_assert_msg(!cli_parse_list(bad_lists[i], 0, 10, l, 4, &n), "'%s' accepted",
+                      bad_lists[i]);
+}
+END_TEST
+
+/* stderr without the "joule CMD" prefix and the "(see 'joule CMD --help')" tail */
+static const char *message_body(const char *err, char *buf, size_t cap)
+{
+    const char *p = strchr(err, ':');
+    snprintf(buf, cap, "%s", p ? p + 1 : err);
+    char *see = strstr(buf, " (see '");
+    if (see) *see = 0;
+    return buf;
+}
+
+/* A flag shared by commands means the same in each: the same value is refused by every
+ * command with the same message (exit 2, one line), before any model is opened. */
+START_TEST(test_same_flag_everywhere)
+{
+    static const char *cmds[] = {"run -p hi", "chat",   "eval --suite arc-easy",
+                                 "bench",     "logits", "tokenize --text hi",
+                                 "info"};
+    static const struct {
+        const char *flag;
+        unsigned in; /* bit i: cmds[i] takes the flag */
+        const char *want;
+    } flags[] = {
+        {"-t 2.5", 0x1f, "bad value '2.5' for -t (an integer from 1 to 1024)"},
+        {"--threads 0", 0x1f, "bad value '0' for --threads (an integer from 1 to 1024)"},
+        {"--device tpu", 0x1f, "bad value 'tpu' for --device (auto, cpu, vulkan or vulkan:N)"},
+        {"--device vulkan:x", 0x1f, "bad value 'vulkan:x' for --device"},
+        {"--top-k -1", 0x03, "bad value '-1' for --top-k (an integer from 0 to 2147483647)"},
+        {"--top-k 2.5", 0x03, "bad value '2.5' for --top-k (an integer from 0 to 2147483647)"},
+        {"--temp -1", 0x03, "bad value '-1' for --temp (a number from 0 to 100)"},
+        {"--top-p 2", 0x03, "bad value '2' for --top-p (a number from 0 to 1)"},
+        {"-c 2.5", 0x13, "bad value '2.5' for -c (an integer from 1 to 1048576)"},
+        {"--seed x", 0x0f, "bad value 'x' for --seed (an integer from 0 to 2^64-1, or -1"},
+        {"-s -2", 0x0f, "bad value '-2' for -s (an integer from 0 to 2^64-1, or -1"},
+        {"--tdp 0", 0x0d, "bad value '0' for --tdp (a number from 0.1 to 100000)"},
+        {"--pue 0", 0x0c, "pue"},
+    };
+    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+            struct result r = run("%s -m /nonexistent/m.gguf %s", cmds[c], flags[f].flag);
+            char body[512];
+            message_body(r.err, body, sizeof body);
+            ck_assert_msg(r.code == 2, "'%s %s' exited %d: %s", cmds[c], flags[f].flag, r.code,
+                          r.err);
+            ck_assert_msg(count_lines(r.err) == 1, "'%s %s': %s", cmds[c], flags[f].flag, r.err);
+            if (flags[f].in >> c & 1)
+                ck_assert_msg(strstr(body, flags[f].want) != NULL, "'%s %s': %s", cmds[c],
+                              flags[f].flag, r.err);
+            else /* a command without the flag says so */
+                ck_assert_msg(strstr(body, "unknown option") != NULL, "'%s %s': %s", cmds[c],
+                              flags[f].flag, r.err);
+            result_free(&r);
+        }
+}
+END_TEST
+
+/* A flag's value missing, a positional word, an unknown option: status 2 in every command,
+ * each said as what it is. */
+START_TEST(test_usage_errors_everywhere)
+{
+    static const char *cmds[] = {"run",    "chat",     "eval", "bench",
+                                 "logits", "tokenize", "info", "serve"};
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        struct result r = run("%s -m", cmds[c]);
+        ck_assert_msg(r.code == 2 && strstr(r.err, "option '-m' needs a value"), "%s: %d %s",
+                      cmds[c], r.code, r.err);
+        result_free(&r);
+        r = run("%s stray", cmds[c]);
+        ck_assert_msg(r.code == 2 && strstr(r.err, "unexpected argument 'stray'"), "%s: %d %s",
+                      cmds[c], r.code, r.err);
+        result_free(&r);
+        r = run("%s --frobnicate", cmds[c]);
+        ck_assert_msg(r.code == 2 && strstr(r.err, "unknown option '--frobnicate'"), "%s: %d %s",
+                      cmds[c], r.code, r.err);
+        ck_assert_msg(count_lines(r.err) == 1, "%s: %s", cmds[c], r.err);
+        result_free(&r);
+    }
+}
+END_TEST
+
+/* Valid shared flags are accepted alike: run and chat with the same sampling flags and
+ * seed produce the same first reply from the same tokens (chat's template on both). */
+START_TEST(test_run_chat_same_generation)
+{
+    NEED_SHARED(sh);
+    const char *flags = "--device cpu -t 1 -c 256 --temp 0.7 --top-k 20 --top-p 0.9 --min-p 0.01 "
+                        "-s 11 -n 12 --chat-template chatml";
+    struct result r =
+        run("run -m %s/models/tiny-qwen2-F16.gguf %s -p Hello --no-warmup", sh, flags);
+    char pf[] = "/tmp/joule-cli-chat-XXXXXX";
+    int fd = mkstemp(pf);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, "Hello\n", 6) == 6);
+    close(fd);
+    struct result c = run("chat -m %s/models/tiny-qwen2-F16.gguf %s -f %s", sh, flags, pf);
+    unlink(pf);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(c.code == 0, "%s", c.err);
+    ck_assert_msg(strlen(r.out) > 1, "%s", r.out);
+    ck_assert_str_eq(c.out, r.out);
+    result_free(&c);
+    result_free(&r);
+}
+END_TEST
+
+/* --seed -1 draws a seed and prints it; giving that seed repeats the run. */
+START_TEST(test_random_seed_printed)
+{
+    NEED_SHARED(sh);
+    struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+                          "--device cpu --seed -1",
+                          sh);
+    ck_assert_msg(a.code == 0, "%s", a.err);
+    const char *s = strstr(a.err, "seed ");
+    ck_assert_msg(s && strstr(s, "(random)"), "%s", a.err);
+    unsigned long long seed = strtoull(s + 5, NULL, 10);
+    struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
+                          "--device cpu --seed %llu",
+                          sh, seed);
+    ck_assert_msg(b.code == 0, "%s", b.err);
+    ck_assert_str_eq(a.out, b.out);
+    result_free(&a);
+    result_free(&b);
+}
+END_TEST
+
+/* Output to a full disk is an error (exit 1, the file named), never a silent exit 0. */
+START_TEST(test_full_disk)
+{
+    const char *sh = test_shared_dir();
+    char m[512];
+    snprintf(m, sizeof m, "%s/models/tiny-llama-Q8_0.gguf", sh ? sh : ".");
+    struct {
+        const char *args;
+        bool needs_model;
+    } cmds[] = {
+        {"--help", false},
+        {"--version", false},
+        {"run --help", false},
+        {"devices", false},
+        {"bench --synthetic list", false},
+        {"eval --list", false},
+        {"info -m %s", true},
+        {"tokenize -m %s --text hello", true},
+        {"run -m %s -p hello -n 4 --device cpu", true},
+        {"bench -m %s -p 8 -n 4 -r 1 --device cpu --idle 0", true},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (cmds[i].needs_model && !sh) continue;
+        struct result r = run_full(cmds[i].args, m);
+        ck_assert_msg(r.code == 1, "'%s' > /dev/full exited %d: %s", cmds[i].args, r.code, r.err);
+        ck_assert_msg(strstr(r.err, "stdout: No space left on device"), "'%s': %s", cmds[i].args,
+                      r.err);
+        result_free(&r);
+    }
+    if (!sh) return;
+    struct result r = run("logits -m %s --tokens 1 -o /dev/full --device cpu", m);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "/dev/full: No space left on device"), "%d %s",
+                  r.code, r.err);
+    result_free(&r);
+}
+END_TEST
+
+/* logits -o writes a temporary file and renames it: a failed run leaves no partial file, and
+ * an existing file is replaced whole. */
+START_TEST(test_logits_file_atomic)
+{
+    NEED_SHARED(sh);
+    const char *path = "/tmp/joule-cli-atomic.f32";
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("old", f);
+    fclose(f);
+    struct result r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
+                          "-o %s",
+                          sh, path);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    size_t len = 0;
+    char *got = test_read_file(path, &len);
+    ck_assert_uint_eq(len, 2 * 1024 * sizeof(float));
+    free(got);
+    result_free(&r);
+    /* an unwritable folder: an error naming the file, nothing left behind */
+    r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens 1 -o "
+            "/nonexistent/dir/x.f32",
+            sh);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "/nonexistent/dir/x.f32"), "%s", r.err);
+    result_free(&r);
+    remove(path);
+}
+END_TEST
+
+/* run: -c is enforced (never silently raised), -n -1 runs to the end of the context, -f -
+ * reads the prompt from standard input. */
+START_TEST(test_run_ctx_and_stdin)
+{
+    NEED_SHARED(sh);
+    struct result r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                          "time there was' -n 20 -c 16",
+                          sh);
+    ck_assert_msg(r.code == 1 && strstr(r.err, "exceed the context (-c 16)"), "%d %s", r.code,
+                  r.err);
+    result_free(&r);
+    /* -n -1 with --ignore-eos fills the context exactly: 32 - 7 prompt tokens */
+    r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a time' -n -1 -c "
+            "32 --ignore-eos --temp 0",
+            sh);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.err, "prompt 7 tokens") && strstr(r.err, "generation 25 tokens"), "%s",
+                  r.err);
+    result_free(&r);
+    /* -f - and --file -: the prompt from stdin gives the same text as -p */
+    struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
+                          "time' -n 8 --temp 0",
+                          sh);
+    const char *pf = "/tmp/joule-cli-prompt.txt";
+    FILE *f = fopen(pf, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("Once upon a time", f);
+    fclose(f);
+    struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
+                          "< %s",
+                          sh, pf);
+    struct result c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
+                          "--temp 0 < %s",
+                          sh, pf);
+    remove(pf);
+    ck_assert_msg(c.code == 0, "%s", c.err);
+    ck_assert_str_eq(a.out, c.out);
+    result_free(&c);
+    ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
+    ck_assert_str_eq(a.out, b.out);
+    result_free(&a);
+    result_free(&b);
+    /* past the trained context: a warning */
+    r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 1 --ctx-size 100000", sh);
+    ck_assert_msg(strstr(r.err, "exceeds the model's trained context"), "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -255,6 +542,14 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_run_repeatable);
     tcase_add_test(tc, test_run_warmup_same_output);
     tcase_add_test(tc, test_no_vulkan_fallback);
+    tcase_add_test(tc, test_cli_parsers);
+    tcase_add_test(tc, test_same_flag_everywhere);
+    tcase_add_test(tc, test_usage_errors_everywhere);
+    tcase_add_test(tc, test_run_chat_same_generation);
+    tcase_add_test(tc, test_random_seed_printed);
+    tcase_add_test(tc, test_full_disk);
+    tcase_add_test(tc, test_logits_file_atomic);
+    tcase_add_test(tc, test_run_ctx_and_stdin);
     suite_add_tcase(s, tc);
     return s;
 }

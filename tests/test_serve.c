@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bench.h"
 #include "cpu.h"
 #include "eval_json.h"
 #include "http.h"
@@ -925,6 +926,37 @@ START_TEST(serve_load)
 }
 END_TEST
 
+/* bench's tgN xP: P sequences a step, counted as N x P tokens a run; refused where the backend
+ * holds fewer sequences. */
+START_TEST(bench_parallel)
+{
+    NEED_SHARED(shared);
+    char path[512], err[512], name[64];
+    snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
+    struct model *m;
+    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    struct bench_test t = {BENCH_TG, 8, 4, 4};
+    bench_test_name(&t, name, sizeof name);
+    ck_assert_str_eq(name, "tg8 x4 @ d4");
+    struct backend *one = cpu_backend_new(m, 16, 1, err, sizeof err);
+    struct backend *four = cpu_backend_new_seq(m, 16, 4, 1, err, sizeof err);
+    ck_assert(one && four);
+    struct bench_result r;
+    ck_assert_int_ne(bench_run(one, NULL, &t, 2, 0, 1, NULL, NULL, &r, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, "4 sequences"), "%s", err);
+    ck_assert_msg(bench_run(four, NULL, &t, 2, 0, 1, NULL, NULL, &r, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_int_eq(r.tokens, 2 * 8 * 4);
+    ck_assert(r.tps.mean > 0);
+    bench_result_free(&r);
+    t.depth = 9; /* 9 + 8 positions do not fit 16 */
+    ck_assert_int_ne(bench_run(four, NULL, &t, 1, 0, 1, NULL, NULL, &r, err, sizeof err), 0);
+    backend_destroy(one);
+    backend_destroy(four);
+    model_free(m);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -934,6 +966,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, batch_q4_k);
     tcase_add_test(tc, batch_qwen2);
     tcase_add_test(tc, batch_checks);
+    tcase_add_test(tc, bench_parallel);
     suite_add_tcase(s, tc);
     TCase *th = tcase_create("http");
     tcase_set_timeout(th, 60);

@@ -175,6 +175,14 @@ static void *conn_main(void *arg)
     struct conn_arg *ca = arg;
     struct server *s = ca->s;
     route(s, ca->fd);
+    /* close gracefully: a client still sending (a body refused with 413) would otherwise get
+     * a reset instead of the answer; what it sends is read and dropped for up to 200 ms */
+    shutdown(ca->fd, SHUT_WR);
+    char sink[4096];
+    for (int i = 0; i < 64; i++) {
+        struct pollfd pf = {ca->fd, POLLIN, 0};
+        if (poll(&pf, 1, 200) <= 0 || recv(ca->fd, sink, sizeof sink, 0) <= 0) break;
+    }
     pthread_mutex_lock(&s->mu);
     s->conn_fds[ca->idx] = -1;
     s->n_conns--;

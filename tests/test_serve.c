@@ -403,6 +403,7 @@ struct srv {
     struct server *s;
     struct meter *mt;
     int port;
+    struct backend_ops one_seq_ops;
 };
 
 static void srv_open_ctx(struct srv *v, const char *shared, int32_t slots, const char *key,
@@ -411,8 +412,13 @@ static void srv_open_ctx(struct srv *v, const char *shared, int32_t slots, const
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
     ck_assert_msg(model_load(path, &v->m, err, sizeof err) == 0, "%s", err);
-    v->b = cpu_backend_new_seq(v->m, n_ctx, slots, 2, err, sizeof err);
+    v->b = cpu_backend_new_seq(v->m, n_ctx, slots < 1 ? 1 : slots, 2, err, sizeof err);
     ck_assert_msg(v->b != NULL, "%s", err);
+    if (slots == 0) { /* a backend without forward_batch (as Vulkan is): one slot via forward() */
+        v->one_seq_ops = *v->b->ops;
+        v->one_seq_ops.forward_batch = NULL;
+        v->b->ops = &v->one_seq_ops;
+    }
     struct serve_config c;
     serve_config_defaults(&c);
     c.port = 0;
@@ -516,12 +522,13 @@ static char *choice_text(const char *body, double *joules)
     return s;
 }
 
-/* 8 clients at once on 4 slots: each greedy text equals its prompt run alone. */
-START_TEST(serve_concurrent)
+/* 8 clients at once: each greedy text equals its prompt run alone (slots 0: a backend that
+ * runs one sequence through forward()). */
+static void check_concurrent(int32_t slots)
 {
     NEED_SHARED(shared);
     struct srv v;
-    srv_open(&v, shared, 4, NULL, 64);
+    srv_open(&v, shared, slots, NULL, 64);
     enum { N = 8, STEPS = 12 };
     struct client cl[N];
     pthread_t th[N];
@@ -569,12 +576,23 @@ START_TEST(serve_concurrent)
     /* the requests' shares add up to the energy of all steps */
     ck_assert_msg(fabs(total_j - st.joules) <= 1e-9 + 1e-6 * st.joules, "%g vs %g", total_j,
                   st.joules);
-    /* several requests shared steps */
+    /* several requests shared steps (with one slot, prompt rows still come several a step) */
     ck_assert_msg(st.rows > st.steps, "rows %llu steps %llu", (unsigned long long)st.rows,
                   (unsigned long long)st.steps);
     for (int k = 0; k < 3; k++)
         free(ids[k]);
     srv_close(&v);
+}
+
+START_TEST(serve_concurrent)
+{
+    check_concurrent(4);
+}
+END_TEST
+
+START_TEST(serve_one_sequence_backend)
+{
+    check_concurrent(0);
 }
 END_TEST
 
@@ -976,6 +994,7 @@ Suite *serve_suite(void)
     TCase *ts = tcase_create("server");
     tcase_set_timeout(ts, 120);
     tcase_add_test(ts, serve_concurrent);
+    tcase_add_test(ts, serve_one_sequence_backend);
     tcase_add_test(ts, serve_bad_input);
     tcase_add_test(ts, serve_key_and_queue);
     tcase_add_test(ts, serve_echo_logprobs);

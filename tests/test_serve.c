@@ -810,8 +810,38 @@ START_TEST(serve_stream_and_disconnect)
     }
     ck_assert_int_ge(events, 2);
     ck_assert_str_eq(got, want);
-    free(want);
     free(r.raw);
+
+    /* a stop string: the text ends before its first occurrence, whole or streamed */
+    ck_assert_int_ge(strlen(want), 6);
+    char stop[8] = {0}, body[512];
+    for (size_t i = 1; !stop[0] && i + 3 <= strlen(want); i++) { /* 3 plain ASCII bytes */
+        bool plain = true;
+        for (size_t k = i; k < i + 3; k++)
+            plain &= want[k] > 0x20 && want[k] < 0x7f && want[k] != '"' && want[k] != '\\';
+        if (plain) memcpy(stop, want + i, 3);
+    }
+    ck_assert_msg(stop[0], "no plain 3-byte piece in '%s'", want);
+    {
+        size_t upto = (size_t)(strstr(want, stop) - want);
+        for (int streaming = 0; streaming < 2; streaming++) {
+            snprintf(body, sizeof body,
+                     "{\"prompt\":\"The meaning of\",\"max_tokens\":10,\"temperature\":0,"
+                     "\"stop\":[\"\\u0001never\",\"%s\"],\"stream\":%s}",
+                     stop, streaming ? "true" : "false");
+            call(v.port, "POST", "/v1/completions", body, NULL, &r);
+            ck_assert_msg(r.status == 200, "%s", r.raw);
+            ck_assert_msg(strstr(r.body, "\"finish_reason\":\"stop\""), "%s", r.body);
+            if (!streaming) {
+                char *t = choice_text(r.body, NULL);
+                ck_assert_int_eq(strlen(t), upto);
+                ck_assert(!strncmp(t, want, upto));
+                free(t);
+            }
+            free(r.raw);
+        }
+    }
+    free(want);
 
     call(v.port, "POST", "/v1/chat/completions",
          "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\","

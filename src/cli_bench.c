@@ -49,7 +49,7 @@ static const char *help =
     "  -d, --depth LIST         KV cache depths the tests start at (default 0)\n"
     "  --parallel LIST          sequences decoded together in the tg tests (default 1): tgN xP\n"
     "                           is N steps of P tokens, one per sequence, in one pass over the\n"
-    "                           weights (aggregate t/s, J/token, $/Mtok; CPU backend)\n"
+    "                           weights (aggregate t/s, J/token, $/Mtok)\n"
     "  -r, --repetitions N      timed repetitions after one warm-up (default 5)\n"
     "  -o, --output FMT         md (default), json or csv\n"
     "  -s, --seed S             seed of the random weights and token ids (default fixed; -1 =\n"

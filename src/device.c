@@ -31,7 +31,7 @@ int device_open_seq(const char *spec, const struct model *m, int32_t n_ctx, int3
     *out = NULL;
     if (notice_len) notice[0] = 0;
     if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, dev, n_ctx, out, err, errlen);
+        int rc = vk_backend_new_seq(m, dev, n_ctx, n_seq, out, err, errlen);
         if (rc == VK_OK) return 0;
         if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return -1;
         snprintf(notice, notice_len, "no Vulkan GPU (%s); running on the CPU", err);

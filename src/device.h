@@ -23,8 +23,7 @@ bool device_spec_valid(const char *spec);
 int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t threads,
                 struct backend **out, char *notice, size_t notice_len, char *err, size_t errlen);
 
-/* As device_open, with n_seq sequences (slots) for forward_batch where the backend has
- * it; a backend without it holds one ((*out)->n_seq says how many it got). */
+/* As device_open, with n_seq sequences (slots) for forward_batch (CPU and Vulkan). */
 int device_open_seq(const char *spec, const struct model *m, int32_t n_ctx, int32_t n_seq,
                     int32_t threads, struct backend **out, char *notice, size_t notice_len,
                     char *err, size_t errlen);

@@ -25,6 +25,7 @@
 #include "serve.h"
 #include "testutil.h"
 #include "tokenizer.h"
+#include "vk.h"
 
 enum { N_PROMPTS = 3, N_STEPS = 5, N_SLOTS = 4 };
 
@@ -42,16 +43,33 @@ struct alone {
     int32_t steps[N_STEPS];
 };
 
+/* A backend of n_seq sequences: the CPU (spec NULL) or a Vulkan device; NULL when there is
+ * no such Vulkan device. */
+static struct backend *open_seq(const struct model *m, const char *spec, int32_t n_seq)
+{
+    char err[512];
+    struct backend *b = NULL;
+    if (!spec) {
+        b = cpu_backend_new_seq(m, 256, n_seq, 2, err, sizeof err);
+        ck_assert_msg(b != NULL, "%s", err);
+        return b;
+    }
+    int rc = vk_backend_new_seq(m, spec, 256, n_seq, &b, err, sizeof err);
+    ck_assert_msg(rc != VK_FAILED, "%s", err);
+    return rc == VK_OK ? b : NULL;
+}
+
 /* Prompt k alone on a one-sequence backend: all prompt logits, then N_STEPS greedy steps. */
-static void run_alone(const char *shared, const char *stem, struct model *m, int k, struct alone *a)
+static void run_alone(const char *shared, const char *stem, struct model *m, int k, struct alone *a,
+                      const char *spec)
 {
     char p[600], err[512];
     snprintf(p, sizeof p, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
     a->ids = test_read_ids(p, &a->n);
     ck_assert_msg(a->ids && a->n > 1, "cannot read %s", p);
     const int32_t nv = m->cfg.n_vocab;
-    struct backend *b = cpu_backend_new(m, 256, 2, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
+    struct backend *b = open_seq(m, spec, 1);
+    ck_assert(b != NULL);
     a->prompt_logits = malloc(sizeof(float) * a->n * (size_t)nv);
     a->step_logits = malloc(sizeof(float) * N_STEPS * (size_t)nv);
     ck_assert(a->prompt_logits && a->step_logits);
@@ -81,7 +99,7 @@ static double max_diff(const float *x, const float *y, int32_t n)
 /* Prompts 0 and 1 and the first half of prompt 2 in one step; then the decode rows of 0 and 1
  * with the rest of prompt 2; then decode steps of all three. Every row's logits must equal the
  * same row run alone (the exact path's tolerance between batch shapes, as in test_model). */
-static void check_batched(const char *stem)
+static void check_batched_on(const char *stem, const char *spec)
 {
     NEED_SHARED(shared);
     char path[512], err[512];
@@ -89,12 +107,16 @@ static void check_batched(const char *stem)
     struct model *m;
     ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
     const int32_t nv = m->cfg.n_vocab;
+    struct backend *b = open_seq(m, spec, N_SLOTS);
+    if (!b) {
+        fprintf(stderr, "SKIP %s on %s: no such Vulkan device\n", stem, spec);
+        model_free(m);
+        return;
+    }
     struct alone al[N_PROMPTS];
     for (int k = 0; k < N_PROMPTS; k++)
-        run_alone(shared, stem, m, k, &al[k]);
+        run_alone(shared, stem, m, k, &al[k], spec);
 
-    struct backend *b = cpu_backend_new_seq(m, 256, N_SLOTS, 2, err, sizeof err);
-    ck_assert_msg(b != NULL, "%s", err);
     ck_assert_int_eq(b->n_seq, N_SLOTS);
     int32_t cap = b->max_batch;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)cap),
@@ -153,7 +175,8 @@ static void check_batched(const char *stem)
     }
     for (int k = 0; k < N_PROMPTS; k++)
         ck_assert_int_eq(steps_fed[k], N_STEPS);
-    fprintf(stderr, "serve batch %s: max |batched - alone| = %.3g\n", stem, worst);
+    fprintf(stderr, "serve batch %s (%s): max |batched - alone| = %.3g\n", stem,
+            spec ? b->device : "cpu", worst);
     for (int k = 0; k < N_PROMPTS; k++) {
         free(al[k].ids);
         free(al[k].prompt_logits);
@@ -169,6 +192,19 @@ static void check_batched(const char *stem)
     backend_destroy(b);
     model_free(m);
 }
+
+static void check_batched(const char *stem)
+{
+    check_batched_on(stem, NULL);
+}
+
+/* Vulkan: device 0 (lavapipe on a machine without a GPU, as in CI) */
+START_TEST(batch_vk)
+{
+    check_batched_on("tiny-llama-Q4_K_M", "vulkan:0");
+    check_batched_on("tiny-qwen2-F16", "vulkan:0");
+}
+END_TEST
 
 START_TEST(batch_f32)
 {
@@ -1014,6 +1050,7 @@ Suite *serve_suite(void)
     tcase_add_test(tc, batch_q4_k);
     tcase_add_test(tc, batch_qwen2);
     tcase_add_test(tc, batch_checks);
+    tcase_add_test(tc, batch_vk);
     tcase_add_test(tc, bench_parallel);
     suite_add_tcase(s, tc);
     TCase *th = tcase_create("http");

@@ -135,6 +135,9 @@ static int32_t ctx_for(const struct bench_test *t, int n)
     int32_t c = 1;
     for (int i = 0; i < n; i++)
         if (bench_ctx_needed(&t[i]) > c) c = bench_ctx_needed(&t[i]);
+    /* a step of P sequences is P rows: the backends' batch is at most the context */
+    for (int i = 0; i < n; i++)
+        if (t[i].parallel > c) c = t[i].parallel;
     return c;
 }
 

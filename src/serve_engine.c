@@ -204,7 +204,11 @@ static void admit(struct server *s)
 static void plan(struct server *s, struct step *st)
 {
     st->n = 0;
-    for (int32_t i = 0; i < s->n_slots && st->n < st->cap; i++) {
+    /* from a slot that moves each step: with fewer rows than slots (a small context), every
+     * slot still gets its turn */
+    s->rr = (s->rr + 1) % s->n_slots;
+    for (int32_t j = 0; j < s->n_slots && st->n < st->cap; j++) {
+        int32_t i = (s->rr + j) % s->n_slots;
         struct sreq *r = s->slot_req[i];
         if (!r || r->n_fed < r->n_prompt) continue;
         int32_t k = st->n++;
@@ -215,10 +219,11 @@ static void plan(struct server *s, struct step *st)
         st->who[k] = r;
         st->row_of[k] = -1;
     }
-    for (int32_t i = 0; i < s->n_slots && st->n < st->cap; i++) {
+    for (int32_t j = 0; j < s->n_slots && st->n < st->cap; j++) {
+        int32_t i = (s->rr + j) % s->n_slots;
         struct sreq *r = s->slot_req[i];
         if (!r || r->n_fed >= r->n_prompt) continue;
-        /* one backend without forward_batch: a single slot, its rows at consecutive positions */
+        /* a chunk of the prompt: as many rows as the step has room for */
         while (r->n_fed < r->n_prompt && st->n < st->cap) {
             int32_t k = st->n++, p = r->n_fed++;
             st->tok[k] = r->prompt[p];

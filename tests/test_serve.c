@@ -1041,6 +1041,32 @@ START_TEST(bench_parallel)
 }
 END_TEST
 
+/* More slots than rows a step holds (context 3: batches of 3 rows, 6 slots): every request
+ * still gets its turn. */
+START_TEST(serve_small_context)
+{
+    NEED_SHARED(shared);
+    struct srv v;
+    srv_open_ctx(&v, shared, 6, NULL, 64, 3);
+    ck_assert_int_lt(v.b->max_batch, 6);
+    enum { N = 12 };
+    struct client cl[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        cl[i].port = v.port;
+        cl[i].body = "{\"prompt\":[1,45],\"max_tokens\":2,\"temperature\":0}";
+        ck_assert(pthread_create(&th[i], NULL, client_main, &cl[i]) == 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(cl[i].rep.status == 200, "%s", cl[i].rep.raw);
+        ck_assert_msg(strstr(cl[i].rep.body, "\"completion_tokens\":2"), "%s", cl[i].rep.body);
+        free(cl[i].rep.raw);
+    }
+    srv_close(&v);
+}
+END_TEST
+
 Suite *serve_suite(void)
 {
     Suite *s = suite_create("serve");
@@ -1067,6 +1093,7 @@ Suite *serve_suite(void)
     tcase_add_test(ts, serve_echo_logprobs);
     tcase_add_test(ts, serve_stream_and_disconnect);
     tcase_add_test(ts, serve_load);
+    tcase_add_test(ts, serve_small_context);
     suite_add_tcase(s, ts);
     return s;
 }

@@ -28,6 +28,7 @@
 #include "model.h"
 #include "quant.h"
 #include "sample.h"
+#include "serve.h"
 #include "synth_gguf.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -568,6 +569,7 @@ static const char *main_help =
     "  eval       score a model on quality suites (MMLU, HellaSwag, ...) as lm-eval does\n"
     "  sweep      bench and evaluate several models on several devices (resumable)\n"
     "  report     join sweep, bench and eval results: table, Pareto front, charts, HTML\n"
+    "  serve      an OpenAI-compatible HTTP server (batched requests, energy per request)\n"
     "\n"
     "examples:\n"
     "  joule bench                        (a synthetic model; -m model.gguf for a real one)\n"
@@ -583,7 +585,7 @@ static const struct command {
     {"info", cmd_info}, {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
     {"run", cmd_run},   {"devices", cmd_devices},   {"bench", cli_bench},
     {"chat", cli_chat}, {"eval", cli_eval},         {"synth", cli_synth},
-    {"sweep", cli_sweep}, {"report", cli_report},
+    {"sweep", cli_sweep}, {"report", cli_report}, {"serve", serve_main},
 };
 
 /* Every command's output: a write that failed (a full disk, a closed pipe) is an error, never

@@ -1,6 +1,6 @@
 #version 450
-// attention — o[t][h] = softmax(q[t][h] . K^T * scale) V over cache rows 0..pos0+t
-// (causal), K/V head h / (n_head / n_head_kv) (GQA). One workgroup per (head, token);
+// attention — o[t][h] = softmax(q[t][h] . K^T * scale) V over positions 0..pos(t) of the
+// row's sequence (causal; its cache rows start at row_kv0(t)), K/V head h / (n_head / n_head_kv) (GQA). One workgroup per (head, token);
 // keys are walked in blocks of WG with an online (running max) softmax, so any context
 // length works with fixed shared memory.
 // axes: attention -|_f32:KV_F32 -|_tx:KV_TEXEL @reduce
@@ -53,7 +53,7 @@ void main()
     const uint row4 = pc.n_head_kv * hd4; // cache row stride in texels
     const uint kv0 = kvh * hd4;
     const uint qo = (t * pc.n_head + h) * pc.head_dim;
-    const uint n_keys = prm.pos0 + t + 1u;
+    const uint n_keys = row_pos(t) + 1u, kb = row_kv0(t);
     const uint first = pc.window > 0u && n_keys > pc.window ? n_keys - pc.window : 0u;
 
     for (uint d = l; d < hd4; d += WG) acc4_sh[d] = vec4(0.0);
@@ -64,7 +64,7 @@ void main()
         const uint jc = min(j, n_keys - 1u);
         vec4 a4 = vec4(0.0);
         for (uint d = 0; d < hd4; d++)
-            a4 += texelFetch(qt, int(qo / 4u + d)) * texelFetch(kt, int(jc * row4 + kv0 + d));
+            a4 += texelFetch(qt, int(qo / 4u + d)) * texelFetch(kt, int((kb + jc) * row4 + kv0 + d));
         const float s = j < n_keys ? (a4.x + a4.y + a4.z + a4.w) * pc.scale : NEG;
         const float nm = max(mx, wg_max(s));
         const float p = j < n_keys ? exp(s - nm) : 0.0;
@@ -76,7 +76,7 @@ void main()
             const uint d = min(dd + l, hd4 - 1u);
             vec4 a = acc4_sh[d] * corr;
             for (uint jj = 0; jj < cnt; jj++)
-                a += subgroupShuffle(p, jj) * texelFetch(vt, int((base + jj) * row4 + kv0 + d));
+                a += subgroupShuffle(p, jj) * texelFetch(vt, int((kb + base + jj) * row4 + kv0 + d));
             if (dd + l < hd4) acc4_sh[d] = a;
         }
 #else
@@ -85,7 +85,7 @@ void main()
         for (uint d = l; d < hd4; d += WG) {
             vec4 a = acc4_sh[d] * corr;
             for (uint jj = 0; jj < cnt; jj++)
-                a += p_sh[jj] * texelFetch(vt, int((base + jj) * row4 + kv0 + d));
+                a += p_sh[jj] * texelFetch(vt, int((kb + base + jj) * row4 + kv0 + d));
             acc4_sh[d] = a;
         }
         barrier();
@@ -111,7 +111,7 @@ void main()
     const uint row2 = pc.n_head_kv * hd2; // cache row stride in pairs
     const uint kv0 = kvh * hd2;
     const uint qo = (t * pc.n_head + h) * pc.head_dim;
-    const uint n_keys = prm.pos0 + t + 1u;
+    const uint n_keys = row_pos(t) + 1u, kb = row_kv0(t);
     const uint first = pc.window > 0u && n_keys > pc.window ? n_keys - pc.window : 0u;
 
     for (uint d = l; d < hd2; d += WG) acc_sh[d] = vec2(0.0);
@@ -121,7 +121,7 @@ void main()
         float s = NEG;
         if (j < n_keys) {
             float a = 0.0;
-            const uint ko = j * row2 + kv0;
+            const uint ko = (kb + j) * row2 + kv0;
             for (uint d = 0; d < hd2; d++) {
                 vec2 kk = KV2(kc, ko + d);
                 a += q[qo + 2u * d] * kk.x + q[qo + 2u * d + 1u] * kk.y;
@@ -140,7 +140,7 @@ void main()
             const uint d = min(dd + l, hd2 - 1u);
             vec2 a = acc_sh[d] * corr;
             for (uint jj = 0; jj < cnt; jj++)
-                a += subgroupShuffle(p, jj) * KV2(vc, (base + jj) * row2 + kv0 + d);
+                a += subgroupShuffle(p, jj) * KV2(vc, (kb + base + jj) * row2 + kv0 + d);
             if (dd + l < hd2) acc_sh[d] = a;
         }
 #else
@@ -148,7 +148,7 @@ void main()
         barrier();
         for (uint d = l; d < hd2; d += WG) {
             vec2 a = acc_sh[d] * corr;
-            for (uint jj = 0; jj < cnt; jj++) a += p_sh[jj] * KV2(vc, (base + jj) * row2 + kv0 + d);
+            for (uint jj = 0; jj < cnt; jj++) a += p_sh[jj] * KV2(vc, (kb + base + jj) * row2 + kv0 + d);
             acc_sh[d] = a;
         }
         barrier();

@@ -1,5 +1,5 @@
 #version 450
-// kv_store — cache rows pos0 + t = K[t], V[t]. The cache holds float16 pairs packed in
+// kv_store — cache row (first row of t's sequence + its position) = K[t], V[t]. The cache holds float16 pairs packed in
 // uints (no 16-bit storage feature needed), or float32 with KV_F32.
 // axes: kv_store -|_f32:KV_F32
 #include "common.glsl"
@@ -22,7 +22,7 @@ void main()
     const uint t = gl_WorkGroupID.y;
     if (2u * i >= pc.kv_dim) return;
     const uint s = t * pc.kv_dim + 2u * i;
-    const uint d = (prm.pos0 + t) * pc.kv_dim + 2u * i;
+    const uint d = (row_kv0(t) + row_pos(t)) * pc.kv_dim + 2u * i;
 #ifdef KV_F32
     kc[d] = k[s];
     kc[d + 1u] = k[s + 1u];

@@ -1,6 +1,6 @@
 #version 450
 // rope — rotates, in place, the first rope_dim dims of each head of row t by the
-// angles of position pos0 + t, from a cos/sin table the host computed in double.
+// angles of its position, from a cos/sin table the host computed in double.
 // NORM rotates adjacent pairs (2i, 2i+1), NEOX the halves (i, i + rope_dim/2).
 #include "common.glsl"
 #include "params.glsl"
@@ -16,7 +16,7 @@ void main()
     const uint t = gl_WorkGroupID.y;
     if (id >= pc.n_heads * half_dim) return;
     const uint h = id / half_dim, i = id % half_dim;
-    const vec2 c = cs[(prm.pos0 + t) * half_dim + i];
+    const vec2 c = cs[row_pos(t) * half_dim + i];
     const uint base = (t * pc.n_heads + h) * pc.head_dim;
     const uint a = base + (pc.neox != 0u ? i : 2u * i);
     const uint b = base + (pc.neox != 0u ? i + half_dim : 2u * i + 1u);

@@ -12,6 +12,12 @@
  * GPU finishes pp512 in milliseconds, far below what a counter resolves); tokens/s
  * statistics still come from the r repetitions. The module prints nothing: progress
  * goes to a callback.
+ *
+ *   tg<N> xP  P sequences decoded together (parallel > 1): N steps, each one forward_batch
+ *             of P rows (one token of each sequence, each at its own KV depth d + i), so a
+ *             step reads the weights once for P tokens; tokens/s, J/token and $/Mtok are
+ *             the aggregate over all sequences (N x P tokens a run). The backend must hold
+ *             P sequences (backend n_seq).
  */
 #ifndef JOULE_BENCH_H
 #define JOULE_BENCH_H
@@ -29,9 +35,10 @@ struct bench_test {
     enum bench_kind kind;
     int32_t n;
     int32_t depth;
+    int32_t parallel; /* tg: sequences decoded together; 0 or 1 = one */
 };
 
-/* "pp512", "tg128", "pp512 @ d1024" (llama-bench's names) */
+/* "pp512", "tg128", "pp512 @ d1024" (llama-bench's names), "tg128 x16" */
 void bench_test_name(const struct bench_test *t, char *buf, size_t len);
 
 struct bench_stats {

@@ -48,6 +48,9 @@ static const char *help =
     "  -p, --n-prompt LIST      prompt lengths, comma separated (default 512; 0 = none)\n"
     "  -n, --n-gen LIST         generation lengths (default 128; 0 = none)\n"
     "  -d, --depth LIST         KV cache depths the tests start at (default 0)\n"
+    "  --parallel LIST          sequences decoded together in the tg tests (default 1): tgN xP\n"
+    "                           is N steps of P tokens, one per sequence, in one pass over the\n"
+    "                           weights (aggregate t/s, J/token, $/Mtok)\n"
     "  -r, --repetitions N      timed repetitions after one warm-up (default 5)\n"
     "  -t, --threads LIST       CPU thread counts, comma separated: each is benched (as\n"
     "                           llama-bench's -t)\n"
@@ -71,7 +74,7 @@ struct opts {
     int32_t threads[BENCH_MAX_LIST]; /* -t lists */
     int n_threads;
     const char *synthetic, *format;
-    struct int_list p, n, d;
+    struct int_list p, n, d, par;
     bool p_set, n_set, r_set;
     long reps;
 };
@@ -85,6 +88,7 @@ static int parse_args(struct cli *a, struct opts *o)
     o->p = (struct int_list){{512}, 1};
     o->n = (struct int_list){{128}, 1};
     o->d = (struct int_list){{0}, 1};
+    o->par = (struct int_list){{1}, 1};
     static const char *const formats[] = {"md", "json", "jsonl", "csv", NULL};
     while (cli_next(a)) {
         if (cli_is_help(a)) {
@@ -132,6 +136,8 @@ static int parse_args(struct cli *a, struct opts *o)
             o->n_set = true;
         } else if (cli_is(a, "-d", "--depth")) {
             if (!cli_list(a, 0, 1 << 20, o->d.v, BENCH_MAX_LIST, &o->d.n)) return 2;
+        } else if (cli_is(a, NULL, "--parallel")) {
+            if (!cli_list(a, 1, 256, o->par.v, BENCH_MAX_LIST, &o->par.n)) return 2;
         } else if (cli_is(a, "-r", "--repetitions")) {
             if (!cli_long(a, 1, 1000, &o->reps)) return 2;
             o->r_set = true;
@@ -151,9 +157,11 @@ static int make_tests(const struct cli *a, const struct opts *o, struct bench_te
     *n = 0;
     for (int d = 0; d < o->d.n; d++) {
         for (int i = 0; i < o->p.n; i++)
-            if (o->p.v[i] > 0) t[(*n)++] = (struct bench_test){BENCH_PP, o->p.v[i], o->d.v[d]};
+            if (o->p.v[i] > 0) t[(*n)++] = (struct bench_test){BENCH_PP, o->p.v[i], o->d.v[d], 1};
         for (int i = 0; i < o->n.n; i++)
-            if (o->n.v[i] > 0) t[(*n)++] = (struct bench_test){BENCH_TG, o->n.v[i], o->d.v[d]};
+            for (int k = 0; k < o->par.n; k++)
+                if (o->n.v[i] > 0)
+                    t[(*n)++] = (struct bench_test){BENCH_TG, o->n.v[i], o->d.v[d], o->par.v[k]};
     }
     if (*n == 0) return cli_usage(a, "no tests: every -p and -n value is 0");
     return 0;
@@ -164,7 +172,31 @@ static int32_t ctx_for(const struct bench_test *t, int n)
     int32_t c = 1;
     for (int i = 0; i < n; i++)
         if (bench_ctx_needed(&t[i]) > c) c = bench_ctx_needed(&t[i]);
+    /* a step of P sequences is P rows: the backends' batch is at most the context */
+    for (int i = 0; i < n; i++)
+        if (t[i].parallel > c) c = t[i].parallel;
     return c;
+}
+
+/* the most sequences a test decodes together */
+static int32_t seqs_for(const struct bench_test *t, int n)
+{
+    int32_t s = 1;
+    for (int i = 0; i < n; i++)
+        if (t[i].parallel > s) s = t[i].parallel;
+    return s;
+}
+
+/* As cli_open_backend, with the sequences --parallel needs. */
+static int open_backend(const struct cli *a, const struct cli_common *c, const struct model *m,
+                        const struct bench_test *t, int n, struct backend **b)
+{
+    char err[512], notice[600];
+    if (device_open_seq(c->device, m, ctx_for(t, n), seqs_for(t, n), c->threads, b, notice,
+                        sizeof notice, err, sizeof err) != 0)
+        return cli_fail(a, "%s", err);
+    if (notice[0]) fprintf(stderr, "%s: %s\n", a->cmd, notice);
+    return 0;
 }
 
 static int make_synthetic(const struct cli *a, const char *name, uint64_t seed, struct model **m,
@@ -261,7 +293,7 @@ static int bench_one(struct cli *a_, struct opts *o_, int k, int total)
     struct opts o = *o_;
     int rc;
     char err[512];
-    struct bench_test tests[3 * BENCH_MAX_LIST * BENCH_MAX_LIST];
+    struct bench_test tests[BENCH_MAX_LIST * (BENCH_MAX_LIST + BENCH_MAX_LIST * BENCH_MAX_LIST)];
     int n_tests = 0;
     struct model *m = NULL;
     struct backend *b = NULL;
@@ -281,14 +313,14 @@ static int bench_one(struct cli *a_, struct opts *o_, int k, int total)
             return rc;
         }
         if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
-        if ((rc = cli_open_backend(&a, &o.c, m, ctx_for(tests, n_tests), &b))) goto done;
+        if ((rc = open_backend(&a, &o.c, m, tests, n_tests, &b))) goto done;
     } else {
         bm.is_default = true;
         if (strcmp(o.c.device, "cpu") != 0 && gpu_present(o.c.device)) {
             /* device memory is not reported by struct backend yet: the small default */
             if ((rc = make_synthetic(&a, default_gpu_model(0), seed, &m, &bm)) != 0) goto done;
             if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
-            if ((rc = cli_open_backend(&a, &o.c, m, ctx_for(tests, n_tests), &b))) goto done;
+            if ((rc = open_backend(&a, &o.c, m, tests, n_tests, &b))) goto done;
             if (!strcmp(b->name, "cpu")) { /* auto fell back: the CPU default instead */
                 backend_destroy(b);
                 b = NULL;
@@ -302,7 +334,8 @@ static int bench_one(struct cli *a_, struct opts *o_, int k, int total)
             if (!o.r_set) o.reps = 3;
             if ((rc = make_synthetic(&a, DEFAULT_CPU_MODEL, seed, &m, &bm)) != 0) goto done;
             if ((rc = make_tests(&a, &o, tests, &n_tests)) != 0) goto done;
-            b = cpu_backend_new(m, ctx_for(tests, n_tests), o.c.threads, err, sizeof err);
+            b = cpu_backend_new_seq(m, ctx_for(tests, n_tests), seqs_for(tests, n_tests),
+                                    o.c.threads, err, sizeof err);
             if (!b) {
                 rc = error_exit(&a, err);
                 goto done;

@@ -309,9 +309,9 @@ void bench_write_json(FILE *out, const struct bench_report *r)
         test_name(x, name, sizeof name);
         fprintf(out,
                 "%s\n    {\"test\": \"%s\", \"kind\": \"%s\", \"n_tokens\": %d, \"depth\": %d, "
-                "\"reps\": %d, \"samples_ts\": [",
+                "\"parallel\": %d, \"reps\": %d, \"samples_ts\": [",
                 i ? "," : "", name, x->test.kind == BENCH_PP ? "pp" : "tg", x->test.n,
-                x->test.depth, x->reps);
+                x->test.depth, x->test.parallel > 1 ? x->test.parallel : 1, x->reps);
         for (int k = 0; k < x->reps; k++)
             fprintf(out, "%s%.6g", k ? ", " : "", x->ts[k]);
         fprintf(out,

@@ -411,6 +411,10 @@ struct attn_job {
     int32_t pos0, n_head, n_head_kv, hd, window;
     float *scores; /* n_threads x (pos0 + n) */
     int32_t scores_stride;
+    /* several sequences: row t is at pos[t] of slot seq[t], whose cache starts
+     * seq[t] * seq_stride floats after kc / vc. NULL: one sequence, row t at pos0 + t. */
+    const int32_t *pos, *seq;
+    int64_t seq_stride;
 };
 
 static void attention_items(void *ctx, int32_t worker, int64_t begin, int64_t end)
@@ -421,9 +425,10 @@ static void attention_items(void *ctx, int32_t worker, int64_t begin, int64_t en
     for (int64_t it = begin; it < end; it++) {
         int32_t t = (int32_t)(it / j->n_head), h = (int32_t)(it % j->n_head);
         int64_t qoff = ((int64_t)t * j->n_head + h) * j->hd;
-        int32_t kvh = h / group, last = j->pos0 + t;
+        int32_t kvh = h / group, last = j->pos ? j->pos[t] : j->pos0 + t;
         int32_t first = j->window > 0 && last + 1 > j->window ? last + 1 - j->window : 0;
         int64_t kvoff = (int64_t)first * kv_stride + (int64_t)kvh * j->hd;
+        if (j->seq) kvoff += j->seq[t] * j->seq_stride;
         attention_one(j->dst + qoff, j->q + qoff, j->kc + kvoff, j->vc + kvoff, last + 1 - first,
                       kv_stride, j->hd, scores);
     }
@@ -433,7 +438,8 @@ static void attention_pool(struct cpu_pool *pool, float *dst, const float *q, co
                            const float *vc, int32_t n, int32_t pos0, int32_t n_head,
                            int32_t n_head_kv, int32_t hd, int32_t window, float *scores)
 {
-    struct attn_job j = {dst, q, kc, vc, pos0, n_head, n_head_kv, hd, window, scores, pos0 + n};
+    struct attn_job j = {dst, q,      kc,     vc,       pos0, n_head, n_head_kv,
+                         hd,  window, scores, pos0 + n, NULL, NULL,   0};
     pool_for(pool, attention_items, &j, (int64_t)n * n_head, 1);
 }
 
@@ -468,8 +474,9 @@ struct cpu_backend {
     struct graph graph;
     struct cpu_pool *pool;
     float *act[ACT_COUNT];
-    float *kcache, *vcache; /* n_layer x n_ctx x kv_dim */
+    float *kcache, *vcache; /* n_seq x n_layer x n_ctx x kv_dim */
     float *scores;          /* n_threads x n_ctx */
+    int32_t *logit_idx;     /* max_batch: rows whose logits forward_batch wants */
     int64_t kv_dim;
     /* fast precision: quantized activations, reused while the same rows feed several
      * products (q, k, v; gate, up) */
@@ -491,6 +498,7 @@ static void cpu_destroy(struct backend *b)
     free(cb->vcache);
     free(cb->scores);
     free(cb->q8buf);
+    free(cb->logit_idx);
     free(cb);
 }
 
@@ -499,17 +507,61 @@ static const float *f32_data(const struct weight *w)
     return w ? (const float *)w->data : NULL;
 }
 
-/* Runs one chunk of at most max_batch tokens. out_rows: which rows get logits. */
-static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, int32_t pos,
-                      int32_t logit_row0, int32_t n_logit_rows)
+/* Where the rows of one run_graph call sit: one sequence (pos == NULL: row t at pos0 + t
+ * of slot 0) or any slots (row t at pos[t] of slot seq[t]). Logits are computed for the
+ * rows logit_row0 .. + n_logit_rows, or, when logit_idx is set, for the n_logit_rows
+ * rows it lists (ascending). */
+struct rows {
+    int32_t n, pos0;
+    const int32_t *pos, *seq;
+    int32_t logit_row0, n_logit_rows;
+    const int32_t *logit_idx;
+};
+
+static int32_t row_pos(const struct rows *r, int32_t t)
+{
+    return r->pos ? r->pos[t] : r->pos0 + t;
+}
+
+/* rope over runs of rows at consecutive positions (all rows for one sequence) */
+static void rope_rows(struct cpu_backend *cb, float *x, const struct op *o, const struct rows *r)
 {
     const struct model_config *c = &cb->base.model->cfg;
+    const int64_t width = (int64_t)o->n_heads * c->head_dim;
+    for (int32_t t = 0; t < r->n;) {
+        int32_t k = 1;
+        while (t + k < r->n && row_pos(r, t + k) == row_pos(r, t) + k)
+            k++;
+        cpu_rope_ext(x + t * width, k, o->n_heads, c->head_dim, c->rope_dim, row_pos(r, t),
+                     c->rope_base, c->rope_type, f32_data(o->w), c->rope_freq_scale);
+        t += k;
+    }
+}
+
+/* Runs one chunk of at most max_batch tokens. */
+static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struct rows *r)
+{
+    const struct model_config *c = &cb->base.model->cfg;
+    const int32_t n = r->n;
+    const int64_t seq_stride = (int64_t)c->n_layer * cb->base.n_ctx * cb->kv_dim;
+    bool gathered = false;
     const bool fast = cb->base.precision == PRECISION_FAST && cb->q8buf;
     cb->q8_src = NULL;
     for (int32_t i = 0; i < cb->graph.n_ops; i++) {
         const struct op *o = &cb->graph.ops[i];
-        int32_t rows = o->logits_rows ? n_logit_rows : n;
-        int32_t src_row0 = o->logits_rows ? logit_row0 : 0;
+        if (o->logits_rows && r->logit_idx && !gathered && o->src < ACT_COUNT) {
+            /* the first op on logit rows reads the finished residual stream: bring the
+             * wanted rows together at its start (ascending, so no row is overwritten
+             * before it is moved) */
+            const int64_t w = act_width(c, o->src);
+            for (int32_t k = 0; k < r->n_logit_rows; k++)
+                if (r->logit_idx[k] != k)
+                    memmove(cb->act[o->src] + k * w, cb->act[o->src] + r->logit_idx[k] * w,
+                            sizeof(float) * (size_t)w);
+            gathered = true;
+        }
+        int32_t rows = o->logits_rows ? r->n_logit_rows : n;
+        int32_t src_row0 = o->logits_rows && !r->logit_idx ? r->logit_row0 : 0;
         float *dst = o->dst < ACT_COUNT ? cb->act[o->dst] : NULL;
         const float *src = o->src < ACT_COUNT ? cb->act[o->src] : NULL;
         if (src && o->logits_rows) src += (int64_t)src_row0 * act_width(c, o->src);
@@ -535,20 +587,24 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, int32_t n, 
                 cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate);
             }
             break;
-        case OP_ROPE:
-            cpu_rope_ext(dst, n, o->n_heads, c->head_dim, c->rope_dim, pos, c->rope_base,
-                         c->rope_type, f32_data(o->w), c->rope_freq_scale);
-            break;
+        case OP_ROPE: rope_rows(cb, dst, o, r); break;
         case OP_KV_STORE: {
-            int64_t off = ((int64_t)o->layer * cb->base.n_ctx + pos) * cb->kv_dim;
-            memcpy(cb->kcache + off, cb->act[o->src], sizeof(float) * (size_t)(n * cb->kv_dim));
-            memcpy(cb->vcache + off, cb->act[o->src2], sizeof(float) * (size_t)(n * cb->kv_dim));
+            const size_t bytes = sizeof(float) * (size_t)cb->kv_dim;
+            for (int32_t t = 0; t < n; t++) {
+                int64_t off = (r->seq ? r->seq[t] * seq_stride : 0) +
+                              ((int64_t)o->layer * cb->base.n_ctx + row_pos(r, t)) * cb->kv_dim;
+                memcpy(cb->kcache + off, cb->act[o->src] + t * cb->kv_dim, bytes);
+                memcpy(cb->vcache + off, cb->act[o->src2] + t * cb->kv_dim, bytes);
+            }
             break;
         }
         case OP_ATTENTION: {
             int64_t off = (int64_t)o->layer * cb->base.n_ctx * cb->kv_dim;
-            attention_pool(cb->pool, dst, src, cb->kcache + off, cb->vcache + off, n, pos,
-                           c->n_head, c->n_head_kv, c->head_dim, o->window, cb->scores);
+            struct attn_job j = {dst,       src,        cb->kcache + off, cb->vcache + off,
+                                 r->pos0,   c->n_head,  c->n_head_kv,     c->head_dim,
+                                 o->window, cb->scores, cb->base.n_ctx,   r->pos,
+                                 r->seq,    seq_stride};
+            pool_for(cb->pool, attention_items, &j, (int64_t)n * c->n_head, 1);
             break;
         }
         case OP_SWIGLU: cpu_swiglu(dst, src, (int64_t)n * c->n_ff); break;
@@ -568,22 +624,48 @@ static int cpu_forward(struct backend *b, const int32_t *tokens, int32_t n, int3
     for (int32_t done = 0; done < n; done += b->max_batch) {
         int32_t m = n - done < b->max_batch ? n - done : b->max_batch;
         bool last_chunk = done + m == n;
+        struct rows r = {m, pos + done, NULL, NULL, 0, m, NULL};
+        if (!all_logits) {
+            r.logit_row0 = last_chunk ? m - 1 : 0;
+            r.n_logit_rows = last_chunk ? 1 : 0;
+        }
+        run_graph(cb, tokens + done, &r);
         if (all_logits) {
-            run_graph(cb, tokens + done, m, pos + done, 0, m);
             memcpy(logits + (int64_t)done * c->n_vocab, cb->act[ACT_LOGITS],
                    sizeof(float) * (size_t)m * (size_t)c->n_vocab);
-        } else {
-            run_graph(cb, tokens + done, m, pos + done, last_chunk ? m - 1 : 0, last_chunk ? 1 : 0);
-            if (last_chunk) memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)c->n_vocab);
+        } else if (last_chunk) {
+            memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)c->n_vocab);
         }
     }
     return 0;
 }
 
-static const struct backend_ops cpu_ops = {cpu_forward, cpu_destroy};
+/* Every row of the batch in one run of the graph (input checked by backend_forward_batch):
+ * each weight is read once for all slots. */
+static int cpu_forward_batch(struct backend *b, const struct backend_batch *bt, float *logits,
+                             char *err, size_t errlen)
+{
+    struct cpu_backend *cb = (struct cpu_backend *)b;
+    const int32_t nv = b->model->cfg.n_vocab;
+    int32_t k = 0;
+    for (int32_t i = 0; bt->logits && i < bt->n; i++)
+        if (bt->logits[i]) cb->logit_idx[k++] = i;
+    struct rows r = {bt->n, 0, bt->pos, bt->seq, 0, k, cb->logit_idx};
+    run_graph(cb, bt->tokens, &r);
+    if (k > 0) memcpy(logits, cb->act[ACT_LOGITS], sizeof(float) * (size_t)k * (size_t)nv);
+    return 0;
+}
+
+static const struct backend_ops cpu_ops = {cpu_forward, cpu_destroy, cpu_forward_batch};
 
 struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_threads, char *err,
                                 size_t errlen)
+{
+    return cpu_backend_new_seq(m, n_ctx, 1, n_threads, err, errlen);
+}
+
+struct backend *cpu_backend_new_seq(const struct model *m, int32_t n_ctx, int32_t n_seq,
+                                    int32_t n_threads, char *err, size_t errlen)
 {
     const struct model_config *c = &m->cfg;
     struct cpu_backend *cb = calloc(1, sizeof *cb);
@@ -595,6 +677,7 @@ struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_
     cb->base.model = m;
     cb->base.n_ctx = n_ctx;
     cb->base.max_batch = n_ctx < 256 ? n_ctx : 256;
+    cb->base.n_seq = n_seq < 1 ? 1 : n_seq;
     snprintf(cb->base.name, sizeof cb->base.name, "cpu");
     cb->kv_dim = (int64_t)c->n_head_kv * c->head_dim;
     if (model_build_graph(m, &cb->graph, err, errlen) != 0) {
@@ -607,12 +690,13 @@ struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_
         cb->act[i] = malloc(sizeof(float) * (size_t)cb->base.max_batch * (size_t)act_width(c, i));
         ok = cb->act[i] != NULL;
     }
-    size_t kv = (size_t)c->n_layer * (size_t)n_ctx * (size_t)cb->kv_dim;
+    size_t kv = (size_t)cb->base.n_seq * (size_t)c->n_layer * (size_t)n_ctx * (size_t)cb->kv_dim;
     if (ok) {
         cb->kcache = calloc(kv, sizeof(float));
         cb->vcache = calloc(kv, sizeof(float));
         cb->scores = malloc(sizeof(float) * (size_t)pool_threads(cb->pool) * (size_t)n_ctx);
-        ok = cb->kcache && cb->vcache && cb->scores;
+        cb->logit_idx = malloc(sizeof(int32_t) * (size_t)cb->base.max_batch);
+        ok = cb->kcache && cb->vcache && cb->scores && cb->logit_idx;
     }
     int64_t q8_ne0 = 0; /* the widest input of a product with an integer kernel */
     for (int32_t i = 0; i < cb->graph.n_ops; i++) {
@@ -625,8 +709,9 @@ struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_
     }
     cb->base.has_fast = true;
     if (!ok) {
-        snprintf(err, errlen, "out of memory allocating the CPU KV cache (%d positions, %.1f MiB)",
-                 n_ctx, 2.0 * (double)kv * 4 / (1 << 20));
+        snprintf(err, errlen,
+                 "out of memory allocating the CPU KV cache (%d slots x %d positions, %.1f MiB)",
+                 cb->base.n_seq, n_ctx, 2.0 * (double)kv * 4 / (1 << 20));
         cpu_destroy(&cb->base);
         return NULL;
     }

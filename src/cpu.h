@@ -15,6 +15,11 @@
 struct backend *cpu_backend_new(const struct model *m, int32_t n_ctx, int32_t n_threads, char *err,
                                 size_t errlen);
 
+/* n_seq slots, each with its own n_ctx-position KV cache, run together by forward_batch
+ * (cpu_backend_new is n_seq = 1) */
+struct backend *cpu_backend_new_seq(const struct model *m, int32_t n_ctx, int32_t n_seq,
+                                    int32_t n_threads, char *err, size_t errlen);
+
 /* threads: 0 = one per online core */
 int32_t cpu_default_threads(void);
 

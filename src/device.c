@@ -21,6 +21,13 @@ bool device_spec_valid(const char *spec)
 int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t threads,
                 struct backend **out, char *notice, size_t notice_len, char *err, size_t errlen)
 {
+    return device_open_seq(spec, m, n_ctx, 1, threads, out, notice, notice_len, err, errlen);
+}
+
+int device_open_seq(const char *spec, const struct model *m, int32_t n_ctx, int32_t n_seq,
+                    int32_t threads, struct backend **out, char *notice, size_t notice_len,
+                    char *err, size_t errlen)
+{
     const char *dev = spec ? spec : "auto";
     *out = NULL;
     if (notice_len) notice[0] = 0;
@@ -39,12 +46,12 @@ int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t 
         vkdev = pinned;
     }
     if (strcmp(dev, "cpu") != 0) {
-        int rc = vk_backend_new(m, vkdev, n_ctx, out, err, errlen);
+        int rc = vk_backend_new_seq(m, vkdev, n_ctx, n_seq, out, err, errlen);
         if (rc == VK_OK) return 0;
         if (rc == VK_FAILED || strcmp(dev, "auto") != 0) return -1;
         snprintf(notice, notice_len, "no Vulkan GPU (%s); running on the CPU", err);
     }
-    *out = cpu_backend_new(m, n_ctx, threads, err, errlen);
+    *out = cpu_backend_new_seq(m, n_ctx, n_seq, threads, err, errlen);
     return *out ? 0 : -1;
 }
 

@@ -24,6 +24,11 @@ bool device_spec_valid(const char *spec);
 int device_open(const char *spec, const struct model *m, int32_t n_ctx, int32_t threads,
                 struct backend **out, char *notice, size_t notice_len, char *err, size_t errlen);
 
+/* As device_open, with n_seq sequences (slots) for forward_batch (CPU and Vulkan). */
+int device_open_seq(const char *spec, const struct model *m, int32_t n_ctx, int32_t n_seq,
+                    int32_t threads, struct backend **out, char *notice, size_t notice_len,
+                    char *err, size_t errlen);
+
 /* Runs a 3-token and a 1-token step at position 0 (token 0), so that first-use costs --
  * pipeline creation and shader compilation on Vulkan, page faults of the mapped weights on
  * the CPU -- are paid before anything is timed. The cache rows it writes are rewritten by

@@ -33,5 +33,8 @@ void vk_print_switches(FILE *out);
 /* spec: "auto", "vulkan" or "vulkan:N". On success *out is a backend (see backend.h). */
 int vk_backend_new(const struct model *m, const char *spec, int32_t n_ctx, struct backend **out,
                    char *err, size_t errlen);
+/* With n_seq sequences for forward_batch, their caches side by side in each layer's buffer. */
+int vk_backend_new_seq(const struct model *m, const char *spec, int32_t n_ctx, int32_t n_seq,
+                       struct backend **out, char *err, size_t errlen);
 
 #endif

@@ -322,6 +322,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         return -1;
     }
     vb->base.max_batch = (int32_t)mb;
+    if (vb->base.n_seq < 1) vb->base.n_seq = 1;
     for (int a = 0; a < ACT_COUNT; a++) {
         uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
         if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
@@ -329,12 +330,14 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
             return -1;
         if (vk_texel_act_view(vb, a, bytes, err, errlen) != 0) return -1;
     }
-    uint64_t kv_bytes = (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim * (ctx->kv_f16 ? 2 : 4);
+    /* the sequences' caches one after the other: sequence s owns rows s * n_ctx .. */
+    uint64_t kv_bytes = (uint64_t)vb->base.n_seq * (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim *
+                        (ctx->kv_f16 ? 2 : 4);
     if (kv_bytes > ctx->max_range) {
         snprintf(err, errlen,
-                 "the KV cache of one layer (%d positions, %.1f MiB) exceeds the "
-                 "storage buffer range; use a smaller context",
-                 vb->base.n_ctx, (double)kv_bytes / 1048576.0);
+                 "the KV cache of one layer (%d sequences x %d positions, %.1f MiB) exceeds the "
+                 "storage buffer range; use a smaller context or fewer sequences",
+                 vb->base.n_seq, vb->base.n_ctx, (double)kv_bytes / 1048576.0);
         return -1;
     }
     vb->kc = calloc((size_t)c->n_layer, sizeof *vb->kc);
@@ -352,7 +355,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
             vk_buf_new(ctx, &vb->vc[l], kv_bytes, VK_MEM_DEVICE, err, errlen) != 0)
             return -1;
     if (vk_texel_kv_views(vb, kv_bytes, err, errlen) != 0) return -1;
-    if (vk_buf_new(ctx, &vb->params, 16 + 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
+    if (vk_buf_new(ctx, &vb->params, 16 + 3 * 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
         vk_texel_dummies(vb, err, errlen) || make_rope_table(vb, err, errlen))
         return -1;
@@ -369,17 +372,25 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     return vk_check_validation(&ctx->vi, err, errlen);
 }
 
-/* Runs one batch: writes params, finds or records the step, submits, waits. */
-static int run_batch(struct vk_backend *vb, const int32_t *tokens, int32_t n, int32_t pos,
-                     int32_t lrow0, int32_t nl, char *err, size_t errlen)
+/* Runs one batch: writes params, finds or records the step, submits, waits. Row t is at
+ * position rpos[t] of sequence rseq[t], or (rpos NULL) at pos + t of sequence 0. */
+static int run_rows(struct vk_backend *vb, const int32_t *tokens, int32_t n, int32_t pos,
+                    const int32_t *rpos, const int32_t *rseq, int32_t lrow0, int32_t nl, char *err,
+                    size_t errlen)
 {
     uint32_t *p = vb->params.map;
+    const uint32_t mb = (uint32_t)vb->base.max_batch;
     p[0] = (uint32_t)pos;
     p[1] = (uint32_t)n;
+    p[2] = mb;
     if (tokens)
         memcpy(p + 4, tokens, sizeof(int32_t) * (size_t)n);
     else
         memset(p + 4, 0, sizeof(int32_t) * (size_t)n);
+    for (int32_t t = 0; t < n; t++) {
+        p[4 + mb + (uint32_t)t] = (uint32_t)(rpos ? rpos[t] : pos + t);
+        p[4 + 2 * mb + (uint32_t)t] = (uint32_t)(rseq ? rseq[t] * vb->base.n_ctx : 0);
+    }
     struct vk_step *st = NULL, *lru = &vb->steps[0];
     for (int i = 0; i < VK_MAX_STEPS; i++) {
         struct vk_step *s = &vb->steps[i];
@@ -405,6 +416,12 @@ static int run_batch(struct vk_backend *vb, const int32_t *tokens, int32_t n, in
     return 0;
 }
 
+static int run_batch(struct vk_backend *vb, const int32_t *tokens, int32_t n, int32_t pos,
+                     int32_t lrow0, int32_t nl, char *err, size_t errlen)
+{
+    return run_rows(vb, tokens, n, pos, NULL, NULL, lrow0, nl, err, errlen);
+}
+
 static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32_t pos,
                       bool all_logits, float *logits, char *err, size_t errlen)
 {
@@ -427,10 +444,35 @@ static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32
     return 0;
 }
 
-static const struct backend_ops vb_ops = {vb_forward, vb_destroy};
+/* Rows of any sequences in one step (input checked by backend_forward_batch). Logits are
+ * computed for the rows from the first to the last wanted one (in a serving step: the
+ * decode rows, then a prompt chunk whose last row may be wanted) and the wanted kept. */
+static int vb_forward_batch(struct backend *b, const struct backend_batch *bt, float *logits,
+                            char *err, size_t errlen)
+{
+    struct vk_backend *vb = (struct vk_backend *)b;
+    const size_t nv = (size_t)b->model->cfg.n_vocab;
+    int32_t first = -1, last = -1;
+    for (int32_t i = 0; bt->logits && i < bt->n; i++)
+        if (bt->logits[i]) {
+            if (first < 0) first = i;
+            last = i;
+        }
+    int32_t lrow0 = first < 0 ? 0 : first, nl = first < 0 ? 0 : last - first + 1;
+    if (run_rows(vb, bt->tokens, bt->n, 0, bt->pos, bt->seq, lrow0, nl, err, errlen) != 0)
+        return -1;
+    const float *lg = vb->act[ACT_LOGITS].map;
+    size_t k = 0;
+    for (int32_t i = lrow0; i < lrow0 + nl; i++)
+        if (bt->logits[i])
+            memcpy(logits + nv * k++, lg + nv * (size_t)(i - lrow0), sizeof(float) * nv);
+    return 0;
+}
 
-int vk_backend_new_graph(const struct model *m, const struct graph *g, const char *spec,
-                         int32_t n_ctx, struct backend **out, char *err, size_t errlen)
+static const struct backend_ops vb_ops = {vb_forward, vb_destroy, vb_forward_batch};
+
+static int new_graph(const struct model *m, const struct graph *g, const char *spec, int32_t n_ctx,
+                     int32_t n_seq, struct backend **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!spec || !strcmp(spec, "auto")) spec = "vulkan";
@@ -456,6 +498,7 @@ int vk_backend_new_graph(const struct model *m, const struct graph *g, const cha
     vb->base.ops = &vb_ops;
     vb->base.model = m;
     vb->base.n_ctx = n_ctx;
+    vb->base.n_seq = n_seq;
     snprintf(vb->base.name, sizeof vb->base.name, "vulkan");
     const struct vk_devinfo *d = &vb->c.info;
     snprintf(vb->base.device, sizeof vb->base.device, "vulkan:%u %.120s (%s, %.80s)", d->index,
@@ -480,15 +523,27 @@ int vk_backend_new_graph(const struct model *m, const struct graph *g, const cha
     return VK_OK;
 }
 
-int vk_backend_new(const struct model *m, const char *spec, int32_t n_ctx, struct backend **out,
-                   char *err, size_t errlen)
+int vk_backend_new_graph(const struct model *m, const struct graph *g, const char *spec,
+                         int32_t n_ctx, struct backend **out, char *err, size_t errlen)
+{
+    return new_graph(m, g, spec, n_ctx, 1, out, err, errlen);
+}
+
+int vk_backend_new_seq(const struct model *m, const char *spec, int32_t n_ctx, int32_t n_seq,
+                       struct backend **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct graph g = {0};
     if (model_build_graph(m, &g, err, errlen) != 0) return VK_FAILED;
-    int rc = vk_backend_new_graph(m, &g, spec, n_ctx, out, err, errlen);
+    int rc = new_graph(m, &g, spec, n_ctx, n_seq < 1 ? 1 : n_seq, out, err, errlen);
     graph_free(&g);
     return rc;
+}
+
+int vk_backend_new(const struct model *m, const char *spec, int32_t n_ctx, struct backend **out,
+                   char *err, size_t errlen)
+{
+    return vk_backend_new_seq(m, spec, n_ctx, 1, out, err, errlen);
 }
 
 /* ---- test hooks ---- */

@@ -29,10 +29,10 @@ START_TEST(test_stats)
     bench_stats(y, 3, &s);
     ck_assert_double_eq(s.stddev, 0);
     char name[64];
-    struct bench_test t = {BENCH_PP, 512, 0};
+    struct bench_test t = {BENCH_PP, 512, 0, 1};
     bench_test_name(&t, name, sizeof name);
     ck_assert_str_eq(name, "pp512");
-    t = (struct bench_test){BENCH_TG, 128, 4096};
+    t = (struct bench_test){BENCH_TG, 128, 4096, 1};
     bench_test_name(&t, name, sizeof name);
     ck_assert_str_eq(name, "tg128 @ d4096");
 }
@@ -182,7 +182,7 @@ START_TEST(test_synth_model_runs)
         free(logits);
         /* a bench run: pp and tg at a depth */
         struct bench_result r;
-        struct bench_test t = {BENCH_PP, 16, 8};
+        struct bench_test t = {BENCH_PP, 16, 8, 1};
         ck_assert_msg(bench_run(b, NULL, &t, 3, 0, 1, NULL, NULL, &r, err, sizeof err) == 0, "%s",
                       err);
         ck_assert_int_eq(r.reps, 3);
@@ -192,13 +192,13 @@ START_TEST(test_synth_model_runs)
             ck_assert(r.ts[i] > 0);
         ck_assert_int_eq(r.energy.src, METER_NONE);
         bench_result_free(&r);
-        t = (struct bench_test){BENCH_TG, 4, 16};
+        t = (struct bench_test){BENCH_TG, 4, 16, 1};
         ck_assert_msg(bench_run(b, NULL, &t, 2, 0, 1, NULL, NULL, &r, err, sizeof err) == 0, "%s",
                       err);
         ck_assert_uint_eq(r.tokens, 8);
         bench_result_free(&r);
         /* more than the context holds */
-        t = (struct bench_test){BENCH_TG, 60, 16};
+        t = (struct bench_test){BENCH_TG, 60, 16, 1};
         ck_assert_int_ne(bench_run(b, NULL, &t, 1, 0, 1, NULL, NULL, &r, err, sizeof err), 0);
         ck_assert_ptr_nonnull(strstr(err, "context"));
         backend_destroy(b);
@@ -501,7 +501,7 @@ START_TEST(test_energy_window)
     struct meter *mt = meter_open(&o);
     ck_assert_int_eq(meter_source(mt), METER_COUNTER);
     struct bench_result r;
-    struct bench_test t = {BENCH_TG, 2, 4};
+    struct bench_test t = {BENCH_TG, 2, 4, 1};
     /* two repetitions are far below 0.3 s: more runs lengthen the energy window only */
     ck_assert_msg(bench_run(b, mt, &t, 2, 0.3, 1, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(r.tokens, 4);

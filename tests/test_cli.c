@@ -40,7 +40,7 @@ static int count_lines(const char *s)
 START_TEST(test_help_everywhere)
 {
     static const char *cmds[] = {"",        "run",  "logits", "tokenize", "info",
-                                 "devices", "chat", "eval",   "bench"};
+                                 "devices", "chat", "eval",   "bench",    "serve"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         struct result r = run("%s --help", cmds[i]);
         ck_assert_msg(r.code == 0, "'%s --help' exited %d", cmds[i], r.code);
@@ -311,7 +311,8 @@ END_TEST
  * each said as what it is. */
 START_TEST(test_usage_errors_everywhere)
 {
-    static const char *cmds[] = {"run", "chat", "eval", "bench", "logits", "tokenize", "info"};
+    static const char *cmds[] = {"run",    "chat",     "eval", "bench",
+                                 "logits", "tokenize", "info", "serve"};
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
         struct result r = run("%s -m", cmds[c]);
         ck_assert_msg(r.code == 2 && strstr(r.err, "option '-m' needs a value"), "%s: %d %s",

@@ -310,7 +310,7 @@ static int cmd_logits(int argc, char **argv)
         goto done;
     }
     if (n_ctx < (int32_t)n) n_ctx = (int32_t)n;
-    if ((rc = cli_open_backend(a, &c, m, n_ctx, &b))) goto done;
+    if ((rc = cli_open_backend(a, &c, m, n_ctx, 1, &b))) goto done;
     logits = malloc(sizeof(float) * n * (size_t)m->cfg.n_vocab);
     if (!logits) {
         rc = cli_fail(a, "out of memory for the logits");
@@ -460,7 +460,7 @@ static int cmd_run(int argc, char **argv)
                 "%s: warning: the context (%d tokens) exceeds the model's trained context (%d); "
                 "quality may drop past it\n",
                 a->cmd, n_ctx, m->cfg.n_ctx_train);
-    if ((rc = cli_open_backend(a, &c, m, n_ctx, &b))) goto done;
+    if ((rc = cli_open_backend(a, &c, m, n_ctx, 1, &b))) goto done;
     fprintf(stderr, "%s: %s on %s (%s)\n", a->cmd, c.model, b->name, b->device);
     if (warmup && device_warmup(b, err, sizeof err) != 0) {
         rc = cli_fail(a, "%s", err);

@@ -187,16 +187,11 @@ static int32_t seqs_for(const struct bench_test *t, int n)
     return s;
 }
 
-/* As cli_open_backend, with the sequences --parallel needs. */
+/* The backend with the context and the sequences (--parallel) the tests need. */
 static int open_backend(const struct cli *a, const struct cli_common *c, const struct model *m,
                         const struct bench_test *t, int n, struct backend **b)
 {
-    char err[512], notice[600];
-    if (device_open_seq(c->device, m, ctx_for(t, n), seqs_for(t, n), c->threads, b, notice,
-                        sizeof notice, err, sizeof err) != 0)
-        return cli_fail(a, "%s", err);
-    if (notice[0]) fprintf(stderr, "%s: %s\n", a->cmd, notice);
-    return 0;
+    return cli_open_backend(a, c, m, ctx_for(t, n), seqs_for(t, n), b);
 }
 
 static int make_synthetic(const struct cli *a, const char *name, uint64_t seed, struct model **m,

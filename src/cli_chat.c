@@ -268,7 +268,7 @@ int cli_chat(int argc, char **argv)
     if (note) fprintf(stderr, "%s: %s\n", a.cmd, note);
     s.n_ctx = cli_ctx_default(&o.c, s.m);
     if (!o.c.ctx && s.n_ctx < 16) s.n_ctx = 16;
-    if ((rc = cli_open_backend(&a, &o.c, s.m, s.n_ctx, &s.b))) goto done;
+    if ((rc = cli_open_backend(&a, &o.c, s.m, s.n_ctx, 1, &s.b))) goto done;
     bool tty = (!o.pfile || !strcmp(o.pfile, "-")) && isatty(0);
     cli_catch_interrupts(); /* Ctrl-C ends the reply in progress and the chat: status 130 */
     fprintf(stderr, "%s: %s on %s (%s), chat template %s%s\n", a.cmd, o.c.model, s.b->name,

@@ -498,7 +498,7 @@ int cli_eval(int argc, char **argv)
     int32_t need = ml;
     for (int k = 0; k < nd; k++)
         if (defs[k].type == SUITE_PPL && defs[k].ppl_ctx > need) need = defs[k].ppl_ctx;
-    if ((rc = cli_open_backend(&a, &c, m, need, &b))) goto out;
+    if ((rc = cli_open_backend(&a, &c, m, need, 1, &b))) goto out;
     if (runner_init(&r, b, m, ml, bos, err, sizeof err)) {
         rc = cli_fail(&a, "%s", err);
         goto out;

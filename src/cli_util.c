@@ -432,11 +432,11 @@ int32_t cli_ctx_default(const struct cli_common *c, const struct model *m)
 }
 
 int cli_open_backend(const struct cli *a, const struct cli_common *c, const struct model *m,
-                     int32_t n_ctx, struct backend **b)
+                     int32_t n_ctx, int32_t n_seq, struct backend **b)
 {
     char err[512], notice[600];
-    if (device_open(c->device, m, n_ctx, c->threads, b, notice, sizeof notice, err, sizeof err) !=
-        0)
+    if (device_open_seq(c->device, m, n_ctx, n_seq, c->threads, b, notice, sizeof notice, err,
+                        sizeof err) != 0)
         return cli_fail(a, "%s", err);
     if (notice[0]) fprintf(stderr, "%s: %s\n", a->cmd, notice);
     cli_apply_precision(a, c, *b);

@@ -155,9 +155,10 @@ int cli_load_model(const struct cli *a, const struct cli_common *c, struct model
 /* The context: -c when given, else the model's trained context at most 4096. */
 int32_t cli_ctx_default(const struct cli_common *c, const struct model *m);
 /* Opens the backend c->device names (auto: a GPU, else the CPU with a notice on stderr)
- * with a cache of n_ctx positions. 0, or 1 with the error printed. */
+ * with n_seq caches (sequences, for forward_batch; 1 for one) of n_ctx positions each, at
+ * c's precision. 0, or 1 with the error printed. */
 int cli_open_backend(const struct cli *a, const struct cli_common *c, const struct model *m,
-                     int32_t n_ctx, struct backend **b);
+                     int32_t n_ctx, int32_t n_seq, struct backend **b);
 /* Sets c's precision on b (a backend without the fast path stays exact, with a notice on
  * stderr); what runs is b->precision, which outputs record. */
 void cli_apply_precision(const struct cli *a, const struct cli_common *c, struct backend *b);

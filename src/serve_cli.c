@@ -94,14 +94,12 @@ int serve_main(int argc, char **argv)
         const char *slash = strrchr(c.model, '/');
         cfg.model_id = slash ? slash + 1 : c.model;
     }
-    char err[512], notice[600];
+    char err[512];
     struct backend *b = NULL;
-    if (device_open_seq(c.device, m, cli_ctx_default(&c, m), (int32_t)parallel, c.threads, &b,
-                        notice, sizeof notice, err, sizeof err) != 0) {
+    if ((rc = cli_open_backend(&a, &c, m, cli_ctx_default(&c, m), (int32_t)parallel, &b))) {
         model_free(m);
-        return cli_fail(&a, "%s", err);
+        return rc;
     }
-    if (notice[0]) fprintf(stderr, "joule serve: %s\n", notice);
     int32_t slots = b->ops->forward_batch ? b->n_seq : 1;
     if (slots < parallel)
         fprintf(stderr,

@@ -393,60 +393,29 @@ END_TEST
 
 /* ---- the command line: --precision on bench and logits ---- */
 
-struct cmd_result {
-    int code;
-    char *out, *err;
-};
-
-static struct cmd_result run_joule(const char *fmt, ...)
-{
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char dir[] = "/tmp/joule-cpu-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/out 2>%s/err", bin, args, dir, dir);
-    int st = system(cmd);
-    struct cmd_result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    snprintf(cmd, sizeof cmd, "%s/out", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
-    snprintf(cmd, sizeof cmd, "%s/err", dir);
-    r.err = test_read_file(cmd, NULL);
-    remove(cmd);
-    rmdir(dir);
-    ck_assert(r.out && r.err);
-    return r;
-}
-
 #define BENCH_TINY "bench --synthetic test-tiny-q8_0 --device cpu -t 2 -p 16 -n 2 -r 1 --idle 0"
 
 START_TEST(test_cli_bench_records_precision)
 {
-    struct cmd_result r = run_joule(BENCH_TINY " -o json --precision fast");
+    struct test_proc r = test_run(BENCH_TINY " -o json --precision fast");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, "\"precision\": \"fast\""), "%s", r.out);
     free(r.out), free(r.err);
-    r = run_joule(BENCH_TINY " -o json");
+    r = test_run(BENCH_TINY " -o json");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, PRECISION_DEFAULT == PRECISION_FAST ? "\"precision\": \"fast\""
                                                                     : "\"precision\": \"exact\""),
                   "%s", r.out);
     free(r.out), free(r.err);
-    r = run_joule(BENCH_TINY " --precision fast");
+    r = test_run(BENCH_TINY " --precision fast");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.out, "| precision |") && strstr(r.out, "| fast |"), "%s", r.out);
     free(r.out), free(r.err);
-    r = run_joule(BENCH_TINY " -o csv --precision exact");
+    r = test_run(BENCH_TINY " -o csv --precision exact");
     ck_assert_msg(r.code == 0 && strstr(r.out, ",precision,") && strstr(r.out, ",exact,"), "%s",
                   r.out);
     free(r.out), free(r.err);
-    r = run_joule(BENCH_TINY " --precision float16");
+    r = test_run(BENCH_TINY " --precision float16");
     ck_assert_int_eq(r.code, 2);
     ck_assert_msg(strstr(r.err, "--precision"), "%s", r.err);
     free(r.out), free(r.err);
@@ -465,8 +434,8 @@ START_TEST(test_cli_logits_precision)
     size_t bytes[3];
     for (int k = 0; k < 3; k++) {
         snprintf(path[k], sizeof path[k], "/tmp/joule-cpu-logits-%d-%d.f32", (int)getpid(), k);
-        struct cmd_result r =
-            run_joule("logits -m %s/models/tiny-llama-Q4_0.gguf --device cpu -t 2 --tokens '%s' "
+        struct test_proc r =
+            test_run("logits -m %s/models/tiny-llama-Q4_0.gguf --device cpu -t 2 --tokens '%s' "
                       "-o %s %s",
                       shared, ids, path[k], mode[k]);
         ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);

@@ -124,6 +124,16 @@ static int timed(struct run_ctx *c, struct meter *meter, struct meter_window *w,
     return rc;
 }
 
+static void run_ctx_free(struct run_ctx *c)
+{
+    free(c->tokens);
+    free(c->logits);
+    free(c->btok);
+    free(c->bpos);
+    free(c->bseq);
+    free(c->bwant);
+}
+
 int bench_run(struct backend *b, struct meter *meter, const struct bench_test *t, int reps,
               double energy_min_s, uint64_t seed, bench_progress progress, void *ctx,
               struct bench_result *out, char *err, size_t errlen)
@@ -161,12 +171,7 @@ int bench_run(struct backend *b, struct meter *meter, const struct bench_test *t
                         malloc(sizeof(bool) * mb)};
     out->ts = calloc((size_t)reps, sizeof *out->ts);
     if (!c.tokens || !c.logits || !out->ts || !c.btok || !c.bpos || !c.bseq || !c.bwant) {
-        free(c.tokens);
-        free(c.logits);
-        free(c.btok);
-        free(c.bpos);
-        free(c.bseq);
-        free(c.bwant);
+        run_ctx_free(&c);
         bench_result_free(out);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -205,12 +210,7 @@ int bench_run(struct backend *b, struct meter *meter, const struct bench_test *t
         if (progress)
             progress(ctx, t, reps + extra, reps, secs > 0 ? (double)t->n * par / secs : 0);
     }
-    free(c.tokens);
-    free(c.logits);
-    free(c.btok);
-    free(c.bpos);
-    free(c.bseq);
-    free(c.bwant);
+    run_ctx_free(&c);
     if (rc) {
         bench_result_free(out);
         return -1;

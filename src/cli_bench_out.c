@@ -108,9 +108,14 @@ static const char *params_str(uint64_t n, char *buf, size_t len)
     return buf;
 }
 
-static void test_name(const struct bench_result *x, char *buf, size_t len)
+/* Result i of r, with its derived energy and cost figures in d and its test's name in name. */
+static const struct bench_result *row(const struct bench_report *r, int i, struct bench_derived *d,
+                                      char *name, size_t len)
 {
-    bench_test_name(&x->test, buf, len);
+    const struct bench_result *x = &r->res[i];
+    bench_derive(r, x, d);
+    bench_test_name(&x->test, name, len);
+    return x;
 }
 
 /* ---- Markdown ---- */
@@ -134,11 +139,9 @@ void bench_write_md(FILE *out, const struct bench_report *r)
             "| ---: | ---: | ---: | ---: |\n");
     bool any_short = false;
     for (int i = 0; i < r->n; i++) {
-        const struct bench_result *x = &r->res[i];
         struct bench_derived d;
-        bench_derive(r, x, &d);
         char name[64];
-        test_name(x, name, sizeof name);
+        const struct bench_result *x = row(r, i, &d, name, sizeof name);
         char roof[64];
         fprintf(out, "| %s%s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %s | ", bm->name,
                 bm->synthetic ? " (synthetic)" : "", size, params, r->backend->name, r->threads,
@@ -186,7 +189,7 @@ void bench_write_md(FILE *out, const struct bench_report *r)
     for (int i = 0; i < r->n; i++)
         if (r->res[i].energy.src == METER_NONE) {
             char name[64];
-            test_name(&r->res[i], name, sizeof name);
+            bench_test_name(&r->res[i].test, name, sizeof name);
             fprintf(out, "n/a %s: %s\n", name, r->res[i].energy.why);
         }
     if (any_short) fprintf(out, "* window under 10 s: the energy figure is rough\n");
@@ -302,11 +305,9 @@ void bench_write_json(FILE *out, const struct bench_report *r)
     json_num(out, (double)r->kv_bytes, r->kv_known);
     fprintf(out, "},\n  \"tests\": [");
     for (int i = 0; i < r->n; i++) {
-        const struct bench_result *x = &r->res[i];
         struct bench_derived d;
-        bench_derive(r, x, &d);
         char name[64];
-        test_name(x, name, sizeof name);
+        const struct bench_result *x = row(r, i, &d, name, sizeof name);
         fprintf(out,
                 "%s\n    {\"test\": \"%s\", \"kind\": \"%s\", \"n_tokens\": %d, \"depth\": %d, "
                 "\"parallel\": %d, \"reps\": %d, \"samples_ts\": [",
@@ -383,21 +384,20 @@ void bench_write_csv(FILE *out, const struct bench_report *r)
 {
     const struct bench_model *bm = r->model;
     if (!r->no_header)
-        fprintf(out, "model,synthetic,size_bytes,params,backend,device,threads,precision,test,kind,"
-                     "n_tokens,depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
-                     "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
-                     "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
-                     "energy_method,note,bytes_per_token,bytes_per_s,bandwidth_bytes_per_s,"
-                     "bandwidth_share,macs_per_token,macs_per_s,peak_rss_bytes\n");
+        fprintf(out,
+                "model,synthetic,size_bytes,params,backend,device,threads,precision,test,kind,"
+                "n_tokens,depth,reps,avg_ts,stddev_ts,seconds,tokens,energy_source,scope,joules,"
+                "above_idle_joules,idle_w,j_per_token,tokens_per_j,cost_energy_per_mtok,"
+                "cost_hw_per_mtok,cost_total_per_mtok,short_window,price_kwh,pue,hw_hourly,"
+                "energy_method,note,bytes_per_token,bytes_per_s,bandwidth_bytes_per_s,"
+                "bandwidth_share,macs_per_token,macs_per_s,peak_rss_bytes\n");
     double idle = 0, hourly = 0;
     bool idle_known = meter_idle_w(r->meter, &idle);
     bool hw = cost_hw_hourly(r->cost, &hourly);
     for (int i = 0; i < r->n; i++) {
-        const struct bench_result *x = &r->res[i];
         struct bench_derived d;
-        bench_derive(r, x, &d);
         char name[64];
-        test_name(x, name, sizeof name);
+        const struct bench_result *x = row(r, i, &d, name, sizeof name);
         csv_str(out, bm->name);
         fprintf(out, ",%s,%" PRIu64 ",%" PRIu64 ",", bm->synthetic ? "true" : "false", bm->bytes,
                 bm->params);

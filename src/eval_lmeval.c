@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "eval_json.h"
+#include "fileio.h"
 #include "provenance.h"
 
 void eval_lmeval_task(const struct eval_result *r, char *name, size_t len, char *version,
@@ -126,6 +127,15 @@ static void write_metrics(FILE *f, const struct eval_result *r, const char *task
     if (open) fputc('}', f);
 }
 
+/* Names result r's task (and its version in ver) and writes sep and the task as a JSON key. */
+static void task_key(FILE *f, const struct eval_result *r, const char *sep, char *task,
+                     size_t tasklen, char *ver, size_t verlen)
+{
+    eval_lmeval_task(r, task, tasklen, ver, verlen);
+    fputs(sep, f);
+    json_write_str(f, task);
+}
+
 int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_run_info *info,
                       const struct eval_result *res, int n, double seconds, char *path,
                       size_t pathlen, char *err, size_t errlen)
@@ -136,12 +146,8 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
         snprintf(err, errlen, "%s: path too long", folder);
         return -1;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
+    FILE *f = file_open_tmp(path, tmp, sizeof tmp, err, errlen);
+    if (!f) return -1;
     char task[128], ver[32];
     int first = 1;
     fprintf(f, "{\n  \"results\": {");
@@ -159,9 +165,7 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
     }
     fprintf(f, "\n  },\n  \"group_subtasks\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s\n    ", s ? "," : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ",\n    " : "\n    ", task, sizeof task, ver, sizeof ver);
         fprintf(f, ": [");
         int k = 0;
         for (int i = 0; i < res[s].n_metrics; i++) {
@@ -179,9 +183,7 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
     }
     fprintf(f, "\n  },\n  \"configs\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s\n    ", s ? "," : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ",\n    " : "\n    ", task, sizeof task, ver, sizeof ver);
         fprintf(f, ": {\"task\": ");
         json_write_str(f, task);
         fprintf(f, ", \"num_fewshot\": %d, \"metadata\": {\"version\": %s}, \"joule_suite\": ",
@@ -191,23 +193,17 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
     }
     fprintf(f, "\n  },\n  \"versions\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s", s ? ", " : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ", " : "", task, sizeof task, ver, sizeof ver);
         fprintf(f, ": %s", ver);
     }
     fprintf(f, "},\n  \"n-shot\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s", s ? ", " : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ", " : "", task, sizeof task, ver, sizeof ver);
         fprintf(f, ": %d", res[s].shots);
     }
     fprintf(f, "},\n  \"higher_is_better\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s", s ? ", " : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ", " : "", task, sizeof task, ver, sizeof ver);
         fputs(": {", f);
         int k = 0;
         for (int i = 0; i < res[s].n_metrics; i++) {
@@ -221,9 +217,7 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
     }
     fprintf(f, "},\n  \"n-samples\": {");
     for (int s = 0; s < n; s++) {
-        eval_lmeval_task(&res[s], task, sizeof task, ver, sizeof ver);
-        fprintf(f, "%s", s ? ", " : "");
-        json_write_str(f, task);
+        task_key(f, &res[s], s ? ", " : "", task, sizeof task, ver, sizeof ver);
         fprintf(f, ": {\"original\": %ld, \"effective\": %ld}", res[s].n_items, res[s].n_rows);
     }
     fprintf(f, "},\n  \"config\": {\"model\": \"joule\", \"model_args\": ");
@@ -256,12 +250,5 @@ int eval_lmeval_write(const char *folder, const char *stamp, const struct eval_r
     json_write_str(f, info->style ? info->style : "lm-eval");
     if (info->energy_json) fprintf(f, ", \"energy\": %s", info->energy_json);
     fprintf(f, ", \"joule_version\": \"%s\"}\n}\n", JOULE_RELEASE);
-    bool bad = ferror(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return file_commit(f, tmp, path, err, errlen);
 }

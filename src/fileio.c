@@ -105,3 +105,23 @@ int file_write_all(const char *path, const void *data, size_t len, char *err, si
     free(tmp);
     return ok ? 0 : -1;
 }
+
+FILE *file_open_tmp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    snprintf(tmp, tmplen, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+    return f;
+}
+
+int file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
+{
+    bool bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}

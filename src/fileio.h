@@ -23,4 +23,13 @@ int file_check(FILE *f, const char *name, char *err, size_t errlen);
 /* fclose with the same check (a NULL f is 0). */
 int file_close(FILE *f, const char *name, char *err, size_t errlen);
 
+/* Opens PATH.tmp for writing (its name into tmp, tmplen bytes), for a file written piece by
+ * piece that file_commit then puts in place. NULL with "PATH.tmp: REASON" in err. */
+FILE *file_open_tmp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
+
+/* Closes f (from file_open_tmp) and renames tmp over path when every write succeeded, else
+ * removes tmp, so a failed write never leaves a half-written path. 0, or -1 with
+ * "PATH: write failed: REASON" in err. */
+int file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen);
+
 #endif

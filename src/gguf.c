@@ -259,6 +259,17 @@ static int read_value(struct reader *r, enum gguf_vtype t, struct gguf_value *v,
     return 0;
 }
 
+/* Reads the name that starts entry i of a table ("kv 3" / "key", "tensor 3" / "name"): sets the
+ * message context to the entry and rejects an empty name. */
+static int read_name(struct reader *r, const char *entry, const char *what, uint64_t i,
+                     struct gguf_str *s)
+{
+    snprintf(r->ctx, sizeof r->ctx, "%s %" PRIu64, entry, i);
+    if (read_str(r, what, s)) return -1;
+    if (s->len == 0) return fail(r, "%s %" PRIu64 " has an empty %s", entry, i, what);
+    return 0;
+}
+
 static int read_kvs(struct reader *r, struct gguf_file *f, uint64_t n)
 {
     uint64_t cap = 0;
@@ -267,11 +278,8 @@ static int read_kvs(struct reader *r, struct gguf_file *f, uint64_t n)
         struct gguf_kv *kv = grow(r, f->kv, &cap, i, n, 0, sizeof *kv);
         if (!kv) return -1;
         f->kv = kv;
-        f->n_kv = i + 1;
-        kv += i;
-        snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64, i);
-        if (read_str(r, "key", &kv->key)) return -1;
-        if (kv->key.len == 0) return fail(r, "kv %" PRIu64 " has an empty key", i);
+        kv += f->n_kv++;
+        if (read_name(r, "kv", "key", i, &kv->key)) return -1;
         snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64 " '%s'", i,
                  printable(name, sizeof name, kv->key.ptr, kv->key.len));
         uint64_t t;
@@ -295,12 +303,9 @@ static int read_tensor_infos(struct reader *r, struct gguf_file *f, uint64_t n)
         struct gguf_tensor *t = grow(r, f->tensors, &cap, i, n, 0, sizeof *t);
         if (!t) return -1;
         f->tensors = t;
-        f->n_tensors = i + 1;
-        t += i;
-        snprintf(r->ctx, sizeof r->ctx, "tensor %" PRIu64, i);
+        t += f->n_tensors++;
         struct gguf_str s;
-        if (read_str(r, "name", &s)) return -1;
-        if (s.len == 0) return fail(r, "tensor %" PRIu64 " has an empty name", i);
+        if (read_name(r, "tensor", "name", i, &s)) return -1;
         if (s.len > MAX_NAME)
             return fail(r, "tensor %" PRIu64 " name is %" PRIu64 " bytes, longer than %d", i, s.len,
                         MAX_NAME);

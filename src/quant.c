@@ -11,6 +11,7 @@
  * Multi-byte fields are little-endian in GGUF; the code assumes a little-endian host.
  */
 #include "quant.h"
+#include "quant_impl.h"
 
 #include <assert.h>
 #include <math.h>
@@ -181,25 +182,6 @@ static inline float f16_fast(uint16_t h)
     return bits_f32(((uint32_t)h & 0x8000) << 16 | (sub & is_sub) | (norm & ~is_sub));
 }
 #endif
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline float rd_f16(const uint8_t *p)
-{
-    return quant_f16_to_f32(rd16(p));
-}
 
 /* ---- reference: one block, as the format describes it ---- */
 

@@ -9,6 +9,7 @@
  * operations of the reference and is bit-exact with it; dots differ by rounding only.
  */
 #include "quant.h"
+#include "quant_impl.h"
 
 #include <assert.h>
 #include <math.h>
@@ -21,13 +22,6 @@
 #endif
 
 enum { QK = 256 };
-
-static inline float rd_f16(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, sizeof h);
-    return quant_f16_to_f32(h);
-}
 
 static inline void put_f16(uint8_t *p, float f)
 {

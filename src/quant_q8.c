@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "quant_impl.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define Q8_X86 1
@@ -91,23 +92,6 @@ void q8_dequant_act(const void *act, float *y, int64_t n)
 }
 
 /* ---- the decomposition, portable ---- */
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline float rd_f16(const uint8_t *p)
-{
-    return quant_f16_to_f32(rd16(p));
-}
 
 /* Bytes and chunks of 32 per super-block. */
 static inline int sb_bytes(uint32_t type)

@@ -48,28 +48,30 @@ static void heading(struct doc *d, int level, const char *text)
     }
 }
 
-static void para(struct doc *d, const char *fmt, ...)
+/* Writes the formatted text, escaped, between open and close. */
+static void vblock(struct doc *d, const char *open, const char *close, const char *fmt, va_list ap)
 {
     char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fputs(d->html ? "<p>" : "", d->f);
+    fputs(open, d->f);
     esc(d, buf);
-    fputs(d->html ? "</p>\n" : "\n\n", d->f);
+    fputs(close, d->f);
 }
 
-static void item(struct doc *d, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void para(struct doc *d, const char *fmt, ...)
 {
-    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    vblock(d, d->html ? "<p>" : "", d->html ? "</p>\n" : "\n\n", fmt, ap);
     va_end(ap);
-    fputs(d->html ? "<li>" : "- ", d->f);
-    esc(d, buf);
-    fputs(d->html ? "</li>\n" : "\n", d->f);
+}
+
+__attribute__((format(printf, 2, 3))) static void item(struct doc *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vblock(d, d->html ? "<li>" : "- ", d->html ? "</li>\n" : "\n", fmt, ap);
+    va_end(ap);
 }
 
 static void list_begin(struct doc *d)
@@ -347,22 +349,11 @@ static int write_file(const struct report *r, const char *dir, const char *name,
 {
     char path[2048], tmp[2100];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
+    FILE *f = file_open_tmp(path, tmp, sizeof tmp, err, errlen);
+    if (!f) return -1;
     struct doc d = {f, html, dir};
     write_doc(&d, r, charts, n_charts);
-    bool bad = ferror(f) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return file_commit(f, tmp, path, err, errlen);
 }
 
 int report_write(const struct report *r, const char *dir, char *err, size_t errlen)

@@ -156,6 +156,16 @@ static int check_job(const struct slurm_job *j, char *err, size_t errlen)
     return slurm_check_extra(j->extra, err, errlen);
 }
 
+/* Opens a memstream over *bufp and *lenp, for a script written into memory. */
+static FILE *start(char **bufp, size_t *lenp, char *err, size_t errlen)
+{
+    *bufp = NULL;
+    *lenp = 0;
+    FILE *f = open_memstream(bufp, lenp);
+    if (!f) snprintf(err, errlen, "out of memory writing an sbatch script");
+    return f;
+}
+
 /* Closes the memstream f (which sets *bufp) and hands its text to *out, or frees it. */
 static int finish(FILE *f, char **bufp, char **out, char *err, size_t errlen, int rc)
 {
@@ -183,13 +193,10 @@ int slurm_array_script(const struct slurm_job *j, char **out, char *err, size_t 
                  j->n_units, sizeof spec - 1);
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        snprintf(err, errlen, "out of memory writing an sbatch script");
-        return -1;
-    }
+    char *buf;
+    size_t len;
+    FILE *f = start(&buf, &len, err, errlen);
+    if (!f) return -1;
     const char *name = j->job_name ? j->job_name : "joule-sweep";
     fprintf(f,
             "#!/bin/bash\n# joule sweep as a Slurm job array: %d of the plan's %d units, one "
@@ -232,13 +239,10 @@ int slurm_report_script(const struct slurm_job *j, char **out, char *err, size_t
 {
     *out = NULL;
     if (check_job(j, err, errlen)) return -1;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        snprintf(err, errlen, "out of memory writing an sbatch script");
-        return -1;
-    }
+    char *buf;
+    size_t len;
+    FILE *f = start(&buf, &len, err, errlen);
+    if (!f) return -1;
     char name[96];
     snprintf(name, sizeof name, "%s-report", j->job_name ? j->job_name : "joule-sweep");
     fputs("#!/bin/bash\n# joule sweep: the report, after every array task has ended "

@@ -19,18 +19,6 @@
 
 /* ---- helpers ---- */
 
-static struct tokenizer *load_path(const char *path)
-{
-    char err[512] = "";
-    struct gguf_file *f = NULL;
-    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "gguf_open: %s", err);
-    struct tokenizer *t = NULL;
-    int rc = tokenizer_load(f, &t, err, sizeof err);
-    gguf_close(f);
-    ck_assert_msg(rc == 0, "tokenizer_load: %s", err);
-    return t;
-}
-
 static size_t enc(const struct tokenizer *t, const char *s, size_t len, bool special, int32_t **ids)
 {
     char err[256] = "";
@@ -71,7 +59,7 @@ static void expect(const struct tokenizer *t, const char *s, size_t len, bool sp
 /* Runs GGUF + NAME.inp/.out; returns the number of vectors. */
 static int run_vectors(const char *gguf, const char *vecdir, const char *name)
 {
-    struct tokenizer *t = load_path(gguf);
+    struct tokenizer *t = test_load_tokenizer(gguf);
     ck_assert_str_eq(tokenizer_model_name(t), "gpt2");
     char path[1024];
     size_t inp_len = 0, out_len = 0;
@@ -172,7 +160,7 @@ START_TEST(test_tiny_qwen2_prompts)
     NEED_SHARED(dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/models/tiny-qwen2-F16.gguf", dir);
-    struct tokenizer *t = load_path(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     ck_assert_str_eq(tokenizer_pre_name(t), "qwen2");
     ck_assert(!tokenizer_add_bos(t));
     ck_assert(tokenizer_is_eog(t, tokenizer_eos(t)));
@@ -184,16 +172,11 @@ START_TEST(test_tiny_qwen2_prompts)
         "beside the river crossing. Over the following centuries it became a centre of trade, "
         "and its population rose to several thousand."};
     for (size_t k = 0; k < 3; k++) {
-        snprintf(path, sizeof path, "%s/models/tiny-qwen2-F16.ref/tokens-%zu.txt", dir, k);
-        size_t len = 0;
-        char *txt = test_read_file(path, &len);
-        ck_assert_ptr_nonnull(txt);
         int32_t want[1024];
-        size_t n_want = test_parse_ids(txt, len, want, 1024);
+        size_t n_want = test_ref_tokens(dir, "tiny-qwen2-F16", k, want, 1024);
         char what[64];
         snprintf(what, sizeof what, "tiny-qwen2 prompt %zu", k);
         expect(t, prompts[k], strlen(prompts[k]), false, want, n_want, what);
-        free(txt);
     }
     tokenizer_free(t);
 }
@@ -204,7 +187,7 @@ START_TEST(test_special_tokens)
     NEED_SHARED(dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/vocab/gpt-2.gguf", dir);
-    struct tokenizer *t = load_path(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     ck_assert_int_eq(tokenizer_eos(t), 50256);
     ck_assert(tokenizer_is_eog(t, 50256));
     ck_assert(!tokenizer_add_bos(t));
@@ -243,7 +226,7 @@ START_TEST(test_empty_and_invalid)
     NEED_SHARED(dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/vocab/gpt-2.gguf", dir);
-    struct tokenizer *t = load_path(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     int32_t *ids;
     ck_assert_uint_eq(enc(t, "", 0, false, &ids), 0);
     free(ids);
@@ -307,7 +290,7 @@ static void time_1mb(const char *gguf, const char *label)
     size_t cut = len; /* end on a character boundary */
     while (cut > 0 && ((unsigned char)txt[cut - 1] & 0xC0) == 0x80)
         cut--;
-    struct tokenizer *t = load_path(gguf);
+    struct tokenizer *t = test_load_tokenizer(gguf);
     int32_t *ids;
     double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
     size_t n = enc(t, txt, cut, false, &ids);
@@ -515,7 +498,7 @@ static char *vwrite(const struct vocab *v, const char *pre, const char *skip)
 static struct tokenizer *vload(const struct vocab *v, const char *pre)
 {
     char *path = vwrite(v, pre, NULL);
-    struct tokenizer *t = load_path(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     return t;

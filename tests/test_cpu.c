@@ -338,54 +338,14 @@ START_TEST(test_fast_perplexity)
     const char *stem = stems[_i];
     struct model *m;
     struct backend *b = open_prec(shared, stem, 128, PRECISION_FAST, &m);
-    char p[700], err[512];
+    char p[700];
     snprintf(p, sizeof p, "%s/models/%s.ref/ppl.txt", shared, stem);
-    char *ref = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(ref);
-    double want = 0;
-    ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
+    double want = test_ref_ppl(p);
     ck_assert_msg(m->tok != NULL, "%s: %s", stem, m->tok_err);
-    snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
-    size_t len, nt;
-    char *text = test_read_file(p, &len);
-    ck_assert_ptr_nonnull(text);
-    int32_t *t;
-    ck_assert(tokenizer_encode(m->tok, text, len, false, false, &t, &nt, err, sizeof err) == 0);
-    const int32_t n_ctx = 128, nv = m->cfg.n_vocab;
-    bool bos = tokenizer_add_bos(m->tok);
-    ck_assert(nt >= 8 * (size_t)n_ctx);
-    float *logits = malloc(sizeof(float) * (size_t)n_ctx * nv);
-    ck_assert_ptr_nonnull(logits);
-    double nll = 0;
-    int count = 0;
-    for (int c = 0; c < 8; c++) {
-        int32_t chunk[128];
-        if (bos) {
-            chunk[0] = tokenizer_bos(m->tok);
-            memcpy(chunk + 1, t + c * n_ctx, sizeof(int32_t) * (n_ctx - 1));
-        } else {
-            memcpy(chunk, t + c * n_ctx, sizeof(int32_t) * n_ctx);
-        }
-        ck_assert(backend_forward(b, chunk, n_ctx, 0, true, logits, err, sizeof err) == 0);
-        for (int i = 64; i <= 126; i++) {
-            const float *l = logits + (size_t)i * nv;
-            double mx = l[0], s = 0;
-            for (int v = 1; v < nv; v++)
-                mx = l[v] > mx ? l[v] : mx;
-            for (int v = 0; v < nv; v++)
-                s += exp(l[v] - mx);
-            nll += -(l[chunk[i + 1]] - mx - log(s));
-            count++;
-        }
-    }
-    double ppl = exp(nll / count);
+    double ppl = test_model_perplexity(shared, m, b);
     fprintf(stderr, "  %-18s fast  perplexity %.4f (reference %.4f, %+.3f%%)\n", stem, ppl, want,
             100.0 * (ppl - want) / want);
     ck_assert_msg(fabs(ppl - want) / want <= 0.01, "%s: fast ppl %g vs %g", stem, ppl, want);
-    free(logits);
-    free(t);
-    free(text);
-    free(ref);
     backend_destroy(b);
     model_free(m);
 }
@@ -436,8 +396,8 @@ START_TEST(test_cli_logits_precision)
         snprintf(path[k], sizeof path[k], "/tmp/joule-cpu-logits-%d-%d.f32", (int)getpid(), k);
         struct test_proc r =
             test_run("logits -m %s/models/tiny-llama-Q4_0.gguf --device cpu -t 2 --tokens '%s' "
-                      "-o %s %s",
-                      shared, ids, path[k], mode[k]);
+                     "-o %s %s",
+                     shared, ids, path[k], mode[k]);
         ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
         free(r.out), free(r.err);
         l[k] = (float *)test_read_file(path[k], &bytes[k]);

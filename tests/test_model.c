@@ -148,56 +148,15 @@ START_TEST(test_perplexity)
 {
     NEED_SHARED(shared);
     const char *stem = stems[_i];
-    char p[600], err[512];
+    char p[600];
     struct fixture fx;
     open_model(&fx, shared, stem, 128);
     snprintf(p, sizeof p, "%s/ppl.txt", fx.ref);
-    char *ref = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(ref);
-    double want = 0;
-    ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
+    double want = test_ref_ppl(p);
     ck_assert_msg(fx.m->tok != NULL, "%s: %s", stem, fx.m->tok_err);
-    snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
-    size_t len;
-    char *text = test_read_file(p, &len);
-    ck_assert_ptr_nonnull(text);
-    int32_t *t;
-    size_t nt;
-    ck_assert(tokenizer_encode(fx.m->tok, text, len, false, false, &t, &nt, err, sizeof err) == 0);
-    const int32_t n_ctx = 128, nv = fx.m->cfg.n_vocab;
-    bool bos = tokenizer_add_bos(fx.m->tok);
-    ck_assert(nt >= 8 * (size_t)n_ctx);
-    float *logits = malloc(sizeof(float) * (size_t)n_ctx * nv);
-    ck_assert_ptr_nonnull(logits);
-    double nll = 0;
-    int count = 0;
-    for (int c = 0; c < 8; c++) {
-        int32_t chunk[128];
-        if (bos) {
-            chunk[0] = tokenizer_bos(fx.m->tok);
-            memcpy(chunk + 1, t + c * n_ctx, sizeof(int32_t) * (n_ctx - 1));
-        } else {
-            memcpy(chunk, t + c * n_ctx, sizeof(int32_t) * n_ctx);
-        }
-        ck_assert(backend_forward(fx.b, chunk, n_ctx, 0, true, logits, err, sizeof err) == 0);
-        for (int i = 64; i <= 126; i++) {
-            const float *l = logits + (size_t)i * nv;
-            double mx = l[0], s = 0;
-            for (int v = 1; v < nv; v++)
-                mx = l[v] > mx ? l[v] : mx;
-            for (int v = 0; v < nv; v++)
-                s += exp(l[v] - mx);
-            nll += -(l[chunk[i + 1]] - mx - log(s));
-            count++;
-        }
-    }
-    double ppl = exp(nll / count);
+    double ppl = test_model_perplexity(shared, fx.m, fx.b);
     fprintf(stderr, "  %-16s cpu  perplexity %.4f (reference %.4f)\n", stem, ppl, want);
     ck_assert_msg(fabs(ppl - want) / want <= 1e-3, "%s: ppl %g vs %g", stem, ppl, want);
-    free(logits);
-    free(t);
-    free(text);
-    free(ref);
     close_model(&fx);
 }
 END_TEST

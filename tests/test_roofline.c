@@ -44,18 +44,18 @@ START_TEST(test_roofline_model)
     ck_assert_uint_eq(rm.layer_macs + rm.output_macs, info.n_params - 256u * 1024 - 256 * 5);
 
     struct roofline_test t;
-    struct bench_test tg = {BENCH_TG, 1, 0};
+    struct bench_test tg = {.kind = BENCH_TG, .n = 1};
     roofline_test_of(&rm, &tg, &t);
     ck_assert(fabs(t.bytes_per_token - (double)(rm.weight_bytes + rm.kv_bytes_per_pos)) < 1e-6);
     ck_assert(fabs(t.macs_per_token -
                    (double)(rm.layer_macs + rm.output_macs + rm.attn_macs_per_pos)) < 1e-6);
     /* tg4 at depth 8 attends to 9..12 positions: 10.5 on average */
-    tg = (struct bench_test){BENCH_TG, 4, 8};
+    tg = (struct bench_test){.kind = BENCH_TG, .n = 4, .depth = 8};
     roofline_test_of(&rm, &tg, &t);
     ck_assert(fabs(t.bytes_per_token - ((double)rm.weight_bytes + 10.5 * rm.kv_bytes_per_pos)) <
               1e-6);
     /* pp16: the output matrix once, the weights once per call */
-    struct bench_test pp = {BENCH_PP, 16, 0};
+    struct bench_test pp = {.kind = BENCH_PP, .n = 16};
     roofline_test_of(&rm, &pp, &t);
     ck_assert(fabs(t.macs_per_token - ((double)rm.layer_macs + rm.output_macs / 16.0 +
                                        8.5 * rm.attn_macs_per_pos)) < 1e-6);

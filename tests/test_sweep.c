@@ -17,42 +17,6 @@
 #include "eval_json.h"
 #include "testutil.h"
 
-struct out {
-    int code;
-    char *err, *out;
-};
-
-/* "$JOULE_BIN ARGS" through the shell (ARGS is trusted test text) */
-static struct out sh(const char *fmt, ...)
-{
-    const char *bin = getenv("JOULE_BIN");
-    if (!bin) bin = "./joule";
-    char args[4096], cmd[8192], dir[] = "/tmp/joule-sweep-out-XXXXXX";
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof cmd, "%s %s >%s/o 2>%s/e", bin, args, dir, dir);
-    int st = system(cmd);
-    struct out r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
-    snprintf(cmd, sizeof cmd, "%s/o", dir);
-    r.out = test_read_file(cmd, NULL);
-    remove(cmd);
-    snprintf(cmd, sizeof cmd, "%s/e", dir);
-    r.err = test_read_file(cmd, NULL);
-    remove(cmd);
-    rmdir(dir);
-    ck_assert(r.out && r.err);
-    return r;
-}
-
-static void out_free(struct out *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
 static void rm_rf(const char *dir)
 {
     char cmd[1200];
@@ -87,8 +51,8 @@ static int count(const char *s, const char *needle)
 START_TEST(test_plan)
 {
     NEED_SHARED(sd);
-    struct out r =
-        sh("sweep -m " MODELS " " SWEEP_ARGS " --shards 2 -o /tmp/joule-plan-x --plan", sd, sd, sd);
+    struct test_proc r = test_run(
+        "sweep -m " MODELS " " SWEEP_ARGS " --shards 2 -o /tmp/joule-plan-x --plan", sd, sd, sd);
     ck_assert_msg(r.code == 0, "%s", r.err);
     /* 2 models x (bench + 2 suites x 2 shards) */
     ck_assert_int_eq(count(r.out, "\n") - count(r.out, "#"), 10);
@@ -97,23 +61,23 @@ START_TEST(test_plan)
     ck_assert_ptr_nonnull(strstr(r.out, "\n9\ttiny-llama-Q8_0.cpu.hellaswag.2of2\teval\t"));
     ck_assert_ptr_nonnull(strstr(r.out, "\thellaswag\t2/2\ttodo\n"));
     ck_assert_int_eq(access("/tmp/joule-plan-x", F_OK), -1); /* --plan makes nothing */
-    out_free(&r);
-    r = sh("sweep -m " MODELS " --device cpu -o /tmp/joule-plan-x --unit 2", sd, sd);
+    test_proc_free(&r);
+    r = test_run("sweep -m " MODELS " --device cpu -o /tmp/joule-plan-x --unit 2", sd, sd);
     ck_assert_int_eq(r.code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "units 0 to 1"));
-    out_free(&r);
-    r = sh("sweep -m a.gguf --device gpu9 -o /tmp/joule-plan-x");
+    test_proc_free(&r);
+    r = test_run("sweep -m a.gguf --device gpu9 -o /tmp/joule-plan-x");
     ck_assert_int_eq(r.code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "bad device 'gpu9'"));
-    out_free(&r);
-    r = sh("sweep -m a.gguf,a.gguf -o /tmp/joule-plan-x --plan");
+    test_proc_free(&r);
+    r = test_run("sweep -m a.gguf,a.gguf -o /tmp/joule-plan-x --plan");
     ck_assert_int_eq(r.code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "would both write"));
-    out_free(&r);
-    r = sh("sweep --help");
+    test_proc_free(&r);
+    r = test_run("sweep --help");
     ck_assert_int_eq(r.code, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "--unit K"));
-    out_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
@@ -150,10 +114,11 @@ START_TEST(test_sweep_report)
     snprintf(rep, sizeof rep, "%s/rep", dir);
 
     /* one unit alone first, as a job array task (or a sweep killed after it) leaves it */
-    struct out r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s --unit 1", sd, sd, sd, res);
+    struct test_proc r =
+        test_run("sweep -m " MODELS " " SWEEP_ARGS " -o %s --unit 1", sd, sd, sd, res);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert(exists(res, "tiny-llama-Q4_0.cpu.arc-easy.json"));
-    out_free(&r);
+    test_proc_free(&r);
     /* a leftover temporary file of a dead writer, and a cut-short result */
     char p[4096];
     char host[128];
@@ -173,11 +138,11 @@ START_TEST(test_sweep_report)
     fclose(f);
 
     /* the sweep: resumes (unit 1 done), redoes the cut-short one */
-    r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
+    r = test_run("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(strstr(r.err, "6 units, 1 done already, 5 to run"), "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.err, "left"));
-    out_free(&r);
+    test_proc_free(&r);
     static const char *const units[] = {
         "tiny-llama-Q4_0.cpu.bench",     "tiny-llama-Q4_0.cpu.arc-easy",
         "tiny-llama-Q4_0.cpu.hellaswag", "tiny-llama-Q8_0.cpu.bench",
@@ -200,14 +165,14 @@ START_TEST(test_sweep_report)
     free(unit);
 
     /* all done: a re-run runs nothing */
-    r = sh("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
+    r = test_run("sweep -m " MODELS " " SWEEP_ARGS " -o %s", sd, sd, sd, res);
     ck_assert_msg(r.code == 0 && strstr(r.err, "6 done already, 0 to run"), "%s", r.err);
-    out_free(&r);
+    test_proc_free(&r);
 
     /* the report */
-    r = sh("report %s -o %s", res, rep);
+    r = test_run("report %s -o %s", res, rep);
     ck_assert_msg(r.code == 0, "%s", r.err);
-    out_free(&r);
+    test_proc_free(&r);
     snprintf(p, sizeof p, "%s/report.md", rep);
     char *md = test_read_file(p, NULL);
     ck_assert_ptr_nonnull(md);
@@ -260,9 +225,10 @@ START_TEST(test_failing_unit)
     char dir[] = "/tmp/joule-sweep-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     /* a missing model: its unit fails, the other model's unit still runs */
-    struct out r = sh("sweep -m %s/no-such.gguf,%s/models/tiny-llama-Q4_0.gguf --device cpu -p 16 "
-                      "-n 4 -r 1 -t 2 --idle 0 -o %s/res",
-                      dir, sd, dir);
+    struct test_proc r =
+        test_run("sweep -m %s/no-such.gguf,%s/models/tiny-llama-Q4_0.gguf --device cpu -p 16 "
+                 "-n 4 -r 1 -t 2 --idle 0 -o %s/res",
+                 dir, sd, dir);
     ck_assert_int_eq(r.code, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "no-such.cpu.bench FAILED"));
     ck_assert_ptr_nonnull(strstr(r.err, "1 of 2 units failed"));
@@ -271,7 +237,7 @@ START_TEST(test_failing_unit)
     ck_assert(exists(p, "tiny-llama-Q4_0.cpu.bench.json"));
     ck_assert(!exists(p, "no-such.cpu.bench.json"));
     ck_assert(exists(p, "logs/no-such.cpu.bench.log"));
-    out_free(&r);
+    test_proc_free(&r);
     rm_rf(dir);
 }
 END_TEST
@@ -311,18 +277,19 @@ START_TEST(test_interrupted_sweep)
         done += exists(p, n);
     }
     if (done) {
-        struct out r = sh("report %s/res", dir);
+        struct test_proc r = test_run("report %s/res", dir);
         ck_assert_msg(r.code == 0, "%s", r.err);
-        out_free(&r);
+        test_proc_free(&r);
     }
-    struct out r = sh("sweep -m " MODELS " --device cpu --suite arc-easy --limit 40 --data "
-                      "%s/suites-data -p 64 -n 512 -r 8 -t 2 --idle 0 -o %s/res",
-                      sd, sd, sd, dir);
+    struct test_proc r =
+        test_run("sweep -m " MODELS " --device cpu --suite arc-easy --limit 40 --data "
+                 "%s/suites-data -p 64 -n 512 -r 8 -t 2 --idle 0 -o %s/res",
+                 sd, sd, sd, dir);
     ck_assert_msg(r.code == 0, "%s", r.err);
     char want[64];
     snprintf(want, sizeof want, "4 units, %d done already, %d to run", done, 4 - done);
     ck_assert_msg(strstr(r.err, want), "want '%s': %s", want, r.err);
-    out_free(&r);
+    test_proc_free(&r);
     for (int i = 0; i < 4; i++) {
         char n[200];
         snprintf(n, sizeof n, "%s.json", units[i]);
@@ -337,9 +304,10 @@ END_TEST
 START_TEST(test_bench_lists)
 {
     NEED_SHARED(sd);
-    struct out r = sh("bench -m %s/models/tiny-llama-Q4_0.gguf -m %s/models/tiny-llama-Q8_0.gguf "
-                      "-t 1,2 -p 16 -n 4 -r 2 --device cpu -o jsonl",
-                      sd, sd);
+    struct test_proc r =
+        test_run("bench -m %s/models/tiny-llama-Q4_0.gguf -m %s/models/tiny-llama-Q8_0.gguf "
+                 "-t 1,2 -p 16 -n 4 -r 2 --device cpu -o jsonl",
+                 sd, sd);
     ck_assert_msg(r.code == 0, "%s", r.err);
     ck_assert_int_eq(count(r.out, "\n"), 8); /* 2 models x 2 thread counts x (pp, tg) */
     static const char *const fields[] = {
@@ -365,10 +333,11 @@ START_TEST(test_bench_lists)
         ck_assert(ts > 0 && ns > 0);
         json_free(&v);
     }
-    out_free(&r);
-    r = sh("bench -m %s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf -p 16 -n 4 -r 1 "
-           "--device cpu -o json",
-           sd, sd);
+    test_proc_free(&r);
+    r = test_run(
+        "bench -m %s/models/tiny-llama-Q4_0.gguf,%s/models/tiny-llama-Q8_0.gguf -p 16 -n 4 -r 1 "
+        "--device cpu -o json",
+        sd, sd);
     ck_assert_msg(r.code == 0, "%s", r.err);
     struct jval v;
     char err[256];
@@ -380,7 +349,7 @@ START_TEST(test_bench_lists)
     ck_assert_str_eq(json_str(json_get(json_get(&v.kids[0], "provenance"), "schema")),
                      "joule-bench/1");
     json_free(&v);
-    out_free(&r);
+    test_proc_free(&r);
 }
 END_TEST
 
@@ -393,14 +362,15 @@ START_TEST(test_eval_lmeval_files)
     NEED_SHARED(sd);
     char dir[] = "/tmp/joule-lmeval-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct out r = sh("eval -m %s/models/tiny-llama-Q4_0.gguf --suite arc_easy,lambada_openai "
-                      "--limit 5 --data %s/suites-data --device cpu -t 2 -o json "
-                      "--output-path %s/out --log-samples",
-                      sd, sd, dir);
+    struct test_proc r =
+        test_run("eval -m %s/models/tiny-llama-Q4_0.gguf --suite arc_easy,lambada_openai "
+                 "--limit 5 --data %s/suites-data --device cpu -t 2 -o json "
+                 "--output-path %s/out --log-samples",
+                 sd, sd, dir);
     ck_assert_msg(r.code == 0, "%s", r.err);
     /* joule's own JSON has the provenance */
     ck_assert_ptr_nonnull(strstr(r.out, "\"provenance\":{\"joule_version\""));
-    out_free(&r);
+    test_proc_free(&r);
     char pat[256];
     glob_t g;
     snprintf(pat, sizeof pat, "%s/out/*tiny-llama-Q4_0.gguf/results_*.json", dir);
@@ -454,10 +424,10 @@ START_TEST(test_eval_lmeval_files)
     ck_assert_ptr_nonnull(json_get(&v, "gold"));
     json_free(&v);
     free(text);
-    r = sh("eval -m x.gguf --suite arc_easy --log-samples");
+    r = test_run("eval -m x.gguf --suite arc_easy --log-samples");
     ck_assert_int_eq(r.code, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--log-samples needs --output-path"));
-    out_free(&r);
+    test_proc_free(&r);
     rm_rf(dir);
 }
 END_TEST
@@ -477,9 +447,10 @@ START_TEST(test_eval_merge)
                 {"Q4_0", "l7", "--limit 7 --shard 2/2"},
                 {"Q4_0", "whole", "--limit 6"}};
     for (int i = 0; i < 5; i++) {
-        struct out r = sh("eval -m %s/models/tiny-llama-%s.gguf --suite arc-easy --data "
-                          "%s/suites-data --device cpu -t 2 -o json %s",
-                          sd, runs[i].model, sd, runs[i].extra);
+        struct test_proc r =
+            test_run("eval -m %s/models/tiny-llama-%s.gguf --suite arc-easy --data "
+                     "%s/suites-data --device cpu -t 2 -o json %s",
+                     sd, runs[i].model, sd, runs[i].extra);
         ck_assert_msg(r.code == 0, "%s", r.err);
         char p[4096];
         ck_assert_int_lt(snprintf(p, sizeof p, "%s/%s.json", dir, runs[i].file), (int)sizeof p);
@@ -487,9 +458,9 @@ START_TEST(test_eval_merge)
         ck_assert_ptr_nonnull(f);
         fputs(r.out, f);
         fclose(f);
-        out_free(&r);
+        test_proc_free(&r);
     }
-    struct out m = sh("eval --merge %s/s2.json %s/s1.json -o json", dir, dir);
+    struct test_proc m = test_run("eval --merge %s/s2.json %s/s1.json -o json", dir, dir);
     ck_assert_msg(m.code == 0, "%s", m.err);
     char p[4096];
     ck_assert_int_lt(snprintf(p, sizeof p, "%s/whole.json", dir), (int)sizeof p);
@@ -512,16 +483,16 @@ START_TEST(test_eval_merge)
     json_free(&a);
     json_free(&b);
     free(whole);
-    out_free(&m);
-    m = sh("eval --merge %s/s1.json %s/q8.json", dir, dir);
+    test_proc_free(&m);
+    m = test_run("eval --merge %s/s1.json %s/q8.json", dir, dir);
     ck_assert_int_eq(m.code, 1);
     ck_assert_msg(strstr(m.err, "q8.json: not a shard of the same run") && strstr(m.err, "model "),
                   "%s", m.err);
-    out_free(&m);
-    m = sh("eval --merge %s/s1.json %s/l7.json", dir, dir);
+    test_proc_free(&m);
+    m = test_run("eval --merge %s/s1.json %s/l7.json", dir, dir);
     ck_assert_int_eq(m.code, 1);
     ck_assert_msg(strstr(m.err, "(limit 6 vs 7)"), "%s", m.err);
-    out_free(&m);
+    test_proc_free(&m);
     rm_rf(dir);
 }
 END_TEST

@@ -14,23 +14,11 @@
 #include "testutil.h"
 #include "tokenizer.h"
 
-static struct tokenizer *load_path(const char *path)
-{
-    char err[512] = "";
-    struct gguf_file *f = NULL;
-    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "gguf_open: %s", err);
-    struct tokenizer *t = NULL;
-    int rc = tokenizer_load(f, &t, err, sizeof err);
-    gguf_close(f);
-    ck_assert_msg(rc == 0, "tokenizer_load: %s", err);
-    return t;
-}
-
 static struct tokenizer *load_vocab(const char *dir, const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/vocab/%s.gguf", dir, name);
-    return load_path(path);
+    return test_load_tokenizer(path);
 }
 
 static size_t enc(const struct tokenizer *t, const char *s, size_t len, bool special, int32_t **ids)
@@ -62,7 +50,7 @@ static size_t count_ctl(const struct tokenizer *t, const int32_t *ids, size_t n)
  * how many texts were tried. */
 static int check_vocab(const char *path)
 {
-    struct tokenizer *t = load_path(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     int tried = 0;
     char buf[1024];
     for (int32_t id = 0; id < tokenizer_n_vocab(t); id++) {

@@ -14,23 +14,11 @@
 
 /* ---- helpers ---- */
 
-static struct tokenizer *load_tok(const char *path)
-{
-    char err[512] = "";
-    struct gguf_file *f = NULL;
-    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "gguf_open: %s", err);
-    struct tokenizer *t = NULL;
-    int rc = tokenizer_load(f, &t, err, sizeof err);
-    gguf_close(f); /* the tokenizer must not need the file any more */
-    ck_assert_msg(rc == 0, "tokenizer_load: %s", err);
-    return t;
-}
-
 static struct tokenizer *load_shared(const char *dir, const char *rel)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    return load_tok(path);
+    return test_load_tokenizer(path);
 }
 
 static size_t encode(const struct tokenizer *t, const char *s, size_t len, bool bos, bool special,
@@ -84,7 +72,7 @@ static int run_vectors(const char *dir, const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/vocab/%s.gguf", dir, name);
-    struct tokenizer *t = load_tok(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     size_t inp_len = 0, out_len = 0;
     snprintf(path, sizeof path, "%s/vocab/%s.inp", dir, name);
     char *inp = test_read_file(path, &inp_len);
@@ -342,7 +330,7 @@ static struct tokenizer *synth_load(const struct synth *s)
     struct gw w = {0};
     synth_kvs(&w, s, NULL);
     char *path = gw_finish(&w);
-    struct tokenizer *t = load_tok(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     return t;
@@ -403,17 +391,12 @@ START_TEST(test_tiny_llama_prompts)
     ck_assert_str_eq(prompts[1],
                      "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n");
     for (size_t k = 0; k < np; k++) {
-        snprintf(path, sizeof path, "%s/models/tiny-llama-F32.ref/tokens-%zu.txt", dir, k);
-        size_t len = 0;
-        char *txt = test_read_file(path, &len);
-        ck_assert_ptr_nonnull(txt);
         int32_t want[1024];
-        size_t n_want = test_parse_ids(txt, len, want, 1024);
+        size_t n_want = test_ref_tokens(dir, "tiny-llama-F32", k, want, 1024);
         char what[64];
         snprintf(what, sizeof what, "tiny-llama prompt %zu", k);
         expect_encode(t, prompts[k], strlen(prompts[k]), tokenizer_add_bos(t), false, want, n_want,
                       what);
-        free(txt);
         free(prompts[k]);
     }
     free(json);
@@ -770,7 +753,7 @@ START_TEST(test_no_space_prefix)
     kv_bool(&w, "tokenizer.ggml.add_bos_token", false);
     kv_u32(&w, "tokenizer.ggml.padding_token_id", (uint32_t)s.n); /* one past: ignored */
     char *path = gw_finish(&w);
-    struct tokenizer *t = load_tok(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     ck_assert(!tokenizer_add_bos(t));
@@ -841,7 +824,7 @@ START_TEST(test_load_errors)
     kv_u32(&w, "tokenizer.ggml.bos_token_id", 1);
     kv_bool(&w, "tokenizer.ggml.add_bos_token", true);
     char *path = gw_finish(&w);
-    struct tokenizer *t = load_tok(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     tokenizer_free(t);
@@ -857,7 +840,7 @@ START_TEST(test_no_bos)
     gw_key(&w, "tokenizer.ggml.bos_token_id", GGUF_I32);
     gw_le(&w, (uint32_t)-1, 4);
     char *path = gw_finish(&w);
-    struct tokenizer *t = load_tok(path);
+    struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     ck_assert_int_eq(tokenizer_bos(t), -1);

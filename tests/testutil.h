@@ -3,6 +3,7 @@
 #define JOULE_TESTUTIL_H
 
 #include <check.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,6 +13,11 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "backend.h"
+#include "gguf.h"
+#include "model.h"
+#include "tokenizer.h"
 
 /* The ../shared test data folder, or NULL (a fresh clone). JOULE_SHARED overrides. */
 static inline const char *test_shared_dir(void)
@@ -203,6 +209,92 @@ static inline int test_wait_status(pid_t pid)
     int st;
     if (waitpid(pid, &st, 0) != pid) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The perplexity written in a reference's ppl.txt ("ppl X"). */
+static inline double test_ref_ppl(const char *path)
+{
+    char *ref = test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(ref);
+    double want = 0;
+    ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
+    free(ref);
+    return want;
+}
+
+/* Perplexity of m run by b over ../shared's models/ppl-text.txt, as the references compute
+ * it: 8 chunks of 128 tokens (the first a BOS where the vocabulary adds one), each scored on
+ * its positions 64..126. */
+static inline double test_model_perplexity(const char *shared, const struct model *m,
+                                           struct backend *b)
+{
+    char p[600], err[512];
+    snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
+    size_t len, nt;
+    char *text = test_read_file(p, &len);
+    ck_assert_ptr_nonnull(text);
+    int32_t *t;
+    ck_assert(tokenizer_encode(m->tok, text, len, false, false, &t, &nt, err, sizeof err) == 0);
+    const int32_t n_ctx = 128, nv = m->cfg.n_vocab;
+    bool bos = tokenizer_add_bos(m->tok);
+    ck_assert(nt >= 8 * (size_t)n_ctx);
+    float *logits = malloc(sizeof(float) * (size_t)n_ctx * nv);
+    ck_assert_ptr_nonnull(logits);
+    double nll = 0;
+    int count = 0;
+    for (int c = 0; c < 8; c++) {
+        int32_t chunk[128];
+        if (bos) {
+            chunk[0] = tokenizer_bos(m->tok);
+            memcpy(chunk + 1, t + c * n_ctx, sizeof(int32_t) * (n_ctx - 1));
+        } else {
+            memcpy(chunk, t + c * n_ctx, sizeof(int32_t) * n_ctx);
+        }
+        ck_assert(backend_forward(b, chunk, n_ctx, 0, true, logits, err, sizeof err) == 0);
+        for (int i = 64; i <= 126; i++) {
+            const float *l = logits + (size_t)i * nv;
+            double mx = l[0], s = 0;
+            for (int v = 1; v < nv; v++)
+                mx = l[v] > mx ? l[v] : mx;
+            for (int v = 0; v < nv; v++)
+                s += exp(l[v] - mx);
+            nll += -(l[chunk[i + 1]] - mx - log(s));
+            count++;
+        }
+    }
+    free(logits);
+    free(t);
+    free(text);
+    return exp(nll / count);
+}
+
+/* Loads the tokenizer of the GGUF at path, closing the file first (the tokenizer must not need
+ * it); a failure fails the test with gguf_open's or tokenizer_load's message. */
+static inline struct tokenizer *test_load_tokenizer(const char *path)
+{
+    char err[512] = "";
+    struct gguf_file *f = NULL;
+    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "gguf_open: %s", err);
+    struct tokenizer *t = NULL;
+    int rc = tokenizer_load(f, &t, err, sizeof err);
+    gguf_close(f);
+    ck_assert_msg(rc == 0, "tokenizer_load: %s", err);
+    return t;
+}
+
+/* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap); the file
+ * must read. */
+static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k, int32_t *want,
+                                     size_t cap)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/%s.ref/tokens-%zu.txt", dir, ref, k);
+    size_t len = 0;
+    char *txt = test_read_file(path, &len);
+    ck_assert_ptr_nonnull(txt);
+    size_t n = test_parse_ids(txt, len, want, cap);
+    free(txt);
+    return n;
 }
 
 #endif

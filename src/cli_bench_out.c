@@ -241,6 +241,18 @@ static void json_num(FILE *out, double v, bool known)
         fputs("null", out);
 }
 
+/* The three $/Mtok figures of d (null where unknown): energy, then hw_key and hardware, then
+ * total_key and the total. */
+static void json_costs(FILE *out, const struct bench_derived *d, const char *hw_key,
+                       const char *total_key)
+{
+    json_num(out, d->cost.energy_per_mtok, d->energy);
+    fputs(hw_key, out);
+    json_num(out, d->cost.hw_per_mtok, d->hw_known);
+    fputs(total_key, out);
+    json_num(out, d->cost.total_per_mtok, d->energy);
+}
+
 void bench_write_json(FILE *out, const struct bench_report *r)
 {
     const struct bench_model *bm = r->model;
@@ -335,11 +347,7 @@ void bench_write_json(FILE *out, const struct bench_report *r)
             json_str(out, x->energy.why);
         }
         fprintf(out, "},\n     \"cost_per_mtok\": {\"energy\": ");
-        json_num(out, d.cost.energy_per_mtok, d.energy);
-        fprintf(out, ", \"hardware\": ");
-        json_num(out, d.cost.hw_per_mtok, d.hw_known);
-        fprintf(out, ", \"total\": ");
-        json_num(out, d.cost.total_per_mtok, d.energy);
+        json_costs(out, &d, ", \"hardware\": ", ", \"total\": ");
         fprintf(out, ", \"total_includes_hardware\": %s}", d.hw_known ? "true" : "false");
         struct bench_roof f;
         bool rk = bench_roof_of(r, x, &f);
@@ -513,11 +521,7 @@ void bench_write_jsonl(FILE *out, const struct bench_report *r)
         fprintf(out, ", \"joule_tokens_per_j\": ");
         json_num(out, d.tok_per_j, d.energy && d.tok_per_j_known);
         fprintf(out, ", \"joule_cost_energy_per_mtok\": ");
-        json_num(out, d.cost.energy_per_mtok, d.energy);
-        fprintf(out, ", \"joule_cost_hw_per_mtok\": ");
-        json_num(out, d.cost.hw_per_mtok, d.hw_known);
-        fprintf(out, ", \"joule_cost_per_mtok\": ");
-        json_num(out, d.cost.total_per_mtok, d.energy);
+        json_costs(out, &d, ", \"joule_cost_hw_per_mtok\": ", ", \"joule_cost_per_mtok\": ");
         fprintf(out, ", \"joule_precision\": \"exact\", \"joule_version\": \"%s\"}\n",
                 JOULE_RELEASE);
     }

@@ -564,18 +564,6 @@ TARGET_AVX2 static inline __m256 f16_avx(const uint8_t *p)
     return _mm256_set1_ps(_cvtsh_ss(rd16(p)));
 }
 
-/* byte j of the result is 0x10 where bit j of bits is set: bytes of bits are copied
- * into byte groups by a shuffle (per 128-bit lane), then each byte tests its own bit */
-TARGET_AVX2 static inline __m256i fifth_bits_avx(uint32_t bits)
-{
-    const __m256i spread =
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i sel = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)bits), spread);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
 /* The 32 weights of block b, unscaled, in 4 registers of 8. */
 TARGET_AVX2 static inline void unpack_avx(uint32_t type, const uint8_t *b, __m256 w[4])
 {
@@ -590,7 +578,7 @@ TARGET_AVX2 static inline void unpack_avx(uint32_t type, const uint8_t *b, __m25
         lo = _mm_and_si128(q, m4);
         hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
         if (type == Q_Q5_0 || type == Q_Q5_1) {
-            __m256i h = fifth_bits_avx(rd32(b + (type == Q_Q5_0 ? 2 : 4)));
+            __m256i h = fifth_bits(rd32(b + (type == Q_Q5_0 ? 2 : 4)));
             lo = _mm_or_si128(lo, _mm256_castsi256_si128(h));
             hi = _mm_or_si128(hi, _mm256_extracti128_si256(h, 1));
         }

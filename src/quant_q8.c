@@ -296,17 +296,6 @@ HELPER __m256i bits(__m256i v, int count, int mask)
                             _mm256_set1_epi8((char)mask));
 }
 
-/* byte j is 0x10 where bit j of qh is set */
-HELPER __m256i fifth_bits(uint32_t qh)
-{
-    const __m256i spread =
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i sel = _mm256_set1_epi64x((int64_t)0x8040201008040201ull);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)qh), spread);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
 /* the 32 quants of chunk c (elements in order, low lane 0..15), as chunk_c() */
 HELPER __m256i chunk_avx(uint32_t type, const uint8_t *b, int c)
 {

@@ -19,85 +19,16 @@
 
 /* ---- helpers ---- */
 
+/* this file's vocabularies add no BOS */
 static size_t enc(const struct tokenizer *t, const char *s, size_t len, bool special, int32_t **ids)
 {
-    char err[256] = "";
-    size_t n = 0;
-    ck_assert_msg(tokenizer_encode(t, s, len, false, special, ids, &n, err, sizeof err) == 0,
-                  "encode: %s", err);
-    ck_assert_ptr_nonnull(*ids);
-    return n;
+    return test_encode(t, s, len, false, special, ids);
 }
 
-static void check_ids(const int32_t *got, size_t n_got, const int32_t *want, size_t n_want,
-                      const char *what)
-{
-    if (n_got == n_want && (n_got == 0 || !memcmp(got, want, n_got * sizeof *got))) return;
-    char g[1024] = "", w[1024] = "";
-    for (size_t i = 0, o = 0; i < n_got && o + 16 < sizeof g; i++)
-        o += (size_t)snprintf(g + o, sizeof g - o, " %d", got[i]);
-    for (size_t i = 0, o = 0; i < n_want && o + 16 < sizeof w; i++)
-        o += (size_t)snprintf(w + o, sizeof w - o, " %d", want[i]);
-    ck_abort_msg("%s:\n  got: %s\n want: %s", what, g, w);
-}
-
-/* encode, compare, and decode back to the same bytes */
 static void expect(const struct tokenizer *t, const char *s, size_t len, bool special,
                    const int32_t *want, size_t n_want, const char *what)
 {
-    int32_t *ids;
-    size_t n = enc(t, s, len, special, &ids);
-    check_ids(ids, n, want, n_want, what);
-    char *back = tokenizer_decode(t, ids, n);
-    ck_assert_ptr_nonnull(back);
-    ck_assert_msg(strlen(back) == len && !memcmp(back, s, len), "%s: decode gives '%s'", what,
-                  back);
-    free(back);
-    free(ids);
-}
-
-/* Runs GGUF + NAME.inp/.out; returns the number of vectors. */
-static int run_vectors(const char *gguf, const char *vecdir, const char *name)
-{
-    struct tokenizer *t = test_load_tokenizer(gguf);
-    ck_assert_str_eq(tokenizer_model_name(t), "gpt2");
-    char path[1024];
-    size_t inp_len = 0, out_len = 0;
-    snprintf(path, sizeof path, "%s/%s.inp", vecdir, name);
-    char *inp = test_read_file(path, &inp_len);
-    snprintf(path, sizeof path, "%s/%s.out", vecdir, name);
-    char *out = test_read_file(path, &out_len);
-    ck_assert_msg(inp && out, "cannot read the %s vectors", name);
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    int32_t *want = malloc(4096 * sizeof *want);
-    ck_assert_ptr_nonnull(want);
-    const char *p = inp, *end = inp + inp_len, *line = out, *out_end = out + out_len;
-    int count = 0;
-    for (const char *m; (m = memmem(p, (size_t)(end - p), sep, sizeof sep - 1)); count++) {
-        const char *nl = memchr(line, '\n', (size_t)(out_end - line));
-        ck_assert_msg(nl != NULL, "%s.out is short", name);
-        size_t n_want = test_parse_ids(line, (size_t)(nl - line), want, 4096);
-        char what[160];
-        snprintf(what, sizeof what, "%s vector %d '%.60s'", name, count, p);
-        expect(t, p, (size_t)(m - p), false, want, n_want, what);
-        p = m + sizeof sep - 1;
-        line = nl + 1;
-    }
-    ck_assert_msg(p == end && line == out_end, "%s: .inp and .out disagree", name);
-    free(want);
-    free(inp);
-    free(out);
-    tokenizer_free(t);
-    return count;
-}
-
-static int shared_vectors(const char *name)
-{
-    const char *dir = test_shared_dir();
-    char gguf[1024], vec[1024];
-    snprintf(gguf, sizeof gguf, "%s/vocab/%s.gguf", dir, name);
-    snprintf(vec, sizeof vec, "%s/vocab", dir);
-    return run_vectors(gguf, vec, name);
+    test_expect_encode(t, s, len, false, special, want, n_want, what);
 }
 
 /* ---- the shared vectors ---- */
@@ -106,8 +37,7 @@ static int shared_vectors(const char *name)
     START_TEST(fn)                                                                                 \
     {                                                                                              \
         NEED_SHARED(dir);                                                                          \
-        (void)dir;                                                                                 \
-        ck_assert_int_eq(shared_vectors(name), 46);                                                \
+        ck_assert_int_eq(test_vocab_vectors(dir, name, "gpt2"), 46);                               \
     }                                                                                              \
     END_TEST
 
@@ -140,7 +70,7 @@ static void extra_vectors(const char *name, const char *fn)
         return;
     }
     snprintf(vec, sizeof vec, "%s/vocab", dir);
-    ck_assert_int_eq(run_vectors(gguf, vec, name), 46);
+    ck_assert_int_eq(test_run_vectors(gguf, vec, name, "gpt2"), 46);
 }
 
 START_TEST(test_vectors_llama_bpe)
@@ -196,7 +126,7 @@ START_TEST(test_special_tokens)
     /* parsed: the control token, and no space is added after it */
     size_t n = enc(t, s, strlen(s), true, &ids);
     const int32_t on[] = {15496, 50256, 995};
-    check_ids(ids, n, on, 3, "parse_special on");
+    test_expect_ids(ids, n, on, 3, "parse_special on");
     char *back = tokenizer_decode(t, ids, n);
     ck_assert_str_eq(back, "Hello world"); /* control tokens are hidden */
     free(back);

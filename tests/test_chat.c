@@ -170,22 +170,10 @@ START_TEST(test_detect_and_names)
 }
 END_TEST
 
-static struct tokenizer *load_model_tok(const char *dir, const char *rel)
-{
-    char path[1024], err[512] = "";
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    struct gguf_file *f = NULL;
-    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "%s", err);
-    struct tokenizer *t = NULL;
-    ck_assert_msg(tokenizer_load(f, &t, err, sizeof err) == 0, "%s", err);
-    gguf_close(f);
-    return t;
-}
-
 START_TEST(test_encode_tiny_qwen2)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_model_tok(dir, "models/tiny-qwen2-F16.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-qwen2-F16.gguf");
     enum chat_tmpl tm;
     const char *note;
     char err[512] = "";
@@ -221,7 +209,7 @@ END_TEST
 START_TEST(test_encode_tiny_llama)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_model_tok(dir, "models/tiny-llama-F32.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
     enum chat_tmpl tm;
     const char *note;
     char err[512] = "";
@@ -259,7 +247,7 @@ START_TEST(test_extra_vocab_templates)
     } cases[] = {{"llama-bpe.gguf", CHAT_LLAMA3, "<|eot_id|>"},
                  {"qwen2.gguf", CHAT_CHATML, "<|im_end|>"}};
     for (size_t i = 0; i < 2; i++) {
-        struct tokenizer *t = load_model_tok(extra, cases[i].file);
+        struct tokenizer *t = test_load_tokenizer_at(extra, cases[i].file);
         enum chat_tmpl tm;
         const char *note;
         char err[512] = "";

@@ -14,100 +14,6 @@
 
 /* ---- helpers ---- */
 
-static struct tokenizer *load_shared(const char *dir, const char *rel)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    return test_load_tokenizer(path);
-}
-
-static size_t encode(const struct tokenizer *t, const char *s, size_t len, bool bos, bool special,
-                     int32_t **ids)
-{
-    char err[256] = "";
-    size_t n = 0;
-    ck_assert_msg(tokenizer_encode(t, s, len, bos, special, ids, &n, err, sizeof err) == 0,
-                  "encode: %s", err);
-    ck_assert_ptr_nonnull(*ids);
-    return n;
-}
-
-static void fmt_ids(char *buf, size_t cap, const int32_t *v, size_t n)
-{
-    size_t o = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < n && o + 16 < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, " %d", v[i]);
-}
-
-static void expect_ids(const int32_t *got, size_t n_got, const int32_t *want, size_t n_want,
-                       const char *what)
-{
-    bool same = n_got == n_want && (n_got == 0 || memcmp(got, want, n_got * sizeof *got) == 0);
-    if (!same) {
-        char g[2048], w[2048];
-        fmt_ids(g, sizeof g, got, n_got);
-        fmt_ids(w, sizeof w, want, n_want);
-        ck_abort_msg("%s:\n  got: %s\n want: %s", what, g, w);
-    }
-}
-
-/* Encodes s and checks the ids, then that decoding gives s back. */
-static void expect_encode(const struct tokenizer *t, const char *s, size_t len, bool bos,
-                          bool special, const int32_t *want, size_t n_want, const char *what)
-{
-    int32_t *ids;
-    size_t n = encode(t, s, len, bos, special, &ids);
-    expect_ids(ids, n, want, n_want, what);
-    char *back = tokenizer_decode(t, ids, n);
-    ck_assert_ptr_nonnull(back);
-    ck_assert_msg(strlen(back) == len && memcmp(back, s, len) == 0,
-                  "%s: decode gives '%s', want '%.*s'", what, back, (int)len, s);
-    free(back);
-    free(ids);
-}
-
-/* Runs every vector of vocab/NAME.{inp,out}; returns how many. */
-static int run_vectors(const char *dir, const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/vocab/%s.gguf", dir, name);
-    struct tokenizer *t = test_load_tokenizer(path);
-    size_t inp_len = 0, out_len = 0;
-    snprintf(path, sizeof path, "%s/vocab/%s.inp", dir, name);
-    char *inp = test_read_file(path, &inp_len);
-    snprintf(path, sizeof path, "%s/vocab/%s.out", dir, name);
-    char *out = test_read_file(path, &out_len);
-    ck_assert_msg(inp && out, "cannot read the %s vectors", name);
-
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    const size_t sep_len = sizeof sep - 1;
-    int32_t *want = malloc(4096 * sizeof *want);
-    ck_assert_ptr_nonnull(want);
-    const char *p = inp, *end = inp + inp_len, *line = out, *out_end = out + out_len;
-    int count = 0;
-    for (;;) {
-        const char *m = memmem(p, (size_t)(end - p), sep, sep_len);
-        if (!m) break;
-        const char *nl = memchr(line, '\n', (size_t)(out_end - line));
-        ck_assert_msg(nl != NULL, "%s.out has fewer lines than %s.inp has tests", name, name);
-        size_t n_want = test_parse_ids(line, (size_t)(nl - line), want, 4096);
-        char what[160];
-        snprintf(what, sizeof what, "%s vector %d '%.60s'", name, count, p);
-        expect_encode(t, p, (size_t)(m - p), false, false, want, n_want, what);
-        count++;
-        p = m + sep_len;
-        line = nl + 1;
-    }
-    ck_assert_msg(p == end, "%s.inp: text after the last separator", name);
-    ck_assert_msg(line == out_end, "%s.out has more lines than %s.inp has tests", name, name);
-    free(want);
-    free(inp);
-    free(out);
-    tokenizer_free(t);
-    return count;
-}
-
 /* The strings of a JSON list (prompts.txt): simple escapes and \uXXXX with surrogates. */
 static size_t parse_json_strings(const char *s, char **out, size_t cap)
 {
@@ -358,21 +264,21 @@ static void expect_load_error(struct gw *w, const char *want)
 START_TEST(test_vectors_llama_spm)
 {
     NEED_SHARED(dir);
-    ck_assert_int_eq(run_vectors(dir, "llama-spm"), 46);
+    ck_assert_int_eq(test_vocab_vectors(dir, "llama-spm", NULL), 46);
 }
 END_TEST
 
 START_TEST(test_vectors_phi3)
 {
     NEED_SHARED(dir);
-    ck_assert_int_eq(run_vectors(dir, "phi-3"), 46);
+    ck_assert_int_eq(test_vocab_vectors(dir, "phi-3", NULL), 46);
 }
 END_TEST
 
 START_TEST(test_tiny_llama_prompts)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "models/tiny-llama-F32.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
     ck_assert_int_eq(tokenizer_n_vocab(t), 1024);
     ck_assert(tokenizer_add_bos(t));
     ck_assert_int_eq(tokenizer_bos(t), 1);
@@ -395,8 +301,8 @@ START_TEST(test_tiny_llama_prompts)
         size_t n_want = test_ref_tokens(dir, "tiny-llama-F32", k, want, 1024);
         char what[64];
         snprintf(what, sizeof what, "tiny-llama prompt %zu", k);
-        expect_encode(t, prompts[k], strlen(prompts[k]), tokenizer_add_bos(t), false, want, n_want,
-                      what);
+        test_expect_encode(t, prompts[k], strlen(prompts[k]), tokenizer_add_bos(t), false, want,
+                           n_want, what);
         free(prompts[k]);
     }
     free(json);
@@ -407,13 +313,13 @@ END_TEST
 START_TEST(test_special_parsing)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/llama-spm.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     const char *s = "<s>Hello</s>";
     /* parsed: the text after <s> gets the space prefix, as at the start */
     const int32_t on[] = {1, 15043, 2};
     int32_t *ids;
-    size_t n = encode(t, s, strlen(s), false, true, &ids);
-    expect_ids(ids, n, on, 3, "parse_special on");
+    size_t n = test_encode(t, s, strlen(s), false, true, &ids);
+    test_expect_ids(ids, n, on, 3, "parse_special on");
     char *back = tokenizer_decode(t, ids, n);
     ck_assert_str_eq(back, "Hello"); /* control tokens hidden */
     free(back);
@@ -430,7 +336,7 @@ START_TEST(test_special_parsing)
     free(ids);
 
     /* not parsed: plain text, and it comes back unchanged */
-    n = encode(t, s, strlen(s), false, false, &ids);
+    n = test_encode(t, s, strlen(s), false, false, &ids);
     for (size_t i = 0; i < n; i++)
         ck_assert(ids[i] != 1 && ids[i] != 2);
     back = tokenizer_decode(t, ids, n);
@@ -439,9 +345,9 @@ START_TEST(test_special_parsing)
     free(ids);
 
     /* BOS plus a special token first: the prefix goes on the text after it */
-    n = encode(t, "<s>", 3, true, true, &ids);
+    n = test_encode(t, "<s>", 3, true, true, &ids);
     const int32_t bos_s[] = {1, 1};
-    expect_ids(ids, n, bos_s, 2, "BOS + <s>");
+    test_expect_ids(ids, n, bos_s, 2, "BOS + <s>");
     free(ids);
     tokenizer_free(t);
 }
@@ -450,7 +356,7 @@ END_TEST
 START_TEST(test_phi3_special)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/phi-3.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/phi-3.gguf");
     ck_assert_int_eq(tokenizer_eos(t), 32000);
     ck_assert_int_eq(tokenizer_eot(t), 32007); /* <|end|>, found by its text */
     ck_assert(tokenizer_is_eog(t, 32000) && tokenizer_is_eog(t, 32007));
@@ -460,28 +366,28 @@ START_TEST(test_phi3_special)
     ck_assert_int_eq(tokenizer_token_type(t, 2), TOK_CONTROL);
 
     int32_t *a, *b, *ids;
-    size_t na = encode(t, "a", 1, false, false, &a);
-    size_t nb = encode(t, "b", 1, false, false, &b);
-    size_t n = encode(t, "a</s> b", 7, false, false, &ids);
+    size_t na = test_encode(t, "a", 1, false, false, &a);
+    size_t nb = test_encode(t, "b", 1, false, false, &b);
+    size_t n = test_encode(t, "a</s> b", 7, false, false, &ids);
     for (size_t i = 0; i < n; i++)
         ck_assert_int_ne(ids[i], 2);
     free(ids);
-    n = encode(t, "a</s> b", 7, false, true, &ids);
+    n = test_encode(t, "a</s> b", 7, false, true, &ids);
     ck_assert_int_eq(n, na + 1 + nb);
-    expect_ids(ids, na, a, na, "before </s>");
+    test_expect_ids(ids, na, a, na, "before </s>");
     ck_assert_int_eq(ids[na], 2);
-    expect_ids(ids + na + 1, nb, b, nb, "after </s>");
+    test_expect_ids(ids + na + 1, nb, b, nb, "after </s>");
     free(ids);
 
     /* <|user|> is CONTROL: text unless parsed */
-    n = encode(t, "<|user|>\nb", 10, false, false, &ids);
+    n = test_encode(t, "<|user|>\nb", 10, false, false, &ids);
     for (size_t i = 0; i < n; i++)
         ck_assert(ids[i] != 32010);
     free(ids);
-    n = encode(t, "<|user|>\nb", 10, false, true, &ids);
+    n = test_encode(t, "<|user|>\nb", 10, false, true, &ids);
     ck_assert_int_eq(n, 1 + nb);
     ck_assert_int_eq(ids[0], 32010);
-    expect_ids(ids + 1, nb, b, nb, "after <|user|>");
+    test_expect_ids(ids + 1, nb, b, nb, "after <|user|>");
     free(ids);
     free(a);
     free(b);
@@ -492,13 +398,13 @@ END_TEST
 START_TEST(test_empty_input)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/llama-spm.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     int32_t *ids;
-    ck_assert_int_eq(encode(t, "", 0, false, false, &ids), 0);
+    ck_assert_int_eq(test_encode(t, "", 0, false, false, &ids), 0);
     free(ids);
-    ck_assert_int_eq(encode(t, NULL, 0, false, true, &ids), 0);
+    ck_assert_int_eq(test_encode(t, NULL, 0, false, true, &ids), 0);
     free(ids);
-    ck_assert_int_eq(encode(t, "", 0, true, false, &ids), 1);
+    ck_assert_int_eq(test_encode(t, "", 0, true, false, &ids), 1);
     ck_assert_int_eq(ids[0], 1);
     char *s = tokenizer_decode(t, ids, 1);
     ck_assert_str_eq(s, "");
@@ -514,7 +420,7 @@ END_TEST
 START_TEST(test_invalid_utf8)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/llama-spm.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     /* stray bytes, an overlong form, a surrogate, a lead byte cut by ASCII, a truncated end */
     const char s[] = "\xff\xfe"
                      "A\xc0\xaf\xed\xa0\x80"
@@ -522,7 +428,7 @@ START_TEST(test_invalid_utf8)
                      "C\xe4\xb8";
     const size_t len = sizeof s - 1;
     int32_t *ids;
-    size_t n = encode(t, s, len, false, false, &ids);
+    size_t n = test_encode(t, s, len, false, false, &ids);
     /* each bad byte is its own byte token, so the bytes survive */
     char raw[256];
     size_t o = 0;
@@ -546,7 +452,7 @@ START_TEST(test_invalid_utf8)
     /* every single byte value alone, and a NUL in the middle */
     for (int c = 0; c < 256; c++) {
         char one[3] = {(char)c, 0, 'x'};
-        n = encode(t, one, 3, true, true, &ids);
+        n = test_encode(t, one, 3, true, true, &ids);
         ck_assert(n >= 2);
         free(ids);
     }
@@ -557,7 +463,7 @@ END_TEST
 START_TEST(test_detok_stream)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/llama-spm.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     /* "€" (E2 82 AC) from three byte tokens: nothing until the last one */
     struct detok d;
     detok_init(&d, t, false);
@@ -570,7 +476,7 @@ START_TEST(test_detok_stream)
 
     /* a cut sequence followed by text: U+FFFD, then the text */
     int32_t *ids;
-    size_t n = encode(t, "Hello", 5, false, false, &ids);
+    size_t n = test_encode(t, "Hello", 5, false, false, &ids);
     ck_assert_int_eq(n, 1);
     ck_assert_uint_eq(detok_push(&d, 3 + 0xF0, out, sizeof out), 0);
     ck_assert_uint_eq(detok_push(&d, 3 + 0x9F, out, sizeof out), 0);
@@ -613,14 +519,14 @@ END_TEST
 START_TEST(test_long_text)
 {
     NEED_SHARED(dir);
-    struct tokenizer *t = load_shared(dir, "vocab/llama-spm.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     char path[1024];
     snprintf(path, sizeof path, "%s/models/ppl-text.txt", dir);
     size_t len = 0;
     char *txt = test_read_file(path, &len);
     ck_assert_ptr_nonnull(txt);
     int32_t *ids;
-    size_t n = encode(t, txt, len, true, false, &ids);
+    size_t n = test_encode(t, txt, len, true, false, &ids);
     ck_assert(n > len / 8 && n < len);
     char *back = tokenizer_decode(t, ids, n);
     ck_assert_ptr_nonnull(back);
@@ -636,12 +542,12 @@ START_TEST(test_gpt2_loads)
 {
     NEED_SHARED(dir);
     /* byte-level BPE is covered by the bpe suite; here: it loads and says what it is */
-    struct tokenizer *t = load_shared(dir, "vocab/gpt-2.gguf");
+    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/gpt-2.gguf");
     ck_assert_str_eq(tokenizer_model_name(t), "gpt2");
     ck_assert_str_eq(tokenizer_pre_name(t), "gpt-2");
     ck_assert_ptr_null(tokenizer_chat_template(t));
     tokenizer_free(t);
-    t = load_shared(dir, "vocab/llama-spm.gguf");
+    t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
     ck_assert_str_eq(tokenizer_pre_name(t), "");
     tokenizer_free(t);
 }
@@ -673,21 +579,21 @@ START_TEST(test_merge_order)
 
     /* bc (best score) first, then a+bc; the queued ab and ▁a went stale */
     const int32_t w1[] = {sp, abc};
-    expect_encode(t, "abc", 3, false, false, w1, 2, "abc");
+    test_expect_encode(t, "abc", 3, false, false, w1, 2, "abc");
     /* equal scores: the leftmost pair wins */
     const int32_t w2[] = {sp, aa, a};
-    expect_encode(t, "aaa", 3, false, false, w2, 3, "aaa");
+    test_expect_encode(t, "aaa", 3, false, false, w2, 3, "aaa");
     /* no piece: bytes */
     const int32_t w3[] = {sp, 3 + 0xC3, 3 + 0xA9, b};
-    expect_encode(t,
-                  "\xc3\xa9"
-                  "b",
-                  3, false, false, w3, 4, "byte fallback");
+    test_expect_encode(t,
+                       "\xc3\xa9"
+                       "b",
+                       3, false, false, w3, 4, "byte fallback");
     /* user-defined: always split out; the text after it gets the prefix again */
     const int32_t w4[] = {spa, ud, sp, b};
     int32_t *ids;
-    size_t n = encode(t, "a{u}b", 5, false, false, &ids);
-    expect_ids(ids, n, w4, 4, "user-defined");
+    size_t n = test_encode(t, "a{u}b", 5, false, false, &ids);
+    test_expect_ids(ids, n, w4, 4, "user-defined");
     /* as in llama.cpp, only the space at the very start is taken off again */
     char *back = tokenizer_decode(t, ids, n);
     ck_assert_str_eq(back, "a{u} b");
@@ -695,19 +601,19 @@ START_TEST(test_merge_order)
     free(ids);
     /* a user-defined token that looks like a control token is one: parsed only on request */
     ck_assert_int_eq(tokenizer_token_type(t, udc), TOK_CONTROL);
-    n = encode(t, "a<|v|>", 6, false, false, &ids);
+    n = test_encode(t, "a<|v|>", 6, false, false, &ids);
     for (size_t i = 0; i < n; i++)
         ck_assert_int_ne(ids[i], udc);
     free(ids);
-    n = encode(t, "a<|v|>", 6, false, true, &ids);
+    n = test_encode(t, "a<|v|>", 6, false, true, &ids);
     ck_assert(n == 2 && ids[1] == udc);
     free(ids);
     /* control: only when parsed ("c" is a piece, the rest bytes) */
     const int32_t w5[] = {spa, 3 + '<', 3 + '|', c, 3 + '|', 3 + '>'};
-    expect_encode(t, "a<|c|>", 6, false, false, w5, 6, "control as text");
+    test_expect_encode(t, "a<|c|>", 6, false, false, w5, 6, "control as text");
     const int32_t w6[] = {1, spa, ctl};
-    n = encode(t, "a<|c|>", 6, true, true, &ids);
-    expect_ids(ids, n, w6, 3, "control parsed");
+    n = test_encode(t, "a<|c|>", 6, true, true, &ids);
+    test_expect_ids(ids, n, w6, 3, "control parsed");
     free(ids);
     tokenizer_free(t);
 }
@@ -728,14 +634,14 @@ START_TEST(test_special_leftmost_longest)
     struct tokenizer *t = synth_load(&s);
     int32_t *ids;
     /* "{ab" at 0 is the leftmost; "ab}x" overlaps it and loses */
-    size_t n = encode(t, "{ab}xc", 6, false, false, &ids);
+    size_t n = test_encode(t, "{ab}xc", 6, false, false, &ids);
     ck_assert_uint_ge(n, 2);
     ck_assert_int_ne(ids[0], ab); /* "{ab}" (longer, same start) wins over "{ab" */
     ck_assert_int_eq(ids[0], ab2);
     free(ids);
-    n = encode(t, "{abc", 4, false, false, &ids);
+    n = test_encode(t, "{abc", 4, false, false, &ids);
     const int32_t w[] = {ab, sp, c}; /* the raw text after a special gets the space prefix */
-    expect_ids(ids, n, w, 3, "leftmost-longest");
+    test_expect_ids(ids, n, w, 3, "leftmost-longest");
     free(ids);
     tokenizer_free(t);
 }
@@ -758,8 +664,8 @@ START_TEST(test_no_space_prefix)
     free(path);
     ck_assert(!tokenizer_add_bos(t));
     const int32_t w1[] = {a, sp, a};
-    expect_encode(t, "a a", 3, false, false, w1, 3, "no prefix");
-    expect_encode(t, " a", 2, false, false, w1 + 1, 2, "leading space kept");
+    test_expect_encode(t, "a a", 3, false, false, w1, 3, "no prefix");
+    test_expect_encode(t, " a", 2, false, false, w1 + 1, 2, "leading space kept");
     tokenizer_free(t);
 }
 END_TEST

@@ -282,6 +282,14 @@ static inline struct tokenizer *test_load_tokenizer(const char *path)
     return t;
 }
 
+/* test_load_tokenizer of DIR/REL. */
+static inline struct tokenizer *test_load_tokenizer_at(const char *dir, const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    return test_load_tokenizer(path);
+}
+
 /* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap); the file
  * must read. */
 static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k, int32_t *want,
@@ -295,6 +303,109 @@ static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k,
     size_t n = test_parse_ids(txt, len, want, cap);
     free(txt);
     return n;
+}
+
+/* ---- tokenizer checks ---- */
+
+/* Encodes s (len bytes), which must succeed; the ids (malloc'd, never NULL) in *ids. */
+static inline size_t test_encode(const struct tokenizer *t, const char *s, size_t len, bool bos,
+                                 bool special, int32_t **ids)
+{
+    char err[256] = "";
+    size_t n = 0;
+    ck_assert_msg(tokenizer_encode(t, s, len, bos, special, ids, &n, err, sizeof err) == 0,
+                  "encode: %s", err);
+    ck_assert_ptr_nonnull(*ids);
+    return n;
+}
+
+static inline void test_fmt_ids(char *buf, size_t cap, const int32_t *v, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && o + 16 < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, " %d", v[i]);
+}
+
+/* Fails the test, showing both lists, unless got equals want. */
+static inline void test_expect_ids(const int32_t *got, size_t n_got, const int32_t *want,
+                                   size_t n_want, const char *what)
+{
+    bool same = n_got == n_want && (n_got == 0 || memcmp(got, want, n_got * sizeof *got) == 0);
+    if (!same) {
+        char g[2048], w[2048];
+        test_fmt_ids(g, sizeof g, got, n_got);
+        test_fmt_ids(w, sizeof w, want, n_want);
+        ck_abort_msg("%s:\n  got: %s\n want: %s", what, g, w);
+    }
+}
+
+/* Encodes s and checks the ids, then that decoding gives s back. */
+static inline void test_expect_encode(const struct tokenizer *t, const char *s, size_t len,
+                                      bool bos, bool special, const int32_t *want, size_t n_want,
+                                      const char *what)
+{
+    int32_t *ids;
+    size_t n = test_encode(t, s, len, bos, special, &ids);
+    test_expect_ids(ids, n, want, n_want, what);
+    char *back = tokenizer_decode(t, ids, n);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_msg(strlen(back) == len && memcmp(back, s, len) == 0,
+                  "%s: decode gives '%s', want '%.*s'", what, back, (int)len, s);
+    free(back);
+    free(ids);
+}
+
+/* Runs every vector of VECDIR/NAME.{inp,out} (llama.cpp's test-tokenizer format) through the
+ * tokenizer of the GGUF at gguf, whose model must be model (NULL: any); returns how many. */
+static inline int test_run_vectors(const char *gguf, const char *vecdir, const char *name,
+                                   const char *model)
+{
+    struct tokenizer *t = test_load_tokenizer(gguf);
+    if (model) ck_assert_str_eq(tokenizer_model_name(t), model);
+    char path[2200];
+    size_t inp_len = 0, out_len = 0;
+    snprintf(path, sizeof path, "%s/%s.inp", vecdir, name);
+    char *inp = test_read_file(path, &inp_len);
+    snprintf(path, sizeof path, "%s/%s.out", vecdir, name);
+    char *out = test_read_file(path, &out_len);
+    ck_assert_msg(inp && out, "cannot read the %s vectors", name);
+
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    const size_t sep_len = sizeof sep - 1;
+    int32_t *want = malloc(4096 * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    const char *p = inp, *end = inp + inp_len, *line = out, *out_end = out + out_len;
+    int count = 0;
+    for (;;) {
+        const char *m = memmem(p, (size_t)(end - p), sep, sep_len);
+        if (!m) break;
+        const char *nl = memchr(line, '\n', (size_t)(out_end - line));
+        ck_assert_msg(nl != NULL, "%s.out has fewer lines than %s.inp has tests", name, name);
+        size_t n_want = test_parse_ids(line, (size_t)(nl - line), want, 4096);
+        char what[160];
+        snprintf(what, sizeof what, "%s vector %d '%.60s'", name, count, p);
+        test_expect_encode(t, p, (size_t)(m - p), false, false, want, n_want, what);
+        count++;
+        p = m + sep_len;
+        line = nl + 1;
+    }
+    ck_assert_msg(p == end, "%s.inp: text after the last separator", name);
+    ck_assert_msg(line == out_end, "%s.out has more lines than %s.inp has tests", name, name);
+    free(want);
+    free(inp);
+    free(out);
+    tokenizer_free(t);
+    return count;
+}
+
+/* test_run_vectors on DIR/vocab/NAME.gguf and its vectors beside it. */
+static inline int test_vocab_vectors(const char *dir, const char *name, const char *model)
+{
+    char gguf[1024], vec[1024];
+    snprintf(gguf, sizeof gguf, "%s/vocab/%s.gguf", dir, name);
+    snprintf(vec, sizeof vec, "%s/vocab", dir);
+    return test_run_vectors(gguf, vec, name, model);
 }
 
 #endif

@@ -106,13 +106,10 @@ END_TEST
 START_TEST(test_tokenize_matches_reference)
 {
     NEED_SHARED(sh);
-    char p[512];
-    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
-    char *want = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(want);
+    char *want = test_ref_file(sh, "tiny-llama-F32", "tokens-0.txt", NULL);
     struct result r = run("tokenize -m %s/models/tiny-llama-F32.gguf --text "
-                            "'Once upon a time, there was a little robot who'",
-                            sh);
+                          "'Once upon a time, there was a little robot who'",
+                          sh);
     ck_assert_int_eq(r.code, 0);
     size_t wl = strcspn(want, "\n");
     ck_assert_msg(strncmp(r.out, want, wl) == 0 && r.out[wl] == '\n', "got %s want %s", r.out,
@@ -125,19 +122,15 @@ END_TEST
 START_TEST(test_logits_file)
 {
     NEED_SHARED(sh);
-    char p[512];
-    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/tokens-0.txt", sh);
-    char *toks = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(toks);
+    char *toks = test_ref_file(sh, "tiny-llama-F32", "tokens-0.txt", NULL);
     toks[strcspn(toks, "\n")] = 0;
     struct result r = run("logits -m %s/models/tiny-llama-F32.gguf --device cpu --tokens '%s' "
-                            "-o /tmp/joule-cli-logits.f32",
-                            sh, toks);
+                          "-o /tmp/joule-cli-logits.f32",
+                          sh, toks);
     ck_assert_msg(r.code == 0, "%s", r.err);
     size_t got_len = 0, ref_len = 0;
     float *got = (float *)test_read_file("/tmp/joule-cli-logits.f32", &got_len);
-    snprintf(p, sizeof p, "%s/models/tiny-llama-F32.ref/logits-0.f32", sh);
-    float *ref = (float *)test_read_file(p, &ref_len);
+    float *ref = (float *)test_ref_file(sh, "tiny-llama-F32", "logits-0.f32", &ref_len);
     ck_assert(got && ref);
     ck_assert_uint_eq(got_len, ref_len);
     for (size_t i = 0; i < ref_len / 4; i++)
@@ -161,11 +154,11 @@ START_TEST(test_run_repeatable)
 {
     NEED_SHARED(sh);
     struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
-                            "--seed 7 --temp 0.9 --device cpu",
-                            sh);
+                          "--seed 7 --temp 0.9 --device cpu",
+                          sh);
     struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon a time' -n 16 "
-                            "--seed 7 --temp 0.9 --device cpu",
-                            sh);
+                          "--seed 7 --temp 0.9 --device cpu",
+                          sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
     ck_assert_str_eq(a.out, b.out);
     ck_assert_msg(strstr(a.err, "tok/s") != NULL, "%s", a.err);
@@ -189,11 +182,11 @@ START_TEST(test_run_warmup_same_output)
         const char *prompts[] = {"Once upon a time there was", "the"}; /* "the": 2 tokens */
         for (int p = 0; p < 2; p++) {
             struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
-                                    "--ignore-eos --device %s",
-                                    sh, prompts[p], devs[k]);
+                                  "--ignore-eos --device %s",
+                                  sh, prompts[p], devs[k]);
             struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf -p '%s' -n 12 --temp 0 "
-                                    "--ignore-eos --device %s --no-warmup",
-                                    sh, prompts[p], devs[k]);
+                                  "--ignore-eos --device %s --no-warmup",
+                                  sh, prompts[p], devs[k]);
             ck_assert_msg(a.code == 0 && b.code == 0, "%s %s", a.err, b.err);
             ck_assert_str_eq(a.out, b.out);
             result_free(&a);
@@ -361,15 +354,15 @@ START_TEST(test_random_seed_printed)
 {
     NEED_SHARED(sh);
     struct result a = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
-                            "--device cpu --seed -1",
-                            sh);
+                          "--device cpu --seed -1",
+                          sh);
     ck_assert_msg(a.code == 0, "%s", a.err);
     const char *s = strstr(a.err, "seed ");
     ck_assert_msg(s && strstr(s, "(random)"), "%s", a.err);
     unsigned long long seed = strtoull(s + 5, NULL, 10);
     struct result b = run("run -m %s/models/tiny-llama-Q4_0.gguf -p 'Once upon' -n 8 --temp 1 "
-                            "--device cpu --seed %llu",
-                            sh, seed);
+                          "--device cpu --seed %llu",
+                          sh, seed);
     ck_assert_msg(b.code == 0, "%s", b.err);
     ck_assert_str_eq(a.out, b.out);
     result_free(&a);
@@ -453,8 +446,8 @@ START_TEST(test_logits_file_atomic)
     fputs("old", f);
     fclose(f);
     struct result r = run("logits -m %s/models/tiny-llama-Q8_0.gguf --device cpu --tokens '1 2' "
-                            "-o %s",
-                            sh, path);
+                          "-o %s",
+                          sh, path);
     ck_assert_msg(r.code == 0, "%s", r.err);
     size_t len = 0;
     char *got = test_read_file(path, &len);
@@ -477,8 +470,8 @@ START_TEST(test_run_ctx_and_stdin)
 {
     NEED_SHARED(sh);
     struct result r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
-                            "time there was' -n 20 -c 16",
-                            sh);
+                          "time there was' -n 20 -c 16",
+                          sh);
     ck_assert_msg(r.code == 1 && strstr(r.err, "exceed the context (-c 16)"), "%d %s", r.code,
                   r.err);
     result_free(&r);
@@ -492,19 +485,19 @@ START_TEST(test_run_ctx_and_stdin)
     result_free(&r);
     /* -f - and --file -: the prompt from stdin gives the same text as -p */
     struct result a = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 'Once upon a "
-                            "time' -n 8 --temp 0",
-                            sh);
+                          "time' -n 8 --temp 0",
+                          sh);
     const char *pf = "/tmp/joule-cli-prompt.txt";
     FILE *f = fopen(pf, "wb");
     ck_assert_ptr_nonnull(f);
     fputs("Once upon a time", f);
     fclose(f);
     struct result b = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -f - -n 8 --temp 0 "
-                            "< %s",
-                            sh, pf);
+                          "< %s",
+                          sh, pf);
     struct result c = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu --file - -n 8 "
-                            "--temp 0 < %s",
-                            sh, pf);
+                          "--temp 0 < %s",
+                          sh, pf);
     remove(pf);
     ck_assert_msg(c.code == 0, "%s", c.err);
     ck_assert_str_eq(a.out, c.out);

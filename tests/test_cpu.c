@@ -257,13 +257,6 @@ END_TEST
 
 /* ---- shared models, both precisions ---- */
 
-static const char *const stems[] = {
-    "tiny-llama-F32",  "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
-    "tiny-llama-Q4_0", "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
-    "tiny-llama-Q2_K", "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
-    "tiny-llama-Q6_K", "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
-enum { N_STEMS = sizeof stems / sizeof stems[0] };
-
 static struct backend *open_prec(const char *shared, const char *stem, int32_t n_ctx,
                                  enum precision prec, struct model **m)
 {
@@ -282,43 +275,12 @@ static struct backend *open_prec(const char *shared, const char *stem, int32_t n
 START_TEST(test_fast_logits)
 {
     NEED_SHARED(shared);
-    const char *stem = stems[_i];
+    const char *stem = test_stems[_i];
     struct model *m;
     struct backend *b = open_prec(shared, stem, 256, PRECISION_FAST, &m);
-    int32_t nv = m->cfg.n_vocab;
-    size_t agree = 0, rows = 0;
-    double max_err = 0;
-    for (int k = 0; k < 3; k++) {
-        char p[700], err[512];
-        size_t n, bytes;
-        snprintf(p, sizeof p, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
-        int32_t *ids = test_read_ids(p, &n);
-        ck_assert_msg(ids && n > 0, "cannot read %s", p);
-        snprintf(p, sizeof p, "%s/models/%s.ref/logits-%d.f32", shared, stem, k);
-        float *ref = (float *)test_read_file(p, &bytes);
-        ck_assert_msg(ref && bytes == n * (size_t)nv * 4, "bad reference %s", p);
-        float *got = malloc(bytes), *last = malloc(sizeof(float) * (size_t)nv);
-        ck_assert(got && last);
-        ck_assert_msg(backend_forward(b, ids, (int32_t)n, 0, true, got, err, sizeof err) == 0, "%s",
-                      err);
-        for (size_t t = 0; t < n; t++) {
-            for (int32_t i = 0; i < nv; i++) {
-                double e = fabs((double)got[t * nv + i] - ref[t * nv + i]);
-                if (!(e <= max_err)) max_err = e;
-            }
-            agree += sample_argmax(got + t * nv, nv) == sample_argmax(ref + t * nv, nv);
-            rows++;
-        }
-        /* the last row alone equals the batched last row up to summation order */
-        ck_assert(backend_forward(b, ids, (int32_t)n, 0, false, last, err, sizeof err) == 0);
-        for (int32_t i = 0; i < nv; i++)
-            ck_assert_float_eq_tol(last[i], got[(n - 1) * nv + i], 2e-3);
-        free(got);
-        free(last);
-        free(ref);
-        free(ids);
-    }
-    double top1 = (double)agree / (double)rows;
+    /* the last row alone equals the batched last row up to summation order */
+    double max_err;
+    double top1 = test_logits_vs_ref(shared, stem, m, b, 2e-3, &max_err);
     fprintf(stderr, "  %-18s fast  max abs logit error %.4f  top-1 agreement %.4f\n", stem, max_err,
             top1);
     /* 8-bit activations: 0.926..0.987 here (llama.cpp's default path: 0.93..0.98); fast is
@@ -335,12 +297,10 @@ END_TEST
 START_TEST(test_fast_perplexity)
 {
     NEED_SHARED(shared);
-    const char *stem = stems[_i];
+    const char *stem = test_stems[_i];
     struct model *m;
     struct backend *b = open_prec(shared, stem, 128, PRECISION_FAST, &m);
-    char p[700];
-    snprintf(p, sizeof p, "%s/models/%s.ref/ppl.txt", shared, stem);
-    double want = test_ref_ppl(p);
+    double want = test_ref_ppl(shared, stem);
     ck_assert_msg(m->tok != NULL, "%s: %s", stem, m->tok_err);
     double ppl = test_model_perplexity(shared, m, b);
     fprintf(stderr, "  %-18s fast  perplexity %.4f (reference %.4f, %+.3f%%)\n", stem, ppl, want,
@@ -427,8 +387,8 @@ Suite *cpu_suite(void)
     suite_add_tcase(s, k);
     TCase *mdl = tcase_create("models");
     tcase_set_timeout(mdl, 300);
-    tcase_add_loop_test(mdl, test_fast_logits, 0, N_STEMS);
-    tcase_add_loop_test(mdl, test_fast_perplexity, 0, N_STEMS);
+    tcase_add_loop_test(mdl, test_fast_logits, 0, TEST_N_STEMS);
+    tcase_add_loop_test(mdl, test_fast_perplexity, 0, TEST_N_STEMS);
     suite_add_tcase(s, mdl);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

@@ -45,6 +45,15 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
+/* Writes w to the temporary folder as name and frees it; the file's path. */
+static const char *write_tmp(struct gguf_writer *w, const char *name)
+{
+    const char *p = tmp_path(name);
+    ck_assert_int_eq(gw_write(w, p), 0);
+    gw_free(w);
+    return p;
+}
+
 static struct gguf_file *open_ok(const char *path)
 {
     struct gguf_file *f = NULL;
@@ -79,9 +88,7 @@ static void reject_image(const uint8_t *img, size_t len, const char *want)
 
 static void reject_writer(struct gguf_writer *w, const char *want)
 {
-    const char *p = tmp_path("bad.gguf");
-    ck_assert_int_eq(gw_write(w, p), 0);
-    gw_free(w);
+    const char *p = write_tmp(w, "bad.gguf");
     expect_reject(p, want);
 }
 
@@ -134,9 +141,7 @@ static uint8_t *small_image(size_t *len, struct gw_layout *lay)
 START_TEST(test_small_file_opens)
 {
     struct gguf_writer *w = small_writer();
-    const char *p = tmp_path("small.gguf");
-    ck_assert_int_eq(gw_write(w, p), 0);
-    gw_free(w);
+    const char *p = write_tmp(w, "small.gguf");
     struct gguf_file *f = open_ok(p);
     ck_assert_str_eq(f->path, p);
     ck_assert_uint_eq(f->n_kv, 7);
@@ -145,10 +150,7 @@ START_TEST(test_small_file_opens)
     gguf_close(NULL);
 
     /* header only: no metadata, no tensors */
-    w = gw_new();
-    ck_assert_int_eq(gw_write(w, p), 0);
-    gw_free(w);
-    f = open_ok(p);
+    f = open_ok(write_tmp(gw_new(), "small.gguf"));
     ck_assert_uint_eq(f->n_kv + f->n_tensors, 0);
     ck_assert_ptr_null(gguf_find(f, "general.architecture"));
     ck_assert_ptr_null(gguf_find_tensor(f, "x"));
@@ -219,9 +221,7 @@ START_TEST(test_value_types)
         gw_add_raw(w, "a.deep", GGUF_ARRAY, b.p, b.len);
         gw_buf_free(&b);
 
-        const char *p = tmp_path("values.gguf");
-        ck_assert_int_eq(gw_write(w, p), 0);
-        gw_free(w);
+        const char *p = write_tmp(w, "values.gguf");
         struct gguf_file *f = open_ok(p);
         ck_assert_uint_eq(f->version, version);
         ck_assert_uint_eq(f->n_kv, 26);
@@ -426,9 +426,7 @@ START_TEST(test_writer_f32_tensors)
     gw_add_tensor_f32(w, "f32", 2, ne, Q_F32, src);
     gw_add_tensor_f32(w, "f16", 2, ne, Q_F16, src);
     gw_add_tensor_f32(w, "bf16", 2, ne, Q_BF16, src);
-    const char *p = tmp_path("f32.gguf");
-    ck_assert_int_eq(gw_write(w, p), 0);
-    gw_free(w);
+    const char *p = write_tmp(w, "f32.gguf");
     struct gguf_file *f = open_ok(p);
     const struct gguf_tensor *t = gguf_find_tensor(f, "f32");
     ck_assert_uint_eq(t->nbytes, 32);
@@ -735,9 +733,7 @@ START_TEST(test_nesting_limit)
 {
     struct gguf_writer *w = gw_new();
     add_nested(w, "deep8", 8);
-    const char *p = tmp_path("deep.gguf");
-    ck_assert_int_eq(gw_write(w, p), 0);
-    gw_free(w);
+    const char *p = write_tmp(w, "deep.gguf");
     struct gguf_file *f = open_ok(p);
     const struct gguf_value *v = &gguf_find(f, "deep8")->val;
     for (int d = 0; d < 8; d++) {

@@ -13,14 +13,6 @@
 #include "testutil.h"
 #include "tokenizer.h"
 
-/* every shared model: single-type files, the usual K-quant mixes, and qwen2 */
-static const char *const stems[] = {
-    "tiny-llama-F32",  "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
-    "tiny-llama-Q4_0", "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
-    "tiny-llama-Q2_K", "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
-    "tiny-llama-Q6_K", "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
-enum { N_STEMS = sizeof stems / sizeof stems[0] };
-
 struct fixture {
     struct model *m;
     struct backend *b;
@@ -43,56 +35,20 @@ static void close_model(struct fixture *fx)
     model_free(fx->m);
 }
 
-/* max abs error and top-1 agreement over all positions of the three prompts */
+/* max abs error and top-1 agreement over all positions of the three prompts; the last row
+ * alone (decode path) must equal the batched last row */
 static void check_logits(const char *shared, const char *stem, double *max_err, double *top1)
 {
     struct fixture fx;
     open_model(&fx, shared, stem, 256);
-    int32_t nv = fx.m->cfg.n_vocab;
-    size_t agree = 0, rows = 0;
-    *max_err = 0;
-    for (int k = 0; k < 3; k++) {
-        char p[600], err[512];
-        snprintf(p, sizeof p, "%s/tokens-%d.txt", fx.ref, k);
-        size_t n;
-        int32_t *ids = test_read_ids(p, &n);
-        ck_assert_msg(ids && n > 0, "cannot read %s", p);
-        snprintf(p, sizeof p, "%s/logits-%d.f32", fx.ref, k);
-        size_t bytes;
-        float *ref = (float *)test_read_file(p, &bytes);
-        ck_assert_msg(ref && bytes == n * (size_t)nv * 4, "bad reference %s", p);
-        float *got = malloc(bytes);
-        ck_assert_ptr_nonnull(got);
-        ck_assert_msg(backend_forward(fx.b, ids, (int32_t)n, 0, true, got, err, sizeof err) == 0,
-                      "%s", err);
-        for (size_t t = 0; t < n; t++) {
-            const float *g = got + t * nv, *r = ref + t * nv;
-            for (int32_t i = 0; i < nv; i++) {
-                double e = fabs((double)g[i] - r[i]);
-                if (!(e <= *max_err)) *max_err = e; /* NaN propagates as a failure */
-            }
-            agree += sample_argmax(g, nv) == sample_argmax(r, nv);
-            rows++;
-        }
-        /* the last row alone (decode path) must equal the batched last row */
-        float *last = malloc(sizeof(float) * (size_t)nv);
-        ck_assert_ptr_nonnull(last);
-        ck_assert(backend_forward(fx.b, ids, (int32_t)n, 0, false, last, err, sizeof err) == 0);
-        for (int32_t i = 0; i < nv; i++)
-            ck_assert_float_eq_tol(last[i], got[(n - 1) * nv + i], 1e-3);
-        free(last);
-        free(got);
-        free(ref);
-        free(ids);
-    }
-    *top1 = (double)agree / (double)rows;
+    *top1 = test_logits_vs_ref(shared, stem, fx.m, fx.b, 1e-3, max_err);
     close_model(&fx);
 }
 
 START_TEST(test_logits_match_reference)
 {
     NEED_SHARED(shared);
-    const char *stem = stems[_i];
+    const char *stem = test_stems[_i];
     double max_err, top1;
     check_logits(shared, stem, &max_err, &top1);
     fprintf(stderr, "  %-16s cpu  max abs logit error %.6f  top-1 agreement %.4f\n", stem, max_err,
@@ -106,7 +62,7 @@ END_TEST
 START_TEST(test_greedy_continuation)
 {
     NEED_SHARED(shared);
-    const char *stem = stems[_i];
+    const char *stem = test_stems[_i];
     char p[600], err[512];
     struct fixture fx;
     open_model(&fx, shared, stem, 256);
@@ -147,12 +103,10 @@ END_TEST
 START_TEST(test_perplexity)
 {
     NEED_SHARED(shared);
-    const char *stem = stems[_i];
-    char p[600];
+    const char *stem = test_stems[_i];
     struct fixture fx;
     open_model(&fx, shared, stem, 128);
-    snprintf(p, sizeof p, "%s/ppl.txt", fx.ref);
-    double want = test_ref_ppl(p);
+    double want = test_ref_ppl(shared, stem);
     ck_assert_msg(fx.m->tok != NULL, "%s: %s", stem, fx.m->tok_err);
     double ppl = test_model_perplexity(shared, fx.m, fx.b);
     fprintf(stderr, "  %-16s cpu  perplexity %.4f (reference %.4f)\n", stem, ppl, want);
@@ -218,9 +172,9 @@ Suite *model_suite(void)
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_logits_match_reference, 0, N_STEMS);
-    tcase_add_loop_test(tc, test_greedy_continuation, 0, N_STEMS);
-    tcase_add_loop_test(tc, test_perplexity, 0, N_STEMS);
+    tcase_add_loop_test(tc, test_logits_match_reference, 0, TEST_N_STEMS);
+    tcase_add_loop_test(tc, test_greedy_continuation, 0, TEST_N_STEMS);
+    tcase_add_loop_test(tc, test_perplexity, 0, TEST_N_STEMS);
     tcase_add_test(tc, test_batch_equals_sequential);
     tcase_add_test(tc, test_missing_and_bad_files);
     suite_add_tcase(s, tc);

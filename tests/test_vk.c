@@ -541,13 +541,9 @@ static void check_model(const char *spec, const char *shared, const char *stem)
     double worst = 0;
     int64_t rows = 0, agree = 0;
     for (int k = 0; k < 3; k++) {
-        size_t n = 0, bytes = 0;
-        snprintf(path, sizeof path, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
-        int32_t *ids = test_read_ids(path, &n);
-        ck_assert_msg(ids && n > 0, "cannot read %s", path);
-        snprintf(path, sizeof path, "%s/models/%s.ref/logits-%d.f32", shared, stem, k);
-        float *ref = (float *)test_read_file(path, &bytes);
-        ck_assert_msg(ref && bytes == n * (size_t)nv * 4, "bad reference %s", path);
+        int32_t *ids;
+        size_t n;
+        float *ref = test_ref_prompt(shared, stem, k, nv, &ids, &n);
         float *lg = malloc(sizeof(float) * n * (size_t)nv);
         ck_assert_ptr_nonnull(lg);
         ck_assert_msg(backend_forward(b, ids, (int32_t)n, 0, true, lg, err, sizeof err) == 0, "%s",

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "gguf.h"
 #include "model.h"
+#include "sample.h"
 #include "tokenizer.h"
 
 /* The ../shared test data folder, or NULL (a fresh clone). JOULE_SHARED overrides. */
@@ -211,11 +212,86 @@ static inline int test_wait_status(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The perplexity written in a reference's ppl.txt ("ppl X"). */
-static inline double test_ref_ppl(const char *path)
+/* every shared model: single-type files, the usual K-quant mixes, and qwen2 */
+static const char *const test_stems[] = {
+    "tiny-llama-F32",  "tiny-llama-F16",    "tiny-llama-BF16",   "tiny-llama-Q8_0",
+    "tiny-llama-Q4_0", "tiny-llama-Q4_1",   "tiny-llama-Q5_0",   "tiny-llama-Q5_1",
+    "tiny-llama-Q2_K", "tiny-llama-Q3_K_M", "tiny-llama-Q4_K_M", "tiny-llama-Q5_K_M",
+    "tiny-llama-Q6_K", "tiny-qwen2-F16",    "tiny-qwen2-Q8_0",   "tiny-qwen2-Q4_K_M"};
+enum { TEST_N_STEMS = sizeof test_stems / sizeof test_stems[0] };
+
+/* Prompt k of ../shared's models/STEM.ref: its token ids (malloc'd, *n > 0 of them) and,
+ * returned, the float64 reference's logits of every position (n x nv floats, malloc'd). */
+static inline float *test_ref_prompt(const char *shared, const char *stem, int k, int32_t nv,
+                                     int32_t **ids, size_t *n)
 {
-    char *ref = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(ref);
+    char p[700];
+    size_t bytes;
+    snprintf(p, sizeof p, "%s/models/%s.ref/tokens-%d.txt", shared, stem, k);
+    *ids = test_read_ids(p, n);
+    ck_assert_msg(*ids && *n > 0, "cannot read %s", p);
+    snprintf(p, sizeof p, "%s/models/%s.ref/logits-%d.f32", shared, stem, k);
+    float *ref = (float *)test_read_file(p, &bytes);
+    ck_assert_msg(ref && bytes == *n * (size_t)nv * 4, "bad reference %s", p);
+    return ref;
+}
+
+/* Runs the three reference prompts of STEM through b, each as one call returning every row,
+ * against the float64 reference: the largest absolute logit error into *max_err (a NaN is
+ * kept as a failure) and, returned, the share of rows whose top-1 token agrees. The last row
+ * computed alone (the decode path) must equal the batched last row within last_tol. */
+static inline double test_logits_vs_ref(const char *shared, const char *stem, const struct model *m,
+                                        struct backend *b, double last_tol, double *max_err)
+{
+    int32_t nv = m->cfg.n_vocab;
+    size_t agree = 0, rows = 0;
+    *max_err = 0;
+    for (int k = 0; k < 3; k++) {
+        char err[512];
+        int32_t *ids;
+        size_t n;
+        float *ref = test_ref_prompt(shared, stem, k, nv, &ids, &n);
+        float *got = malloc(sizeof(float) * n * (size_t)nv);
+        float *last = malloc(sizeof(float) * (size_t)nv);
+        ck_assert(got && last);
+        ck_assert_msg(backend_forward(b, ids, (int32_t)n, 0, true, got, err, sizeof err) == 0, "%s",
+                      err);
+        for (size_t t = 0; t < n; t++) {
+            const float *g = got + t * nv, *r = ref + t * nv;
+            for (int32_t i = 0; i < nv; i++) {
+                double e = fabs((double)g[i] - r[i]);
+                if (!(e <= *max_err)) *max_err = e;
+            }
+            agree += sample_argmax(g, nv) == sample_argmax(r, nv);
+            rows++;
+        }
+        ck_assert(backend_forward(b, ids, (int32_t)n, 0, false, last, err, sizeof err) == 0);
+        for (int32_t i = 0; i < nv; i++)
+            ck_assert_float_eq_tol(last[i], got[(n - 1) * nv + i], last_tol);
+        free(got);
+        free(last);
+        free(ref);
+        free(ids);
+    }
+    return (double)agree / (double)rows;
+}
+
+/* The file NAME of ../shared's models/STEM.ref (malloc'd, NUL-terminated, length in *len
+ * unless NULL); it must read. */
+static inline char *test_ref_file(const char *shared, const char *stem, const char *name,
+                                  size_t *len)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/models/%s.ref/%s", shared, stem, name);
+    char *text = test_read_file(p, len);
+    ck_assert_msg(text != NULL, "cannot read %s", p);
+    return text;
+}
+
+/* The perplexity in STEM's reference ppl.txt ("ppl X"). */
+static inline double test_ref_ppl(const char *shared, const char *stem)
+{
+    char *ref = test_ref_file(shared, stem, "ppl.txt", NULL);
     double want = 0;
     ck_assert(sscanf(ref, "ppl %lf", &want) == 1);
     free(ref);
@@ -268,16 +344,25 @@ static inline double test_model_perplexity(const char *shared, const struct mode
     return exp(nll / count);
 }
 
+/* tokenizer_load on the GGUF at path (which must open), the file closed again; its status. */
+static inline int test_try_load_tokenizer(const char *path, struct tokenizer **t, char *err,
+                                          size_t errlen)
+{
+    struct gguf_file *f = NULL;
+    ck_assert_msg(gguf_open(path, &f, err, errlen) == 0, "gguf_open: %s", err);
+    *t = NULL;
+    int rc = tokenizer_load(f, t, err, errlen);
+    gguf_close(f);
+    return rc;
+}
+
 /* Loads the tokenizer of the GGUF at path, closing the file first (the tokenizer must not need
  * it); a failure fails the test with gguf_open's or tokenizer_load's message. */
 static inline struct tokenizer *test_load_tokenizer(const char *path)
 {
     char err[512] = "";
-    struct gguf_file *f = NULL;
-    ck_assert_msg(gguf_open(path, &f, err, sizeof err) == 0, "gguf_open: %s", err);
-    struct tokenizer *t = NULL;
-    int rc = tokenizer_load(f, &t, err, sizeof err);
-    gguf_close(f);
+    struct tokenizer *t;
+    int rc = test_try_load_tokenizer(path, &t, err, sizeof err);
     ck_assert_msg(rc == 0, "tokenizer_load: %s", err);
     return t;
 }
@@ -290,16 +375,14 @@ static inline struct tokenizer *test_load_tokenizer_at(const char *dir, const ch
     return test_load_tokenizer(path);
 }
 
-/* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap); the file
- * must read. */
+/* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap). */
 static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k, int32_t *want,
                                      size_t cap)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/models/%s.ref/tokens-%zu.txt", dir, ref, k);
+    char name[64];
+    snprintf(name, sizeof name, "tokens-%zu.txt", k);
     size_t len = 0;
-    char *txt = test_read_file(path, &len);
-    ck_assert_ptr_nonnull(txt);
+    char *txt = test_ref_file(dir, ref, name, &len);
     size_t n = test_parse_ids(txt, len, want, cap);
     free(txt);
     return n;

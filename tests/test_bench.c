@@ -426,10 +426,7 @@ START_TEST(test_cli_csv_md)
     ck_assert_ptr_nonnull(strstr(r.out, "qwen2.5-0.5b-q8_0"));
     test_proc_free(&r);
 
-    r = test_run("bench --help");
-    ck_assert_int_eq(r.code, 0);
-    ck_assert_ptr_nonnull(strstr(r.out, "usage"));
-    test_proc_free(&r);
+    test_expect_out(0, "usage", "bench --help");
 }
 END_TEST
 

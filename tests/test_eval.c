@@ -421,10 +421,8 @@ START_TEST(test_rolling_windows)
     NEED_SHARED(shared);
     struct fx f;
     fx_open(&f, shared, 128);
-    char p[600], err[512];
-    snprintf(p, sizeof p, "%s/models/ppl-text.txt", shared);
-    char *text = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(text);
+    char err[512];
+    char *text = test_read_in(shared, "models/ppl-text.txt", NULL);
     text[700] = 0;
     int32_t *t;
     size_t n;

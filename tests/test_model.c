@@ -70,9 +70,7 @@ START_TEST(test_greedy_continuation)
     size_t n;
     int32_t *ids = test_read_ids(p, &n);
     ck_assert_ptr_nonnull(ids);
-    snprintf(p, sizeof p, "%s/greedy.txt", fx.ref);
-    char *g = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(g);
+    char *g = test_read_in(fx.ref, "greedy.txt", NULL);
     float *logits = malloc(sizeof(float) * (size_t)fx.m->cfg.n_vocab);
     ck_assert(backend_forward(fx.b, ids, (int32_t)n, 0, false, logits, err, sizeof err) == 0);
     int32_t pos = (int32_t)n, steps = 0;

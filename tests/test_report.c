@@ -290,10 +290,7 @@ static void write_and_check(void)
     check_png("speed.png", 150);
     check_png("cost.png", 150);
     check_png("quant_m.png", 400);
-    char p[512];
-    snprintf(p, sizeof p, "%s/report.md", out);
-    char *md = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(md);
+    char *md = test_read_in(out, "report.md", NULL);
     ck_assert_ptr_nonnull(strstr(md, "| ★ | m-Q4_0 | Q4_0 | CPU | 0.95 MiB | 2.00 M | 4.00 |"));
     ck_assert_ptr_nonnull(strstr(md, "0.5000 ± 0.0500 (n=40)"));
     ck_assert_ptr_nonnull(strstr(md, "- m-Q8_0 @ cpu: quality 0.6000, 0.02 J/token\n"));

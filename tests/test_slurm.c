@@ -278,14 +278,10 @@ START_TEST(test_scripts_run)
     free(s);
     snprintf(cmd, sizeof cmd, "env -u JOULE_VK_DEVICE bash '%s' >/dev/null", p);
     ck_assert_int_eq(sh(cmd), 3);
-    snprintf(p, sizeof p, "%s/STATUS", rep);
-    got = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(rep, "STATUS", NULL);
     ck_assert_str_eq(got, "PARTIAL: 1 of 2\n");
     free(got);
-    snprintf(p, sizeof p, "%s/report.md", rep);
-    got = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(rep, "report.md", NULL);
     ck_assert_str_eq(got,
                      "**PARTIAL** (not every unit of the sweep has a result): PARTIAL: 1 of 2\n\n"
                      "The missing units and their task logs are listed in STATUS.\n\n# table\n");
@@ -570,9 +566,7 @@ START_TEST(test_cluster_sweep)
     submit(cmd, aid, rid);
     char want[128], *got;
     snprintf(want, sizeof want, "\n#SBATCH --array=0-3%%1\n");
-    snprintf(cmd, sizeof cmd, "%s/cl/slurm/array.sh", dir);
-    got = test_read_file(cmd, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(dir, "cl/slurm/array.sh", NULL);
     ck_assert_ptr_nonnull(strstr(got, want));
     free(got);
     int killed = -1;
@@ -641,22 +635,16 @@ START_TEST(test_cluster_sweep)
     char spec[64];
     ck_assert_int_eq(slurm_array_spec(todo, nt, 1, spec, sizeof spec), 0);
     snprintf(want, sizeof want, "\n#SBATCH --array=%s\n", spec);
-    snprintf(path, sizeof path, "%s/cl/slurm/array.sh", dir);
-    got = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(dir, "cl/slurm/array.sh", NULL);
     ck_assert_msg(strstr(got, want) != NULL, "resubmission is not %s: %.400s", want + 1, got);
     free(got);
     wait_job(aid, 90);
     wait_job(rid, 60);
     double t_second = now_s() - t0;
-    snprintf(path, sizeof path, "%s/cl/report/STATUS", dir);
-    got = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(dir, "cl/report/STATUS", NULL);
     ck_assert_msg(strstr(got, "COMPLETE: all 4 units have a result") != NULL, "STATUS: %s", got);
     free(got);
-    snprintf(path, sizeof path, "%s/cl/report/report.md", dir);
-    got = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(got);
+    got = test_read_in(dir, "cl/report/report.md", NULL);
     ck_assert_msg(strncmp(got, "**PARTIAL**", 11) != 0, "a complete report says partial");
     ck_assert_ptr_nonnull(strstr(got, "tiny-llama-Q4_0"));
     ck_assert_ptr_nonnull(strstr(got, "tiny-llama-Q8_0"));

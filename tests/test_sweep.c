@@ -62,22 +62,11 @@ START_TEST(test_plan)
     ck_assert_ptr_nonnull(strstr(r.out, "\thellaswag\t2/2\ttodo\n"));
     ck_assert_int_eq(access("/tmp/joule-plan-x", F_OK), -1); /* --plan makes nothing */
     test_proc_free(&r);
-    r = test_run("sweep -m " MODELS " --device cpu -o /tmp/joule-plan-x --unit 2", sd, sd);
-    ck_assert_int_eq(r.code, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "units 0 to 1"));
-    test_proc_free(&r);
-    r = test_run("sweep -m a.gguf --device gpu9 -o /tmp/joule-plan-x");
-    ck_assert_int_eq(r.code, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "bad device 'gpu9'"));
-    test_proc_free(&r);
-    r = test_run("sweep -m a.gguf,a.gguf -o /tmp/joule-plan-x --plan");
-    ck_assert_int_eq(r.code, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "would both write"));
-    test_proc_free(&r);
-    r = test_run("sweep --help");
-    ck_assert_int_eq(r.code, 0);
-    ck_assert_ptr_nonnull(strstr(r.out, "--unit K"));
-    test_proc_free(&r);
+    test_expect_err(2, "units 0 to 1",
+                    "sweep -m " MODELS " --device cpu -o /tmp/joule-plan-x --unit 2", sd, sd);
+    test_expect_err(2, "bad device 'gpu9'", "sweep -m a.gguf --device gpu9 -o /tmp/joule-plan-x");
+    test_expect_err(2, "would both write", "sweep -m a.gguf,a.gguf -o /tmp/joule-plan-x --plan");
+    test_expect_out(0, "--unit K", "sweep --help");
 }
 END_TEST
 
@@ -156,9 +145,7 @@ START_TEST(test_sweep_report)
     }
     snprintf(p, sizeof p, "%s/.tiny-llama-Q8_0.cpu.bench.json.tmp.%s.999999999", res, host);
     ck_assert_msg(access(p, F_OK) != 0, "the dead writer's temporary file is still there");
-    snprintf(p, sizeof p, "%s/tiny-llama-Q4_0.cpu.bench.json", res);
-    char *unit = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(unit);
+    char *unit = test_read_in(res, "tiny-llama-Q4_0.cpu.bench.json", NULL);
     ck_assert_ptr_nonnull(strstr(unit, "\"git_commit\""));
     ck_assert_ptr_nonnull(strstr(unit, "\"sha256\": \"606571876cfb92e6"));
     ck_assert_ptr_nonnull(strstr(unit, "\"command_line\": [\"joule\", \"sweep\""));
@@ -173,9 +160,7 @@ START_TEST(test_sweep_report)
     r = test_run("report %s -o %s", res, rep);
     ck_assert_msg(r.code == 0, "%s", r.err);
     test_proc_free(&r);
-    snprintf(p, sizeof p, "%s/report.md", rep);
-    char *md = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(md);
+    char *md = test_read_in(rep, "report.md", NULL);
     ck_assert_ptr_nonnull(strstr(md, "6 result files joined into 2 rows"));
     ck_assert_ptr_nonnull(strstr(md, "| arc-easy (acc_norm) | hellaswag (acc_norm) |"));
     ck_assert_ptr_nonnull(strstr(md, "| tiny-llama-Q4_0 | Q4_0 | CPU"));
@@ -196,9 +181,7 @@ START_TEST(test_sweep_report)
     }
     ck_assert_ptr_nonnull(strstr(md, "None: every input"));
     free(md);
-    snprintf(p, sizeof p, "%s/report.html", rep);
-    char *html = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(html);
+    char *html = test_read_in(rep, "report.html", NULL);
     ck_assert_int_eq(count(html, "src=\"data:image/png;base64,iVBORw0KGgo"), energy ? 4 : 3);
     ck_assert_ptr_nonnull(strstr(html, "<td>tiny-llama-Q8_0</td>"));
     free(html);
@@ -257,9 +240,7 @@ START_TEST(test_interrupted_sweep)
              "--data %s/suites-data -p 64 -n 512 -r 8 -t 2 --idle 0 -o %s/res 2>%s/err",
              bin, sd, sd, sd, dir, dir);
     int st = system(cmd);
-    snprintf(p, sizeof p, "%s/err", dir);
-    char *err = test_read_file(p, NULL);
-    ck_assert_ptr_nonnull(err);
+    char *err = test_read_in(dir, "err", NULL);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     ck_assert_msg(code == 0 || ((code == 1 || code == 124) && strstr(err, "interrupted: ") &&
                                 strstr(err, "run the same command again to resume")),
@@ -424,10 +405,8 @@ START_TEST(test_eval_lmeval_files)
     ck_assert_ptr_nonnull(json_get(&v, "gold"));
     json_free(&v);
     free(text);
-    r = test_run("eval -m x.gguf --suite arc_easy --log-samples");
-    ck_assert_int_eq(r.code, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "--log-samples needs --output-path"));
-    test_proc_free(&r);
+    test_expect_err(2, "--log-samples needs --output-path",
+                    "eval -m x.gguf --suite arc_easy --log-samples");
     rm_rf(dir);
 }
 END_TEST

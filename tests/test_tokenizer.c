@@ -284,10 +284,7 @@ START_TEST(test_tiny_llama_prompts)
     ck_assert(!tokenizer_is_eog(t, 1));
     ck_assert_str_eq(tokenizer_model_name(t), "llama");
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/models/tiny-llama-F32.ref/prompts.txt", dir);
-    char *json = test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(json);
+    char *json = test_read_in(dir, "models/tiny-llama-F32.ref/prompts.txt", NULL);
     char *prompts[8];
     size_t np = parse_json_strings(json, prompts, 8);
     ck_assert_int_eq(np, 3);

@@ -62,6 +62,16 @@ static inline char *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* test_read_file of DIR/NAME, which must read. */
+static inline char *test_read_in(const char *dir, const char *name, size_t *len)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *text = test_read_file(p, len);
+    ck_assert_msg(text != NULL, "cannot read %s", p);
+    return text;
+}
+
 /* Reads whitespace-separated token ids (a tokens-K.txt file); malloc'd, or NULL. */
 static inline int32_t *test_read_ids(const char *path, size_t *n)
 {
@@ -153,6 +163,35 @@ static inline struct test_proc test_vrun(const char *input, const char *stdout_t
     rmdir(dir);
     ck_assert(r.out && r.err);
     return r;
+}
+
+/* Runs "$JOULE_BIN ARGS" and checks its exit status and that its stderr (err) or stdout
+ * contains want. */
+static inline void test_vexpect(int code, bool err, const char *want, const char *fmt, va_list ap)
+{
+    struct test_proc r = test_vrun(NULL, NULL, fmt, ap);
+    const char *s = err ? r.err : r.out;
+    ck_assert_msg(r.code == code, "exit %d, want %d: %s", r.code, code, r.err);
+    ck_assert_msg(strstr(s, want) != NULL, "'%s' not in: %s", want, s);
+    test_proc_free(&r);
+}
+
+__attribute__((format(printf, 3, 4))) static inline void test_expect_out(int code, const char *want,
+                                                                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    test_vexpect(code, false, want, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static inline void test_expect_err(int code, const char *want,
+                                                                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    test_vexpect(code, true, want, fmt, ap);
+    va_end(ap);
 }
 
 __attribute__((format(printf, 2, 3))) static inline struct test_proc
@@ -281,11 +320,9 @@ static inline double test_logits_vs_ref(const char *shared, const char *stem, co
 static inline char *test_ref_file(const char *shared, const char *stem, const char *name,
                                   size_t *len)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/models/%s.ref/%s", shared, stem, name);
-    char *text = test_read_file(p, len);
-    ck_assert_msg(text != NULL, "cannot read %s", p);
-    return text;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/%s.ref", shared, stem);
+    return test_read_in(dir, name, len);
 }
 
 /* The perplexity in STEM's reference ppl.txt ("ppl X"). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tokenizer.h"
+#include "util.h"
 
 static const char *const names[CHAT_N_TMPL] = {"llama2",  "llama3", "chatml", "phi3",
                                                "mistral", "gemma",  "zephyr"};
@@ -56,39 +57,22 @@ int chat_tmpl_detect(const char *j)
 /* The rendered text, and the spans of it that are the template's own scaffolding (where
  * special tokens are parsed); message text (and role names) lies between them. */
 struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
+    struct strbuf t;
     struct tok_span *sp;
     size_t n_sp, cap_sp;
 };
 
 static void put_raw(struct sbuf *b, const char *s, size_t len)
 {
-    if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
+    strbuf_put(&b->t, s, len);
 }
 
 /* template scaffolding: special tokens in it are parsed */
 static void put(struct sbuf *b, const char *s, size_t len)
 {
-    size_t at = b->n;
+    size_t at = b->t.n;
     put_raw(b, s, len);
-    if (b->oom || len == 0) return;
+    if (b->t.oom || len == 0) return;
     if (b->n_sp > 0 && b->sp[b->n_sp - 1].off + b->sp[b->n_sp - 1].len == at) {
         b->sp[b->n_sp - 1].len += len;
         return;
@@ -97,7 +81,7 @@ static void put(struct sbuf *b, const char *s, size_t len)
         size_t cap = b->cap_sp ? 2 * b->cap_sp : 16;
         struct tok_span *sp = realloc(b->sp, cap * sizeof *sp);
         if (!sp) {
-            b->oom = true;
+            b->t.oom = true;
             return;
         }
         b->sp = sp;
@@ -167,13 +151,13 @@ static void llama2(struct sbuf *b, const struct chat_msg *m, size_t n, const cha
              * and when nothing is left of it the block's trailing newlines go too */
             cat(b, "<<SYS>>\n", (char *)NULL);
             msg(b, sys);
-            size_t at = b->n;
+            size_t at = b->t.n;
             cat(b, "\n<</SYS>>\n\n", (char *)NULL);
-            size_t k = b->n;
-            if (msg_trim(b, m[i].content, false) == 0 && !b->oom) {
-                b->n = at + strlen("\n<</SYS>>");
-                b->p[b->n] = 0;
-                b->sp[b->n_sp - 1].len -= k - b->n;
+            size_t k = b->t.n;
+            if (msg_trim(b, m[i].content, false) == 0 && !b->t.oom) {
+                b->t.n = at + strlen("\n<</SYS>>");
+                b->t.s[b->t.n] = 0;
+                b->sp[b->n_sp - 1].len -= k - b->t.n;
             }
         } else {
             msg_trim(b, m[i].content, true);
@@ -301,8 +285,8 @@ static int render(struct sbuf *b, enum chat_tmpl t, const struct chat_msg *msgs,
     case CHAT_ZEPHYR: zephyr(b, msgs, n, add_generation_prompt, eos); break;
     default: break;
     }
-    if (b->oom) {
-        free(b->p);
+    if (b->t.oom) {
+        free(b->t.s);
         free(b->sp);
         *b = (struct sbuf){0};
         return -1;
@@ -316,7 +300,7 @@ char *chat_render(enum chat_tmpl t, const struct chat_msg *msgs, size_t n,
     struct sbuf b = {0};
     if (render(&b, t, msgs, n, add_generation_prompt, bos, eos)) return NULL;
     free(b.sp);
-    return b.p;
+    return b.t.s;
 }
 
 int chat_tmpl_for(const struct tokenizer *tok, const char *name, enum chat_tmpl *out,
@@ -378,11 +362,11 @@ int chat_encode(const struct tokenizer *tok, enum chat_tmpl t, const struct chat
          * "<|im_end|>" stays plain text and cannot forge a turn */
         size_t lb = strlen(bos);
         bool has_bos =
-            lb && b.n_sp > 0 && b.sp[0].off == 0 && b.sp[0].len >= lb && !strncmp(b.p, bos, lb);
-        rc = tokenizer_encode_spans(tok, b.p, b.n, b.sp, b.n_sp, !has_bos && tokenizer_add_bos(tok),
-                                    ids, n_ids, err, errlen);
+            lb && b.n_sp > 0 && b.sp[0].off == 0 && b.sp[0].len >= lb && !strncmp(b.t.s, bos, lb);
+        rc = tokenizer_encode_spans(tok, b.t.s, b.t.n, b.sp, b.n_sp,
+                                    !has_bos && tokenizer_add_bos(tok), ids, n_ids, err, errlen);
     }
-    free(b.p);
+    free(b.t.s);
     free(b.sp);
     free(bos);
     free(eos);

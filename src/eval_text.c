@@ -6,34 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* growable output string */
-struct sb {
-    char *s;
-    size_t n, cap;
-    bool oom;
-};
+#include "util.h"
 
-static void sb_put(struct sb *b, const char *p, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, p, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static char *sb_done(struct sb *b)
+/* the finished string of b (never NULL unless out of memory) */
+static char *sb_done(struct strbuf *b)
 {
     if (b->oom) return free(b->s), NULL;
     if (!b->s) return strdup("");
@@ -43,15 +19,15 @@ static char *sb_done(struct sb *b)
 char *text_replace(const char *s, const char *from, const char *to)
 {
     if (!s) return NULL;
-    struct sb b = {0};
+    struct strbuf b = {0};
     size_t fl = strlen(from), tl = strlen(to);
     const char *p = s, *q;
     while (fl && (q = strstr(p, from))) {
-        sb_put(&b, p, (size_t)(q - p));
-        sb_put(&b, to, tl);
+        strbuf_put(&b, p, (size_t)(q - p));
+        strbuf_put(&b, to, tl);
         p = q + fl;
     }
-    sb_put(&b, p, strlen(p));
+    strbuf_put(&b, p, strlen(p));
     return sb_done(&b);
 }
 
@@ -136,7 +112,7 @@ long text_count_chars(const char *s)
 static char *strip_inside(char *s, char o, char c)
 {
     if (!s) return NULL;
-    struct sb b = {0};
+    struct strbuf b = {0};
     const char *p = s;
     for (;;) {
         const char *q = strchr(p, o);
@@ -148,13 +124,13 @@ static char *strip_inside(char *s, char o, char c)
             a += l;
         while (z > a && (z[-1] == ' ' || (z[-1] >= 9 && z[-1] <= 13)))
             z--;
-        sb_put(&b, p, (size_t)(q - p));
-        sb_put(&b, &o, 1);
-        sb_put(&b, a, (size_t)(z - a));
-        sb_put(&b, &c, 1);
+        strbuf_put(&b, p, (size_t)(q - p));
+        strbuf_put(&b, &o, 1);
+        strbuf_put(&b, a, (size_t)(z - a));
+        strbuf_put(&b, &c, 1);
         p = e + 1;
     }
-    sb_put(&b, p, strlen(p));
+    strbuf_put(&b, p, strlen(p));
     free(s);
     return sb_done(&b);
 }
@@ -164,18 +140,18 @@ char *text_wikitext_detok(const char *page)
     char *s = strdup(page);
     s = repl(s, "s '", "s'");
     if (s) { /* re.sub(r"/' [0-9]/", r"/'[0-9]/") — literal, as upstream wrote it */
-        struct sb b = {0};
+        struct strbuf b = {0};
         const char *p = s, *r = s, *q;
         while ((q = strstr(r, "/' "))) {
             if (isdigit((unsigned char)q[3]) && q[4] == '/') {
-                sb_put(&b, p, (size_t)(q - p));
-                sb_put(&b, "/'[0-9]/", 8);
+                strbuf_put(&b, p, (size_t)(q - p));
+                strbuf_put(&b, "/'[0-9]/", 8);
                 r = p = q + 5;
             } else {
                 r = q + 1;
             }
         }
-        sb_put(&b, p, strlen(p));
+        strbuf_put(&b, p, strlen(p));
         free(s);
         s = sb_done(&b);
     }
@@ -218,7 +194,7 @@ int text_wikitext_articles(const char *raw, char ***pages)
 {
     int n = 0, cap = 0;
     char **out = NULL;
-    struct sb cur = {0};
+    struct strbuf cur = {0};
     bool any = false; /* cur holds at least one line */
     const char *p = raw;
     for (;;) {
@@ -246,9 +222,9 @@ int text_wikitext_articles(const char *raw, char ***pages)
             }
             any = false;
         }
-        if (any) sb_put(&cur, "\n", 1);
-        sb_put(&cur, p, l);
-        if (!cur.s) sb_put(&cur, "", 0);
+        if (any) strbuf_put(&cur, "\n", 1);
+        strbuf_put(&cur, p, l);
+        if (!cur.s) strbuf_put(&cur, "", 0);
         any = true;
         if (!e) break;
         p = e + 1;
@@ -271,19 +247,19 @@ char *text_hellaswag(const char *s)
     char *t = text_strip(s);
     t = repl(t, " [title]", ". ");
     if (t) { /* re.sub("\\[.*?\\]", "", t) */
-        struct sb b = {0};
+        struct strbuf b = {0};
         const char *p = t, *q, *e;
         while ((q = strchr(p, '[')) && (e = strchr(q, ']'))) {
             const char *nl = memchr(q, '\n', (size_t)(e - q));
             if (nl) { /* '.' does not match a newline: no match starting at q */
-                sb_put(&b, p, (size_t)(q - p) + 1);
+                strbuf_put(&b, p, (size_t)(q - p) + 1);
                 p = q + 1;
                 continue;
             }
-            sb_put(&b, p, (size_t)(q - p));
+            strbuf_put(&b, p, (size_t)(q - p));
             p = e + 1;
         }
-        sb_put(&b, p, strlen(p));
+        strbuf_put(&b, p, strlen(p));
         free(t);
         t = sb_done(&b);
     }

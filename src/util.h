@@ -2,6 +2,7 @@
 #ifndef JOULE_UTIL_H
 #define JOULE_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Formats the message into err (errlen bytes, truncated) and returns -1, for
@@ -10,5 +11,16 @@ __attribute__((format(printf, 3, 4))) int fail(char *err, size_t errlen, const c
 
 /* Seconds on the monotonic clock (for intervals). */
 double now_s(void);
+
+/* A growable NUL-terminated string; start it zeroed ({0}). s is NULL until the first append;
+ * when an allocation fails oom is set, s is kept as it was and later appends do nothing. */
+struct strbuf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Appends n bytes of p (which may hold NULs) to b. */
+void strbuf_put(struct strbuf *b, const char *p, size_t n);
 
 #endif

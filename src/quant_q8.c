@@ -447,6 +447,15 @@ HELPER void mins_dot(const float *M, const uint8_t *act, size_t act_stride, int6
 
 enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the stack */
 
+/* Software prefetch of the weights PF_BYTES ahead: one row is read once per token group,
+ * a stream the hardware prefetcher alone does not keep ahead of on decode (T = 1). */
+enum { PF_BYTES = 1024 };
+#define PREFETCH_AHEAD(p, step)                                                                    \
+    do {                                                                                           \
+        for (int pf_ = 0; pf_ < (step); pf_ += 64)                                                 \
+            _mm_prefetch((const char *)(p) + PF_BYTES + pf_, _MM_HINT_T0);                         \
+    } while (0)
+
 #define VNNI_DOT(acc, u, x) _mm256_dpbusd_avx_epi32(acc, u, x)
 
 /* The kernel: T tokens, `vnni` selects vpdpbusd; all constant in each instance. */
@@ -492,6 +501,7 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
             int64_t c0 = seg / 32;                                                                 \
             if (sb_chunks(type) == 8) {                                                            \
                 for (; c0 < cend; c0 += 8, b += bytes) {                                           \
+                    PREFETCH_AHEAD(b, bytes);                                                      \
                     sb_scales_avx(type, b, S, M);                                                  \
                     memcpy(Mseg + 2 * (c0 - seg / 32), M, sizeof M);                               \
                     _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) CHUNK_STEP(                \
@@ -499,6 +509,7 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
                 }                                                                                  \
             } else {                                                                               \
                 for (; c0 + 4 <= cend; c0 += 4, b += 4 * bytes) {                                  \
+                    PREFETCH_AHEAD(b, 4 * bytes);                                                  \
                     _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                            \
                     {                                                                              \
                         sb_scales_avx(type, b + k * bytes, S, M);                                  \

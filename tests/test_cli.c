@@ -1,5 +1,6 @@
 /* End-to-end runs of the joule binary (JOULE_BIN, set by build.sh). */
 #include <check.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -555,23 +556,38 @@ START_TEST(test_info_unrunnable)
 }
 END_TEST
 
-/* The CPU energy estimate charges at most the cores online, whatever -t says. */
+/* The CPU energy estimate charges at most the cores online, whatever -t says: bench -t 128
+ * is charged what -t <cores online> is, and the method says so. */
+static double bench_estimate_w(const char *sh, long threads, char *method, size_t cap)
+{
+    struct result r = run("bench -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 8 -n 2 -r 1 "
+                          "--idle 0 -t %ld -o json",
+                          sh, threads);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    const char *w = strstr(r.out, "\"estimate_w\": "), *m = strstr(r.out, "\"method\": \"");
+    double watts = w ? strtod(w + 14, NULL) : -1;
+    snprintf(method, cap, "%.*s", m ? (int)strcspn(m + 11, "\"") : 0, m ? m + 11 : "");
+    result_free(&r);
+    return watts;
+}
+
 START_TEST(test_energy_threads_capped)
 {
     NEED_SHARED(sh);
-    struct result r =
-        run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 2 -t 1024", sh);
-    ck_assert_msg(r.code == 0, "%s", r.err);
-    const char *p = strstr(r.err, " threads = ");
-    if (p) { /* the estimate (no sensor): "... x N threads = W" */
-        const char *q = p;
-        while (q > r.err && q[-1] != 'x')
-            q--;
-        long n = strtol(q, NULL, 10);
-        ck_assert_msg(n >= 1 && n <= sysconf(_SC_NPROCESSORS_ONLN), "%ld threads charged: %s", n,
-                      r.err);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    char m1[1024], m2[1024];
+    double w_many = bench_estimate_w(sh, 128, m1, sizeof m1);
+    if (strncmp(m1, "estimate: TDP share", 19) != 0) {
+        fprintf(stderr, "SKIP %s: this CPU's energy is not a TDP-share estimate (%s)\n", __func__,
+                m1);
+        return;
     }
-    result_free(&r);
+    double w_online = bench_estimate_w(sh, online, m2, sizeof m2);
+    ck_assert_msg(w_many > 0 && fabs(w_many - w_online) < 1e-9, "-t 128: %g W, -t %ld: %g W",
+                  w_many, online, w_online);
+    char want[96];
+    snprintf(want, sizeof want, "at most the %ld cores online", online);
+    ck_assert_msg(strstr(m1, want) && (online >= 128 || strstr(m1, "-t 128 capped")), "%s", m1);
 }
 END_TEST
 

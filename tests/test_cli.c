@@ -551,7 +551,50 @@ START_TEST(test_info_unrunnable)
     ck_assert_msg(strstr(r.out, "architecture  mamba") && strstr(r.out, "runnable      no: ") &&
                       strstr(r.out, "token_embd.weight") && strstr(r.out, "a state-space model"),
                   "%s", r.out);
+    ck_assert_msg(strstr(r.out, "\n  general.name = a state-space model\n"), "%s", r.out);
     result_free(&r);
+    remove(path);
+}
+END_TEST
+
+/* A truncated download: info describes the header (metadata, tensors, which tensors lost their
+ * data) and says why it cannot run; run refuses it. A file cut inside its header is refused. */
+START_TEST(test_info_truncated)
+{
+    NEED_SHARED(sh);
+    char src[512];
+    snprintf(src, sizeof src, "%s/models/tiny-llama-Q8_0.gguf", sh);
+    size_t len = 0;
+    char *img = test_read_file(src, &len);
+    ck_assert_msg(img && len > 200000, "cannot read %s", src);
+    const char *path = "/tmp/joule-cli-truncated.gguf";
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(img, 1, len * 2 / 3, f), len * 2 / 3);
+    ck_assert_int_eq(fclose(f), 0);
+    struct result r = run("info -m %s", path);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "architecture  llama") && strstr(r.out, "llama.block_count = 2") &&
+                      strstr(r.out, "tokenizer.ggml.tokens = [1024 string]") &&
+                      strstr(r.out, "output.weight") &&
+                      strstr(r.out, "(data missing: past the end of the file)"),
+                  "%s", r.out);
+    const char *why = strstr(r.out, "runnable      no: ");
+    ck_assert_msg(why && strstr(why, path) && strstr(why, "past the end of the file"), "%s", r.out);
+    result_free(&r);
+    r = run("run -m %s -p hi -n 1 --device cpu", path);
+    ck_assert_msg(r.code != 0 && strstr(r.err, "past the end of the file"), "%d %s", r.code, r.err);
+    result_free(&r);
+    /* cut inside the metadata: nothing to describe, the reason */
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(img, 1, 2000, f), 2000);
+    ck_assert_int_eq(fclose(f), 0);
+    r = run("info -m %s", path);
+    ck_assert_msg(r.code == 1 && strstr(r.err, path) && strstr(r.err, "truncated"), "%d %s", r.code,
+                  r.err);
+    result_free(&r);
+    free(img);
     remove(path);
 }
 END_TEST
@@ -643,6 +686,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_logits_file_atomic);
     tcase_add_test(tc, test_run_ctx_and_stdin);
     tcase_add_test(tc, test_info_unrunnable);
+    tcase_add_test(tc, test_info_truncated);
     tcase_add_test(tc, test_energy_threads_capped);
     tcase_add_test(tc, test_run_interrupted);
     suite_add_tcase(s, tc);

@@ -329,6 +329,21 @@ START_TEST(test_usage_errors_everywhere)
         ck_assert_msg(count_lines(r.err) == 1, "%s: %s", cmds[c], r.err);
         result_free(&r);
     }
+    /* the other commands, those whose positional words mean something included */
+    static const struct {
+        const char *args, *want;
+    } more[] = {
+        {"sweep stray", "unexpected argument 'stray'"},
+        {"devices stray", "unexpected argument 'stray'"},
+        {"synth test-tiny-q8_0 stray -o /tmp/joule-cli-never.gguf", "one model name only"},
+        {"report /tmp/joule-cli-none.json --frobnicate", "unknown option '--frobnicate'"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        struct result r = run("%s", more[i].args);
+        ck_assert_msg(r.code == 2 && strstr(r.err, more[i].want) && count_lines(r.err) == 1,
+                      "%s: %d %s", more[i].args, r.code, r.err);
+        result_free(&r);
+    }
 }
 END_TEST
 
@@ -524,6 +539,17 @@ START_TEST(test_run_ctx_and_stdin)
     char *both = test_read_file("/tmp/joule-cli-both.txt", NULL);
     ck_assert_ptr_nonnull(both);
     ck_assert_msg(strstr(both, "\njoule run: prompt "), "%s", both);
+    free(both);
+    /* chat too, each reply's statistics */
+    snprintf(cmd, sizeof cmd,
+             "printf 'hi\\nagain\\n' | %s chat -m %s/models/tiny-qwen2-Q8_0.gguf --device cpu -n 6 "
+             ">/tmp/joule-cli-both.txt 2>&1",
+             getenv("JOULE_BIN") ? getenv("JOULE_BIN") : "./joule", sh);
+    ck_assert_int_eq(system(cmd), 0);
+    both = test_read_file("/tmp/joule-cli-both.txt", NULL);
+    ck_assert_ptr_nonnull(both);
+    const char *second = strstr(both, "\njoule chat: prompt ");
+    ck_assert_msg(second && strstr(second + 1, "\njoule chat: prompt "), "%s", both);
     free(both);
     remove("/tmp/joule-cli-both.txt");
     /* past the trained context: a warning */

@@ -619,11 +619,12 @@ static int level(void)
     if (have < 0) {
         __builtin_cpu_init();
         have = 0;
+        /* clang's builtin does not know "f16c": that bit comes from cpuid leaf 1 */
+        unsigned a, b, c, d;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            __builtin_cpu_supports("f16c")) {
+            __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C)) {
             have = 1;
             /* CPUID.(EAX=7,ECX=1):EAX bit 4 is AVX-VNNI */
-            unsigned a, b, c, d;
             if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1)) have = 2;
         }
         atomic_store_explicit(&cpu_level, have, memory_order_relaxed);

@@ -42,7 +42,8 @@ static const char *info_help =
     "usage: joule info -m MODEL\n"
     "Shows the architecture, dimensions, context, vocabulary, tensor type mix, parameter count\n"
     "and file size of a GGUF model. A file joule cannot run (an unknown architecture, a missing\n"
-    "tensor) is described from its header, with the reason it cannot run.\n"
+    "tensor, tensor data cut short) is described from its header (metadata and tensors), with a\n"
+    "line 'runnable      no: WHY'; the exit status is then 0 too.\n"
     "  -m, --model FILE   the GGUF file\n";
 
 static void info_file(const struct gguf_file *f)
@@ -74,22 +75,60 @@ static void info_tensors(const struct gguf_file *f)
         printf("  %-28s %-5s [%" PRId64, t->name, quant_name(t->type), t->ne[0]);
         for (uint32_t d = 1; d < t->n_dims; d++)
             printf(", %" PRId64, t->ne[d]);
-        printf("]\n");
+        printf("]%s\n", t->data ? "" : "  (data missing: past the end of the file)");
     }
 }
 
-/* A file joule cannot run (an architecture it does not know, a missing tensor ...) is still
- * described from its GGUF header, with the reason it cannot run. */
+/* Text from a file for the terminal: printable ASCII (others as '?'), cut at 60 bytes. */
+static void info_text(const char *p, uint64_t len)
+{
+    for (uint64_t i = 0; i < len && i < 60; i++)
+        putchar(p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?');
+    if (len > 60) printf("...");
+}
+
+static void info_value(const struct gguf_value *v)
+{
+    switch (v->type) {
+    case GGUF_U8:
+    case GGUF_U16:
+    case GGUF_U32:
+    case GGUF_U64: printf("%" PRIu64, v->v.u); break;
+    case GGUF_I8:
+    case GGUF_I16:
+    case GGUF_I32:
+    case GGUF_I64: printf("%" PRId64, v->v.i); break;
+    case GGUF_F32:
+    case GGUF_F64: printf("%g", v->v.f); break;
+    case GGUF_BOOL: printf("%s", v->v.u ? "true" : "false"); break;
+    case GGUF_STRING: info_text(v->v.s.ptr, v->v.s.len); break;
+    case GGUF_ARRAY: printf("[%" PRIu64 " %s]", v->v.arr.n, gguf_vtype_name(v->v.arr.elem)); break;
+    default: printf("(%s)", gguf_vtype_name(v->type));
+    }
+}
+
+/* A file joule cannot run (an architecture it does not know, a missing tensor, tensor data cut
+ * short ...) is still described from its GGUF header: its metadata and tensors, with the reason
+ * it cannot run. A file whose header itself cannot be read is refused with the reason. */
 static int info_unrunnable(const struct cli *a, const char *path, const char *why)
 {
     struct gguf_file *f;
-    char err[512];
-    if (gguf_open(path, &f, err, sizeof err) != 0) return cli_fail(a, "%s", why);
+    char err[512], damage[512];
+    if (gguf_open_damaged(path, &f, damage, sizeof damage, err, sizeof err) != 0)
+        return cli_fail(a, "%s", err);
     char *name = gguf_get_str(f, "general.name"), *arch = gguf_get_str(f, "general.architecture");
     info_file(f);
     printf("name          %s\n", name ? name : "(none)");
     printf("architecture  %s\n", arch ? arch : "(none)");
-    printf("runnable      no: %s\n", why);
+    printf("runnable      no: %s\n", damage[0] ? damage : why);
+    printf("metadata:\n");
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        printf("  ");
+        info_text(f->kv[i].key.ptr, f->kv[i].key.len);
+        printf(" = ");
+        info_value(&f->kv[i].val);
+        printf("\n");
+    }
     info_tensors(f);
     free(name);
     free(arch);

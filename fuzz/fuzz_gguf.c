@@ -1,5 +1,6 @@
 /* fuzz_gguf — GGUF open (header, metadata, tensor table), every metadata getter, the
- * tokenizer loader, and model binding (architecture config, weight shapes) on any bytes. */
+ * tokenizer loader, and model binding (architecture config, weight shapes) on any bytes; a
+ * file the strict open refuses goes through the damaged open of joule info. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gguf_close(f);
         struct model *m = NULL;
         if (model_load(path, &m, err, sizeof err) == 0) model_free(m);
+    } else {
+        /* joule info's reading of a damaged file: data of a tensor is in the file or NULL */
+        char damage[512];
+        if (gguf_open_damaged(path, &f, damage, sizeof damage, err, sizeof err) == 0) {
+            for (uint64_t i = 0; i < f->n_tensors; i++) {
+                const struct gguf_tensor *t = &f->tensors[i];
+                const uint8_t *d = t->data;
+                if (d && (d < f->map || (uint64_t)(d - f->map) + t->nbytes > f->file_size))
+                    fuzz_fail("tensor %llu outside the file", (unsigned long long)i);
+            }
+            if (!damage[0]) fuzz_fail("damaged open of a file the strict open refused: no damage");
+            gguf_close(f);
+        }
     }
     fuzz_memfd_close(fd);
     return 0;

@@ -181,3 +181,25 @@ for n in sorted(os.listdir(sdir)):
 # ---- cost config ----
 put("cost", "c0", "price-kwh = 0.30\npue = 1.2\n# comment\nhw-price = 2000\nhw-life-years = 3\nutilization = 0.5\n")
 put("cost", "c1", "cloud-hourly=1.5\n\n  price-kwh   =  1e-3  \n")
+
+# ---- http: byte 0 vocabulary (low 4 bits) and chat template (high 4 bits); the request ----
+def req(path, body, extra=""):
+    b = body.encode()
+    return "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n" % (
+        path, extra, len(b)) + body
+
+
+bodies = [
+    ("/v1/completions", '{"prompt":"Once upon a time","max_tokens":8,"temperature":0.7,"top_p":0.9,"stop":["\\n","."],"seed":3}'),
+    ("/v1/completions", '{"model":"fuzz-model","prompt":[1,2,3,4],"logprobs":2,"echo":true,"stream":false}'),
+    ("/v1/completions", '{"prompt":["a b","c d"],"max_tokens":1,"n":1,"top_k":40,"min_p":0.05}'),
+    ("/v1/completions", '{"prompt":[[5,6],[7]],"stop":"x","stream":true}'),
+    ("/v1/chat/completions", '{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi<|im_end|>"}],"max_completion_tokens":4}'),
+    ("/v1/chat/completions", '{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],"top_logprobs":1,"logprobs":false}'),
+    ("/v1/completions", '{"prompt":"x","max_tokens":1e99,"temperature":-1}'),
+]
+for i, (path, body) in enumerate(bodies):
+    put("http", "h%d" % i, bytes([i * 17 % 256]) + req(path, body, "Authorization: Bearer k\r\n" if i % 2 else "").encode())
+put("http", "get", b"\x00GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+put("http", "http10", b"\x01POST /v1/completions?x=1 HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}")
+put("http", "chunked", b"\x02POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")

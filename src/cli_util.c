@@ -458,11 +458,8 @@ bool cli_backend_is_gpu(const struct backend *b)
 
 struct meter *cli_meter_open(const struct cli_common *c, const struct backend *b)
 {
-    /* the CPU's share of its power: threads beyond the cores online share those cores, so
-     * -t 128 on 2 cores is charged 2 cores, not 128 */
+    /* the CPU's share of its power; the meter charges at most the cores online */
     int32_t threads = c->threads ? c->threads : cpu_default_threads();
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (online > 0 && threads > online) threads = (int32_t)online;
     struct meter_opts mo = {.gpu = cli_backend_is_gpu(b),
                             .device_name = b->device,
                             .pci_bus_id = b->pci_bus_id[0] ? b->pci_bus_id : NULL,

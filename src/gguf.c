@@ -57,6 +57,8 @@ struct reader {
     uint64_t items_left; /* of MAX_ITEMS */
     uint64_t mem_left;   /* bytes the parsed array items may still take (see gguf_open) */
     char ctx[128];       /* what is being read, for messages: "kv 3 'general.name'" */
+    char *damage;        /* gguf_open_damaged: where misplaced tensor data is told, else NULL */
+    size_t damagelen;
 };
 
 static void put_err(const char *path, char *err, size_t errlen, const char *fmt, va_list ap)
@@ -84,6 +86,20 @@ __attribute__((format(printf, 4, 5))) static int fail_path(const char *path, cha
     put_err(path, err, errlen, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* Misplaced tensor data: an error, or with gguf_open_damaged the file's damage (the first one
+ * found is kept) and 0. */
+__attribute__((format(printf, 2, 3))) static int damaged(struct reader *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!r->damage)
+        put_err(r->path, r->err, r->errlen, fmt, ap);
+    else if (!r->damage[0])
+        put_err(r->path, r->damage, r->damagelen, fmt, ap);
+    va_end(ap);
+    return r->damage ? 0 : -1;
 }
 
 /* Copies a name from the file into buf for a message: printable ASCII only (keeps the message one
@@ -382,10 +398,10 @@ static int check_overlap(struct reader *r, const struct gguf_file *f)
             printable(na, sizeof na, a->name, strlen(a->name));
             printable(nb, sizeof nb, b->name, strlen(b->name));
             free(v);
-            return fail(r,
-                        "tensors '%s' (data bytes %" PRIu64 "..%" PRIu64 ") and '%s' (from %" PRIu64
-                        ") overlap",
-                        na, a->offset, a->offset + a->nbytes, nb, b->offset);
+            return damaged(r,
+                           "tensors '%s' (data bytes %" PRIu64 "..%" PRIu64
+                           ") and '%s' (from %" PRIu64 ") overlap",
+                           na, a->offset, a->offset + a->nbytes, nb, b->offset);
         }
     }
     free(v);
@@ -408,11 +424,14 @@ static int place_tensors(struct reader *r, struct gguf_file *f)
             __builtin_add_overflow(start, t->nbytes, &end))
             return fail(r, "tensor '%s' offset %" PRIu64 " + size %" PRIu64 " overflows", name,
                         t->offset, t->nbytes);
-        if (end > f->file_size)
-            return fail(r,
+        if (end > f->file_size) {
+            if (damaged(r,
                         "tensor '%s' data ends at byte %" PRIu64
                         ", past the end of the file (%" PRIu64 " bytes)",
-                        name, end, f->file_size);
+                        name, end, f->file_size))
+                return -1;
+            continue; /* described, never used: data stays NULL */
+        }
         t->data = f->map + start;
     }
     return check_overlap(r, f);
@@ -548,7 +567,8 @@ static int parse(struct reader *r, struct gguf_priv *p)
     return place_tensors(r, f) || build_indexes(r, p);
 }
 
-int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen)
+static int open_file(const char *path, struct gguf_file **out, char *damage, size_t damagelen,
+                     char *err, size_t errlen)
 {
     *out = NULL;
     if (err && errlen) err[0] = 0;
@@ -598,6 +618,8 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
         .errlen = errlen,
         .items_left = MAX_ITEMS,
         .mem_left = p->pub.file_size * 8 + ((uint64_t)1 << 20),
+        .damage = damage,
+        .damagelen = damagelen,
     };
     if (parse(&r, p) != 0) {
         gguf_close(&p->pub);
@@ -605,6 +627,20 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
     }
     *out = &p->pub;
     return 0;
+}
+
+int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen)
+{
+    return open_file(path, out, NULL, 0, err, errlen);
+}
+
+int gguf_open_damaged(const char *path, struct gguf_file **out, char *damage, size_t damagelen,
+                      char *err, size_t errlen)
+{
+    char scratch[8];
+    if (!damage || damagelen == 0) damage = scratch, damagelen = sizeof scratch;
+    damage[0] = 0;
+    return open_file(path, out, damage, damagelen, err, errlen);
 }
 
 void gguf_close(struct gguf_file *f)

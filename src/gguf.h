@@ -89,6 +89,12 @@ struct gguf_file {
 /* Open and validate a GGUF file. On success *out owns the mapping. A gguf_file is only ever made
  * by gguf_open (the lookups below use indexes it keeps alongside), and freed by gguf_close. */
 int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen);
+/* As gguf_open, for describing a file that cannot be used (joule info): tensor data past the end
+ * of the file (a truncated download) or overlapping is not an error but the file's damage, said
+ * in damage ("" when there is none); the tensors whose data is missing have data NULL. Headers
+ * and metadata are checked as strictly as by gguf_open. Never run a model from such a file. */
+int gguf_open_damaged(const char *path, struct gguf_file **out, char *damage, size_t damagelen,
+                      char *err, size_t errlen);
 void gguf_close(struct gguf_file *f);
 
 const char *gguf_vtype_name(enum gguf_vtype t);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "meter_impl.h"
 
@@ -207,13 +208,24 @@ static void choose_estimate(struct meter *m)
                  r->watts, name, r->match, r->source, r->date);
         return;
     }
+    /* Threads beyond the cores online share those cores: -t 128 on 2 cores draws 2 cores'
+     * power, not 128 (nor the 64 of the table's part). */
     int32_t threads = o->cpu_threads > 0 ? o->cpu_threads : 1;
-    int32_t used = threads < r->cores ? threads : r->cores;
+    long online = o->cores_online > 0 ? o->cores_online : sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) online = 1;
+    int32_t used = threads;
+    if (used > online) used = (int32_t)online;
+    if (used > r->cores) used = r->cores;
     m->est_w = r->watts * used / r->cores;
+    char capped[96] = "";
+    if (used < threads)
+        snprintf(capped, sizeof capped, " (-t %d capped at %s)", threads,
+                 used == r->cores && r->cores < online ? "the part's cores" : "the cores online");
     snprintf(m->method, sizeof m->method,
-             "estimate: TDP share %.4g W / %d cores x %d threads = %.3g W x time ('%s' ~ %s; %s, "
-             "%s); --tdp W overrides",
-             r->watts, r->cores, used, m->est_w, name, r->match, r->source, r->date);
+             "estimate: TDP share %.4g W / %d cores x %d threads%s = %.3g W x time; threads "
+             "charged: at most the %ld cores online ('%s' ~ %s; %s, %s); --tdp W overrides",
+             r->watts, r->cores, used, capped, m->est_w, online, name, r->match, r->source,
+             r->date);
 }
 
 static void describe_sensors(struct meter *m)

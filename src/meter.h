@@ -40,7 +40,9 @@ struct meter_opts {
     const char *device_name; /* the backend's device (TDP table match for a GPU) */
     const char *pci_bus_id;  /* "0000:65:00.0" of the GPU, or NULL when unknown */
     const char *cpu_name;    /* NULL: "model name" of /proc/cpuinfo */
-    int32_t cpu_threads;     /* threads the work uses on the CPU (share of the CPU's TDP) */
+    int32_t cpu_threads;     /* threads the work uses on the CPU (share of the CPU's TDP); the
+                                estimate charges at most the cores online, whatever -t says */
+    int32_t cores_online;    /* 0: sysconf(_SC_NPROCESSORS_ONLN); tests set it */
     double tdp_w;            /* > 0: the estimate uses this power (--tdp) */
     double sample_hz;        /* power sampling rate; 0 = 20. < 0: no thread (tests poll) */
     const char *sysfs_root;  /* NULL: $JOULE_SYSFS_ROOT, else /sys */

@@ -420,6 +420,15 @@ HELPER void mins_dot(const float *M, const uint8_t *act, size_t act_stride, int6
 
 enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the stack */
 
+/* Software prefetch of the weights PF_BYTES ahead: one row is read once per token group,
+ * a stream the hardware prefetcher alone does not keep ahead of on decode (T = 1). */
+enum { PF_BYTES = 1024 };
+#define PREFETCH_AHEAD(p, step)                                                                    \
+    do {                                                                                           \
+        for (int pf_ = 0; pf_ < (step); pf_ += 64)                                                 \
+            _mm_prefetch((const char *)(p) + PF_BYTES + pf_, _MM_HINT_T0);                         \
+    } while (0)
+
 #define VNNI_DOT(acc, u, x) _mm256_dpbusd_avx_epi32(acc, u, x)
 
 /* The kernel: T tokens, `vnni` selects vpdpbusd; all constant in each instance. */
@@ -465,6 +474,7 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
             int64_t c0 = seg / 32;                                                                 \
             if (sb_chunks(type) == 8) {                                                            \
                 for (; c0 < cend; c0 += 8, b += bytes) {                                           \
+                    PREFETCH_AHEAD(b, bytes);                                                      \
                     sb_scales_avx(type, b, S, M);                                                  \
                     memcpy(Mseg + 2 * (c0 - seg / 32), M, sizeof M);                               \
                     _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) CHUNK_STEP(                \
@@ -472,6 +482,7 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
                 }                                                                                  \
             } else {                                                                               \
                 for (; c0 + 4 <= cend; c0 += 4, b += 4 * bytes) {                                  \
+                    PREFETCH_AHEAD(b, 4 * bytes);                                                  \
                     _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                            \
                     {                                                                              \
                         sb_scales_avx(type, b + k * bytes, S, M);                                  \
@@ -581,11 +592,12 @@ static int level(void)
     if (have < 0) {
         __builtin_cpu_init();
         have = 0;
+        /* clang's builtin does not know "f16c": that bit comes from cpuid leaf 1 */
+        unsigned a, b, c, d;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-            __builtin_cpu_supports("f16c")) {
+            __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C)) {
             have = 1;
             /* CPUID.(EAX=7,ECX=1):EAX bit 4 is AVX-VNNI */
-            unsigned a, b, c, d;
             if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1)) have = 2;
         }
         atomic_store_explicit(&cpu_level, have, memory_order_relaxed);

@@ -1,5 +1,6 @@
 /* End-to-end runs of the joule binary (JOULE_BIN, set by build.sh). */
 #include <check.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -321,6 +322,21 @@ START_TEST(test_usage_errors_everywhere)
         ck_assert_msg(count_lines(r.err) == 1, "%s: %s", cmds[c], r.err);
         result_free(&r);
     }
+    /* the other commands, those whose positional words mean something included */
+    static const struct {
+        const char *args, *want;
+    } more[] = {
+        {"sweep stray", "unexpected argument 'stray'"},
+        {"devices stray", "unexpected argument 'stray'"},
+        {"synth test-tiny-q8_0 stray -o /tmp/joule-cli-never.gguf", "one model name only"},
+        {"report /tmp/joule-cli-none.json --frobnicate", "unknown option '--frobnicate'"},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        struct result r = run("%s", more[i].args);
+        ck_assert_msg(r.code == 2 && strstr(r.err, more[i].want) && count_lines(r.err) == 1,
+                      "%s: %d %s", more[i].args, r.code, r.err);
+        result_free(&r);
+    }
 }
 END_TEST
 
@@ -517,6 +533,17 @@ START_TEST(test_run_ctx_and_stdin)
     ck_assert_ptr_nonnull(both);
     ck_assert_msg(strstr(both, "\njoule run: prompt "), "%s", both);
     free(both);
+    /* chat too, each reply's statistics */
+    snprintf(cmd, sizeof cmd,
+             "printf 'hi\\nagain\\n' | %s chat -m %s/models/tiny-qwen2-Q8_0.gguf --device cpu -n 6 "
+             ">/tmp/joule-cli-both.txt 2>&1",
+             getenv("JOULE_BIN") ? getenv("JOULE_BIN") : "./joule", sh);
+    ck_assert_int_eq(system(cmd), 0);
+    both = test_read_file("/tmp/joule-cli-both.txt", NULL);
+    ck_assert_ptr_nonnull(both);
+    const char *second = strstr(both, "\njoule chat: prompt ");
+    ck_assert_msg(second && strstr(second + 1, "\njoule chat: prompt "), "%s", both);
+    free(both);
     remove("/tmp/joule-cli-both.txt");
     /* past the trained context: a warning */
     r = run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 1 --ctx-size 100000", sh);
@@ -543,28 +570,86 @@ START_TEST(test_info_unrunnable)
     ck_assert_msg(strstr(r.out, "architecture  mamba") && strstr(r.out, "runnable      no: ") &&
                       strstr(r.out, "token_embd.weight") && strstr(r.out, "a state-space model"),
                   "%s", r.out);
+    ck_assert_msg(strstr(r.out, "\n  general.name = a state-space model\n"), "%s", r.out);
     result_free(&r);
     remove(path);
 }
 END_TEST
 
-/* The CPU energy estimate charges at most the cores online, whatever -t says. */
+/* A truncated download: info describes the header (metadata, tensors, which tensors lost their
+ * data) and says why it cannot run; run refuses it. A file cut inside its header is refused. */
+START_TEST(test_info_truncated)
+{
+    NEED_SHARED(sh);
+    char src[512];
+    snprintf(src, sizeof src, "%s/models/tiny-llama-Q8_0.gguf", sh);
+    size_t len = 0;
+    char *img = test_read_file(src, &len);
+    ck_assert_msg(img && len > 200000, "cannot read %s", src);
+    const char *path = "/tmp/joule-cli-truncated.gguf";
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(img, 1, len * 2 / 3, f), len * 2 / 3);
+    ck_assert_int_eq(fclose(f), 0);
+    struct result r = run("info -m %s", path);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "architecture  llama") && strstr(r.out, "llama.block_count = 2") &&
+                      strstr(r.out, "tokenizer.ggml.tokens = [1024 string]") &&
+                      strstr(r.out, "output.weight") &&
+                      strstr(r.out, "(data missing: past the end of the file)"),
+                  "%s", r.out);
+    const char *why = strstr(r.out, "runnable      no: ");
+    ck_assert_msg(why && strstr(why, path) && strstr(why, "past the end of the file"), "%s", r.out);
+    result_free(&r);
+    r = run("run -m %s -p hi -n 1 --device cpu", path);
+    ck_assert_msg(r.code != 0 && strstr(r.err, "past the end of the file"), "%d %s", r.code, r.err);
+    result_free(&r);
+    /* cut inside the metadata: nothing to describe, the reason */
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(img, 1, 2000, f), 2000);
+    ck_assert_int_eq(fclose(f), 0);
+    r = run("info -m %s", path);
+    ck_assert_msg(r.code == 1 && strstr(r.err, path) && strstr(r.err, "truncated"), "%d %s", r.code,
+                  r.err);
+    result_free(&r);
+    free(img);
+    remove(path);
+}
+END_TEST
+
+/* The CPU energy estimate charges at most the cores online, whatever -t says: bench -t 128
+ * is charged what -t <cores online> is, and the method says so. */
+static double bench_estimate_w(const char *sh, long threads, char *method, size_t cap)
+{
+    struct result r = run("bench -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 8 -n 2 -r 1 "
+                          "--idle 0 -t %ld -o json",
+                          sh, threads);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    const char *w = strstr(r.out, "\"estimate_w\": "), *m = strstr(r.out, "\"method\": \"");
+    double watts = w ? strtod(w + 14, NULL) : -1;
+    snprintf(method, cap, "%.*s", m ? (int)strcspn(m + 11, "\"") : 0, m ? m + 11 : "");
+    result_free(&r);
+    return watts;
+}
+
 START_TEST(test_energy_threads_capped)
 {
     NEED_SHARED(sh);
-    struct result r =
-        run("run -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p hi -n 2 -t 1024", sh);
-    ck_assert_msg(r.code == 0, "%s", r.err);
-    const char *p = strstr(r.err, " threads = ");
-    if (p) { /* the estimate (no sensor): "... x N threads = W" */
-        const char *q = p;
-        while (q > r.err && q[-1] != 'x')
-            q--;
-        long n = strtol(q, NULL, 10);
-        ck_assert_msg(n >= 1 && n <= sysconf(_SC_NPROCESSORS_ONLN), "%ld threads charged: %s", n,
-                      r.err);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    char m1[1024], m2[1024];
+    double w_many = bench_estimate_w(sh, 128, m1, sizeof m1);
+    if (strncmp(m1, "estimate: TDP share", 19) != 0) {
+        fprintf(stderr, "SKIP %s: this CPU's energy is not a TDP-share estimate (%s)\n", __func__,
+                m1);
+        return;
     }
-    result_free(&r);
+    double w_online = bench_estimate_w(sh, online, m2, sizeof m2);
+    ck_assert_msg(w_many > 0 && fabs(w_many - w_online) < 1e-9, "-t 128: %g W, -t %ld: %g W",
+                  w_many, online, w_online);
+    char want[96];
+    snprintf(want, sizeof want, "at most the %ld cores online", online);
+    ck_assert_msg(strstr(m1, want) && (online >= 128 || strstr(m1, "-t 128 capped")), "%s", m1);
 }
 END_TEST
 
@@ -620,6 +705,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_logits_file_atomic);
     tcase_add_test(tc, test_run_ctx_and_stdin);
     tcase_add_test(tc, test_info_unrunnable);
+    tcase_add_test(tc, test_info_truncated);
     tcase_add_test(tc, test_energy_threads_capped);
     tcase_add_test(tc, test_run_interrupted);
     suite_add_tcase(s, tc);

@@ -512,6 +512,58 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/* gguf_open_damaged (joule info on a truncated download): tensor data past the end of the file
+ * is the file's damage, not an error; the header is still checked as strictly. */
+START_TEST(test_open_damaged)
+{
+    size_t len;
+    struct gw_layout lay;
+    uint8_t *img = small_image(&len, &lay);
+    const char *p = tmp_path("damaged.gguf");
+    char err[512], damage[512];
+    struct gguf_file *f;
+    /* intact: no damage, every tensor placed */
+    ck_assert_int_eq(gw_write_bytes(p, img, len), 0);
+    ck_assert_msg(gguf_open_damaged(p, &f, damage, sizeof damage, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(damage, "");
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        ck_assert_ptr_nonnull(f->tensors[i].data);
+    gguf_close(f);
+    /* cut inside the data: the strict open refuses, the damaged one describes */
+    for (size_t n = lay.data_offset; n < len; n += 5) {
+        ck_assert_int_eq(gw_write_bytes(p, img, n), 0);
+        expect_reject(p, "past the end of the file");
+        ck_assert_msg(gguf_open_damaged(p, &f, damage, sizeof damage, err, sizeof err) == 0,
+                      "%zu bytes: %s", n, err);
+        ck_assert_msg(strstr(damage, p) && strstr(damage, "past the end of the file"), "%s",
+                      damage);
+        ck_assert_uint_eq(f->n_kv, 7);
+        ck_assert_uint_eq(f->n_tensors, 3);
+        int missing = 0;
+        for (uint64_t i = 0; i < f->n_tensors; i++) {
+            const struct gguf_tensor *t = &f->tensors[i];
+            bool inside = f->data_offset + t->offset + t->nbytes <= n;
+            ck_assert_msg(inside == (t->data != NULL), "%s at %zu bytes", t->name, n);
+            missing += !inside;
+        }
+        ck_assert_int_gt(missing, 0);
+        char *arch = gguf_get_str(f, "general.architecture");
+        ck_assert_str_eq(arch, "llama");
+        free(arch);
+        gguf_close(f);
+    }
+    /* cut inside the header: refused either way, with the reason; a NULL damage is allowed */
+    for (size_t n = 0; n < lay.infos_end; n += 3) {
+        ck_assert_int_eq(gw_write_bytes(p, img, n), 0);
+        f = (struct gguf_file *)&f;
+        ck_assert_int_ne(gguf_open_damaged(p, &f, NULL, 0, err, sizeof err), 0);
+        ck_assert_ptr_null(f);
+        ck_assert_msg(strstr(err, p) != NULL, "%s", err);
+    }
+    free(img);
+}
+END_TEST
+
 START_TEST(test_not_gguf)
 {
     size_t len;
@@ -874,6 +926,7 @@ Suite *gguf_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_open_damaged);
     tcase_add_test(tc, test_not_gguf);
     tcase_add_test(tc, test_bad_version);
     tcase_add_test(tc, test_huge_counts);

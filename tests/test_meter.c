@@ -450,6 +450,52 @@ START_TEST(test_print_sensors)
 }
 END_TEST
 
+/* The CPU estimate charges at most the cores online: -t 128 on 2 cores costs what -t 2 does,
+ * and the method says so. */
+static double estimate_for(const char *root, int32_t threads, int32_t online, char *method,
+                           size_t cap)
+{
+    struct meter_opts o = cpu_opts(root);
+    o.cpu_name = "AMD EPYC 7763 64-Core Processor"; /* 280 W, 64 cores */
+    o.cpu_threads = threads;
+    o.cores_online = online;
+    struct meter *m = meter_open(&o);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(meter_source(m), METER_ESTIMATE);
+    snprintf(method, cap, "%s", meter_method(m));
+    double w = meter_estimate_w(m);
+    meter_close(m);
+    return w;
+}
+
+START_TEST(test_estimate_threads_capped)
+{
+    char *root = make_root(); /* no sensors: the estimate */
+    char method[1024];
+    ck_assert_double_eq_tol(estimate_for(root, 2, 2, method, sizeof method), 8.75, 1e-9);
+    ck_assert_msg(strstr(method, "x 2 threads =") && !strstr(method, "capped") &&
+                      strstr(method, "at most the 2 cores online"),
+                  "%s", method);
+    ck_assert_double_eq_tol(estimate_for(root, 1, 2, method, sizeof method), 4.375, 1e-9);
+    /* 128 threads on 2 cores: charged 2 */
+    ck_assert_double_eq_tol(estimate_for(root, 128, 2, method, sizeof method), 8.75, 1e-9);
+    ck_assert_msg(strstr(method, "x 2 threads (-t 128 capped at the cores online) = 8.75 W") &&
+                      strstr(method, "at most the 2 cores online"),
+                  "%s", method);
+    /* a machine with more cores online than the table's part: the part's 64 */
+    ck_assert_double_eq_tol(estimate_for(root, 200, 128, method, sizeof method), 280, 1e-9);
+    ck_assert_msg(strstr(method, "x 64 threads (-t 200 capped at the part's cores)"), "%s", method);
+    /* the real count of cores online by default */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_int_gt(online, 0);
+    double want = 280.0 * (online < 64 ? online : 64) / 64;
+    ck_assert_double_eq_tol(estimate_for(root, 1000, 0, method, sizeof method), want, 1e-9);
+    ck_assert_double_eq_tol(estimate_for(root, (int32_t)online, 0, method, sizeof method), want,
+                            1e-9);
+    rm_root(root);
+}
+END_TEST
+
 START_TEST(test_tdp_table)
 {
     int n;
@@ -538,6 +584,7 @@ Suite *meter_suite(void)
     tcase_add_test(tc, test_intel_energy_counter);
     tcase_add_test(tc, test_nvml_stub);
     tcase_add_test(tc, test_print_sensors);
+    tcase_add_test(tc, test_estimate_threads_capped);
     tcase_add_test(tc, test_tdp_table);
     tcase_add_test(tc, test_cost);
     suite_add_tcase(s, tc);

@@ -1,14 +1,17 @@
 /* Regression tests for findings of the fuzzers in fuzz/ (each built from its reproducer in
  * fuzz/corpus/NAME/regress-*), and the bounds on hostile sizes in the GGUF reader. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "eval_json.h"
 #include "eval_suite.h"
 #include "gguf.h"
 #include "gguf_writer.h"
+#include "http.h"
 #include "testutil.h"
 #include "tokenizer.h"
 
@@ -172,6 +175,65 @@ START_TEST(test_suite_doc_failure_frees)
 }
 END_TEST
 
+/* Every harness in fuzz/ has seeds; the seeds of fuzz_http (byte 0 picks the vocabulary and
+ * template, then a request) are requests serve accepts up to the body, so fuzzing starts from
+ * the JSON of the completions endpoints rather than from the head parser's refusals. */
+START_TEST(test_fuzz_seeds)
+{
+    DIR *d = opendir("fuzz");
+    if (!d) {
+        fprintf(stderr, "SKIP %s: fuzz/ not found (tests run from the repository root)\n",
+                __func__);
+        return;
+    }
+    int harnesses = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "fuzz_", 5) || n < 8 || strcmp(e->d_name + n - 2, ".c") ||
+            !strcmp(e->d_name, "fuzz_util.c"))
+            continue;
+        char dir[300];
+        snprintf(dir, sizeof dir, "fuzz/corpus/%.*s", (int)(n - 7), e->d_name + 5);
+        DIR *c = opendir(dir);
+        ck_assert_msg(c != NULL, "%s has no seeds in %s", e->d_name, dir);
+        int seeds = 0;
+        for (struct dirent *f; (f = readdir(c));)
+            seeds += f->d_name[0] != '.';
+        closedir(c);
+        ck_assert_msg(seeds > 0, "%s is empty", dir);
+        harnesses++;
+    }
+    closedir(d);
+    ck_assert_int_ge(harnesses, 8);
+    int requests = 0;
+    for (int i = 0; i < 10; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "fuzz/corpus/http/h%d", i);
+        size_t len;
+        char *buf = test_read_file(path, &len);
+        if (!buf) continue;
+        ck_assert_uint_gt(len, 1);
+        struct http_req r;
+        int status = 0;
+        char why[256];
+        ck_assert_msg(http_parse_head(buf + 1, len - 1, &r, &status, why, sizeof why) == 1,
+                      "%s: %d %s", path, status, why);
+        ck_assert_msg(!strncmp(r.path, "/v1/", 4) &&
+                          r.content_length == (int64_t)(len - 1 - r.head_len),
+                      "%s: %s, body %lld", path, r.path, (long long)r.content_length);
+        struct jval v;
+        ck_assert_msg(json_parse(buf + 1 + r.head_len, len - 1 - r.head_len, &v, why, sizeof why) ==
+                          0,
+                      "%s: %s", path, why);
+        ck_assert_int_eq(v.type, J_OBJ);
+        json_free(&v);
+        free(buf);
+        requests++;
+    }
+    ck_assert_int_ge(requests, 5);
+}
+END_TEST
+
 Suite *parsers_suite(void)
 {
     Suite *s = suite_create("parsers");
@@ -182,6 +244,7 @@ Suite *parsers_suite(void)
     tcase_add_test(tc, test_gguf_array_memory_bound);
     tcase_add_test(tc, test_gguf_overlapping_tensors);
     tcase_add_test(tc, test_vocab_size_bound);
+    tcase_add_test(tc, test_fuzz_seeds);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "gguf.h"
 #include "quant.h"
 #include "quant_q8.h"
 
@@ -268,26 +270,41 @@ struct q8_job {
     size_t act_stride;
     int32_t n;
     bool accumulate;
+    const uint8_t *packed; /* w's rows interleaved by 8 (q8_x8_pack), or NULL */
 };
 
-/* A block of rows: for each group of up to Q8_TILE tokens, each row of the block meets
- * the group in one kernel call; the block's weights stay in cache across the groups. */
+/* dst row (t0 + t), column r, for t < nt: out[t * stride] (+ bias), stored or added */
+static inline void q8_put(const struct q8_job *j, int64_t r, int32_t t0, int nt, const float *out,
+                          int stride)
+{
+    const float b = j->bias ? j->bias[r] : 0.0f;
+    for (int t = 0; t < nt; t++) {
+        float *y = j->dst + (int64_t)(t0 + t) * j->w->ne1 + r;
+        float v = j->bias ? out[t * stride] + b : out[t * stride];
+        *y = j->accumulate ? *y + v : v;
+    }
+}
+
+/* A block of rows (packed: of groups of 8 rows): for each group of up to Q8_TILE tokens,
+ * each row (group) of the block meets the tokens in one kernel call; the block's weights
+ * stay in cache across the token groups. */
 static void q8_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
 {
     const struct q8_job *j = ctx;
     const struct weight *w = j->w;
-    const uint8_t *base = w->data;
+    const uint8_t *base = j->packed ? j->packed : w->data;
     for (int32_t t0 = 0; t0 < j->n; t0 += Q8_TILE) {
         int nt = j->n - t0 < Q8_TILE ? j->n - t0 : Q8_TILE;
         const uint8_t *a = j->act + (size_t)t0 * j->act_stride;
         for (int64_t r = begin; r < end; r++) {
-            float out[Q8_TILE];
-            q8_dot_tile(w->type, base + r * w->row_bytes, a, j->act_stride, nt, w->ne0, out);
-            const float b = j->bias ? j->bias[r] : 0.0f;
-            for (int t = 0; t < nt; t++) {
-                float *y = j->dst + (int64_t)(t0 + t) * w->ne1 + r;
-                float v = j->bias ? out[t] + b : out[t];
-                *y = j->accumulate ? *y + v : v;
+            float out[8 * Q8_TILE];
+            if (j->packed) {
+                q8_x8_tile(w->type, base + r * 8 * w->row_bytes, a, j->act_stride, nt, w->ne0, out);
+                for (int k = 0; k < 8; k++)
+                    q8_put(j, 8 * r + k, t0, nt, out + k, 8);
+            } else {
+                q8_dot_tile(w->type, base + r * w->row_bytes, a, j->act_stride, nt, w->ne0, out);
+                q8_put(j, r, t0, nt, out, 1);
             }
         }
     }
@@ -331,10 +348,47 @@ static int64_t q8_block_rows(const struct weight *w, int32_t n, int32_t threads)
 }
 
 static void q8_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
-                      const uint8_t *act, int32_t n, bool accumulate)
+                      const uint8_t *act, int32_t n, bool accumulate, const uint8_t *packed)
 {
-    struct q8_job j = {dst, w, bias, act, q8_act_bytes(w->ne0), n, accumulate};
-    pool_for(pool, q8_rows, &j, w->ne1, q8_block_rows(w, n, pool_threads(pool)));
+    struct q8_job j = {dst, w, bias, act, q8_act_bytes(w->ne0), n, accumulate, packed};
+    int64_t rows = q8_block_rows(w, n, pool_threads(pool));
+    if (packed)
+        pool_for(pool, q8_rows, &j, w->ne1 / 8, rows / 8 > 1 ? rows / 8 : 1);
+    else
+        pool_for(pool, q8_rows, &j, w->ne1, rows);
+}
+
+/* Matrices whose rows are worth interleaving by 8 for the integer kernels */
+static bool q8_packable(const struct weight *w)
+{
+    return q8_usable(w) && q8_x8_supported(w->type) && w->ne1 % 8 == 0 && w->ne1 > 0;
+}
+
+struct pack_job {
+    const struct weight *w;
+    uint8_t *dst;
+};
+
+static void pack_groups(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    const struct pack_job *j = ctx;
+    const size_t gb = 8 * j->w->row_bytes;
+    for (int64_t g = begin; g < end; g++)
+        q8_x8_pack(j->w->type, (const uint8_t *)j->w->data + g * gb, j->dst + g * gb, j->w->ne0, 8);
+}
+
+/* Packs w (q8_packable) into a new buffer of its size, in parallel; NULL when out of memory. */
+static uint8_t *q8_pack_weight(struct cpu_pool *pool, const struct weight *w)
+{
+    const size_t bytes = (size_t)w->row_bytes * (size_t)w->ne1, huge = (size_t)2 << 20;
+    /* 2 MiB pages where the kernel gives them (fewer TLB misses on the weight stream) */
+    const size_t align = bytes >= huge ? huge : 64;
+    uint8_t *p = aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p) return NULL;
+    if (align == huge) (void)madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+    struct pack_job j = {w, p};
+    pool_for(pool, pack_groups, &j, w->ne1 / 8, 16);
+    return p;
 }
 
 void cpu_matmul_prec(struct cpu_pool *pool, enum precision prec, float *dst, const struct weight *w,
@@ -348,7 +402,7 @@ void cpu_matmul_prec(struct cpu_pool *pool, enum precision prec, float *dst, con
         return;
     }
     q8_quantize(pool, act, src, w->ne0, n);
-    q8_matmul(pool, dst, w, bias, act, n, accumulate);
+    q8_matmul(pool, dst, w, bias, act, n, accumulate, NULL);
     free(act);
 }
 
@@ -485,12 +539,16 @@ struct cpu_backend {
     int32_t q8_rows;
     enum act q8_id;
     int64_t q8_ne0;
+    /* per op: its matrix with rows interleaved by 8 (Q4_0, Q8_0), or NULL for the file
+     * layout. Packed on the first fast forward; the file's pages of a packed matrix are
+     * then dropped, so that the weights stay one copy in memory. */
+    uint8_t **packed;
+    bool packed_done;
 };
 
 static void cpu_destroy(struct backend *b)
 {
     struct cpu_backend *cb = (struct cpu_backend *)b;
-    graph_free(&cb->graph);
     cpu_pool_free(cb->pool);
     for (int i = 0; i < ACT_COUNT; i++)
         free(cb->act[i]);
@@ -498,6 +556,14 @@ static void cpu_destroy(struct backend *b)
     free(cb->vcache);
     free(cb->scores);
     free(cb->q8buf);
+    for (int32_t i = 0; cb->packed && i < cb->graph.n_ops; i++) {
+        bool first = true; /* ops that share a matrix share its packed copy */
+        for (int32_t k = 0; k < i && first; k++)
+            first = cb->packed[k] != cb->packed[i];
+        if (first) free(cb->packed[i]);
+    }
+    free(cb->packed);
+    graph_free(&cb->graph);
     free(cb->logit_idx);
     free(cb);
 }
@@ -538,6 +604,25 @@ static void rope_rows(struct cpu_backend *cb, float *x, const struct op *o, cons
     }
 }
 
+/* Interleaves the rows of the products' Q4_0 / Q8_0 matrices (once, on the first fast
+ * forward). Out of memory leaves the rest in the file layout, which works the same. */
+static void pack_weights(struct cpu_backend *cb)
+{
+    cb->packed_done = true;
+    cb->packed = calloc((size_t)cb->graph.n_ops, sizeof *cb->packed);
+    for (int32_t i = 0; cb->packed && i < cb->graph.n_ops; i++) {
+        const struct op *o = &cb->graph.ops[i];
+        if (o->kind != OP_MATMUL || !q8_packable(o->w)) continue;
+        for (int32_t k = 0; k < i && !cb->packed[i]; k++)
+            if (cb->graph.ops[k].kind == OP_MATMUL && cb->graph.ops[k].w->data == o->w->data &&
+                cb->graph.ops[k].w->type == o->w->type && cb->graph.ops[k].w->ne1 == o->w->ne1)
+                cb->packed[i] = cb->packed[k];
+        if (cb->packed[i]) continue;
+        if (!(cb->packed[i] = q8_pack_weight(cb->pool, o->w))) break;
+        gguf_release_pages(cb->base.model->gguf, o->w->data, o->w->row_bytes * (uint64_t)o->w->ne1);
+    }
+}
+
 /* Runs one chunk of at most max_batch tokens. */
 static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struct rows *r)
 {
@@ -546,6 +631,7 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struc
     const int64_t seq_stride = (int64_t)c->n_layer * cb->base.n_ctx * cb->kv_dim;
     bool gathered = false;
     const bool fast = cb->base.precision == PRECISION_FAST && cb->q8buf;
+    if (fast && !cb->packed_done) pack_weights(cb);
     cb->q8_src = NULL;
     for (int32_t i = 0; i < cb->graph.n_ops; i++) {
         const struct op *o = &cb->graph.ops[i];
@@ -582,7 +668,8 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struc
                     cb->q8_ne0 = o->w->ne0;
                     cb->q8_id = o->src;
                 }
-                q8_matmul(cb->pool, dst, o->w, f32_data(o->b), cb->q8buf, rows, o->accumulate);
+                q8_matmul(cb->pool, dst, o->w, f32_data(o->b), cb->q8buf, rows, o->accumulate,
+                          cb->packed ? cb->packed[i] : NULL);
             } else {
                 cpu_matmul(cb->pool, dst, o->w, f32_data(o->b), src, rows, o->accumulate);
             }

@@ -783,3 +783,16 @@ const struct gguf_value *gguf_get_arr(const struct gguf_file *f, const char *key
     if (n) *n = kv->val.v.arr.n;
     return kv->val.v.arr.items ? kv->val.v.arr.items : &no_items;
 }
+
+void gguf_release_pages(const struct gguf_file *f, const void *p, uint64_t n)
+{
+    if (!f || !f->map || !p) return;
+    const uintptr_t m0 = (uintptr_t)f->map, lo = (uintptr_t)p;
+    if (lo < m0 || n > f->file_size || lo - m0 > f->file_size - n) return;
+    const long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0) return;
+    const uintptr_t a = (lo + (uintptr_t)ps - 1) / (uintptr_t)ps * (uintptr_t)ps;
+    const uintptr_t b = (lo + (uintptr_t)n) / (uintptr_t)ps * (uintptr_t)ps;
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED); /* only advice: failure is harmless */
+}

@@ -96,6 +96,10 @@ int gguf_open(const char *path, struct gguf_file **out, char *err, size_t errlen
 int gguf_open_damaged(const char *path, struct gguf_file **out, char *damage, size_t damagelen,
                       char *err, size_t errlen);
 void gguf_close(struct gguf_file *f);
+/* Drops from memory the pages of the mapping wholly inside [p, p + n) (a backend that keeps
+ * its own copy of some tensor data, so that the process holds one copy); a page touched
+ * again is read back from the file. Does nothing for a range outside the mapping or f NULL. */
+void gguf_release_pages(const struct gguf_file *f, const void *p, uint64_t n);
 
 const char *gguf_vtype_name(enum gguf_vtype t);
 

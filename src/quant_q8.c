@@ -277,6 +277,74 @@ float q8_dot_c(uint32_t type, const void *row, const void *act, int64_t n)
     return acc;
 }
 
+/* ---- rows interleaved by 8 ----
+ * A group of 8 rows is stored block column by block column. For each block of 32 weights:
+ * the 8 rows' f16 scales (16 bytes), then the quants in 4-byte pieces, piece k of row r at
+ * 16 + 32 * k + 4 * r, so that one 32-byte load holds piece k of every row (lane r = row r).
+ * Q4_0: 4 pieces, bytes 4k..4k+3 of the row's qs (low nibbles weights 4k.., high nibbles
+ * weights 16 + 4k..); Q8_0: 8 pieces, weights 4k..4k+3. 144 and 272 bytes per block column:
+ * 8 times the file's block. Either way unpacked piece k meets activation bytes 4k..4k+3. */
+
+bool q8_x8_supported(uint32_t type)
+{
+    return type == Q_Q4_0 || type == Q_Q8_0;
+}
+
+static inline int x8_pieces(uint32_t type)
+{
+    return type == Q_Q4_0 ? 4 : 8;
+}
+
+void q8_x8_pack(uint32_t type, const void *src, void *dst, int64_t n, int64_t n_rows)
+{
+    assert(q8_x8_supported(type) && n % 32 == 0 && n_rows % 8 == 0);
+    const int bytes = sb_bytes(type), pieces = x8_pieces(type);
+    const int64_t nb = n / 32, row_bytes = nb * bytes;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (int64_t g = 0; g < n_rows; g += 8)
+        for (int64_t b = 0; b < nb; b++, d += 8 * bytes)
+            for (int r = 0; r < 8; r++) {
+                const uint8_t *blk = s + (g + r) * row_bytes + b * bytes;
+                memcpy(d + 2 * r, blk, 2);
+                for (int k = 0; k < pieces; k++)
+                    memcpy(d + 16 + 32 * k + 4 * r, blk + 2 + 4 * k, 4);
+            }
+}
+
+/* Portable C of the x8 kernels: q8_dot_c's decomposition, read from the packed layout. */
+static void x8_tile_c(uint32_t type, const uint8_t *group, const void *act, size_t act_stride,
+                      int n_tok, int64_t n, float *out)
+{
+    const int bytes = 8 * sb_bytes(type);
+    for (int t = 0; t < n_tok; t++) {
+        const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;
+        const int8_t *q = (const int8_t *)a;
+        const float *d = act_d(a, n), *s = act_s(a, n);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const uint8_t *blk = group + b * bytes;
+                const float S = rd_f16(blk + 2 * r);
+                int u[32], sum[2] = {0, 0};
+                for (int l = 0; l < 32; l++) {
+                    if (type == Q_Q8_0) {
+                        u[l] = (int8_t)blk[16 + 32 * (l / 4) + 4 * r + l % 4];
+                    } else {
+                        int byte = blk[16 + 32 * (l % 16 / 4) + 4 * r + l % 4];
+                        u[l] = l < 16 ? byte & 0x0F : byte >> 4;
+                    }
+                    sum[l / 16] += u[l] * q[32 * b + l];
+                }
+                const float M = type == Q_Q4_0 ? -8.0f * S : 0.0f;
+                acc += d[b] * (S * (float)sum[0] + S * (float)sum[1]) + M * s[2 * b] +
+                       M * s[2 * b + 1];
+            }
+            out[8 * t + r] = acc;
+        }
+    }
+}
+
 /* ---- AVX2 / AVX-VNNI ---- */
 #ifdef Q8_X86
 
@@ -577,6 +645,125 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
     [Q_Q6_K] = {ENTRY(q6_k, avx2), ENTRY(q6_k, vnni)},
 };
 
+/* x8 kernels: T tokens against the 8 rows of a packed group. Per block column the pieces
+ * are unpacked once (w[k], unsigned; Q8_0 keeps the signs in sg[k] and moves them onto
+ * the activation), then each token broadcasts its activation bytes 4k..4k+3 against w[k]:
+ * lane r of the integer sum is row r's. Q4_0's offset -8 joins as -8 * (s0 + s1). */
+#define X8_BODY(type, T, vnni)                                                                     \
+    do {                                                                                           \
+        const int pieces = x8_pieces(type), bytes = 8 * sb_bytes(type);                            \
+        const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                    \
+        const uint8_t *g = group;                                                                  \
+        __m256 acc[T];                                                                             \
+        for (int t = 0; t < T; t++)                                                                \
+            acc[t] = _mm256_setzero_ps();                                                          \
+        for (int64_t b = 0; b < n / 32; b++, g += bytes) {                                         \
+            PREFETCH_AHEAD(g, bytes);                                                              \
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
+            __m256i w[8], sg[8];                                                                   \
+            if (type == Q_Q4_0) {                                                                  \
+                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                \
+                {                                                                                  \
+                    __m256i raw = load32(g + 16 + 32 * k);                                         \
+                    w[k] = _mm256_and_si256(raw, m4);                                              \
+                    w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);                    \
+                }                                                                                  \
+            } else {                                                                               \
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
+                {                                                                                  \
+                    sg[k] = load32(g + 16 + 32 * k);                                               \
+                    w[k] = _mm256_sign_epi8(sg[k], sg[k]);                                         \
+                }                                                                                  \
+            }                                                                                      \
+            (void)pieces;                                                                          \
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                    \
+            {                                                                                      \
+                const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;                  \
+                const uint8_t *x = a + 32 * b;                                                     \
+                __m256i dot;                                                                       \
+                if (vnni) {                                                                        \
+                    __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();              \
+                    _Pragma("GCC unroll 4") for (int k = 0; k < 8; k += 2)                         \
+                    {                                                                              \
+                        __m256i x0 = _mm256_set1_epi32((int)rd32(x + 4 * k));                      \
+                        __m256i x1 = _mm256_set1_epi32((int)rd32(x + 4 * k + 4));                  \
+                        if (type == Q_Q8_0) {                                                      \
+                            x0 = _mm256_sign_epi8(x0, sg[k]);                                      \
+                            x1 = _mm256_sign_epi8(x1, sg[k + 1]);                                  \
+                        }                                                                          \
+                        d0 = VNNI_DOT(d0, w[k], x0);                                               \
+                        d1 = VNNI_DOT(d1, w[k + 1], x1);                                           \
+                    }                                                                              \
+                    dot = _mm256_add_epi32(d0, d1);                                                \
+                } else if (type == Q_Q4_0) {                                                       \
+                    /* 8 products of at most 2 * 15 * 127 fit one 16-bit sum */                    \
+                    __m256i s16 = _mm256_setzero_si256();                                          \
+                    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) s16 = _mm256_add_epi16(    \
+                        s16, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32((int)rd32(x + 4 * k)))); \
+                    dot = _mm256_madd_epi16(s16, ones);                                            \
+                } else {                                                                           \
+                    dot = _mm256_setzero_si256();                                                  \
+                    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                            \
+                    {                                                                              \
+                        __m256i xk =                                                               \
+                            _mm256_sign_epi8(_mm256_set1_epi32((int)rd32(x + 4 * k)), sg[k]);      \
+                        dot = _mm256_add_epi32(                                                    \
+                            dot, _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], xk), ones));         \
+                    }                                                                              \
+                }                                                                                  \
+                const __m256 da = _mm256_set1_ps(act_d(a, n)[b]);                                  \
+                if (type == Q_Q4_0) {                                                              \
+                    const float *s = act_s(a, n) + 2 * b;                                          \
+                    __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), da,                        \
+                                               _mm256_set1_ps(-8.0f * (s[0] + s[1])));             \
+                    acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                       \
+                } else {                                                                           \
+                    acc[t] =                                                                       \
+                        _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), da), dw, acc[t]);   \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < T; t++)                                                                \
+            _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
+    } while (0)
+
+#define X8_KERNELS(name, type)                                                                     \
+    TARGET_AVX2 static void x8t4_##name##_avx2(const uint8_t *group, const void *act,              \
+                                               size_t act_stride, int64_t n, float *out)           \
+    {                                                                                              \
+        X8_BODY(type, 4, false);                                                                   \
+    }                                                                                              \
+    TARGET_AVX2 static void x8t1_##name##_avx2(const uint8_t *group, const void *act,              \
+                                               size_t act_stride, int64_t n, float *out)           \
+    {                                                                                              \
+        X8_BODY(type, 1, false);                                                                   \
+    }                                                                                              \
+    TARGET_VNNI static void x8t4_##name##_vnni(const uint8_t *group, const void *act,              \
+                                               size_t act_stride, int64_t n, float *out)           \
+    {                                                                                              \
+        X8_BODY(type, 4, true);                                                                    \
+    }                                                                                              \
+    TARGET_VNNI static void x8t1_##name##_vnni(const uint8_t *group, const void *act,              \
+                                               size_t act_stride, int64_t n, float *out)           \
+    {                                                                                              \
+        X8_BODY(type, 1, true);                                                                    \
+    }
+
+X8_KERNELS(q4_0, Q_Q4_0)
+X8_KERNELS(q8_0, Q_Q8_0)
+
+struct x8_set {
+    tile_fn t4, t1;
+};
+#define X8_ENTRY(name, isa)                                                                        \
+    {                                                                                              \
+        x8t4_##name##_##isa, x8t1_##name##_##isa                                                   \
+    }
+static const struct x8_set x8_tiles[2][2] = {
+    {X8_ENTRY(q4_0, avx2), X8_ENTRY(q4_0, vnni)},
+    {X8_ENTRY(q8_0, avx2), X8_ENTRY(q8_0, vnni)},
+};
+
 #endif /* Q8_X86 */
 
 /* ---- dispatch ---- */
@@ -652,4 +839,24 @@ void q8_dot_tile(uint32_t type, const void *row, const void *act, size_t act_str
     (void)l;
     for (int t = 0; t < n_tok; t++)
         out[t] = q8_dot_c(type, row, (const uint8_t *)act + (size_t)t * act_stride, n);
+}
+
+void q8_x8_tile(uint32_t type, const void *group, const void *act, size_t act_stride, int n_tok,
+                int64_t n, float *out)
+{
+    assert(q8_x8_supported(type) && n_tok >= 1 && n_tok <= Q8_TILE);
+    int l = level();
+#ifdef Q8_X86
+    if (l > 0) {
+        const struct x8_set *k = &x8_tiles[type == Q_Q8_0][l - 1];
+        const uint8_t *a = act;
+        for (; n_tok >= 4; n_tok -= 4, a += 4 * act_stride, out += 32)
+            k->t4(group, a, act_stride, n, out);
+        for (; n_tok > 0; n_tok--, a += act_stride, out += 8)
+            k->t1(group, a, act_stride, n, out);
+        return;
+    }
+#endif
+    (void)l;
+    x8_tile_c(type, group, act, act_stride, n_tok, n, out);
 }

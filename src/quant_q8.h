@@ -43,6 +43,19 @@ void q8_dot_tile(uint32_t type, const void *row, const void *act, size_t act_str
 /* Portable C of q8_dot (the same integer decomposition), also for tests. */
 float q8_dot_c(uint32_t type, const void *row, const void *act, int64_t n);
 
+/* Rows interleaved by 8 ("x8"), for the types where it pays (Q4_0, Q8_0): the rows of a
+ * matrix are repacked at load, 8 at a time, so that one 256-bit register holds 4 weights
+ * of each of 8 rows and one broadcast of 4 activation bytes feeds all 8 (layout in
+ * quant_q8.c). The packed matrix has the file layout's size. */
+bool q8_x8_supported(uint32_t type);
+/* Packs rows [0, n_rows) of src (rows of n weights, the file layout) into dst, in groups
+ * of 8 rows (n_rows a multiple of 8). dst holds n_rows * quant_row_bytes(type, n) bytes. */
+void q8_x8_pack(uint32_t type, const void *src, void *dst, int64_t n, int64_t n_rows);
+/* The 8 rows of one packed group against n_tok (1..Q8_TILE) activation rows:
+ * out[8 * t + r] = dot(row r, activation row t). */
+void q8_x8_tile(uint32_t type, const void *group, const void *act, size_t act_stride, int n_tok,
+                int64_t n, float *out);
+
 /* Kernel set in use: "avx-vnni", "avx2" or "portable". */
 const char *q8_simd_name(void);
 /* 0: portable only, 1: up to AVX2, 2: up to AVX-VNNI (the default: the best present).

@@ -129,6 +129,65 @@ START_TEST(test_q8_quantize)
 }
 END_TEST
 
+/* rows interleaved by 8: every kernel set and token count against the float64 dot of each
+ * row in the file layout (random bytes cover Q8_0's -128 and every nibble) */
+START_TEST(test_q8_x8_vs_reference)
+{
+    const uint32_t type = _i == 0 ? Q_Q4_0 : Q_Q8_0;
+    ck_assert(q8_x8_supported(type));
+    const int64_t lens[] = {32, 96, 4096 + 512};
+    const int max_tok = 11, n_rows = 16;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        uint64_t rb;
+        ck_assert(quant_row_bytes(type, (uint64_t)n, &rb));
+        uint8_t *rows = malloc(rb * n_rows), *packed = malloc(rb * n_rows);
+        size_t ab = q8_act_bytes(n);
+        uint8_t *acts = malloc(ab * max_tok);
+        float *xf = malloc(sizeof(float) * (size_t)n);
+        double *want = malloc(sizeof(double) * max_tok * n_rows);
+        double *mag = malloc(sizeof(double) * max_tok * n_rows);
+        ck_assert(rows && packed && acts && xf && want && mag);
+        for (int t = 0; t < max_tok; t++) {
+            for (int64_t i = 0; i < n; i++)
+                xf[i] = frand() * (t == 2 ? 100.0f : 1.0f) + (t == 5 ? 0.5f : 0.0f);
+            q8_quantize_row(xf, acts + ab * t, n);
+        }
+        for (int r = 0; r < n_rows; r++)
+            make_row(type, n, r % 2, rows + rb * r);
+        q8_x8_pack(type, rows, packed, n, n_rows);
+        for (int t = 0; t < max_tok; t++)
+            for (int r = 0; r < n_rows; r++)
+                want[t * n_rows + r] =
+                    ref_dot(type, rows + rb * r, acts + ab * t, n, &mag[t * n_rows + r]);
+        for (int lvl = 0; lvl <= 2; lvl++) {
+            q8_set_level(lvl);
+            for (int nt = 1; nt <= Q8_TILE; nt++)
+                for (int g = 0; g < n_rows / 8; g++) {
+                    float out[8 * Q8_TILE];
+                    int t0 = max_tok - nt;
+                    q8_x8_tile(type, packed + rb * 8 * g, acts + ab * t0, ab, nt, n, out);
+                    for (int t = 0; t < nt; t++)
+                        for (int r = 0; r < 8; r++) {
+                            int k = (t0 + t) * n_rows + 8 * g + r;
+                            ck_assert_msg(fabs(out[8 * t + r] - want[k]) <= 2e-6 * mag[k] + 1e-6,
+                                          "%s n=%ld %s x8 tile %d token %d row %d: %g vs %g",
+                                          quant_name(type), (long)n, q8_simd_name(), nt, t,
+                                          8 * g + r, out[8 * t + r], want[k]);
+                        }
+                }
+        }
+        q8_set_level(2);
+        free(rows);
+        free(packed);
+        free(acts);
+        free(xf);
+        free(want);
+        free(mag);
+    }
+}
+END_TEST
+
 /* every type, kernel set and token count, at lengths that cross segment and block edges */
 START_TEST(test_q8_dot_vs_reference)
 {
@@ -383,6 +442,7 @@ Suite *cpu_suite(void)
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, test_q8_quantize);
     tcase_add_loop_test(k, test_q8_dot_vs_reference, 0, N_Q8_TYPES);
+    tcase_add_loop_test(k, test_q8_x8_vs_reference, 0, 2);
     tcase_add_loop_test(k, test_matmul_fast_odd_shapes, 0, N_Q8_TYPES);
     suite_add_tcase(s, k);
     TCase *mdl = tcase_create("models");

@@ -253,92 +253,95 @@ static ALWAYS_INLINE void chunk_c(uint32_t type, const uint8_t *b, int c, int u[
     }
 }
 
-float q8_dot_c(uint32_t type, const void *row, const void *act, int64_t n)
+/* one super-block b against the activation's chunks from c0 (q, d, s: the whole row's) */
+static float sb_dot_c(uint32_t type, const uint8_t *b, const int8_t *q, const float *d,
+                      const float *s, int64_t c0)
 {
-    assert(q8_supported(type));
-    const uint8_t *b = row;
-    const int8_t *q = act;
-    const float *d = act_d(act, n), *s = act_s(act, n);
-    const int cps = sb_chunks(type);
-    float acc = 0.0f;
-    for (int64_t c0 = 0; c0 < n / 32; c0 += cps, b += sb_bytes(type)) {
-        float S[16], M[16];
-        sb_scales(type, b, S, M);
-        for (int c = 0; c < cps; c++) {
-            int u[32], sum[2] = {0, 0};
-            chunk_c(type, b, c, u);
-            const int8_t *x = q + 32 * (c0 + c);
-            for (int l = 0; l < 32; l++)
-                sum[l / 16] += u[l] * x[l];
-            acc += d[c0 + c] * (S[2 * c] * (float)sum[0] + S[2 * c + 1] * (float)sum[1]) +
-                   M[2 * c] * s[2 * (c0 + c)] + M[2 * c + 1] * s[2 * (c0 + c) + 1];
-        }
+    float S[16], M[16], acc = 0.0f;
+    sb_scales(type, b, S, M);
+    for (int c = 0; c < sb_chunks(type); c++) {
+        int u[32], sum[2] = {0, 0};
+        chunk_c(type, b, c, u);
+        const int8_t *x = q + 32 * (c0 + c);
+        for (int l = 0; l < 32; l++)
+            sum[l / 16] += u[l] * x[l];
+        acc += d[c0 + c] * (S[2 * c] * (float)sum[0] + S[2 * c + 1] * (float)sum[1]) +
+               M[2 * c] * s[2 * (c0 + c)] + M[2 * c + 1] * s[2 * (c0 + c) + 1];
     }
     return acc;
 }
 
+float q8_dot_c(uint32_t type, const void *row, const void *act, int64_t n)
+{
+    assert(q8_supported(type));
+    const uint8_t *b = row;
+    const float *d = act_d(act, n), *s = act_s(act, n);
+    float acc = 0.0f;
+    for (int64_t c0 = 0; c0 < n / 32; c0 += sb_chunks(type), b += sb_bytes(type))
+        acc += sb_dot_c(type, b, act, d, s, c0);
+    return acc;
+}
+
 /* ---- rows interleaved by 8 ----
- * A group of 8 rows is stored block column by block column. For each block of 32 weights:
- * the 8 rows' f16 scales (16 bytes), then the quants in 4-byte pieces, piece k of row r at
- * 16 + 32 * k + 4 * r, so that one 32-byte load holds piece k of every row (lane r = row r).
- * Q4_0: 4 pieces, bytes 4k..4k+3 of the row's qs (low nibbles weights 4k.., high nibbles
- * weights 16 + 4k..); Q8_0: 8 pieces, weights 4k..4k+3. 144 and 272 bytes per block column:
- * 8 times the file's block. Either way unpacked piece k meets activation bytes 4k..4k+3. */
+ * A group of 8 rows is stored super-block column by super-block column. For each column:
+ * the rows' f16 header fields (Q4_0, Q8_0: d; Q4_K: d, then dmin), field f of row r at
+ * 16 * f + 2 * r; then the rest of each row's block in 4-byte pieces, piece k of row r at
+ * 16 * fields + 32 * k + 4 * r, so that one 32-byte load holds piece k of every row (lane
+ * r = row r). Q4_0: 4 pieces of qs (piece k: low nibbles weights 4k.., high 16 + 4k..);
+ * Q8_0: 8 pieces (weights 4k..); Q4_K: 3 pieces of packed scales and mins, then 32 of qs.
+ * A column is 8 blocks' bytes: the packed matrix has the file's size. */
 
 bool q8_x8_supported(uint32_t type)
 {
-    return type == Q_Q4_0 || type == Q_Q8_0;
+    return type == Q_Q4_0 || type == Q_Q8_0 || type == Q_Q4_K;
 }
 
-static inline int x8_pieces(uint32_t type)
+/* f16 fields at the start of a block */
+static inline int x8_fields(uint32_t type)
 {
-    return type == Q_Q4_0 ? 4 : 8;
+    return type == Q_Q4_K ? 2 : 1;
+}
+
+/* where byte j of row r's block lies in a packed column */
+static inline int x8_at(uint32_t type, int r, int j)
+{
+    const int h = 2 * x8_fields(type);
+    return j < h ? 16 * (j / 2) + 2 * r + j % 2 : 8 * h + 32 * ((j - h) / 4) + 4 * r + (j - h) % 4;
 }
 
 void q8_x8_pack(uint32_t type, const void *src, void *dst, int64_t n, int64_t n_rows)
 {
-    assert(q8_x8_supported(type) && n % 32 == 0 && n_rows % 8 == 0);
-    const int bytes = sb_bytes(type), pieces = x8_pieces(type);
-    const int64_t nb = n / 32, row_bytes = nb * bytes;
+    assert(q8_x8_supported(type) && n % (32 * sb_chunks(type)) == 0 && n_rows % 8 == 0);
+    const int bytes = sb_bytes(type), h = 2 * x8_fields(type);
+    const int64_t nb = n / (32 * sb_chunks(type)), row_bytes = nb * bytes;
     const uint8_t *s = src;
     uint8_t *d = dst;
     for (int64_t g = 0; g < n_rows; g += 8)
         for (int64_t b = 0; b < nb; b++, d += 8 * bytes)
             for (int r = 0; r < 8; r++) {
                 const uint8_t *blk = s + (g + r) * row_bytes + b * bytes;
-                memcpy(d + 2 * r, blk, 2);
-                for (int k = 0; k < pieces; k++)
-                    memcpy(d + 16 + 32 * k + 4 * r, blk + 2 + 4 * k, 4);
+                for (int j = 0; j < h; j += 2)
+                    memcpy(d + x8_at(type, r, j), blk + j, 2);
+                for (int j = h; j < bytes; j += 4)
+                    memcpy(d + x8_at(type, r, j), blk + j, 4);
             }
 }
 
-/* Portable C of the x8 kernels: q8_dot_c's decomposition, read from the packed layout. */
+/* Portable C of the x8 kernels: each row's block put back together, then sb_dot_c. */
 static void x8_tile_c(uint32_t type, const uint8_t *group, const void *act, size_t act_stride,
                       int n_tok, int64_t n, float *out)
 {
-    const int bytes = 8 * sb_bytes(type);
+    const int bytes = sb_bytes(type), cps = sb_chunks(type);
     for (int t = 0; t < n_tok; t++) {
         const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;
-        const int8_t *q = (const int8_t *)a;
-        const float *d = act_d(a, n), *s = act_s(a, n);
         for (int r = 0; r < 8; r++) {
             float acc = 0.0f;
-            for (int64_t b = 0; b < n / 32; b++) {
-                const uint8_t *blk = group + b * bytes;
-                const float S = rd_f16(blk + 2 * r);
-                int u[32], sum[2] = {0, 0};
-                for (int l = 0; l < 32; l++) {
-                    if (type == Q_Q8_0) {
-                        u[l] = (int8_t)blk[16 + 32 * (l / 4) + 4 * r + l % 4];
-                    } else {
-                        int byte = blk[16 + 32 * (l % 16 / 4) + 4 * r + l % 4];
-                        u[l] = l < 16 ? byte & 0x0F : byte >> 4;
-                    }
-                    sum[l / 16] += u[l] * q[32 * b + l];
-                }
-                const float M = type == Q_Q4_0 ? -8.0f * S : 0.0f;
-                acc += d[b] * (S * (float)sum[0] + S * (float)sum[1]) + M * s[2 * b] +
-                       M * s[2 * b + 1];
+            for (int64_t c0 = 0; c0 < n / 32; c0 += cps) {
+                const uint8_t *col = group + c0 / cps * 8 * bytes;
+                uint8_t blk[256];
+                for (int j = 0; j < bytes; j++)
+                    blk[j] = col[x8_at(type, r, j)];
+                acc += sb_dot_c(type, blk, (const int8_t *)a, act_d(a, n), act_s(a, n), c0);
             }
             out[8 * t + r] = acc;
         }
@@ -651,7 +654,7 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
  * lane r of the integer sum is row r's. Q4_0's offset -8 joins as -8 * (s0 + s1). */
 #define X8_BODY(type, T, vnni)                                                                     \
     do {                                                                                           \
-        const int pieces = x8_pieces(type), bytes = 8 * sb_bytes(type);                            \
+        const int bytes = 8 * sb_bytes(type);                                                      \
         const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                    \
         const uint8_t *g = group;                                                                  \
         __m256 acc[T];                                                                             \
@@ -675,7 +678,6 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
                     w[k] = _mm256_sign_epi8(sg[k], sg[k]);                                         \
                 }                                                                                  \
             }                                                                                      \
-            (void)pieces;                                                                          \
             _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                    \
             {                                                                                      \
                 const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;                  \
@@ -752,6 +754,107 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
 X8_KERNELS(q4_0, Q_Q4_0)
 X8_KERNELS(q8_0, Q_Q8_0)
 
+/* Q4_K, 8 rows: per super-block column the 8 rows' scales and mins (6 bits, packed in 3
+ * pieces) are unpacked once into floats for the 8 chunks; then per token and chunk, the 8
+ * nibble pieces against the activation's 32 bytes, scaled per row, and the mins against
+ * the activation's sums. */
+#define X8K_BODY(T, vnni)                                                                          \
+    do {                                                                                           \
+        const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                    \
+        const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m2 = _mm256_set1_epi32(0x03030303);      \
+        const __m256i m4w = _mm256_set1_epi32(0x0F0F0F0F), mb = _mm256_set1_epi32(0xFF);           \
+        const uint8_t *g = group;                                                                  \
+        __m256 acc[T];                                                                             \
+        for (int t = 0; t < T; t++)                                                                \
+            acc[t] = _mm256_setzero_ps();                                                          \
+        for (int64_t sb = 0; sb < n / 256; sb++, g += 8 * 144) {                                   \
+            PREFETCH_AHEAD(g, 8 * 144);                                                            \
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
+            const __m256 dm =                                                                      \
+                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(g + 16)));         \
+            const __m256i u0 = load32(g + 32), u1 = load32(g + 64), u2 = load32(g + 96);           \
+            __m256i scw[2], mnw[2];                                                                \
+            scw[0] = _mm256_and_si256(u0, m6);                                                     \
+            mnw[0] = _mm256_and_si256(u1, m6);                                                     \
+            scw[1] = _mm256_or_si256(                                                              \
+                _mm256_and_si256(u2, m4w),                                                         \
+                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));             \
+            mnw[1] = _mm256_or_si256(                                                              \
+                _mm256_and_si256(_mm256_srli_epi32(u2, 4), m4w),                                   \
+                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));             \
+            __m256 scf[8], mnf[8];                                                                 \
+            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
+            {                                                                                      \
+                __m256i sv = _mm256_and_si256(_mm256_srli_epi32(scw[c / 4], 8 * (c % 4)), mb);     \
+                __m256i mv = _mm256_and_si256(_mm256_srli_epi32(mnw[c / 4], 8 * (c % 4)), mb);     \
+                scf[c] = _mm256_mul_ps(dw, _mm256_cvtepi32_ps(sv));                                \
+                mnf[c] = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(mv));                                \
+            }                                                                                      \
+            const uint8_t *qs = g + 128;                                                           \
+            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
+            {                                                                                      \
+                __m256i w[8];                                                                      \
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
+                {                                                                                  \
+                    __m256i raw = load32(qs + 256 * (c / 2) + 32 * k);                             \
+                    w[k] = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(raw, 4) : raw, m4);          \
+                }                                                                                  \
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                \
+                {                                                                                  \
+                    const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;              \
+                    const uint8_t *x = a + 256 * sb + 32 * c;                                      \
+                    __m256i dot;                                                                   \
+                    if (vnni) {                                                                    \
+                        __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();          \
+                        _Pragma("GCC unroll 4") for (int k = 0; k < 8; k += 2)                     \
+                        {                                                                          \
+                            d0 = VNNI_DOT(d0, w[k], _mm256_set1_epi32((int)rd32(x + 4 * k)));      \
+                            d1 = VNNI_DOT(d1, w[k + 1],                                            \
+                                          _mm256_set1_epi32((int)rd32(x + 4 * k + 4)));            \
+                        }                                                                          \
+                        dot = _mm256_add_epi32(d0, d1);                                            \
+                    } else {                                                                       \
+                        __m256i s16 = _mm256_setzero_si256();                                      \
+                        _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) s16 =                  \
+                            _mm256_add_epi16(s16,                                                  \
+                                             _mm256_maddubs_epi16(                                 \
+                                                 w[k], _mm256_set1_epi32((int)rd32(x + 4 * k))));  \
+                        dot = _mm256_madd_epi16(s16, ones);                                        \
+                    }                                                                              \
+                    const int64_t ci = 8 * sb + c;                                                 \
+                    const float *s = act_s(a, n) + 2 * ci;                                         \
+                    acc[t] = _mm256_fmadd_ps(                                                      \
+                        _mm256_cvtepi32_ps(dot),                                                   \
+                        _mm256_mul_ps(scf[c], _mm256_set1_ps(act_d(a, n)[ci])), acc[t]);           \
+                    acc[t] = _mm256_fnmadd_ps(mnf[c], _mm256_set1_ps(s[0] + s[1]), acc[t]);        \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < T; t++)                                                                \
+            _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
+    } while (0)
+
+TARGET_AVX2 static void x8t4_q4_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8K_BODY(4, false);
+}
+TARGET_AVX2 static void x8t1_q4_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8K_BODY(1, false);
+}
+TARGET_VNNI static void x8t4_q4_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8K_BODY(4, true);
+}
+TARGET_VNNI static void x8t1_q4_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8K_BODY(1, true);
+}
+
 struct x8_set {
     tile_fn t4, t1;
 };
@@ -759,9 +862,10 @@ struct x8_set {
     {                                                                                              \
         x8t4_##name##_##isa, x8t1_##name##_##isa                                                   \
     }
-static const struct x8_set x8_tiles[2][2] = {
+static const struct x8_set x8_tiles[3][2] = {
     {X8_ENTRY(q4_0, avx2), X8_ENTRY(q4_0, vnni)},
     {X8_ENTRY(q8_0, avx2), X8_ENTRY(q8_0, vnni)},
+    {X8_ENTRY(q4_k, avx2), X8_ENTRY(q4_k, vnni)},
 };
 
 #endif /* Q8_X86 */
@@ -848,7 +952,7 @@ void q8_x8_tile(uint32_t type, const void *group, const void *act, size_t act_st
     int l = level();
 #ifdef Q8_X86
     if (l > 0) {
-        const struct x8_set *k = &x8_tiles[type == Q_Q8_0][l - 1];
+        const struct x8_set *k = &x8_tiles[type == Q_Q4_0 ? 0 : type == Q_Q8_0 ? 1 : 2][l - 1];
         const uint8_t *a = act;
         for (; n_tok >= 4; n_tok -= 4, a += 4 * act_stride, out += 32)
             k->t4(group, a, act_stride, n, out);

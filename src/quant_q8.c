@@ -293,26 +293,32 @@ float q8_dot_c(uint32_t type, const void *row, const void *act, int64_t n)
 
 bool q8_x8_supported(uint32_t type)
 {
-    return type == Q_Q4_0 || type == Q_Q8_0 || type == Q_Q4_K;
+    return type == Q_Q4_0 || type == Q_Q8_0 || type == Q_Q4_K || type == Q_Q6_K;
 }
 
-/* f16 fields at the start of a block */
+/* the block's f16 fields: how many, and where they start (Q6_K's d is its last 2 bytes) */
 static inline int x8_fields(uint32_t type)
 {
     return type == Q_Q4_K ? 2 : 1;
+}
+static inline int x8_field0(uint32_t type)
+{
+    return type == Q_Q6_K ? 208 : 0;
 }
 
 /* where byte j of row r's block lies in a packed column */
 static inline int x8_at(uint32_t type, int r, int j)
 {
-    const int h = 2 * x8_fields(type);
-    return j < h ? 16 * (j / 2) + 2 * r + j % 2 : 8 * h + 32 * ((j - h) / 4) + 4 * r + (j - h) % 4;
+    const int h = 2 * x8_fields(type), f0 = x8_field0(type);
+    if (j >= f0 && j < f0 + h) return 16 * ((j - f0) / 2) + 2 * r + (j - f0) % 2;
+    const int p = j < f0 ? j : j - h; /* byte p of the pieces */
+    return 8 * h + 32 * (p / 4) + 4 * r + p % 4;
 }
 
 void q8_x8_pack(uint32_t type, const void *src, void *dst, int64_t n, int64_t n_rows)
 {
     assert(q8_x8_supported(type) && n % (32 * sb_chunks(type)) == 0 && n_rows % 8 == 0);
-    const int bytes = sb_bytes(type), h = 2 * x8_fields(type);
+    const int bytes = sb_bytes(type), h = 2 * x8_fields(type), f0 = x8_field0(type);
     const int64_t nb = n / (32 * sb_chunks(type)), row_bytes = nb * bytes;
     const uint8_t *s = src;
     uint8_t *d = dst;
@@ -320,10 +326,12 @@ void q8_x8_pack(uint32_t type, const void *src, void *dst, int64_t n, int64_t n_
         for (int64_t b = 0; b < nb; b++, d += 8 * bytes)
             for (int r = 0; r < 8; r++) {
                 const uint8_t *blk = s + (g + r) * row_bytes + b * bytes;
-                for (int j = 0; j < h; j += 2)
+                for (int j = f0; j < f0 + h; j += 2)
                     memcpy(d + x8_at(type, r, j), blk + j, 2);
-                for (int j = h; j < bytes; j += 4)
+                for (int p = 0; p < bytes - h; p += 4) { /* f0 and h keep pieces whole */
+                    const int j = p < f0 ? p : p + h;
                     memcpy(d + x8_at(type, r, j), blk + j, 4);
+                }
             }
 }
 
@@ -855,6 +863,112 @@ TARGET_VNNI static void x8t1_q4_k_vnni(const uint8_t *group, const void *act, si
     X8K_BODY(1, true);
 }
 
+/* Q6_K, 8 rows: the 16 signed scales per row (pieces 48..51) as floats once per super-block;
+ * per chunk c (h = c / 4, s = c % 4) the low 4 bits from ql pieces 16h + 8(s % 2) + k
+ * (shifted 4(s / 2)) and the high 2 from qh pieces 32 + 8h + k (shifted 2s); a dot per half
+ * of 16 (pieces 0..3, 4..7), each with its scale; the offset -32 joins through the sums. */
+#define X8Q6_BODY(T, vnni)                                                                         \
+    do {                                                                                           \
+        const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);                       \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        const uint8_t *g = group;                                                                  \
+        __m256 acc[T];                                                                             \
+        for (int t = 0; t < T; t++)                                                                \
+            acc[t] = _mm256_setzero_ps();                                                          \
+        for (int64_t sb = 0; sb < n / 256; sb++, g += 8 * 210) {                                   \
+            PREFETCH_AHEAD(g, 8 * 210);                                                            \
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
+            const uint8_t *pc = g + 16; /* piece k at pc + 32 k */                                 \
+            __m256 scf[16];                                                                        \
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)                                    \
+            {                                                                                      \
+                __m256i v = load32(pc + 32 * (48 + q));                                            \
+                _Pragma("GCC unroll 4") for (int e = 0; e < 4; e++) scf[4 * q + e] =               \
+                    _mm256_mul_ps(dw, _mm256_cvtepi32_ps(_mm256_srai_epi32(                        \
+                                          _mm256_slli_epi32(v, 24 - 8 * e), 24)));                 \
+            }                                                                                      \
+            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
+            {                                                                                      \
+                const int h = c / 4, sh = c % 4;                                                   \
+                __m256i w[8];                                                                      \
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
+                {                                                                                  \
+                    __m256i lo = load32(pc + 32 * (16 * h + 8 * (sh % 2) + k));                    \
+                    __m256i hi = load32(pc + 32 * (32 + 8 * h + k));                               \
+                    lo = _mm256_and_si256(sh / 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);             \
+                    hi = _mm256_and_si256(_mm256_srli_epi16(hi, 2 * sh), m3);                      \
+                    w[k] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                          \
+                }                                                                                  \
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                \
+                {                                                                                  \
+                    const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;              \
+                    const uint8_t *x = a + 256 * sb + 32 * c;                                      \
+                    __m256i dh[2];                                                                 \
+                    _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++)                   \
+                    {                                                                              \
+                        const int k0 = 4 * half;                                                   \
+                        if (vnni) {                                                                \
+                            __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();      \
+                            d0 = VNNI_DOT(d0, w[k0], _mm256_set1_epi32((int)rd32(x + 4 * k0)));    \
+                            d1 = VNNI_DOT(d1, w[k0 + 1],                                           \
+                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 4)));           \
+                            d0 = VNNI_DOT(d0, w[k0 + 2],                                           \
+                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 8)));           \
+                            d1 = VNNI_DOT(d1, w[k0 + 3],                                           \
+                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 12)));          \
+                            dh[half] = _mm256_add_epi32(d0, d1);                                   \
+                        } else {                                                                   \
+                            /* two products of at most 2 * 63 * 127 fit one 16-bit sum */          \
+                            __m256i p[2];                                                          \
+                            _Pragma("GCC unroll 2") for (int k = k0; k < k0 + 4; k += 2)           \
+                                p[(k - k0) / 2] = _mm256_madd_epi16(                               \
+                                    _mm256_add_epi16(                                              \
+                                        _mm256_maddubs_epi16(                                      \
+                                            w[k], _mm256_set1_epi32((int)rd32(x + 4 * k))),        \
+                                        _mm256_maddubs_epi16(                                      \
+                                            w[k + 1],                                              \
+                                            _mm256_set1_epi32((int)rd32(x + 4 * k + 4)))),         \
+                                    ones);                                                         \
+                            dh[half] = _mm256_add_epi32(p[0], p[1]);                               \
+                        }                                                                          \
+                    }                                                                              \
+                    const int64_t ci = 8 * sb + c;                                                 \
+                    const __m256 da = _mm256_set1_ps(act_d(a, n)[ci]);                             \
+                    const float *s = act_s(a, n) + 2 * ci;                                         \
+                    __m256 v0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dh[0]), da,                     \
+                                                _mm256_set1_ps(-32.0f * s[0]));                    \
+                    __m256 v1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dh[1]), da,                     \
+                                                _mm256_set1_ps(-32.0f * s[1]));                    \
+                    acc[t] = _mm256_fmadd_ps(v0, scf[2 * c], acc[t]);                              \
+                    acc[t] = _mm256_fmadd_ps(v1, scf[2 * c + 1], acc[t]);                          \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < T; t++)                                                                \
+            _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
+    } while (0)
+
+TARGET_AVX2 static void x8t4_q6_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8Q6_BODY(4, false);
+}
+TARGET_AVX2 static void x8t1_q6_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8Q6_BODY(1, false);
+}
+TARGET_VNNI static void x8t4_q6_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8Q6_BODY(4, true);
+}
+TARGET_VNNI static void x8t1_q6_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
+                                       int64_t n, float *out)
+{
+    X8Q6_BODY(1, true);
+}
+
 struct x8_set {
     tile_fn t4, t1;
 };
@@ -862,10 +976,11 @@ struct x8_set {
     {                                                                                              \
         x8t4_##name##_##isa, x8t1_##name##_##isa                                                   \
     }
-static const struct x8_set x8_tiles[3][2] = {
+static const struct x8_set x8_tiles[4][2] = {
     {X8_ENTRY(q4_0, avx2), X8_ENTRY(q4_0, vnni)},
     {X8_ENTRY(q8_0, avx2), X8_ENTRY(q8_0, vnni)},
     {X8_ENTRY(q4_k, avx2), X8_ENTRY(q4_k, vnni)},
+    {X8_ENTRY(q6_k, avx2), X8_ENTRY(q6_k, vnni)},
 };
 
 #endif /* Q8_X86 */
@@ -952,7 +1067,10 @@ void q8_x8_tile(uint32_t type, const void *group, const void *act, size_t act_st
     int l = level();
 #ifdef Q8_X86
     if (l > 0) {
-        const struct x8_set *k = &x8_tiles[type == Q_Q4_0 ? 0 : type == Q_Q8_0 ? 1 : 2][l - 1];
+        const struct x8_set *k = &x8_tiles[type == Q_Q4_0   ? 0
+                                           : type == Q_Q8_0 ? 1
+                                           : type == Q_Q4_K ? 2
+                                                            : 3][l - 1];
         const uint8_t *a = act;
         for (; n_tok >= 4; n_tok -= 4, a += 4 * act_stride, out += 32)
             k->t4(group, a, act_stride, n, out);

@@ -133,13 +133,13 @@ END_TEST
  * row in the file layout (random bytes cover Q8_0's -128 and every nibble) */
 START_TEST(test_q8_x8_vs_reference)
 {
-    const uint32_t types[] = {Q_Q4_0, Q_Q8_0, Q_Q4_K}, type = types[_i];
+    const uint32_t types[] = {Q_Q4_0, Q_Q8_0, Q_Q4_K, Q_Q6_K}, type = types[_i];
     ck_assert(q8_x8_supported(type));
     const int64_t lens[] = {32, 96, 256, 4096 + 512};
     const int max_tok = 11, n_rows = 16;
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         int64_t n = lens[li];
-        if (n % quant_block_elems(type)) continue; /* 32, 96: Q4_0, Q8_0 */
+        if (n % quant_block_elems(type)) continue; /* 32, 96: Q4_0, Q8_0 only */
         uint64_t rb;
         ck_assert(quant_row_bytes(type, (uint64_t)n, &rb));
         uint8_t *rows = malloc(rb * n_rows), *packed = malloc(rb * n_rows);
@@ -447,7 +447,7 @@ Suite *cpu_suite(void)
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, test_q8_quantize);
     tcase_add_loop_test(k, test_q8_dot_vs_reference, 0, N_Q8_TYPES);
-    tcase_add_loop_test(k, test_q8_x8_vs_reference, 0, 3);
+    tcase_add_loop_test(k, test_q8_x8_vs_reference, 0, 4);
     tcase_add_loop_test(k, test_matmul_fast_odd_shapes, 0, N_Q8_TYPES);
     suite_add_tcase(s, k);
     TCase *mdl = tcase_create("models");

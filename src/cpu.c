@@ -377,18 +377,11 @@ static void pack_groups(void *ctx, int32_t worker, int64_t begin, int64_t end)
         q8_x8_pack(j->w->type, (const uint8_t *)j->w->data + g * gb, j->dst + g * gb, j->w->ne0, 8);
 }
 
-/* Packs w (q8_packable) into a new buffer of its size, in parallel; NULL when out of memory. */
-static uint8_t *q8_pack_weight(struct cpu_pool *pool, const struct weight *w)
+/* Packs w (q8_packable) into dst (its size), in parallel. */
+static void q8_pack_weight(struct cpu_pool *pool, const struct weight *w, uint8_t *dst)
 {
-    const size_t bytes = (size_t)w->row_bytes * (size_t)w->ne1, huge = (size_t)2 << 20;
-    /* 2 MiB pages where the kernel gives them (fewer TLB misses on the weight stream) */
-    const size_t align = bytes >= huge ? huge : 64;
-    uint8_t *p = aligned_alloc(align, (bytes + align - 1) / align * align);
-    if (!p) return NULL;
-    if (align == huge) (void)madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
-    struct pack_job j = {w, p};
+    struct pack_job j = {w, dst};
     pool_for(pool, pack_groups, &j, w->ne1 / 8, 16);
-    return p;
 }
 
 void cpu_matmul_prec(struct cpu_pool *pool, enum precision prec, float *dst, const struct weight *w,
@@ -539,10 +532,13 @@ struct cpu_backend {
     int32_t q8_rows;
     enum act q8_id;
     int64_t q8_ne0;
-    /* per op: its matrix with rows interleaved by 8 (Q4_0, Q8_0), or NULL for the file
-     * layout. Packed on the first fast forward; the file's pages of a packed matrix are
-     * then dropped, so that the weights stay one copy in memory. */
+    /* per op: its matrix with rows interleaved by 8 (Q4_0, Q8_0, Q4_K, Q6_K), or NULL for
+     * the file layout; all in one arena (2 MiB pages where the kernel gives them: fewer
+     * TLB misses on the weight stream). Packed on the first fast forward; the file's pages
+     * of a packed matrix are then dropped, so that the weights stay one copy in memory. */
     uint8_t **packed;
+    uint8_t *arena;
+    size_t arena_bytes;
     bool packed_done;
 };
 
@@ -556,13 +552,8 @@ static void cpu_destroy(struct backend *b)
     free(cb->vcache);
     free(cb->scores);
     free(cb->q8buf);
-    for (int32_t i = 0; cb->packed && i < cb->graph.n_ops; i++) {
-        bool first = true; /* ops that share a matrix share its packed copy */
-        for (int32_t k = 0; k < i && first; k++)
-            first = cb->packed[k] != cb->packed[i];
-        if (first) free(cb->packed[i]);
-    }
     free(cb->packed);
+    if (cb->arena) munmap(cb->arena, cb->arena_bytes);
     graph_free(&cb->graph);
     free(cb->logit_idx);
     free(cb);
@@ -604,23 +595,59 @@ static void rope_rows(struct cpu_backend *cb, float *x, const struct op *o, cons
     }
 }
 
-/* Interleaves the rows of the products' Q4_0 / Q8_0 matrices (once, on the first fast
- * forward). Out of memory leaves the rest in the file layout, which works the same. */
+/* Interleaves the rows of the products' Q4_0, Q8_0, Q4_K and Q6_K matrices (once, on the first fast
+ * forward). Out of memory leaves them all in the file layout, which works the same. */
 static void pack_weights(struct cpu_backend *cb)
 {
     cb->packed_done = true;
-    cb->packed = calloc((size_t)cb->graph.n_ops, sizeof *cb->packed);
-    for (int32_t i = 0; cb->packed && i < cb->graph.n_ops; i++) {
+    const int32_t n_ops = cb->graph.n_ops;
+    size_t *at = calloc((size_t)n_ops, sizeof *at); /* offset in the arena + 1; 0: none */
+    cb->packed = calloc((size_t)n_ops, sizeof *cb->packed);
+    if (!at || !cb->packed) {
+        free(at);
+        free(cb->packed);
+        cb->packed = NULL;
+        return;
+    }
+    size_t total = 0;
+    for (int32_t i = 0; i < n_ops; i++) {
         const struct op *o = &cb->graph.ops[i];
         if (o->kind != OP_MATMUL || !q8_packable(o->w)) continue;
-        for (int32_t k = 0; k < i && !cb->packed[i]; k++)
-            if (cb->graph.ops[k].kind == OP_MATMUL && cb->graph.ops[k].w->data == o->w->data &&
+        for (int32_t k = 0; k < i && !at[i]; k++) /* ops that share a matrix share its copy */
+            if (at[k] && cb->graph.ops[k].w->data == o->w->data &&
                 cb->graph.ops[k].w->type == o->w->type && cb->graph.ops[k].w->ne1 == o->w->ne1)
-                cb->packed[i] = cb->packed[k];
-        if (cb->packed[i]) continue;
-        if (!(cb->packed[i] = q8_pack_weight(cb->pool, o->w))) break;
-        gguf_release_pages(cb->base.model->gguf, o->w->data, o->w->row_bytes * (uint64_t)o->w->ne1);
+                at[i] = at[k];
+        if (at[i]) continue;
+        at[i] = total + 1;
+        total += ((size_t)o->w->row_bytes * (size_t)o->w->ne1 + 63) / 64 * 64;
     }
+    const size_t huge = (size_t)2 << 20;
+    void *arena = MAP_FAILED;
+    if (total > 0) {
+        cb->arena_bytes = (total + huge - 1) / huge * huge;
+        arena =
+            mmap(NULL, cb->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
+    if (arena == MAP_FAILED) { /* nothing to pack, or no memory: the file layout works the same */
+        free(at);
+        return;
+    }
+    cb->arena = arena;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(arena, cb->arena_bytes, MADV_HUGEPAGE);
+#endif
+    for (int32_t i = 0; i < n_ops; i++) {
+        if (!at[i]) continue;
+        cb->packed[i] = cb->arena + at[i] - 1;
+        bool first = true;
+        for (int32_t k = 0; k < i && first; k++)
+            first = at[k] != at[i];
+        if (!first) continue;
+        const struct weight *w = cb->graph.ops[i].w;
+        q8_pack_weight(cb->pool, w, cb->packed[i]);
+        gguf_release_pages(cb->base.model->gguf, w->data, w->row_bytes * (uint64_t)w->ne1);
+    }
+    free(at);
 }
 
 /* Runs one chunk of at most max_batch tokens. */

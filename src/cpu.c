@@ -347,15 +347,53 @@ static int64_t q8_block_rows(const struct weight *w, int32_t n, int32_t threads)
     return rb < 4 ? 4 : rb;
 }
 
+/* Work items of a job: rows, or groups of 8 rows when packed */
+static int64_t q8_items(const struct q8_job *j)
+{
+    return j->packed ? j->w->ne1 / 8 : j->w->ne1;
+}
+static int64_t q8_chunk(const struct q8_job *j, int32_t threads)
+{
+    int64_t rows = q8_block_rows(j->w, j->n, threads);
+    return j->packed ? (rows / 8 > 1 ? rows / 8 : 1) : rows;
+}
+
 static void q8_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
                       const uint8_t *act, int32_t n, bool accumulate, const uint8_t *packed)
 {
     struct q8_job j = {dst, w, bias, act, q8_act_bytes(w->ne0), n, accumulate, packed};
-    int64_t rows = q8_block_rows(w, n, pool_threads(pool));
-    if (packed)
-        pool_for(pool, q8_rows, &j, w->ne1 / 8, rows / 8 > 1 ? rows / 8 : 1);
-    else
-        pool_for(pool, q8_rows, &j, w->ne1, rows);
+    pool_for(pool, q8_rows, &j, q8_items(&j), q8_chunk(&j, pool_threads(pool)));
+}
+
+/* Several products of one input (a run of graph_fuse) as one parallel-for: their items
+ * end to end, so the threads meet once after all of them. */
+enum { MAX_FUSED = 4 };
+struct q8_multi {
+    struct q8_job part[MAX_FUSED];
+    int64_t first[MAX_FUSED + 1]; /* part p's items are [first[p], first[p + 1]) */
+    int n;
+};
+
+static void q8_multi_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
+{
+    const struct q8_multi *m = ctx;
+    for (int p = 0; p < m->n; p++) {
+        int64_t b = begin > m->first[p] ? begin : m->first[p];
+        int64_t e = end < m->first[p + 1] ? end : m->first[p + 1];
+        if (b < e) q8_rows((void *)&m->part[p], worker, b - m->first[p], e - m->first[p]);
+    }
+}
+
+static void q8_matmul_multi(struct cpu_pool *pool, struct q8_multi *m)
+{
+    int64_t chunk = 0;
+    m->first[0] = 0;
+    for (int p = 0; p < m->n; p++) {
+        m->first[p + 1] = m->first[p] + q8_items(&m->part[p]);
+        int64_t c = q8_chunk(&m->part[p], pool_threads(pool));
+        chunk = chunk == 0 || c < chunk ? c : chunk;
+    }
+    pool_for(pool, q8_multi_rows, m, m->first[m->n], chunk);
 }
 
 /* Matrices whose rows are worth interleaving by 8 for the integer kernels */
@@ -650,6 +688,14 @@ static void pack_weights(struct cpu_backend *cb)
     free(at);
 }
 
+/* Whether every product of o's fused run takes the integer kernels over the same rows */
+static bool fused_q8(const struct op *o)
+{
+    for (int k = 0; k < o->n_fused; k++)
+        if (!q8_usable(o[k].w) || o[k].w->ne0 != o->w->ne0) return false;
+    return true;
+}
+
 /* Runs one chunk of at most max_batch tokens. */
 static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struct rows *r)
 {
@@ -694,6 +740,26 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struc
                     cb->q8_rows = rows;
                     cb->q8_ne0 = o->w->ne0;
                     cb->q8_id = o->src;
+                }
+                if (o->n_fused > 1 && o->n_fused <= MAX_FUSED && fused_q8(o)) {
+                    struct q8_multi mj = {.n = o->n_fused};
+                    for (int k = 0; k < o->n_fused; k++) {
+                        const struct op *p = o + k;
+                        float *pd = cb->act[p->dst];
+                        if (p->logits_rows && p->dst != ACT_LOGITS)
+                            pd += (int64_t)src_row0 * act_width(c, p->dst);
+                        mj.part[k] = (struct q8_job){pd,
+                                                     p->w,
+                                                     f32_data(p->b),
+                                                     cb->q8buf,
+                                                     q8_act_bytes(p->w->ne0),
+                                                     rows,
+                                                     p->accumulate,
+                                                     cb->packed ? cb->packed[i + k] : NULL};
+                    }
+                    q8_matmul_multi(cb->pool, &mj);
+                    i += o->n_fused - 1; /* the run's other products are done */
+                    break;
                 }
                 q8_matmul(cb->pool, dst, o->w, f32_data(o->b), cb->q8buf, rows, o->accumulate,
                           cb->packed ? cb->packed[i] : NULL);

@@ -466,7 +466,30 @@ int model_build_graph(const struct model *m, struct graph *g, char *err, size_t 
         return fail(err, errlen, "the graph changed between counting and building");
     }
     g->n_ops = b.n;
+    graph_fuse(g);
     return 0;
+}
+
+void graph_fuse(struct graph *g)
+{
+    for (int32_t i = 0; i < g->n_ops;) {
+        struct op *o = &g->ops[i];
+        int32_t k = 1;
+        if (o->kind == OP_MATMUL && o->dst != o->src) {
+            for (; i + k < g->n_ops; k++) {
+                const struct op *p = &g->ops[i + k];
+                bool ok = p->kind == OP_MATMUL && p->src == o->src && p->dst != o->src &&
+                          p->logits_rows == o->logits_rows;
+                for (int32_t j = 0; ok && j < k; j++) /* each writes its own activation */
+                    ok = g->ops[i + j].dst != p->dst;
+                if (!ok) break;
+            }
+        }
+        o->n_fused = k;
+        for (int32_t j = 1; j < k; j++)
+            g->ops[i + j].n_fused = 1;
+        i += k;
+    }
 }
 
 void graph_free(struct graph *g)

@@ -115,6 +115,9 @@ struct op {
     int32_t n_heads;        /* ROPE: heads in dst */
     int32_t dim;            /* RMSNORM: length of each normalized piece (n_embd or head_dim) */
     int32_t window;         /* ATTENTION: sliding window, 0 = none */
+    int32_t n_fused;        /* MATMUL: this op and the n_fused - 1 that follow it read the same
+                               src and write other activations (q/k/v, gate/up): a backend may
+                               run them as one product (0 or 1: alone). Set by graph_fuse. */
 };
 
 struct graph {
@@ -125,12 +128,16 @@ struct graph {
 /* The forward pass of m as ops (exactly as many as it needs). Architecture differences
  * are data (model.c's arches[] table and the weights bound from it), never tests here.
  *
- * Op fusion (q/k/v in one product, gate + up + SwiGLU, RMSNorm into the next product,
- * rope + KV store) is decided here for the performance work: it will be one pass over
- * this op list, run after model_build_graph and shared by both backends, that rewrites
- * runs of ops into fused op kinds; the graph built here stays the one statement of the
- * math, and no backend pattern-matches ops on its own. */
+ * Op fusion is decided by one pass over this op list (graph_fuse, run by
+ * model_build_graph, so both backends see the same decision), which marks runs of ops a
+ * backend may execute together; the ops themselves stay the one statement of the math,
+ * and no backend pattern-matches ops on its own. Today: products that share their input
+ * (q/k/v, gate/up: one dispatch and one barrier instead of three or two, on the CPU).
+ * Next candidates: gate + up + SwiGLU, RMSNorm into the next product, rope + KV store. */
 int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen);
+/* Sets n_fused on each run of products that read the same src, on the same rows, and
+ * write activations none of them reads. */
+void graph_fuse(struct graph *g);
 void graph_free(struct graph *g);
 
 #endif

@@ -335,6 +335,28 @@ START_TEST(test_arch_variant)
     }
     ck_assert_int_eq(n_bias, vr->biases ? 3 * L : 0);
     ck_assert_int_eq(n_none, g.n_ops - L); /* src2: the KV stores' V only */
+    /* graph_fuse: per layer q/k/v run as one (3) and gate/up as one (2); every other
+     * product alone; the members of a run read one input and write their own */
+    int runs[4] = {0};
+    for (int32_t i = 0; i < g.n_ops; i++) {
+        const struct op *o = &g.ops[i];
+        if (o->kind != OP_MATMUL) {
+            ck_assert_int_le(o->n_fused, 1);
+            continue;
+        }
+        ck_assert_int_ge(o->n_fused, 1);
+        ck_assert_int_le(o->n_fused, 3);
+        runs[o->n_fused]++;
+        for (int32_t k = 1; k < o->n_fused; k++) {
+            ck_assert_int_eq(g.ops[i + k].kind, OP_MATMUL);
+            ck_assert_int_eq(g.ops[i + k].src, o->src);
+            ck_assert_int_ne(g.ops[i + k].dst, o->dst);
+        }
+        i += o->n_fused - 1;
+    }
+    ck_assert_int_eq(runs[3], L);
+    ck_assert_int_eq(runs[2], L);
+    ck_assert_int_eq(runs[1], 2 * L + 1); /* wo, w_down; the logits */
     graph_free(&g);
     struct backend *b = NULL;
     if (vk) {

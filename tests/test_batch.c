@@ -189,7 +189,8 @@ static void check_batched(const char *stem)
 START_TEST(batch_vk)
 {
     check_batched_on("tiny-llama-Q4_K_M", "vulkan:0");
-    check_batched_on("tiny-qwen2-F16", "vulkan:0");
+    /* (the second file only in the release run: lavapipe under ASan takes a minute a file) */
+    if (!getenv("JOULE_ASAN")) check_batched_on("tiny-qwen2-F16", "vulkan:0");
 }
 END_TEST
 

@@ -36,6 +36,21 @@ static inline const char *test_shared_dir(void)
         return;                                                                                    \
     }
 
+/* Adds to s the test case NAME of tests (NULL-terminated), each test run between setup and
+ * teardown (a checked fixture; both NULL: none) and within timeout_s seconds (0: Check's
+ * default). Returns the test case, for tests of other kinds. */
+static inline TCase *test_add_tcase(Suite *s, const char *name, double timeout_s, SFun setup,
+                                    SFun teardown, const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    if (setup || teardown) tcase_add_checked_fixture(tc, setup, teardown);
+    if (timeout_s > 0) tcase_set_timeout(tc, timeout_s);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 /* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL. */
 static inline char *test_read_file(const char *path, size_t *len)
 {

@@ -130,6 +130,17 @@ static inline size_t test_parse_ids(const char *s, size_t len, int32_t *out, siz
     return n;
 }
 
+/* Fails the test unless text holds each string of want and none of unwanted (both
+ * NULL-terminated, or NULL for none), naming the first string that is not so. */
+static inline void test_expect_text(const char *text, const char *const *want,
+                                    const char *const *unwanted)
+{
+    for (; want && *want; want++)
+        ck_assert_msg(strstr(text, *want) != NULL, "'%s' not in: %s", *want, text);
+    for (; unwanted && *unwanted; unwanted++)
+        ck_assert_msg(strstr(text, *unwanted) == NULL, "'%s' in: %s", *unwanted, text);
+}
+
 /* ---- running the joule binary ($JOULE_BIN, else ./joule) ---- */
 
 struct test_proc {

@@ -51,6 +51,26 @@ static inline TCase *test_add_tcase(Suite *s, const char *name, double timeout_s
     return tc;
 }
 
+/* Makes a fresh folder /tmp/joule-NAME-XXXXXX, which must succeed; its path (malloc'd), which
+ * test_rm_tmpdir takes back. */
+static inline char *test_tmpdir(const char *name)
+{
+    char *dir = malloc(strlen(name) + 32);
+    ck_assert_ptr_nonnull(dir);
+    sprintf(dir, "/tmp/joule-%s-XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* Removes dir and all in it (rm -rf), which must succeed, and frees the path. */
+static inline void test_rm_tmpdir(char *dir)
+{
+    char cmd[1200];
+    ck_assert_int_lt(snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir), (int)sizeof cmd);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
 /* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL. */
 static inline char *test_read_file(const char *path, size_t *len)
 {

@@ -260,6 +260,19 @@ __attribute__((format(printf, 1, 2))) static inline struct test_proc test_run(co
     return r;
 }
 
+/* Runs "$JOULE_BIN CMD" for each command line of cmds (NULL-terminated): each must exit with
+ * status code; check (NULL: none) then looks at what it wrote. */
+static inline void test_expect_each(int code, const char *const *cmds,
+                                    void (*check)(const char *cmd, const struct test_proc *r))
+{
+    for (; *cmds; cmds++) {
+        struct test_proc r = test_run("%s", *cmds);
+        ck_assert_msg(r.code == code, "'%s' exited %d: %s", *cmds, r.code, r.err);
+        if (check) check(*cmds, &r);
+        test_proc_free(&r);
+    }
+}
+
 /* Whether the joule binary exists; prints a SKIP line for test fn when it does not. */
 static inline bool test_have_binary(const char *fn)
 {

@@ -159,8 +159,7 @@ static enum chat_tmpl tmpl_of(const struct tokenizer *t, const char **note)
 
 START_TEST(test_encode_tiny_qwen2)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-qwen2-F16.gguf");
+    NEED_TOKENIZER(dir, t, "models/tiny-qwen2-F16.gguf");
     const char *note;
     enum chat_tmpl tm = tmpl_of(t, &note);
     ck_assert_int_eq(tm, CHAT_CHATML);
@@ -194,8 +193,7 @@ END_TEST
 
 START_TEST(test_encode_tiny_llama)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
+    NEED_TOKENIZER(dir, t, "models/tiny-llama-F32.gguf");
     const char *note;
     /* no template in the file: the fallback, with a note */
     ck_assert_int_eq(tmpl_of(t, &note), CHAT_CHATML);

@@ -274,8 +274,7 @@ END_TEST
 
 START_TEST(test_tiny_llama_prompts)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
+    NEED_TOKENIZER(dir, t, "models/tiny-llama-F32.gguf");
     ck_assert_int_eq(tokenizer_n_vocab(t), 1024);
     ck_assert(tokenizer_add_bos(t));
     ck_assert_int_eq(tokenizer_bos(t), 1);
@@ -306,8 +305,7 @@ END_TEST
 
 START_TEST(test_special_parsing)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     const char *s = "<s>Hello</s>";
     /* parsed: the text after <s> gets the space prefix, as at the start */
     const int32_t on[] = {1, 15043, 2};
@@ -349,8 +347,7 @@ END_TEST
 
 START_TEST(test_phi3_special)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/phi-3.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/phi-3.gguf");
     ck_assert_int_eq(tokenizer_eos(t), 32000);
     ck_assert_int_eq(tokenizer_eot(t), 32007); /* <|end|>, found by its text */
     ck_assert(tokenizer_is_eog(t, 32000) && tokenizer_is_eog(t, 32007));
@@ -391,8 +388,7 @@ END_TEST
 
 START_TEST(test_empty_input)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     int32_t *ids;
     ck_assert_int_eq(test_encode(t, "", 0, false, false, &ids), 0);
     free(ids);
@@ -413,8 +409,7 @@ END_TEST
 
 START_TEST(test_invalid_utf8)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     /* stray bytes, an overlong form, a surrogate, a lead byte cut by ASCII, a truncated end */
     const char s[] = "\xff\xfe"
                      "A\xc0\xaf\xed\xa0\x80"
@@ -456,8 +451,7 @@ END_TEST
 
 START_TEST(test_detok_stream)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     /* "€" (E2 82 AC) from three byte tokens: nothing until the last one */
     struct detok d;
     detok_init(&d, t, false);
@@ -512,8 +506,7 @@ END_TEST
 
 START_TEST(test_long_text)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     char path[1024];
     snprintf(path, sizeof path, "%s/models/ppl-text.txt", dir);
     size_t len = 0;

@@ -471,6 +471,12 @@ static inline struct tokenizer *test_load_tokenizer_at(const char *dir, const ch
     return test_load_tokenizer(path);
 }
 
+/* Use at the top of a test that needs the tokenizer of the file REL in ../shared:
+ * NEED_SHARED(dir), then t loaded from it (which must load). */
+#define NEED_TOKENIZER(dir, t, rel)                                                                \
+    NEED_SHARED(dir);                                                                              \
+    struct tokenizer *t = test_load_tokenizer_at(dir, rel)
+
 /* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap). */
 static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k, int32_t *want,
                                      size_t cap)

@@ -621,10 +621,10 @@ static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"info", cmd_info}, {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
-    {"run", cmd_run},   {"devices", cmd_devices},   {"bench", cli_bench},
-    {"chat", cli_chat}, {"eval", cli_eval},         {"synth", cli_synth},
-    {"sweep", cli_sweep}, {"report", cli_report}, {"serve", serve_main},
+    {"info", cmd_info},   {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
+    {"run", cmd_run},     {"devices", cmd_devices},   {"bench", cli_bench},
+    {"chat", cli_chat},   {"eval", cli_eval},         {"synth", cli_synth},
+    {"sweep", cli_sweep}, {"report", cli_report},     {"serve", serve_main},
 };
 
 /* Every command's output: a write that failed (a full disk, a closed pipe) is an error, never

@@ -76,12 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* the vocabularies load before fuzzing starts, so the first input is not a slow unit */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
-    size_t n;
-    (void)fuzz_vocabs(&n);
-    return 0;
+    return fuzz_init_vocabs(argc, argv);
 }

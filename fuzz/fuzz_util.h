@@ -20,6 +20,10 @@ void fuzz_memfd_close(int fd);
 /* The vocabularies (loaded once); n is their count, at least 2. */
 struct tokenizer *const *fuzz_vocabs(size_t *n);
 
+/* The LLVMFuzzerInitialize of the harnesses that use the vocabularies: they load before fuzzing
+ * starts, so that the first input is not a slow unit. Returns 0. */
+int fuzz_init_vocabs(int *argc, char ***argv);
+
 /* Aborts with a message: an oracle failed (libFuzzer then saves the input). */
 void fuzz_fail(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -43,8 +43,8 @@ struct bench_report {
     struct roofline_bandwidth bw;
     uint64_t peak_rss; /* bytes, after the tests */
     uint64_t kv_bytes; /* the backend's KV cache */
-    bool no_header; /* csv: a later run of one command (several models or thread counts) */
-    int argc;       /* the command line, for the provenance */
+    bool no_header;    /* csv: a later run of one command (several models or thread counts) */
+    int argc;          /* the command line, for the provenance */
     char *const *argv;
 };
 

@@ -31,64 +31,70 @@ static const char *help =
     "  --skip-bad            report malformed input files on stderr and go on without them\n"
     "                        (default: stop at the first, naming the file and the field)\n";
 
-int cli_report(int argc, char **argv)
-{
+/* The command line. */
+struct report_cli {
     struct cli a;
-    cli_init(&a, "joule report", argc, argv);
-    const char *out = NULL;
-    struct report_opts o = {0};
-    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    int np = 0, k;
+    struct report_opts o;
+    const char *out;    /* -o DIR; NULL: the Markdown to stdout */
+    const char **paths; /* the RESULTS, np of them (malloc'd) */
+    int np;
+};
+
+/* Parses the command line into c, whose paths the caller frees (on failure too): 0 to go on,
+ * -1 after --help (exit 0), else the exit status. */
+static int parse(int argc, char **argv, struct report_cli *c)
+{
+    memset(c, 0, sizeof *c);
+    struct cli *a = &c->a;
+    cli_init(a, "joule report", argc, argv);
+    c->paths = calloc((size_t)argc + 1, sizeof *c->paths);
+    if (!c->paths) return cli_fail(a, "out of memory");
     static const char *const costs[] = {"j", "usd", NULL};
-    if (!paths) return cli_fail(&a, "out of memory");
-    while (cli_next(&a)) {
-        const char *arg = cli_arg(&a);
-        int rc = -1;
-        if (cli_is_help(&a)) {
+    int k;
+    while (cli_next(a)) {
+        const char *arg = cli_arg(a);
+        if (cli_is_help(a)) {
             printf("%s", help);
-            rc = 0;
-        } else if (cli_is(&a, NULL, "--skip-bad"))
-            o.skip_bad = true;
-        else if (arg[0] != '-' || !strcmp(arg, "-"))
-            paths[np++] = arg;
-        else if (cli_is(&a, "-o", "--output")) {
-            if (!cli_str(&a, &out)) rc = 2;
-        } else if (cli_is(&a, NULL, "--quality")) {
-            if (!cli_str(&a, &o.quality)) rc = 2;
-        } else if (cli_is(&a, NULL, "--cost")) {
-            if (!cli_choice(&a, costs, &k))
-                rc = 2;
-            else
-                o.cost_usd = k == 1;
-        } else
-            rc = cli_unknown(&a);
-        if (rc >= 0) {
-            free(paths);
-            return rc;
+            return -1;
         }
+        if (cli_is(a, NULL, "--skip-bad"))
+            c->o.skip_bad = true;
+        else if (arg[0] != '-' || !strcmp(arg, "-"))
+            c->paths[c->np++] = arg;
+        else if (cli_is(a, "-o", "--output")) {
+            if (!cli_str(a, &c->out)) return 2;
+        } else if (cli_is(a, NULL, "--quality")) {
+            if (!cli_str(a, &c->o.quality)) return 2;
+        } else if (cli_is(a, NULL, "--cost")) {
+            if (!cli_choice(a, costs, &k)) return 2;
+            c->o.cost_usd = k == 1;
+        } else
+            return cli_unknown(a);
     }
-    if (!np) {
-        free(paths);
-        return cli_usage(&a, "no results given (files or folders of JSON results)");
-    }
+    if (!c->np) return cli_usage(a, "no results given (files or folders of JSON results)");
+    return 0;
+}
+
+/* Loads the results and writes the report. */
+static int report(struct report_cli *c)
+{
+    const struct report_opts *o = &c->o;
     struct report r;
     char err[1024];
     int rc = 0;
-    if (report_load(paths, np, &o, &r, err, sizeof err) != 0) {
-        free(paths);
-        return cli_fail(&a, "%s", err);
-    }
-    if (o.quality && strcmp(o.quality, "mean")) {
+    if (report_load(c->paths, c->np, o, &r, err, sizeof err) != 0)
+        return cli_fail(&c->a, "%s", err);
+    if (o->quality && strcmp(o->quality, "mean")) {
         bool found = false;
         for (int s = 0; s < r.n_suites; s++)
-            found |= !strcmp(r.suites[s], o.quality);
+            found |= !strcmp(r.suites[s], o->quality);
         if (!found)
-            fprintf(stderr, "joule report: no results for suite '%s': no front\n", o.quality);
+            fprintf(stderr, "joule report: no results for suite '%s': no front\n", o->quality);
     }
-    if (!out) {
+    if (!c->out) {
         report_write_md(stdout, &r);
-    } else if (report_write(&r, out, err, sizeof err) != 0) {
-        rc = cli_fail(&a, "%s", err);
+    } else if (report_write(&r, c->out, err, sizeof err) != 0) {
+        rc = cli_fail(&c->a, "%s", err);
     } else {
         int front = 0;
         for (int i = 0; i < r.n_rows; i++)
@@ -96,9 +102,17 @@ int cli_report(int argc, char **argv)
         fprintf(stderr,
                 "joule report: %d rows (%d on the front) from %d files: %s/report.md, "
                 "%s/report.html\n",
-                r.n_rows, front, r.n_files, out, out);
+                r.n_rows, front, r.n_files, c->out, c->out);
     }
     report_free(&r);
-    free(paths);
     return rc;
+}
+
+int cli_report(int argc, char **argv)
+{
+    struct report_cli c;
+    int rc = parse(argc, argv, &c);
+    if (rc == 0) rc = report(&c);
+    free(c.paths);
+    return rc < 0 ? 0 : rc;
 }

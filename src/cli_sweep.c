@@ -80,7 +80,7 @@ struct sweep_cli {
     char *lists[3 * SWEEP_MAX_LIST]; /* copies split in place */
     int n_lists;
     bool plan, force, hash;
-    long unit; /* -1: all */
+    long unit;              /* -1: all */
     struct cli_slurm slurm; /* --slurm ... (cli_slurm.h) */
 };
 

@@ -286,89 +286,94 @@ static int read_name(struct reader *r, const char *entry, const char *what, uint
     return 0;
 }
 
-static int read_kvs(struct reader *r, struct gguf_file *f, uint64_t n)
+/* A reader of entry i of a table, whose array (grown to hold it) is items: stores items in f
+ * (which then owns it), counts the entry and reads it. */
+typedef int read_entry_fn(struct reader *r, struct gguf_file *f, void *items, uint64_t i);
+
+/* Reads a table of n entries of elem bytes each (the key-values, the tensor infos): grows the
+ * array as entries arrive, so that a count that lies costs no memory up front, and hands each
+ * entry to read_entry. items is the table's array so far (NULL). */
+static int read_table(struct reader *r, struct gguf_file *f, void *items, uint64_t n, size_t elem,
+                      read_entry_fn *read_entry)
 {
     uint64_t cap = 0;
-    char name[80];
     for (uint64_t i = 0; i < n; i++) {
-        struct gguf_kv *kv = grow(r, f->kv, &cap, i, n, 0, sizeof *kv);
-        if (!kv) return -1;
-        f->kv = kv;
-        kv += f->n_kv++;
-        if (read_name(r, "kv", "key", i, &kv->key)) return -1;
-        snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64 " '%s'", i,
-                 printable(name, sizeof name, kv->key.ptr, kv->key.len));
-        uint64_t t;
-        if (read_uint(r, 4, "value type", &t)) return -1;
-        if (t >= GGUF_VTYPE_COUNT)
-            return fail(r, "%s: unknown value type %" PRIu64 " at byte %" PRIu64, r->ctx, t,
-                        r->pos - 4);
-        if (read_value(r, (enum gguf_vtype)t, &kv->val, 0)) return -1;
+        items = grow(r, items, &cap, i, n, 0, elem);
+        if (!items || read_entry(r, f, items, i)) return -1;
     }
     r->ctx[0] = 0;
     return 0;
 }
 
-/* Reads the tensor infos and checks what can be checked without the data section's position:
- * the name, the shape and the type. Sizes every tensor. */
-static int read_tensor_infos(struct reader *r, struct gguf_file *f, uint64_t n)
+static int read_kv(struct reader *r, struct gguf_file *f, void *items, uint64_t i)
 {
-    uint64_t cap = 0;
+    f->kv = items;
+    struct gguf_kv *kv = &f->kv[f->n_kv++];
     char name[80];
-    for (uint64_t i = 0; i < n; i++) {
-        struct gguf_tensor *t = grow(r, f->tensors, &cap, i, n, 0, sizeof *t);
-        if (!t) return -1;
-        f->tensors = t;
-        t += f->n_tensors++;
-        struct gguf_str s;
-        if (read_name(r, "tensor", "name", i, &s)) return -1;
-        if (s.len > MAX_NAME)
-            return fail(r, "tensor %" PRIu64 " name is %" PRIu64 " bytes, longer than %d", i, s.len,
-                        MAX_NAME);
-        if (memchr(s.ptr, 0, s.len))
-            return fail(r, "tensor %" PRIu64 " name '%s' contains a NUL byte", i,
-                        printable(name, sizeof name, s.ptr, s.len));
-        t->name = malloc(s.len + 1);
-        if (!t->name) return fail(r, "out of memory");
-        memcpy(t->name, s.ptr, s.len);
-        t->name[s.len] = 0;
-        snprintf(r->ctx, sizeof r->ctx, "tensor '%s'", printable(name, sizeof name, s.ptr, s.len));
+    if (read_name(r, "kv", "key", i, &kv->key)) return -1;
+    snprintf(r->ctx, sizeof r->ctx, "kv %" PRIu64 " '%s'", i,
+             printable(name, sizeof name, kv->key.ptr, kv->key.len));
+    uint64_t t;
+    if (read_uint(r, 4, "value type", &t)) return -1;
+    if (t >= GGUF_VTYPE_COUNT)
+        return fail(r, "%s: unknown value type %" PRIu64 " at byte %" PRIu64, r->ctx, t,
+                    r->pos - 4);
+    return read_value(r, (enum gguf_vtype)t, &kv->val, 0);
+}
 
-        uint64_t nd, x;
-        if (read_uint(r, 4, "n_dims", &nd)) return -1;
-        if (nd > GGUF_MAX_DIMS)
-            return fail(r, "%s has %" PRIu64 " dimensions, at most %d are supported", r->ctx, nd,
-                        GGUF_MAX_DIMS);
-        t->n_dims = (uint32_t)nd;
-        uint64_t nelem = 1;
-        for (int d = 0; d < GGUF_MAX_DIMS; d++) {
-            x = 1;
-            if ((uint64_t)d < nd && read_uint(r, 8, "dimension", &x)) return -1;
-            /* A zero dimension is legal in GGML but no weight is empty; rejecting it keeps every
-             * consumer free of zero-size special cases. */
-            if (x == 0) return fail(r, "%s has dimension %d of size 0", r->ctx, d);
-            if (__builtin_mul_overflow(nelem, x, &nelem) || nelem > INT64_MAX)
-                return fail(r, "%s: element count overflows (dimension %d is %" PRIu64 ")", r->ctx,
-                            d, x);
-            t->ne[d] = (int64_t)x;
-        }
-        if (read_uint(r, 4, "type", &x)) return -1;
-        t->type = (uint32_t)x;
-        if (read_uint(r, 8, "offset", &t->offset)) return -1;
+/* Reads tensor info i and checks what can be checked without the data section's position:
+ * the name, the shape and the type. Sizes the tensor. */
+static int read_tensor_info(struct reader *r, struct gguf_file *f, void *items, uint64_t i)
+{
+    f->tensors = items;
+    struct gguf_tensor *t = &f->tensors[f->n_tensors++];
+    char name[80];
+    struct gguf_str s;
+    if (read_name(r, "tensor", "name", i, &s)) return -1;
+    if (s.len > MAX_NAME)
+        return fail(r, "tensor %" PRIu64 " name is %" PRIu64 " bytes, longer than %d", i, s.len,
+                    MAX_NAME);
+    if (memchr(s.ptr, 0, s.len))
+        return fail(r, "tensor %" PRIu64 " name '%s' contains a NUL byte", i,
+                    printable(name, sizeof name, s.ptr, s.len));
+    t->name = malloc(s.len + 1);
+    if (!t->name) return fail(r, "out of memory");
+    memcpy(t->name, s.ptr, s.len);
+    t->name[s.len] = 0;
+    snprintf(r->ctx, sizeof r->ctx, "tensor '%s'", printable(name, sizeof name, s.ptr, s.len));
 
-        uint32_t blk = quant_block_elems(t->type);
-        if (!quant_known(t->type) || blk == 0)
-            return fail(r, "%s has unknown tensor type %" PRIu32, r->ctx, t->type);
-        if ((uint64_t)t->ne[0] % blk != 0)
-            return fail(
-                r, "%s: row length %" PRId64 " is not a multiple of the %s block size %" PRIu32,
-                r->ctx, t->ne[0], quant_name(t->type), blk);
-        uint64_t row, rows = nelem / (uint64_t)t->ne[0];
-        if (!quant_row_bytes(t->type, (uint64_t)t->ne[0], &row) ||
-            __builtin_mul_overflow(row, rows, &t->nbytes))
-            return fail(r, "%s: size in bytes overflows", r->ctx);
+    uint64_t nd, x;
+    if (read_uint(r, 4, "n_dims", &nd)) return -1;
+    if (nd > GGUF_MAX_DIMS)
+        return fail(r, "%s has %" PRIu64 " dimensions, at most %d are supported", r->ctx, nd,
+                    GGUF_MAX_DIMS);
+    t->n_dims = (uint32_t)nd;
+    uint64_t nelem = 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) {
+        x = 1;
+        if ((uint64_t)d < nd && read_uint(r, 8, "dimension", &x)) return -1;
+        /* A zero dimension is legal in GGML but no weight is empty; rejecting it keeps every
+         * consumer free of zero-size special cases. */
+        if (x == 0) return fail(r, "%s has dimension %d of size 0", r->ctx, d);
+        if (__builtin_mul_overflow(nelem, x, &nelem) || nelem > INT64_MAX)
+            return fail(r, "%s: element count overflows (dimension %d is %" PRIu64 ")", r->ctx, d,
+                        x);
+        t->ne[d] = (int64_t)x;
     }
-    r->ctx[0] = 0;
+    if (read_uint(r, 4, "type", &x)) return -1;
+    t->type = (uint32_t)x;
+    if (read_uint(r, 8, "offset", &t->offset)) return -1;
+
+    uint32_t blk = quant_block_elems(t->type);
+    if (!quant_known(t->type) || blk == 0)
+        return fail(r, "%s has unknown tensor type %" PRIu32, r->ctx, t->type);
+    if ((uint64_t)t->ne[0] % blk != 0)
+        return fail(r, "%s: row length %" PRId64 " is not a multiple of the %s block size %" PRIu32,
+                    r->ctx, t->ne[0], quant_name(t->type), blk);
+    uint64_t row, rows = nelem / (uint64_t)t->ne[0];
+    if (!quant_row_bytes(t->type, (uint64_t)t->ne[0], &row) ||
+        __builtin_mul_overflow(row, rows, &t->nbytes))
+        return fail(r, "%s: size in bytes overflows", r->ctx);
     return 0;
 }
 
@@ -559,8 +564,9 @@ static int parse(struct reader *r, struct gguf_priv *p)
 {
     struct gguf_file *f = &p->pub;
     uint64_t n_tensors = 0, n_kv = 0;
-    if (read_header(r, f, &n_tensors, &n_kv) || read_kvs(r, f, n_kv) || read_alignment(r, f) ||
-        read_tensor_infos(r, f, n_tensors))
+    if (read_header(r, f, &n_tensors, &n_kv) ||
+        read_table(r, f, NULL, n_kv, sizeof *f->kv, read_kv) || read_alignment(r, f) ||
+        read_table(r, f, NULL, n_tensors, sizeof *f->tensors, read_tensor_info))
         return -1;
     /* pos <= size < 2^63 and alignment <= 2^31, so this cannot overflow. */
     f->data_offset = (r->pos + f->alignment - 1) / f->alignment * f->alignment;

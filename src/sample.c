@@ -23,13 +23,13 @@ struct sampler {
 
 void sample_defaults(struct sample_params *p)
 {
-    p->temp = 0.8f;
-    p->top_k = 40;
-    p->top_p = 0.95f;
-    p->min_p = 0.05f;
-    p->repeat_penalty = 1.0f;
-    p->repeat_last_n = 64;
-    p->seed = 0x6a6f756c65ULL;
+    *p = (struct sample_params){.temp = 0.8f,
+                                .top_k = 40,
+                                .top_p = 0.95f,
+                                .min_p = 0.05f,
+                                .repeat_penalty = 1.0f,
+                                .repeat_last_n = 64,
+                                .seed = 0x6a6f756c65ULL};
 }
 
 struct sampler *sampler_new(const struct sample_params *p, int32_t n_vocab)

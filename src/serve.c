@@ -24,18 +24,17 @@
 
 void serve_config_defaults(struct serve_config *c)
 {
-    memset(c, 0, sizeof *c);
-    c->host = "127.0.0.1";
-    c->port = 8080;
-    c->model_id = "joule";
-    c->max_body = 4u << 20;
-    c->head_timeout_ms = 10000;
-    c->idle_timeout_ms = 30000;
-    c->max_queue = 64;
-    c->max_conns = 128;
-    c->max_prompts = 16;
-    c->price_kwh = 0.15;
-    c->pue = 1.0;
+    *c = (struct serve_config){.host = "127.0.0.1",
+                               .port = 8080,
+                               .model_id = "joule",
+                               .max_body = 4u << 20,
+                               .head_timeout_ms = 10000,
+                               .idle_timeout_ms = 30000,
+                               .max_queue = 64,
+                               .max_conns = 128,
+                               .max_prompts = 16,
+                               .price_kwh = 0.15,
+                               .pue = 1.0};
 }
 
 /* Compares in time that depends only on the lengths, not on where they differ. */

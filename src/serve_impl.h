@@ -71,7 +71,7 @@ struct server {
     bool quit;
     struct sreq *queue_head, *queue_tail;
     int32_t n_queued;
-    int32_t rr; /* the slot a step's row budget starts from (round robin) */
+    int32_t rr;             /* the slot a step's row budget starts from (round robin) */
     struct sreq **slot_req; /* n_slots */
     int *conn_fds;          /* max_conns: open connections (-1 free) */
     int32_t n_conns;

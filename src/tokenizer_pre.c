@@ -17,6 +17,15 @@
 
 #include "tokenizer_impl.h"
 
+/* bsearch's comparison of a code point (the key) with one range of a sorted, disjoint table:
+ * below it, in it, above it. cmp_range below is the same for the pre-tokenizers' own ranges. */
+static int cmp_uni_range(const void *key, const void *range)
+{
+    uint32_t c = *(const uint32_t *)key;
+    const struct uni_range *r = range;
+    return c < r->lo ? -1 : c > r->hi;
+}
+
 uint8_t uni_flags(uint32_t cp)
 {
     if (cp < 0x80) {
@@ -24,17 +33,9 @@ uint8_t uni_flags(uint32_t cp)
         if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return UNI_L;
         if (cp >= '0' && cp <= '9') return UNI_N;
     }
-    size_t lo = 0, hi = uni_n_ranges;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < uni_ranges[mid].lo)
-            hi = mid;
-        else if (cp > uni_ranges[mid].hi)
-            lo = mid + 1;
-        else
-            return uni_ranges[mid].flags;
-    }
-    return 0;
+    const struct uni_range *r =
+        bsearch(&cp, uni_ranges, uni_n_ranges, sizeof *uni_ranges, cmp_uni_range);
+    return r ? r->flags : 0;
 }
 
 static const struct {
@@ -324,20 +325,17 @@ static const struct range ds_punct[] = {
 
 static const struct range cjk[] = {{0x800, 0x9FA5}, {0xAC00, 0xD7FF}}; /* 一-龥ࠀ-一가-퟿ */
 
+static int cmp_range(const void *key, const void *range)
+{
+    uint32_t c = *(const uint32_t *)key;
+    const struct range *r = range;
+    return c < r->lo ? -1 : c > r->hi;
+}
+
 /* r sorted and disjoint */
 static bool in_ranges(const struct range *r, size_t n, uint32_t c)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c < r[mid].lo)
-            hi = mid;
-        else if (c > r[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
+    return bsearch(&c, r, n, sizeof *r, cmp_range) != NULL;
 }
 
 /* The character as llama.cpp's expressions see it: white space outside ASCII stands in as

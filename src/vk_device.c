@@ -41,11 +41,43 @@ static void **chain(void **tail, void *s)
     return (void **)&((VkBaseOutStructure *)s)->pNext;
 }
 
-static bool has_ext(const VkExtensionProperties *e, uint32_t n, const char *name)
+/* The extensions a device offers. */
+struct exts {
+    const VkExtensionProperties *e;
+    uint32_t n;
+};
+
+static bool has_ext(struct exts x, const char *name)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(e[i].extensionName, name) == 0) return true;
+    for (uint32_t i = 0; i < x.n; i++)
+        if (strcmp(x.e[i].extensionName, name) == 0) return true;
     return false;
+}
+
+/* One optional structure of the properties or the features pNext chain: linked in, its sType
+ * set, where the device has it, in its core API version or through the extension ext. */
+struct link {
+    bool feature; /* of the features chain, else of the properties chain */
+    void *s;      /* a Vulkan output structure */
+    VkStructureType type;
+    bool core;
+    const char *ext;
+    bool *has; /* set to whether it was linked in (NULL: not wanted) */
+};
+
+/* Links the structures of l[0..n) of one chain (feature) that the device has after head, a
+ * VkPhysicalDeviceProperties2 or VkPhysicalDeviceFeatures2 with its sType set. */
+static void link_chain(void *head, bool feature, const struct link *l, size_t n, struct exts x)
+{
+    void **tail = (void **)&((VkBaseOutStructure *)head)->pNext;
+    for (size_t i = 0; i < n; i++) {
+        if (l[i].feature != feature) continue;
+        bool has = l[i].core || has_ext(x, l[i].ext);
+        if (l[i].has) *l[i].has = has;
+        if (!has) continue;
+        ((VkBaseOutStructure *)l[i].s)->sType = l[i].type;
+        tail = chain(tail, l[i].s);
+    }
 }
 
 static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index,
@@ -68,27 +100,38 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
         if (!ext || f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n_ext, ext) != VK_SUCCESS)
             n_ext = 0;
     }
+    struct exts x = {ext, n_ext};
     bool api12 = api >= VK_API_VERSION_1_2 && vi->api_version >= VK_API_VERSION_1_2;
     bool api13 = api >= VK_API_VERSION_1_3 && vi->api_version >= VK_API_VERSION_1_3;
 
+    /* the optional structures of the properties and the features chains */
+    VkPhysicalDeviceSubgroupProperties sg = {0};
+    VkPhysicalDevicePCIBusInfoPropertiesEXT pci = {0};
+    VkPhysicalDeviceDriverProperties drv = {0};
+    VkPhysicalDeviceSubgroupSizeControlProperties sc = {0};
+    VkPhysicalDevice16BitStorageFeatures s16 = {0};
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {0};
+    VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {0};
+    bool has_drv, has_sc, has_f16, has_idot;
+    const struct link links[] = {
+        {false, &sg, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, true, NULL, NULL},
+        {false, &pci, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT, false,
+         VK_EXT_PCI_BUS_INFO_EXTENSION_NAME, &d->pci_bus_info},
+        {false, &drv, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, api12,
+         "VK_KHR_driver_properties", &has_drv},
+        {false, &sc, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES, api13,
+         "VK_EXT_subgroup_size_control", &has_sc},
+        {true, &s16, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES, true, NULL, NULL},
+        {true, &f16, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, api12,
+         "VK_KHR_shader_float16_int8", &has_f16},
+        {true, &idot, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES, api13,
+         "VK_KHR_shader_integer_dot_product", &has_idot},
+    };
+    size_t n_links = sizeof links / sizeof links[0];
+
     /* properties */
-    VkPhysicalDeviceSubgroupProperties sg = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceDriverProperties drv = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
-    VkPhysicalDeviceSubgroupSizeControlProperties sc = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                      .pNext = &sg};
-    void **tail = &sg.pNext;
-    bool has_drv = api12 || has_ext(ext, n_ext, "VK_KHR_driver_properties");
-    bool has_sc = api13 || has_ext(ext, n_ext, "VK_EXT_subgroup_size_control");
-    VkPhysicalDevicePCIBusInfoPropertiesEXT pci = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT};
-    d->pci_bus_info = has_ext(ext, n_ext, VK_EXT_PCI_BUS_INFO_EXTENSION_NAME);
-    if (d->pci_bus_info) tail = chain(tail, &pci);
-    if (has_drv) tail = chain(tail, &drv);
-    if (has_sc) tail = chain(tail, &sc);
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    link_chain(&p2, false, links, n_links, x);
     f->vkGetPhysicalDeviceProperties2(pd, &p2);
     if (has_drv) {
         snprintf(d->driver_name, sizeof d->driver_name, "%s", drv.driverName);
@@ -110,25 +153,14 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     }
 
     /* features */
-    VkPhysicalDevice16BitStorageFeatures s16 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-    VkPhysicalDeviceShaderFloat16Int8Features f16 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
-    VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                    .pNext = &s16};
-    tail = &s16.pNext;
-    bool has_f16 = api12 || has_ext(ext, n_ext, "VK_KHR_shader_float16_int8");
-    bool has_idot = api13 || has_ext(ext, n_ext, "VK_KHR_shader_integer_dot_product");
-    if (has_f16) tail = chain(tail, &f16);
-    if (has_idot) tail = chain(tail, &idot);
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    link_chain(&f2, true, links, n_links, x);
     f->vkGetPhysicalDeviceFeatures2(pd, &f2);
     d->storage16 = s16.storageBuffer16BitAccess;
     d->fp16 = has_f16 && f16.shaderFloat16;
     d->int8_dot = has_idot && idot.shaderIntegerDotProduct;
-    d->coop_matrix = has_ext(ext, n_ext, "VK_KHR_cooperative_matrix") ||
-                     has_ext(ext, n_ext, "VK_NV_cooperative_matrix");
+    d->coop_matrix =
+        has_ext(x, "VK_KHR_cooperative_matrix") || has_ext(x, "VK_NV_cooperative_matrix");
     free(ext);
 
     uint32_t nq = 0;

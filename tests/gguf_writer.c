@@ -123,45 +123,22 @@ static void kv_scalar(struct gguf_writer *w, const char *key, uint32_t type, uin
     put_le(&w->kv, bits, n);
 }
 
-void gw_add_u8(struct gguf_writer *w, const char *k, uint8_t v)
-{
-    kv_scalar(w, k, GGUF_U8, v, 1);
-}
-
-void gw_add_i8(struct gguf_writer *w, const char *k, int8_t v)
-{
-    kv_scalar(w, k, GGUF_I8, (uint8_t)v, 1);
-}
-
-void gw_add_u16(struct gguf_writer *w, const char *k, uint16_t v)
-{
-    kv_scalar(w, k, GGUF_U16, v, 2);
-}
-
-void gw_add_i16(struct gguf_writer *w, const char *k, int16_t v)
-{
-    kv_scalar(w, k, GGUF_I16, (uint16_t)v, 2);
-}
-
-void gw_add_u32(struct gguf_writer *w, const char *k, uint32_t v)
-{
-    kv_scalar(w, k, GGUF_U32, v, 4);
-}
-
-void gw_add_i32(struct gguf_writer *w, const char *k, int32_t v)
-{
-    kv_scalar(w, k, GGUF_I32, (uint32_t)v, 4);
-}
-
-void gw_add_u64(struct gguf_writer *w, const char *k, uint64_t v)
-{
-    kv_scalar(w, k, GGUF_U64, v, 8);
-}
-
-void gw_add_i64(struct gguf_writer *w, const char *k, int64_t v)
-{
-    kv_scalar(w, k, GGUF_I64, (uint64_t)v, 8);
-}
+/* The integer setters, one per GGUF integer type: gw_add_NAME writes v's bits (as the unsigned
+ * type of its width, so a negative value keeps its two's complement) in BYTES bytes. */
+#define GW_ADD_INT(NAME, CTYPE, UTYPE, GTYPE, BYTES)                                               \
+    void gw_add_##NAME(struct gguf_writer *w, const char *k, CTYPE v)                              \
+    {                                                                                              \
+        kv_scalar(w, k, GTYPE, (UTYPE)v, BYTES);                                                   \
+    }
+GW_ADD_INT(u8, uint8_t, uint8_t, GGUF_U8, 1)
+GW_ADD_INT(i8, int8_t, uint8_t, GGUF_I8, 1)
+GW_ADD_INT(u16, uint16_t, uint16_t, GGUF_U16, 2)
+GW_ADD_INT(i16, int16_t, uint16_t, GGUF_I16, 2)
+GW_ADD_INT(u32, uint32_t, uint32_t, GGUF_U32, 4)
+GW_ADD_INT(i32, int32_t, uint32_t, GGUF_I32, 4)
+GW_ADD_INT(u64, uint64_t, uint64_t, GGUF_U64, 8)
+GW_ADD_INT(i64, int64_t, uint64_t, GGUF_I64, 8)
+#undef GW_ADD_INT
 
 void gw_add_f32(struct gguf_writer *w, const char *k, float v)
 {

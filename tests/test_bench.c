@@ -318,66 +318,73 @@ START_TEST(test_json_validator)
 }
 END_TEST
 
+/* r, a run of bench -o json, must have succeeded with valid JSON that holds each of want
+ * (NULL-terminated). */
+static void expect_json(const struct test_proc *r, const char *const *want)
+{
+    ck_assert_msg(r->code == 0, "exit %d: %s", r->code, r->err);
+    ck_assert_msg(json_valid(r->out), "invalid JSON:\n%s", r->out);
+    test_expect_text(r->out, want, NULL);
+}
+
 #define TINY "bench --synthetic test-tiny-q8_0 --device cpu -t 2 -p 16 -n 4 -d 0,8 -r 2"
 
 START_TEST(test_cli_json)
 {
     struct test_proc r = test_run(TINY " -o json --tdp 20 --hw-price 2000");
-    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-    ck_assert_msg(json_valid(r.out), "invalid JSON:\n%s", r.out);
-    static const char *fields[] = {"\"model\"",
-                                   "\"synthetic\": true",
-                                   "\"weights\": \"synthetic weights\"",
-                                   "\"size_bytes\"",
-                                   "\"params\": 1705216",
-                                   "\"backend\"",
-                                   "\"device\"",
-                                   "\"threads\": 2",
-                                   "\"energy\"",
-                                   "\"source\": \"estimate\"",
-                                   "\"scope\": \"cpu-package\"",
-                                   "\"method\"",
-                                   "\"estimate_w\": 20",
-                                   "\"idle_w\": null",
-                                   "\"cost_inputs\"",
-                                   "\"price_kwh\": 0.15",
-                                   "\"pue\": 1",
-                                   "\"hw_price\": 2000",
-                                   "\"hw_life_years\": 4",
-                                   "\"utilization\": 0.5",
-                                   "\"cloud_hourly\": null",
-                                   "\"hw_hourly\"",
-                                   "\"tests\"",
-                                   "\"test\": \"pp16\"",
-                                   "\"test\": \"tg4\"",
-                                   "\"test\": \"pp16 @ d8\"",
-                                   "\"test\": \"tg4 @ d8\"",
-                                   "\"samples_ts\"",
-                                   "\"avg_ts\"",
-                                   "\"stddev_ts\"",
-                                   "\"seconds\"",
-                                   "\"tokens\"",
-                                   "\"joules\"",
-                                   "\"above_idle_joules\"",
-                                   "\"j_per_token\"",
-                                   "\"extra_reps\"",
-                                   "\"tokens_per_j\"",
-                                   "\"short_window\"",
-                                   "\"cost_per_mtok\"",
-                                   "\"hardware\"",
-                                   "\"total\"",
-                                   "\"why\"",
-                                   "\"limits\"",
-                                   "\"bandwidth_bytes_per_s\"",
-                                   "\"weight_bytes_per_token\"",
-                                   "\"memory\"",
-                                   "\"peak_rss_bytes\"",
-                                   "\"kv_cache_bytes\": 49152",
-                                   "\"roofline\"",
-                                   "\"bandwidth_share\"",
-                                   "\"macs_per_s\""};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        ck_assert_msg(strstr(r.out, fields[i]) != NULL, "JSON lacks %s:\n%s", fields[i], r.out);
+    static const char *const fields[] = {"\"model\"",
+                                         "\"synthetic\": true",
+                                         "\"weights\": \"synthetic weights\"",
+                                         "\"size_bytes\"",
+                                         "\"params\": 1705216",
+                                         "\"backend\"",
+                                         "\"device\"",
+                                         "\"threads\": 2",
+                                         "\"energy\"",
+                                         "\"source\": \"estimate\"",
+                                         "\"scope\": \"cpu-package\"",
+                                         "\"method\"",
+                                         "\"estimate_w\": 20",
+                                         "\"idle_w\": null",
+                                         "\"cost_inputs\"",
+                                         "\"price_kwh\": 0.15",
+                                         "\"pue\": 1",
+                                         "\"hw_price\": 2000",
+                                         "\"hw_life_years\": 4",
+                                         "\"utilization\": 0.5",
+                                         "\"cloud_hourly\": null",
+                                         "\"hw_hourly\"",
+                                         "\"tests\"",
+                                         "\"test\": \"pp16\"",
+                                         "\"test\": \"tg4\"",
+                                         "\"test\": \"pp16 @ d8\"",
+                                         "\"test\": \"tg4 @ d8\"",
+                                         "\"samples_ts\"",
+                                         "\"avg_ts\"",
+                                         "\"stddev_ts\"",
+                                         "\"seconds\"",
+                                         "\"tokens\"",
+                                         "\"joules\"",
+                                         "\"above_idle_joules\"",
+                                         "\"j_per_token\"",
+                                         "\"extra_reps\"",
+                                         "\"tokens_per_j\"",
+                                         "\"short_window\"",
+                                         "\"cost_per_mtok\"",
+                                         "\"hardware\"",
+                                         "\"total\"",
+                                         "\"why\"",
+                                         "\"limits\"",
+                                         "\"bandwidth_bytes_per_s\"",
+                                         "\"weight_bytes_per_token\"",
+                                         "\"memory\"",
+                                         "\"peak_rss_bytes\"",
+                                         "\"kv_cache_bytes\": 49152",
+                                         "\"roofline\"",
+                                         "\"bandwidth_share\"",
+                                         "\"macs_per_s\"",
+                                         NULL};
+    expect_json(&r, fields);
     ck_assert_ptr_nonnull(strstr(r.err, "warm-up")); /* progress on stderr */
     test_proc_free(&r);
 }
@@ -430,9 +437,15 @@ START_TEST(test_cli_csv_md)
 }
 END_TEST
 
+/* A usage error of bench says so: "joule bench: ...". */
+static void names_bench(const char *cmd, const struct test_proc *r)
+{
+    ck_assert_msg(strstr(r->err, "joule bench:") != NULL, "'%s': %s", cmd, r->err);
+}
+
 START_TEST(test_cli_errors)
 {
-    static const char *bad[] = {
+    static const char *const bad[] = {
         "bench -o xml",
         "bench -p 1,x",
         "bench -r 0",
@@ -443,13 +456,9 @@ START_TEST(test_cli_errors)
         "bench -m a.gguf --synthetic test-tiny",
         "bench --synthetic test-tiny -p 0 -n 0",
         "bench -n",
+        NULL,
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct test_proc r = test_run("%s", bad[i]);
-        ck_assert_msg(r.code == 2, "'%s' exited %d: %s", bad[i], r.code, r.err);
-        ck_assert_msg(strstr(r.err, "joule bench:") != NULL, "'%s': %s", bad[i], r.err);
-        test_proc_free(&r);
-    }
+    test_expect_each(2, bad, names_bench);
     struct test_proc r = test_run("bench -m /nonexistent/model.gguf");
     ck_assert_int_eq(r.code, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/model.gguf"));
@@ -527,13 +536,10 @@ START_TEST(test_cli_counter)
                  "--idle 0.2 --energy-min 1.1 -o json");
     unsetenv("JOULE_SYSFS_ROOT");
     unsetenv("JOULE_NVML_LIB");
-    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-    ck_assert_msg(json_valid(r.out), "invalid JSON:\n%s", r.out);
-    ck_assert_ptr_nonnull(strstr(r.out, "\"source\": \"counter\""));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"idle_w\": 0}"));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"joules\": 0,"));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"tokens_per_j\": null")); /* 0 J: no ratio */
-    ck_assert_ptr_nonnull(strstr(r.out, "\"short_window\": true"));
+    expect_json(&r,
+                (const char *const[]){"\"source\": \"counter\"", "\"idle_w\": 0}", "\"joules\": 0,",
+                                      "\"tokens_per_j\": null", /* 0 J: no ratio */
+                                      "\"short_window\": true", NULL});
     ck_assert_ptr_nonnull(strstr(r.err, "energy run"));
     test_proc_free(&r);
     rm_dir(dir);
@@ -545,10 +551,8 @@ START_TEST(test_cli_gguf_model)
     NEED_SHARED(dir);
     struct test_proc r = test_run(
         "bench -m %s/models/tiny-llama-Q8_0.gguf --device cpu -p 8 -n 2 -r 1 -o json", dir);
-    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-    ck_assert(json_valid(r.out));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"name\": \"tiny-llama-Q8_0.gguf\""));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"synthetic\": false"));
+    expect_json(&r, (const char *const[]){"\"name\": \"tiny-llama-Q8_0.gguf\"",
+                                          "\"synthetic\": false", NULL});
     test_proc_free(&r);
 }
 END_TEST
@@ -557,10 +561,8 @@ START_TEST(test_cli_default_model)
 {
     /* the default CPU model, with the shortest tests */
     struct test_proc r = test_run("bench --device cpu -p 1 -n 1 -r 1 -o json");
-    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-    ck_assert(json_valid(r.out));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"name\": \"tinyllama-1.1b-q4_0\""));
-    ck_assert_ptr_nonnull(strstr(r.out, "\"default\": true"));
+    expect_json(
+        &r, (const char *const[]){"\"name\": \"tinyllama-1.1b-q4_0\"", "\"default\": true", NULL});
     test_proc_free(&r);
 }
 END_TEST

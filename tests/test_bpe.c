@@ -87,8 +87,7 @@ END_TEST
 
 START_TEST(test_tiny_qwen2_prompts)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-qwen2-F16.gguf");
+    NEED_TOKENIZER(dir, t, "models/tiny-qwen2-F16.gguf");
     ck_assert_str_eq(tokenizer_pre_name(t), "qwen2");
     ck_assert(!tokenizer_add_bos(t));
     ck_assert(tokenizer_is_eog(t, tokenizer_eos(t)));
@@ -112,8 +111,7 @@ END_TEST
 
 START_TEST(test_special_tokens)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/gpt-2.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/gpt-2.gguf");
     ck_assert_int_eq(tokenizer_eos(t), 50256);
     ck_assert(tokenizer_is_eog(t, 50256));
     ck_assert(!tokenizer_add_bos(t));
@@ -149,8 +147,7 @@ END_TEST
 
 START_TEST(test_empty_and_invalid)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/gpt-2.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/gpt-2.gguf");
     int32_t *ids;
     ck_assert_uint_eq(enc(t, "", 0, false, &ids), 0);
     free(ids);

@@ -20,78 +20,51 @@ static const struct chat_msg convo[] = {
     {"user", "Who are you?"},
 };
 
-static void expect_render(enum chat_tmpl t, const char *bos, const char *eos, const char *want)
+/* Each family's rendering of convo, with the generation prompt, as its published template gives
+ * it. */
+static const struct {
+    enum chat_tmpl t;
+    const char *bos, *eos, *want;
+} renders[] = {
+    {CHAT_LLAMA2, "<s>", "</s>",
+     "<s>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nHello [/INST] "
+     "Hi there </s><s>[INST] Who are you? [/INST]"},
+    {CHAT_LLAMA3, "<|begin_of_text|>", "<|end_of_text|>",
+     "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a "
+     "helpful assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+     "Hello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there"
+     "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWho are you?<|eot_id|>"
+     "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+    {CHAT_CHATML, "", "<|im_end|>",
+     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+     "Hello<|im_end|>\n<|im_start|>assistant\nHi there <|im_end|>\n<|im_start|>"
+     "user\nWho are you?<|im_end|>\n<|im_start|>assistant\n"},
+    {CHAT_PHI3, "<s>", "<|endoftext|>",
+     "<|system|>\nYou are a helpful assistant.<|end|>\n<|user|>\nHello<|end|>\n"
+     "<|assistant|>\nHi there <|end|>\n<|user|>\nWho are you?<|end|>\n"
+     "<|assistant|>\n"},
+    {CHAT_MISTRAL, "<s>", "</s>",
+     "<s>[INST] You are a helpful assistant.\n\nHello [/INST]Hi there </s>[INST] Who "
+     "are you? [/INST]"},
+    {CHAT_GEMMA, "<bos>", "<eos>",
+     "<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHello<end_of_turn>\n"
+     "<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are "
+     "you?<end_of_turn>\n<start_of_turn>model\n"},
+    {CHAT_ZEPHYR, "<s>", "</s>",
+     "<|system|>\nYou are a helpful assistant.</s>\n<|user|>\nHello</s>\n"
+     "<|assistant|>\nHi there </s>\n<|user|>\nWho are you?</s>\n<|assistant|>\n"},
+};
+
+/* renders[_i] (a loop test, one per family) */
+START_TEST(test_render)
 {
-    char *got = chat_render(t, convo, 4, true, bos, eos);
+    enum chat_tmpl t = renders[_i].t;
+    const char *want = renders[_i].want;
+    char *got = chat_render(t, convo, 4, true, renders[_i].bos, renders[_i].eos);
     ck_assert_ptr_nonnull(got);
     ck_assert_msg(!strcmp(got, want), "%s:\n  got  '%s'\n  want '%s'", chat_tmpl_name(t), got,
                   want);
     free(got);
-}
-
-START_TEST(test_llama2)
-{
-    expect_render(CHAT_LLAMA2, "<s>", "</s>",
-                  "<s>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nHello [/INST] "
-                  "Hi there </s><s>[INST] Who are you? [/INST]");
-}
-END_TEST
-
-START_TEST(test_llama3)
-{
-    expect_render(CHAT_LLAMA3, "<|begin_of_text|>", "<|end_of_text|>",
-                  "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a "
-                  "helpful assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
-                  "Hello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there"
-                  "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWho are you?<|eot_id|>"
-                  "<|start_header_id|>assistant<|end_header_id|>\n\n");
-}
-END_TEST
-
-START_TEST(test_chatml)
-{
-    expect_render(CHAT_CHATML, "", "<|im_end|>",
-                  "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                  "Hello<|im_end|>\n<|im_start|>assistant\nHi there <|im_end|>\n<|im_start|>"
-                  "user\nWho are you?<|im_end|>\n<|im_start|>assistant\n");
-}
-END_TEST
-
-START_TEST(test_phi3)
-{
-    expect_render(CHAT_PHI3, "<s>", "<|endoftext|>",
-                  "<|system|>\nYou are a helpful assistant.<|end|>\n<|user|>\nHello<|end|>\n"
-                  "<|assistant|>\nHi there <|end|>\n<|user|>\nWho are you?<|end|>\n"
-                  "<|assistant|>\n");
-    /* without the generation prompt the template ends with EOS */
-    char *s = chat_render(CHAT_PHI3, convo + 1, 1, false, "<s>", "<|endoftext|>");
-    ck_assert_str_eq(s, "<|user|>\nHello<|end|>\n<|endoftext|>");
-    free(s);
-}
-END_TEST
-
-START_TEST(test_mistral)
-{
-    expect_render(CHAT_MISTRAL, "<s>", "</s>",
-                  "<s>[INST] You are a helpful assistant.\n\nHello [/INST]Hi there </s>[INST] Who "
-                  "are you? [/INST]");
-}
-END_TEST
-
-START_TEST(test_gemma)
-{
-    expect_render(CHAT_GEMMA, "<bos>", "<eos>",
-                  "<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHello<end_of_turn>\n"
-                  "<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are "
-                  "you?<end_of_turn>\n<start_of_turn>model\n");
-}
-END_TEST
-
-START_TEST(test_zephyr)
-{
-    expect_render(CHAT_ZEPHYR, "<s>", "</s>",
-                  "<|system|>\nYou are a helpful assistant.</s>\n<|user|>\nHello</s>\n"
-                  "<|assistant|>\nHi there </s>\n<|user|>\nWho are you?</s>\n<|assistant|>\n");
 }
 END_TEST
 
@@ -103,6 +76,10 @@ START_TEST(test_single_and_empty)
     free(s);
     s = chat_render(CHAT_GEMMA, convo + 1, 1, true, "<bos>", "<eos>");
     ck_assert_str_eq(s, "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n");
+    free(s);
+    /* without the generation prompt phi3's template ends with EOS */
+    s = chat_render(CHAT_PHI3, convo + 1, 1, false, "<s>", "<|endoftext|>");
+    ck_assert_str_eq(s, "<|user|>\nHello<|end|>\n<|endoftext|>");
     free(s);
     s = chat_render(CHAT_CHATML, NULL, 0, false, "", "");
     ck_assert_str_eq(s, "");
@@ -170,14 +147,21 @@ START_TEST(test_detect_and_names)
 }
 END_TEST
 
+/* The template chat_tmpl_for picks for t by itself (no name given), which must succeed; its
+ * note (NULL: none) in *note. */
+static enum chat_tmpl tmpl_of(const struct tokenizer *t, const char **note)
+{
+    enum chat_tmpl tm;
+    char err[512] = "";
+    ck_assert_msg(chat_tmpl_for(t, NULL, &tm, note, err, sizeof err) == 0, "%s", err);
+    return tm;
+}
+
 START_TEST(test_encode_tiny_qwen2)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-qwen2-F16.gguf");
-    enum chat_tmpl tm;
+    NEED_TOKENIZER(dir, t, "models/tiny-qwen2-F16.gguf");
     const char *note;
-    char err[512] = "";
-    ck_assert_msg(chat_tmpl_for(t, NULL, &tm, &note, err, sizeof err) == 0, "%s", err);
+    enum chat_tmpl tm = tmpl_of(t, &note);
     ck_assert_int_eq(tm, CHAT_CHATML);
     ck_assert_ptr_null(note);
     int32_t im_start = tokenizer_find(t, "<|im_start|>", 12);
@@ -186,6 +170,7 @@ START_TEST(test_encode_tiny_qwen2)
     ck_assert(tokenizer_is_eog(t, im_end)); /* a reply stops there */
     int32_t *ids;
     size_t n;
+    char err[512] = "";
     ck_assert_msg(chat_encode(t, tm, convo + 1, 1, true, &ids, &n, err, sizeof err) == 0, "%s",
                   err);
     /* <|im_start|> user \n Hello <|im_end|> \n <|im_start|> assistant \n: no BOS */
@@ -208,16 +193,14 @@ END_TEST
 
 START_TEST(test_encode_tiny_llama)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
-    enum chat_tmpl tm;
+    NEED_TOKENIZER(dir, t, "models/tiny-llama-F32.gguf");
     const char *note;
-    char err[512] = "";
-    ck_assert(chat_tmpl_for(t, NULL, &tm, &note, err, sizeof err) == 0);
-    ck_assert_int_eq(tm, CHAT_CHATML); /* no template in the file: the fallback, with a note */
+    /* no template in the file: the fallback, with a note */
+    ck_assert_int_eq(tmpl_of(t, &note), CHAT_CHATML);
     ck_assert_ptr_nonnull(note);
     int32_t *ids;
     size_t n;
+    char err[512] = "";
     /* llama2 writes <s> itself: exactly one BOS */
     ck_assert(chat_encode(t, CHAT_LLAMA2, convo, 2, true, &ids, &n, err, sizeof err) == 0);
     ck_assert_int_eq(ids[0], 1);
@@ -248,13 +231,12 @@ START_TEST(test_extra_vocab_templates)
                  {"qwen2.gguf", CHAT_CHATML, "<|im_end|>"}};
     for (size_t i = 0; i < 2; i++) {
         struct tokenizer *t = test_load_tokenizer_at(extra, cases[i].file);
-        enum chat_tmpl tm;
         const char *note;
-        char err[512] = "";
-        ck_assert_msg(chat_tmpl_for(t, NULL, &tm, &note, err, sizeof err) == 0, "%s", err);
+        enum chat_tmpl tm = tmpl_of(t, &note);
         ck_assert_int_eq(tm, cases[i].want);
         int32_t eot = tokenizer_find(t, cases[i].eot, strlen(cases[i].eot));
         ck_assert(tokenizer_is_eog(t, eot));
+        char err[512] = "";
         int32_t *ids;
         size_t n;
         ck_assert(chat_encode(t, tm, convo, 4, true, &ids, &n, err, sizeof err) == 0);
@@ -383,13 +365,7 @@ Suite *chat_suite(void)
     Suite *s = suite_create("chat");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_llama2);
-    tcase_add_test(tc, test_llama3);
-    tcase_add_test(tc, test_chatml);
-    tcase_add_test(tc, test_phi3);
-    tcase_add_test(tc, test_mistral);
-    tcase_add_test(tc, test_gemma);
-    tcase_add_test(tc, test_zephyr);
+    tcase_add_loop_test(tc, test_render, 0, sizeof renders / sizeof renders[0]);
     tcase_add_test(tc, test_single_and_empty);
     tcase_add_test(tc, test_detect_and_names);
     tcase_add_test(tc, test_encode_tiny_qwen2);

@@ -51,9 +51,15 @@ START_TEST(test_help_everywhere)
 }
 END_TEST
 
+/* A usage error is one line on stderr. */
+static void one_line(const char *cmd, const struct test_proc *r)
+{
+    ck_assert_msg(count_lines(r->err) == 1, "'%s' stderr: %s", cmd, r->err);
+}
+
 START_TEST(test_bad_arguments)
 {
-    static const char *bad[] = {
+    static const char *const bad[] = {
         "frobnicate",
         "run --frob",
         "run -m x.gguf -p hi -n many",
@@ -68,13 +74,9 @@ START_TEST(test_bad_arguments)
         "tokenize -m x.gguf --text a --file b",
         "info --bogus",
         "devices --bogus",
+        NULL,
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct result r = run("%s", bad[i]);
-        ck_assert_msg(r.code == 2, "'%s' exited %d", bad[i], r.code);
-        ck_assert_msg(count_lines(r.err) == 1, "'%s' stderr: %s", bad[i], r.err);
-        result_free(&r);
-    }
+    test_expect_each(2, bad, one_line);
 }
 END_TEST
 

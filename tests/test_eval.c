@@ -323,6 +323,31 @@ static double logp(const float *l, int32_t nv, int32_t t)
     return l[t] - mx - log(s);
 }
 
+/* Sum of log p(seq[first..n-1]) from one forward pass of seq[0..n-2] at pos 0; *greedy (where
+ * given): whether each of those tokens was the most likely one. */
+static double seq_ll(struct fx *f, const int32_t *seq, int32_t n, int32_t first, bool *greedy)
+{
+    char err[512];
+    int32_t nv = f->m->cfg.n_vocab;
+    float *lg = malloc(sizeof(float) * (size_t)n * (size_t)nv);
+    ck_assert_ptr_nonnull(lg);
+    ck_assert(backend_forward(f->b, seq, n - 1, 0, true, lg, err, sizeof err) == 0);
+    f->r.n_cache = 0; /* the runner's cache bookkeeping no longer holds */
+    double ll = 0;
+    if (greedy) *greedy = true;
+    for (int32_t i = first; i < n; i++) {
+        const float *row = lg + (size_t)(i - 1) * (size_t)nv;
+        ll += logp(row, nv, seq[i]);
+        if (!greedy) continue;
+        int32_t best = 0;
+        for (int v = 1; v < nv; v++)
+            if (row[v] > row[best]) best = v;
+        *greedy &= best == seq[i];
+    }
+    free(lg);
+    return ll;
+}
+
 /* ll of the lm-eval request computed independently from one whole forward pass */
 static double direct_ll(struct fx *f, const char *ctx, const char *cont, bool *greedy)
 {
@@ -335,23 +360,12 @@ static double direct_ll(struct fx *f, const char *ctx, const char *cont, bool *g
     ck_assert(tokenizer_encode(f->m->tok, whole, strlen(whole), false, false, &w, &nw, err,
                                sizeof err) == 0);
     ck_assert(nw > nc);
-    int32_t *seq = malloc(sizeof(int32_t) * nw), nv = f->m->cfg.n_vocab;
+    int32_t *seq = malloc(sizeof(int32_t) * nw);
+    ck_assert_ptr_nonnull(seq);
     memcpy(seq, c, sizeof(int32_t) * nc);
     memcpy(seq + nc, w + nc, sizeof(int32_t) * (nw - nc));
-    float *lg = malloc(sizeof(float) * nw * (size_t)nv);
-    ck_assert(backend_forward(f->b, seq, (int32_t)nw - 1, 0, true, lg, err, sizeof err) == 0);
-    f->r.n_cache = 0; /* the runner's cache bookkeeping no longer holds */
-    double ll = 0;
-    *greedy = true;
-    for (size_t i = nc; i < nw; i++) {
-        const float *row = lg + (i - 1) * (size_t)nv;
-        ll += logp(row, nv, seq[i]);
-        int32_t best = 0;
-        for (int v = 1; v < nv; v++)
-            if (row[v] > row[best]) best = v;
-        *greedy &= best == seq[i];
-    }
-    free(lg), free(seq), free(c), free(w);
+    double ll = seq_ll(f, seq, (int32_t)nw, (int32_t)nc, greedy);
+    free(seq), free(c), free(w);
     return ll;
 }
 
@@ -399,21 +413,6 @@ START_TEST(test_ll_matches_logits)
 }
 END_TEST
 
-/* sum of log p(seq[first..n-1]) from one forward pass of seq[0..n-2] at pos 0 */
-static double window_ll(struct fx *f, const int32_t *seq, int32_t n, int32_t first)
-{
-    char err[512];
-    int32_t nv = f->m->cfg.n_vocab;
-    float *lg = malloc(sizeof(float) * (size_t)n * (size_t)nv);
-    ck_assert(backend_forward(f->b, seq, n - 1, 0, true, lg, err, sizeof err) == 0);
-    f->r.n_cache = 0;
-    double ll = 0;
-    for (int32_t i = first; i < n; i++)
-        ll += logp(lg + (size_t)(i - 1) * nv, nv, seq[i]);
-    free(lg);
-    return ll;
-}
-
 /* lm-eval rolling windows (max_length 128): [BOS]+t[0:127] -> t[0:128]; t[127:255] ->
  * t[128:256]; the last, partial window conditioned on the 128 tokens before its end */
 START_TEST(test_rolling_windows)
@@ -432,10 +431,10 @@ START_TEST(test_rolling_windows)
     int32_t seq[130];
     seq[0] = tokenizer_bos(f.m->tok);
     memcpy(seq + 1, t, sizeof(int32_t) * 128);
-    double want = window_ll(&f, seq, 129, 1);
-    want += window_ll(&f, t + 127, 129, 1);
+    double want = seq_ll(&f, seq, 129, 1, NULL);
+    want += seq_ll(&f, t + 127, 129, 1, NULL);
     int32_t p3 = (int32_t)n - 256;
-    want += window_ll(&f, t + n - 129, 129, 129 - p3);
+    want += seq_ll(&f, t + n - 129, 129, 129 - p3, NULL);
     struct ll_result lr;
     ck_assert_msg(runner_rolling(&f.r, text, &lr, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(lr.n, (int)n);

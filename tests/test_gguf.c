@@ -912,33 +912,16 @@ END_TEST
 Suite *gguf_suite(void)
 {
     Suite *s = suite_create("gguf");
-    TCase *tc = tcase_create("read");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_small_file_opens);
-    tcase_add_test(tc, test_value_types);
-    tcase_add_test(tc, test_tensors_aligned);
-    tcase_add_test(tc, test_writer_f32_tensors);
-    tcase_add_test(tc, test_shared_models);
-    suite_add_tcase(s, tc);
+    test_add_tcase(s, "read", 120, setup, teardown,
+                   (const TTest *const[]){test_small_file_opens, test_value_types,
+                                          test_tensors_aligned, test_writer_f32_tensors,
+                                          test_shared_models, NULL});
 
-    tc = tcase_create("malformed");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_truncated);
-    tcase_add_test(tc, test_open_damaged);
-    tcase_add_test(tc, test_not_gguf);
-    tcase_add_test(tc, test_bad_version);
-    tcase_add_test(tc, test_huge_counts);
-    tcase_add_test(tc, test_huge_lengths);
-    tcase_add_test(tc, test_bad_offsets);
-    tcase_add_test(tc, test_bad_shapes);
-    tcase_add_test(tc, test_unknown_types);
-    tcase_add_test(tc, test_bad_alignment);
-    tcase_add_test(tc, test_nesting_limit);
-    tcase_add_test(tc, test_duplicates_and_names);
-    tcase_add_test(tc, test_item_limit);
-    tcase_add_test(tc, test_random_mutations);
-    suite_add_tcase(s, tc);
+    test_add_tcase(s, "malformed", 120, setup, teardown,
+                   (const TTest *const[]){
+                       test_truncated, test_open_damaged, test_not_gguf, test_bad_version,
+                       test_huge_counts, test_huge_lengths, test_bad_offsets, test_bad_shapes,
+                       test_unknown_types, test_bad_alignment, test_nesting_limit,
+                       test_duplicates_and_names, test_item_limit, test_random_mutations, NULL});
     return s;
 }

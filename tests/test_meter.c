@@ -62,6 +62,26 @@ static void rm_root(const char *root)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A hwmon sensor: DIR/name says name (with its newline), DIR/FILE reads v. DIR ends in '/'. */
+static void put_hwmon(const char *root, const char *dir, const char *name, const char *file,
+                      unsigned long long v)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, "%sname", dir);
+    put(root, rel, name);
+    snprintf(rel, sizeof rel, "%s%s", dir, file);
+    putu(root, rel, v);
+}
+
+/* Opens a meter with o: its source must be src and its method must name in_method. */
+static void expect_meter(const struct meter_opts *o, enum meter_source src, const char *in_method)
+{
+    struct meter *m = meter_open(o);
+    ck_assert_int_eq(meter_source(m), src);
+    ck_assert_msg(strstr(meter_method(m), in_method) != NULL, "%s", meter_method(m));
+    meter_close(m);
+}
+
 #define RAPL "class/powercap/intel-rapl:0/"
 static void make_rapl(const char *root, unsigned long long uj, unsigned long long range)
 {
@@ -82,6 +102,16 @@ static struct meter_opts cpu_opts(const char *root)
     o.clock = fake_clock;
     o.cpu_name = "Test CPU 9000 (not in the table)";
     o.cpu_threads = 2;
+    return o;
+}
+
+/* cpu_opts wanting the GPU at pci_bus_id too (NULL: none named), the fake clock at 0 and still. */
+static struct meter_opts gpu_opts(const char *root, const char *pci_bus_id)
+{
+    fake_t = 0, fake_step = 0;
+    struct meter_opts o = cpu_opts(root);
+    o.gpu = true;
+    o.pci_bus_id = pci_bus_id;
     return o;
 }
 
@@ -221,11 +251,8 @@ END_TEST
 START_TEST(test_power_integration_and_idle)
 {
     char *root = make_root();
-    put(root, AMD "name", "amdgpu\n");
-    putu(root, AMD "power1_average", 20000000); /* 20 W */
-    fake_t = 0, fake_step = 0;
-    struct meter_opts o = cpu_opts(root);
-    o.gpu = true;
+    put_hwmon(root, AMD, "amdgpu\n", "power1_average", 20000000); /* 20 W */
+    struct meter_opts o = gpu_opts(root, NULL);
     o.device_name = "AMD Radeon RX 7900 XTX";
     struct meter *m = meter_open(&o);
     ck_assert_int_eq(meter_source(m), METER_POWER);
@@ -260,17 +287,11 @@ START_TEST(test_power_integration_and_idle)
     ck_assert_str_eq(meter_scope(m), "gpu+cpu");
     meter_close(m);
     /* a second GPU with a sensor and no PCI address: none is chosen */
-    put(root, "bus/pci/devices/0000:04:00.0/hwmon/hwmon3/name", "amdgpu\n");
-    putu(root, "bus/pci/devices/0000:04:00.0/hwmon/hwmon3/power1_input", 1000000);
-    m = meter_open(&o);
-    ck_assert_int_eq(meter_source(m), METER_ESTIMATE);
-    ck_assert_msg(strstr(meter_method(m), "355 W") != NULL, "%s", meter_method(m));
-    meter_close(m);
+    put_hwmon(root, "bus/pci/devices/0000:04:00.0/hwmon/hwmon3/", "amdgpu\n", "power1_input",
+              1000000);
+    expect_meter(&o, METER_ESTIMATE, "355 W");
     o.pci_bus_id = "0000:04:00.0";
-    m = meter_open(&o);
-    ck_assert_int_eq(meter_source(m), METER_POWER);
-    ck_assert_ptr_nonnull(strstr(meter_method(m), "0000:04:00.0"));
-    meter_close(m);
+    expect_meter(&o, METER_POWER, "0000:04:00.0");
     rm_root(root);
 }
 END_TEST
@@ -279,8 +300,7 @@ START_TEST(test_amd_metrics_still)
 {
     /* a gpu_metrics v1.1 table whose accumulator does not move: the meter uses power */
     char *root = make_root();
-    put(root, AMD "name", "amdgpu\n");
-    putu(root, AMD "power1_input", 30000000);
+    put_hwmon(root, AMD, "amdgpu\n", "power1_input", 30000000);
     unsigned char table[64] = {64, 0, 1, 1};
     table[24] = 0x10; /* energy_accumulator, never changing */
     char path[512];
@@ -289,14 +309,8 @@ START_TEST(test_amd_metrics_still)
     ck_assert_ptr_nonnull(f);
     fwrite(table, 1, sizeof table, f);
     fclose(f);
-    fake_t = 0, fake_step = 0;
-    struct meter_opts o = cpu_opts(root);
-    o.gpu = true;
-    o.pci_bus_id = "0000:03:00.0";
-    struct meter *m = meter_open(&o);
-    ck_assert_int_eq(meter_source(m), METER_POWER);
-    ck_assert_ptr_nonnull(strstr(meter_method(m), "power1_input"));
-    meter_close(m);
+    struct meter_opts o = gpu_opts(root, "0000:03:00.0");
+    expect_meter(&o, METER_POWER, "power1_input");
     rm_root(root);
 }
 END_TEST
@@ -304,12 +318,8 @@ END_TEST
 START_TEST(test_intel_energy_counter)
 {
     char *root = make_root();
-    put(root, "bus/pci/devices/0000:0a:00.0/hwmon/hwmon1/name", "xe\n");
-    putu(root, "bus/pci/devices/0000:0a:00.0/hwmon/hwmon1/energy1_input", 5000000);
-    fake_t = 0, fake_step = 0;
-    struct meter_opts o = cpu_opts(root);
-    o.gpu = true;
-    o.pci_bus_id = "0a:00.0"; /* domain omitted: 0000 */
+    put_hwmon(root, "bus/pci/devices/0000:0a:00.0/hwmon/hwmon1/", "xe\n", "energy1_input", 5000000);
+    struct meter_opts o = gpu_opts(root, "0a:00.0"); /* domain omitted: 0000 */
     struct meter *m = meter_open(&o);
     ck_assert_int_eq(meter_source(m), METER_COUNTER);
     struct meter_window w = {0};
@@ -373,11 +383,8 @@ START_TEST(test_nvml_stub)
         rm_root(root);
         return;
     }
-    fake_t = 0, fake_step = 0;
-    struct meter_opts o = cpu_opts(root);
-    o.gpu = true;
+    struct meter_opts o = gpu_opts(root, "0000:65:00.0");
     o.nvml_lib = lib;
-    o.pci_bus_id = "0000:65:00.0";
     o.device_name = "NVIDIA H200";
     unsetenv("STUB_NVML_MODE");
     struct meter *m = meter_open(&o);

@@ -237,15 +237,11 @@ END_TEST
 Suite *parsers_suite(void)
 {
     Suite *s = suite_create("parsers");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_suite_doc_failure_frees);
-    tcase_add_test(tc, test_suite_parse_repeated_key);
-    tcase_add_test(tc, test_suite_choices_need_gold);
-    tcase_add_test(tc, test_gguf_array_memory_bound);
-    tcase_add_test(tc, test_gguf_overlapping_tensors);
-    tcase_add_test(tc, test_vocab_size_bound);
-    tcase_add_test(tc, test_fuzz_seeds);
-    tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
+    test_add_tcase(
+        s, "core", 60, NULL, NULL,
+        (const TTest *const[]){test_suite_doc_failure_frees, test_suite_parse_repeated_key,
+                               test_suite_choices_need_gold, test_gguf_array_memory_bound,
+                               test_gguf_overlapping_tensors, test_vocab_size_bound,
+                               test_fuzz_seeds, NULL});
     return s;
 }

@@ -321,14 +321,9 @@ END_TEST
 Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
-    TCase *tc = tcase_create("report");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_malformed_rejected);
-    tcase_add_test(tc, test_join_and_front);
-    tcase_add_test(tc, test_differences_and_shards);
-    tcase_add_test(tc, test_charts_truetype);
-    tcase_add_test(tc, test_charts_builtin_font);
-    suite_add_tcase(s, tc);
+    test_add_tcase(s, "report", 60, setup, teardown,
+                   (const TTest *const[]){test_malformed_rejected, test_join_and_front,
+                                          test_differences_and_shards, test_charts_truetype,
+                                          test_charts_builtin_font, NULL});
     return s;
 }

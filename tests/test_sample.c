@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sample.h"
+#include "testutil.h"
 
 static struct sample_params greedy(void)
 {
@@ -123,12 +124,9 @@ END_TEST
 Suite *sample_suite(void)
 {
     Suite *s = suite_create("sample");
-    TCase *tc = tcase_create("sample");
-    tcase_add_test(tc, test_greedy_argmax);
-    tcase_add_test(tc, test_repeat_penalty);
-    tcase_add_test(tc, test_temperature_distribution);
-    tcase_add_test(tc, test_filters);
-    tcase_add_test(tc, test_seed_repeatable);
-    suite_add_tcase(s, tc);
+    test_add_tcase(s, "sample", 0, NULL, NULL,
+                   (const TTest *const[]){test_greedy_argmax, test_repeat_penalty,
+                                          test_temperature_distribution, test_filters,
+                                          test_seed_repeatable, NULL});
     return s;
 }

@@ -99,23 +99,41 @@ static struct slurm_job test_job(void)
     return j;
 }
 
+/* What make (slurm_array_script or slurm_report_script) writes for j, which must succeed
+ * (malloc'd). */
+typedef int make_script_fn(const struct slurm_job *j, char **out, char *err, size_t errlen);
+static char *script_of(make_script_fn *make, const struct slurm_job *j)
+{
+    char *s = NULL, err[256];
+    ck_assert_msg(make(j, &s, err, sizeof err) == 0, "%s", err);
+    return s;
+}
+
+/* slurm_array_script refuses j: no script, and a message that holds in_err (NULL: any). */
+static void expect_refused(const struct slurm_job *j, const char *in_err)
+{
+    char unset, *s = &unset, err[256];
+    ck_assert_int_eq(slurm_array_script(j, &s, err, sizeof err), -1);
+    ck_assert_ptr_null(s);
+    if (in_err) ck_assert_ptr_nonnull(strstr(err, in_err));
+}
+
 START_TEST(test_array_script_text)
 {
     struct slurm_job j = test_job();
-    char *s = NULL, err[256];
-    ck_assert_msg(slurm_array_script(&j, &s, err, sizeof err) == 0, "%s", err);
-    ck_assert_ptr_nonnull(strstr(s, "#!/bin/bash\n"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --array=2,5%1\n"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --job-name=joule-sweep\n"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --chdir=\"/w d\"\n"));
+    char *s = script_of(slurm_array_script, &j);
     /* '%' of the path doubled, Slurm's %a (unit) and %A (array job) kept */
-    ck_assert_ptr_nonnull(
-        strstr(s, "\n#SBATCH --output=\"/r/out%%1 $HOME/slurm/logs/unit-%a.%A.log\"\n"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --partition=gpu --gres=gpu:1\n"));
-    ck_assert_ptr_nonnull(
-        strstr(s, "exec '/opt/jo ule/joule' sweep '-m' '/m/a b.gguf,/m/it'\\''s.gguf' "
-                  "'--limit' '2' '-o' '/r/out%1 $HOME' ${SLURM_CPUS_PER_TASK:+-t "
-                  "\"$SLURM_CPUS_PER_TASK\"} --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
+    test_expect_text(
+        s,
+        (const char *const[]){"#!/bin/bash\n", "\n#SBATCH --array=2,5%1\n",
+                              "\n#SBATCH --job-name=joule-sweep\n", "\n#SBATCH --chdir=\"/w d\"\n",
+                              "\n#SBATCH --output=\"/r/out%%1 $HOME/slurm/logs/unit-%a.%A.log\"\n",
+                              "\n#SBATCH --partition=gpu --gres=gpu:1\n",
+                              "exec '/opt/jo ule/joule' sweep '-m' '/m/a b.gguf,/m/it'\\''s.gguf' "
+                              "'--limit' '2' '-o' '/r/out%1 $HOME' ${SLURM_CPUS_PER_TASK:+-t "
+                              "\"$SLURM_CPUS_PER_TASK\"} --unit \"$SLURM_ARRAY_TASK_ID\"\n",
+                              NULL},
+        NULL);
     /* every #SBATCH line comes before the first command (sbatch stops reading them there) */
     const char *cmd = strstr(s, "\nset -u\n");
     ck_assert_ptr_nonnull(cmd);
@@ -129,51 +147,42 @@ START_TEST(test_array_script_text)
     j.extra = "  ";
     j.job_name = "mmlu-run.1";
     j.concurrency = 0;
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), 0);
-    ck_assert_ptr_null(strstr(s, "#SBATCH \n"));
-    ck_assert_ptr_null(strstr(s, "#SBATCH  "));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --array=2,5\n"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --job-name=mmlu-run.1\n"));
-    ck_assert_ptr_nonnull(strstr(s, "'--threads' '2' '-o' 'r' --unit \"$SLURM_ARRAY_TASK_ID\"\n"));
-    ck_assert_ptr_null(strstr(s, "SLURM_CPUS_PER_TASK"));
+    s = script_of(slurm_array_script, &j);
+    test_expect_text(
+        s,
+        (const char *const[]){"\n#SBATCH --array=2,5\n", "\n#SBATCH --job-name=mmlu-run.1\n",
+                              "'--threads' '2' '-o' 'r' --unit \"$SLURM_ARRAY_TASK_ID\"\n", NULL},
+        (const char *const[]){"#SBATCH \n", "#SBATCH  ", "SLURM_CPUS_PER_TASK", NULL});
     free(s);
 
     /* refusals: a path that cannot go into an #SBATCH line, a bad job name, owned options,
      * no units */
-    j = test_job();
-    j.workdir = "/w\"d";
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), -1);
-    ck_assert_ptr_null(s);
-    ck_assert_ptr_nonnull(strstr(err, "/w\"d"));
-    j = test_job();
-    j.statedir = "/s\nx";
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), -1);
-    j = test_job();
-    j.job_name = "a b";
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "job name"));
-    j = test_job();
-    j.extra = "--array=1";
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), -1);
-    j = test_job();
-    j.n_units = 0;
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "--array"));
+    struct slurm_job bad[5];
+    for (size_t i = 0; i < 5; i++)
+        bad[i] = test_job();
+    bad[0].workdir = "/w\"d";
+    bad[1].statedir = "/s\nx";
+    bad[2].job_name = "a b";
+    bad[3].extra = "--array=1";
+    bad[4].n_units = 0;
+    static const char *const in_err[5] = {"/w\"d", NULL, "job name", NULL, "--array"};
+    for (size_t i = 0; i < 5; i++)
+        expect_refused(&bad[i], in_err[i]);
 }
 END_TEST
 
 START_TEST(test_report_script_text)
 {
     struct slurm_job j = test_job();
-    char *s = NULL, err[256];
-    ck_assert_msg(slurm_report_script(&j, &s, err, sizeof err) == 0, "%s", err);
-    ck_assert_ptr_null(strstr(s, "--array"));
-    ck_assert_ptr_nonnull(strstr(s, "\n#SBATCH --job-name=joule-sweep-report\n"));
-    ck_assert_ptr_nonnull(
-        strstr(s, "\n#SBATCH --output=\"/r/out%%1 $HOME/slurm/logs/report.%j.log\"\n"));
-    ck_assert_ptr_nonnull(strstr(s, "' --slurm-status > '/r/out%1 $HOME/report'/STATUS\n"));
-    ck_assert_ptr_nonnull(
-        strstr(s, "'/opt/jo ule/joule' report '/r/out%1 $HOME' -o '/r/out%1 $HOME/report'"));
+    char *s = script_of(slurm_report_script, &j);
+    test_expect_text(s,
+                     (const char *const[]){
+                         "\n#SBATCH --job-name=joule-sweep-report\n",
+                         "\n#SBATCH --output=\"/r/out%%1 $HOME/slurm/logs/report.%j.log\"\n",
+                         "' --slurm-status > '/r/out%1 $HOME/report'/STATUS\n",
+                         "'/opt/jo ule/joule' report '/r/out%1 $HOME' -o '/r/out%1 $HOME/report'",
+                         NULL},
+                     (const char *const[]){"--array", NULL});
     free(s);
 }
 END_TEST
@@ -193,6 +202,16 @@ static int sh(const char *cmd)
 {
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Writes what make writes for j to DIR/NAME (executable), its path in p. */
+static void write_script(make_script_fn *make, const struct slurm_job *j, const char *dir,
+                         const char *name, char *p, size_t cap)
+{
+    char *s = script_of(make, j);
+    snprintf(p, cap, "%s/%s", dir, name);
+    write_file(p, s, 0755);
+    free(s);
 }
 
 /* The scripts run under bash (the #SBATCH lines are comments there) with a stand-in joule:
@@ -225,11 +244,7 @@ START_TEST(test_scripts_run)
     j.n_args = 4;
     j.outdir = "out $X";
     j.reportdir = rep;
-    char *s, err[256];
-    ck_assert_int_eq(slurm_array_script(&j, &s, err, sizeof err), 0);
-    snprintf(p, sizeof p, "%s/array.sh", dir);
-    write_file(p, s, 0755);
-    free(s);
+    write_script(slurm_array_script, &j, dir, "array.sh", p, sizeof p);
 
     char calls[600], *got;
     snprintf(calls, sizeof calls, "%s/calls", dir);
@@ -272,10 +287,7 @@ START_TEST(test_scripts_run)
     }
 
     /* the report job: STATUS written, report run, exit status of --slurm-status kept */
-    ck_assert_int_eq(slurm_report_script(&j, &s, err, sizeof err), 0);
-    snprintf(p, sizeof p, "%s/report.sh", dir);
-    write_file(p, s, 0755);
-    free(s);
+    write_script(slurm_report_script, &j, dir, "report.sh", p, sizeof p);
     snprintf(cmd, sizeof cmd, "env -u JOULE_VK_DEVICE bash '%s' >/dev/null", p);
     ck_assert_int_eq(sh(cmd), 3);
     got = test_read_in(rep, "STATUS", NULL);

@@ -17,13 +17,6 @@
 #include "eval_json.h"
 #include "testutil.h"
 
-static void rm_rf(const char *dir)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 static bool exists(const char *dir, const char *name)
 {
     char p[4096];
@@ -96,8 +89,7 @@ static void ink(const unsigned char *px, int w, int h, double *nonwhite, double 
 START_TEST(test_sweep_report)
 {
     NEED_SHARED(sd);
-    char dir[] = "/tmp/joule-sweep-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = test_tmpdir("sweep");
     char res[1100], rep[1100];
     snprintf(res, sizeof res, "%s/res", dir);
     snprintf(rep, sizeof rep, "%s/rep", dir);
@@ -198,30 +190,28 @@ START_TEST(test_sweep_report)
                       charts[i], nw, dk);
         stbi_image_free(px);
     }
-    rm_rf(dir);
+    test_rm_tmpdir(dir);
 }
 END_TEST
 
 START_TEST(test_failing_unit)
 {
     NEED_SHARED(sd);
-    char dir[] = "/tmp/joule-sweep-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = test_tmpdir("sweep"), p[4096];
+    snprintf(p, sizeof p, "%s/res", dir);
     /* a missing model: its unit fails, the other model's unit still runs */
     struct test_proc r =
         test_run("sweep -m %s/no-such.gguf,%s/models/tiny-llama-Q4_0.gguf --device cpu -p 16 "
-                 "-n 4 -r 1 -t 2 --idle 0 -o %s/res",
-                 dir, sd, dir);
+                 "-n 4 -r 1 -t 2 --idle 0 -o %s",
+                 dir, sd, p);
     ck_assert_int_eq(r.code, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "no-such.cpu.bench FAILED"));
     ck_assert_ptr_nonnull(strstr(r.err, "1 of 2 units failed"));
-    char p[4096];
-    snprintf(p, sizeof p, "%s/res", dir);
     ck_assert(exists(p, "tiny-llama-Q4_0.cpu.bench.json"));
     ck_assert(!exists(p, "no-such.cpu.bench.json"));
     ck_assert(exists(p, "logs/no-such.cpu.bench.log"));
     test_proc_free(&r);
-    rm_rf(dir);
+    test_rm_tmpdir(dir);
 }
 END_TEST
 
@@ -230,8 +220,7 @@ END_TEST
 START_TEST(test_interrupted_sweep)
 {
     NEED_SHARED(sd);
-    char dir[] = "/tmp/joule-sweep-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = test_tmpdir("sweep");
     const char *bin = getenv("JOULE_BIN");
     if (!bin) bin = "./joule";
     char cmd[4096], p[4096];
@@ -276,7 +265,7 @@ START_TEST(test_interrupted_sweep)
         snprintf(n, sizeof n, "%s.json", units[i]);
         ck_assert_msg(exists(p, n), "%s missing", n);
     }
-    rm_rf(dir);
+    test_rm_tmpdir(dir);
 }
 END_TEST
 
@@ -341,8 +330,7 @@ END_TEST
 START_TEST(test_eval_lmeval_files)
 {
     NEED_SHARED(sd);
-    char dir[] = "/tmp/joule-lmeval-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = test_tmpdir("lmeval");
     struct test_proc r =
         test_run("eval -m %s/models/tiny-llama-Q4_0.gguf --suite arc_easy,lambada_openai "
                  "--limit 5 --data %s/suites-data --device cpu -t 2 -o json "
@@ -407,7 +395,7 @@ START_TEST(test_eval_lmeval_files)
     free(text);
     test_expect_err(2, "--log-samples needs --output-path",
                     "eval -m x.gguf --suite arc_easy --log-samples");
-    rm_rf(dir);
+    test_rm_tmpdir(dir);
 }
 END_TEST
 
@@ -416,8 +404,7 @@ END_TEST
 START_TEST(test_eval_merge)
 {
     NEED_SHARED(sd);
-    char dir[] = "/tmp/joule-merge-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *dir = test_tmpdir("merge");
     static const struct {
         const char *model, *file, *extra;
     } runs[] = {{"Q4_0", "s1", "--limit 6 --shard 1/2"},
@@ -472,7 +459,7 @@ START_TEST(test_eval_merge)
     ck_assert_int_eq(m.code, 1);
     ck_assert_msg(strstr(m.err, "(limit 6 vs 7)"), "%s", m.err);
     test_proc_free(&m);
-    rm_rf(dir);
+    test_rm_tmpdir(dir);
 }
 END_TEST
 

@@ -116,8 +116,7 @@ END_TEST
 /* The cases the issue names, one by one. */
 START_TEST(test_named_leaks)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = load_vocab(dir, "phi-3");
+    NEED_TOKENIZER(dir, t, "vocab/phi-3.gguf");
     ck_assert_int_eq(tokenizer_token_type(t, 2), TOK_CONTROL); /* </s>, USER_DEFINED in the file */
     int32_t *ids;
     size_t n = enc(t, "a</s> b", 7, false, &ids);
@@ -156,8 +155,7 @@ END_TEST
  * becomes U+FFFD first, so it never falls back to an unknown token that is <|endoftext|>. */
 START_TEST(test_missing_bytes_and_invalid_utf8)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = load_vocab(dir, "falcon");
+    NEED_TOKENIZER(dir, t, "vocab/falcon.gguf");
     const char s[] = "a\vb\fc";
     int32_t *ids;
     size_t n = enc(t, s, sizeof s - 1, false, &ids);
@@ -237,8 +235,7 @@ END_TEST
 
 START_TEST(test_encode_spans)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = load_vocab(dir, "llama-spm");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     const char *s = "<s>a</s><s>b</s>";
     struct tok_span sp[2] = {{0, 3}, {12, 4}}; /* the first <s> and the last </s> */
     int32_t *ids;

@@ -219,6 +219,14 @@ static int32_t synth_add(struct synth *s, const char *piece, float score, int32_
     return (int32_t)s->n++;
 }
 
+/* synth_base with ▁ (its id in *sp) and "a" (in *a) added: a SentencePiece vocabulary's start. */
+static void synth_spm_base(struct synth *s, int32_t *sp, int32_t *a)
+{
+    synth_base(s);
+    *sp = synth_add(s, "\xe2\x96\x81", -1, TOK_NORMAL);
+    *a = synth_add(s, "a", -2, TOK_NORMAL);
+}
+
 /* The usual tokenizer.ggml.* keys of s, leaving out the key named in skip. */
 static void synth_kvs(struct gw *w, const struct synth *s, const char *skip)
 {
@@ -231,15 +239,21 @@ static void synth_kvs(struct gw *w, const struct synth *s, const char *skip)
         kv_i32s(w, "tokenizer.ggml.token_type", s->types, s->n);
 }
 
-static struct tokenizer *synth_load(const struct synth *s)
+/* Finishes w and loads the tokenizer of that file (which must load); the file is removed. */
+static struct tokenizer *gw_load(struct gw *w)
 {
-    struct gw w = {0};
-    synth_kvs(&w, s, NULL);
-    char *path = gw_finish(&w);
+    char *path = gw_finish(w);
     struct tokenizer *t = test_load_tokenizer(path);
     unlink(path);
     free(path);
     return t;
+}
+
+static struct tokenizer *synth_load(const struct synth *s)
+{
+    struct gw w = {0};
+    synth_kvs(&w, s, NULL);
+    return gw_load(&w);
 }
 
 /* Loading must fail with a message naming the file and containing want. */
@@ -274,8 +288,7 @@ END_TEST
 
 START_TEST(test_tiny_llama_prompts)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "models/tiny-llama-F32.gguf");
+    NEED_TOKENIZER(dir, t, "models/tiny-llama-F32.gguf");
     ck_assert_int_eq(tokenizer_n_vocab(t), 1024);
     ck_assert(tokenizer_add_bos(t));
     ck_assert_int_eq(tokenizer_bos(t), 1);
@@ -306,8 +319,7 @@ END_TEST
 
 START_TEST(test_special_parsing)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     const char *s = "<s>Hello</s>";
     /* parsed: the text after <s> gets the space prefix, as at the start */
     const int32_t on[] = {1, 15043, 2};
@@ -349,8 +361,7 @@ END_TEST
 
 START_TEST(test_phi3_special)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/phi-3.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/phi-3.gguf");
     ck_assert_int_eq(tokenizer_eos(t), 32000);
     ck_assert_int_eq(tokenizer_eot(t), 32007); /* <|end|>, found by its text */
     ck_assert(tokenizer_is_eog(t, 32000) && tokenizer_is_eog(t, 32007));
@@ -391,8 +402,7 @@ END_TEST
 
 START_TEST(test_empty_input)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     int32_t *ids;
     ck_assert_int_eq(test_encode(t, "", 0, false, false, &ids), 0);
     free(ids);
@@ -413,8 +423,7 @@ END_TEST
 
 START_TEST(test_invalid_utf8)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     /* stray bytes, an overlong form, a surrogate, a lead byte cut by ASCII, a truncated end */
     const char s[] = "\xff\xfe"
                      "A\xc0\xaf\xed\xa0\x80"
@@ -456,8 +465,7 @@ END_TEST
 
 START_TEST(test_detok_stream)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     /* "€" (E2 82 AC) from three byte tokens: nothing until the last one */
     struct detok d;
     detok_init(&d, t, false);
@@ -512,8 +520,7 @@ END_TEST
 
 START_TEST(test_long_text)
 {
-    NEED_SHARED(dir);
-    struct tokenizer *t = test_load_tokenizer_at(dir, "vocab/llama-spm.gguf");
+    NEED_TOKENIZER(dir, t, "vocab/llama-spm.gguf");
     char path[1024];
     snprintf(path, sizeof path, "%s/models/ppl-text.txt", dir);
     size_t len = 0;
@@ -552,9 +559,8 @@ END_TEST
 START_TEST(test_merge_order)
 {
     struct synth s;
-    synth_base(&s);
-    int32_t sp = synth_add(&s, "\xe2\x96\x81", -1, TOK_NORMAL);
-    int32_t a = synth_add(&s, "a", -2, TOK_NORMAL);
+    int32_t sp, a;
+    synth_spm_base(&s, &sp, &a);
     int32_t b = synth_add(&s, "b", -3, TOK_NORMAL);
     int32_t c = synth_add(&s, "c", -4, TOK_NORMAL);
     synth_add(&s, "ab", -5, TOK_NORMAL);
@@ -644,18 +650,14 @@ END_TEST
 START_TEST(test_no_space_prefix)
 {
     struct synth s;
-    synth_base(&s);
-    int32_t sp = synth_add(&s, "\xe2\x96\x81", -1, TOK_NORMAL);
-    int32_t a = synth_add(&s, "a", -2, TOK_NORMAL);
+    int32_t sp, a;
+    synth_spm_base(&s, &sp, &a);
     struct gw w = {0};
     synth_kvs(&w, &s, NULL);
     kv_bool(&w, "tokenizer.ggml.add_space_prefix", false);
     kv_bool(&w, "tokenizer.ggml.add_bos_token", false);
     kv_u32(&w, "tokenizer.ggml.padding_token_id", (uint32_t)s.n); /* one past: ignored */
-    char *path = gw_finish(&w);
-    struct tokenizer *t = test_load_tokenizer(path);
-    unlink(path);
-    free(path);
+    struct tokenizer *t = gw_load(&w);
     ck_assert(!tokenizer_add_bos(t));
     const int32_t w1[] = {a, sp, a};
     test_expect_encode(t, "a a", 3, false, false, w1, 3, "no prefix");
@@ -723,10 +725,7 @@ START_TEST(test_load_errors)
     synth_kvs(&w, &s, NULL);
     kv_u32(&w, "tokenizer.ggml.bos_token_id", 1);
     kv_bool(&w, "tokenizer.ggml.add_bos_token", true);
-    char *path = gw_finish(&w);
-    struct tokenizer *t = test_load_tokenizer(path);
-    unlink(path);
-    free(path);
+    struct tokenizer *t = gw_load(&w);
     tokenizer_free(t);
 }
 END_TEST
@@ -739,10 +738,7 @@ START_TEST(test_no_bos)
     synth_kvs(&w, &s, NULL);
     gw_key(&w, "tokenizer.ggml.bos_token_id", GGUF_I32);
     gw_le(&w, (uint32_t)-1, 4);
-    char *path = gw_finish(&w);
-    struct tokenizer *t = test_load_tokenizer(path);
-    unlink(path);
-    free(path);
+    struct tokenizer *t = gw_load(&w);
     ck_assert_int_eq(tokenizer_bos(t), -1);
     ck_assert(!tokenizer_add_bos(t));
     int32_t *ids = NULL;

@@ -36,6 +36,41 @@ static inline const char *test_shared_dir(void)
         return;                                                                                    \
     }
 
+/* Adds to s the test case NAME of tests (NULL-terminated), each test run between setup and
+ * teardown (a checked fixture; both NULL: none) and within timeout_s seconds (0: Check's
+ * default). Returns the test case, for tests of other kinds. */
+static inline TCase *test_add_tcase(Suite *s, const char *name, double timeout_s, SFun setup,
+                                    SFun teardown, const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    if (setup || teardown) tcase_add_checked_fixture(tc, setup, teardown);
+    if (timeout_s > 0) tcase_set_timeout(tc, timeout_s);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+/* Makes a fresh folder /tmp/joule-NAME-XXXXXX, which must succeed; its path (malloc'd), which
+ * test_rm_tmpdir takes back. */
+static inline char *test_tmpdir(const char *name)
+{
+    char *dir = malloc(strlen(name) + 32);
+    ck_assert_ptr_nonnull(dir);
+    sprintf(dir, "/tmp/joule-%s-XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* Removes dir and all in it (rm -rf), which must succeed, and frees the path. */
+static inline void test_rm_tmpdir(char *dir)
+{
+    char cmd[1200];
+    ck_assert_int_lt(snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir), (int)sizeof cmd);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
 /* Read a whole file; returns malloc'd buffer (NUL-terminated) or NULL. */
 static inline char *test_read_file(const char *path, size_t *len)
 {
@@ -113,6 +148,17 @@ static inline size_t test_parse_ids(const char *s, size_t len, int32_t *out, siz
         out[n++] = v;
     }
     return n;
+}
+
+/* Fails the test unless text holds each string of want and none of unwanted (both
+ * NULL-terminated, or NULL for none), naming the first string that is not so. */
+static inline void test_expect_text(const char *text, const char *const *want,
+                                    const char *const *unwanted)
+{
+    for (; want && *want; want++)
+        ck_assert_msg(strstr(text, *want) != NULL, "'%s' not in: %s", *want, text);
+    for (; unwanted && *unwanted; unwanted++)
+        ck_assert_msg(strstr(text, *unwanted) == NULL, "'%s' in: %s", *unwanted, text);
 }
 
 /* ---- running the joule binary ($JOULE_BIN, else ./joule) ---- */
@@ -212,6 +258,19 @@ __attribute__((format(printf, 1, 2))) static inline struct test_proc test_run(co
     struct test_proc r = test_vrun(NULL, NULL, fmt, ap);
     va_end(ap);
     return r;
+}
+
+/* Runs "$JOULE_BIN CMD" for each command line of cmds (NULL-terminated): each must exit with
+ * status code; check (NULL: none) then looks at what it wrote. */
+static inline void test_expect_each(int code, const char *const *cmds,
+                                    void (*check)(const char *cmd, const struct test_proc *r))
+{
+    for (; *cmds; cmds++) {
+        struct test_proc r = test_run("%s", *cmds);
+        ck_assert_msg(r.code == code, "'%s' exited %d: %s", *cmds, r.code, r.err);
+        if (check) check(*cmds, &r);
+        test_proc_free(&r);
+    }
 }
 
 /* Whether the joule binary exists; prints a SKIP line for test fn when it does not. */
@@ -411,6 +470,12 @@ static inline struct tokenizer *test_load_tokenizer_at(const char *dir, const ch
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     return test_load_tokenizer(path);
 }
+
+/* Use at the top of a test that needs the tokenizer of the file REL in ../shared:
+ * NEED_SHARED(dir), then t loaded from it (which must load). */
+#define NEED_TOKENIZER(dir, t, rel)                                                                \
+    NEED_SHARED(dir);                                                                              \
+    struct tokenizer *t = test_load_tokenizer_at(dir, rel)
 
 /* The token ids of ../shared's models/REF.ref/tokens-K.txt into want (at most cap). */
 static inline size_t test_ref_tokens(const char *dir, const char *ref, size_t k, int32_t *want,

@@ -590,37 +590,21 @@ enum { PF_BYTES = 1024 };
             out[t] = hsum(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];                          \
     } while (0)
 
-#define KERNELS(name, type)                                                                        \
-    TARGET_AVX2 static void tile8_##name##_avx2(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
+/* One kernel instance: fn, under target, running body */
+#define INSTANCE(fn, target, body)                                                                 \
+    target static void fn(const uint8_t *row, const void *act, size_t act_stride, int64_t n,       \
+                          float *out)                                                              \
     {                                                                                              \
-        TILE_BODY(type, 8, false);                                                                 \
-    }                                                                                              \
-    TARGET_AVX2 static void tile4_##name##_avx2(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
-    {                                                                                              \
-        TILE_BODY(type, 4, false);                                                                 \
-    }                                                                                              \
-    TARGET_AVX2 static void tile1_##name##_avx2(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
-    {                                                                                              \
-        TILE_BODY(type, 1, false);                                                                 \
-    }                                                                                              \
-    TARGET_VNNI static void tile8_##name##_vnni(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
-    {                                                                                              \
-        TILE_BODY(type, 8, true);                                                                  \
-    }                                                                                              \
-    TARGET_VNNI static void tile4_##name##_vnni(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
-    {                                                                                              \
-        TILE_BODY(type, 4, true);                                                                  \
-    }                                                                                              \
-    TARGET_VNNI static void tile1_##name##_vnni(const uint8_t *row, const void *act,               \
-                                                size_t act_stride, int64_t n, float *out)          \
-    {                                                                                              \
-        TILE_BODY(type, 1, true);                                                                  \
+        body;                                                                                      \
     }
+
+#define KERNELS(name, type)                                                                        \
+    INSTANCE(tile8_##name##_avx2, TARGET_AVX2, TILE_BODY(type, 8, false))                          \
+    INSTANCE(tile4_##name##_avx2, TARGET_AVX2, TILE_BODY(type, 4, false))                          \
+    INSTANCE(tile1_##name##_avx2, TARGET_AVX2, TILE_BODY(type, 1, false))                          \
+    INSTANCE(tile8_##name##_vnni, TARGET_VNNI, TILE_BODY(type, 8, true))                           \
+    INSTANCE(tile4_##name##_vnni, TARGET_VNNI, TILE_BODY(type, 4, true))                           \
+    INSTANCE(tile1_##name##_vnni, TARGET_VNNI, TILE_BODY(type, 1, true))
 
 KERNELS(q4_0, Q_Q4_0)
 KERNELS(q4_1, Q_Q4_1)
@@ -656,291 +640,69 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
     [Q_Q6_K] = {ENTRY(q6_k, avx2), ENTRY(q6_k, vnni)},
 };
 
-/* x8 kernels: T tokens against the 8 rows of a packed group. Per block column the pieces
- * are unpacked once (w[k], unsigned; Q8_0 keeps the signs in sg[k] and moves them onto
- * the activation), then each token broadcasts its activation bytes 4k..4k+3 against w[k]:
- * lane r of the integer sum is row r's. Q4_0's offset -8 joins as -8 * (s0 + s1). */
-#define X8_BODY(type, T, vnni)                                                                     \
+/* dot (lane r = row r) of the unpacked pieces w[k0 .. k0 + np) against the activation
+ * bytes x + 4k ..; sgn: Q8_0, the signs of sg[k] moved onto the activation. vpdpbusd in
+ * two chains; on AVX2, vpmaddubsw products summed in 16 bits fit16 at a time (pieces of
+ * 4 bits: 8 products of at most 2 * 15 * 127; 6 bits: 2; 8 bits: 1), widened by vpmaddwd */
+#define X8_DOT(dot, w, sg, sgn, x, k0, np, fit16, vnni)                                            \
     do {                                                                                           \
-        const int bytes = 8 * sb_bytes(type);                                                      \
-        const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                    \
-        const uint8_t *g = group;                                                                  \
-        __m256 acc[T];                                                                             \
-        for (int t = 0; t < T; t++)                                                                \
-            acc[t] = _mm256_setzero_ps();                                                          \
-        for (int64_t b = 0; b < n / 32; b++, g += bytes) {                                         \
-            PREFETCH_AHEAD(g, bytes);                                                              \
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
-            __m256i w[8], sg[8];                                                                   \
-            if (type == Q_Q4_0) {                                                                  \
-                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                \
-                {                                                                                  \
-                    __m256i raw = load32(g + 16 + 32 * k);                                         \
-                    w[k] = _mm256_and_si256(raw, m4);                                              \
-                    w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);                    \
-                }                                                                                  \
+        __m256i d_[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                          \
+        __m256i s16_ = _mm256_setzero_si256();                                                     \
+        _Pragma("GCC unroll 8") for (int k_ = (k0); k_ < (k0) + (np); k_++)                        \
+        {                                                                                          \
+            __m256i x_ = _mm256_set1_epi32((int)rd32((x) + 4 * k_));                               \
+            if (sgn) x_ = _mm256_sign_epi8(x_, (sg)[k_]);                                          \
+            if (vnni) {                                                                            \
+                d_[k_ & 1] = VNNI_DOT(d_[k_ & 1], (w)[k_], x_);                                    \
             } else {                                                                               \
-                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
-                {                                                                                  \
-                    sg[k] = load32(g + 16 + 32 * k);                                               \
-                    w[k] = _mm256_sign_epi8(sg[k], sg[k]);                                         \
-                }                                                                                  \
-            }                                                                                      \
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                    \
-            {                                                                                      \
-                const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;                  \
-                const uint8_t *x = a + 32 * b;                                                     \
-                __m256i dot;                                                                       \
-                if (vnni) {                                                                        \
-                    __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();              \
-                    _Pragma("GCC unroll 4") for (int k = 0; k < 8; k += 2)                         \
-                    {                                                                              \
-                        __m256i x0 = _mm256_set1_epi32((int)rd32(x + 4 * k));                      \
-                        __m256i x1 = _mm256_set1_epi32((int)rd32(x + 4 * k + 4));                  \
-                        if (type == Q_Q8_0) {                                                      \
-                            x0 = _mm256_sign_epi8(x0, sg[k]);                                      \
-                            x1 = _mm256_sign_epi8(x1, sg[k + 1]);                                  \
-                        }                                                                          \
-                        d0 = VNNI_DOT(d0, w[k], x0);                                               \
-                        d1 = VNNI_DOT(d1, w[k + 1], x1);                                           \
-                    }                                                                              \
-                    dot = _mm256_add_epi32(d0, d1);                                                \
-                } else if (type == Q_Q4_0) {                                                       \
-                    /* 8 products of at most 2 * 15 * 127 fit one 16-bit sum */                    \
-                    __m256i s16 = _mm256_setzero_si256();                                          \
-                    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) s16 = _mm256_add_epi16(    \
-                        s16, _mm256_maddubs_epi16(w[k], _mm256_set1_epi32((int)rd32(x + 4 * k)))); \
-                    dot = _mm256_madd_epi16(s16, ones);                                            \
-                } else {                                                                           \
-                    dot = _mm256_setzero_si256();                                                  \
-                    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                            \
-                    {                                                                              \
-                        __m256i xk =                                                               \
-                            _mm256_sign_epi8(_mm256_set1_epi32((int)rd32(x + 4 * k)), sg[k]);      \
-                        dot = _mm256_add_epi32(                                                    \
-                            dot, _mm256_madd_epi16(_mm256_maddubs_epi16(w[k], xk), ones));         \
-                    }                                                                              \
-                }                                                                                  \
-                const __m256 da = _mm256_set1_ps(act_d(a, n)[b]);                                  \
-                if (type == Q_Q4_0) {                                                              \
-                    const float *s = act_s(a, n) + 2 * b;                                          \
-                    __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), da,                        \
-                                               _mm256_set1_ps(-8.0f * (s[0] + s[1])));             \
-                    acc[t] = _mm256_fmadd_ps(v, dw, acc[t]);                                       \
-                } else {                                                                           \
-                    acc[t] =                                                                       \
-                        _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), da), dw, acc[t]);   \
+                s16_ = _mm256_add_epi16(s16_, _mm256_maddubs_epi16((w)[k_], x_));                  \
+                if ((k_ - (k0) + 1) % (fit16) == 0) {                                              \
+                    d_[0] = _mm256_add_epi32(d_[0], _mm256_madd_epi16(s16_, ones));                \
+                    s16_ = _mm256_setzero_si256();                                                 \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        for (int t = 0; t < T; t++)                                                                \
-            _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
+        dot = _mm256_add_epi32(d_[0], d_[1]);                                                      \
     } while (0)
 
-#define X8_KERNELS(name, type)                                                                     \
-    TARGET_AVX2 static void x8t4_##name##_avx2(const uint8_t *group, const void *act,              \
-                                               size_t act_stride, int64_t n, float *out)           \
-    {                                                                                              \
-        X8_BODY(type, 4, false);                                                                   \
-    }                                                                                              \
-    TARGET_AVX2 static void x8t1_##name##_avx2(const uint8_t *group, const void *act,              \
-                                               size_t act_stride, int64_t n, float *out)           \
-    {                                                                                              \
-        X8_BODY(type, 1, false);                                                                   \
-    }                                                                                              \
-    TARGET_VNNI static void x8t4_##name##_vnni(const uint8_t *group, const void *act,              \
-                                               size_t act_stride, int64_t n, float *out)           \
-    {                                                                                              \
-        X8_BODY(type, 4, true);                                                                    \
-    }                                                                                              \
-    TARGET_VNNI static void x8t1_##name##_vnni(const uint8_t *group, const void *act,              \
-                                               size_t act_stride, int64_t n, float *out)           \
-    {                                                                                              \
-        X8_BODY(type, 1, true);                                                                    \
-    }
+/* the x8 instances of body(T, vnni): 4 and 1 tokens, AVX2 and AVX-VNNI */
+#define X8_KERNELS(name, body)                                                                     \
+    INSTANCE(x8t4_##name##_avx2, TARGET_AVX2, body(4, false))                                      \
+    INSTANCE(x8t1_##name##_avx2, TARGET_AVX2, body(1, false))                                      \
+    INSTANCE(x8t4_##name##_vnni, TARGET_VNNI, body(4, true))                                       \
+    INSTANCE(x8t1_##name##_vnni, TARGET_VNNI, body(1, true))
 
-X8_KERNELS(q4_0, Q_Q4_0)
-X8_KERNELS(q8_0, Q_Q8_0)
-
-/* Q4_K, 8 rows: per super-block column the 8 rows' scales and mins (6 bits, packed in 3
- * pieces) are unpacked once into floats for the 8 chunks; then per token and chunk, the 8
- * nibble pieces against the activation's 32 bytes, scaled per row, and the mins against
- * the activation's sums. */
-#define X8K_BODY(T, vnni)                                                                          \
+/* x8 kernels: T tokens against the 8 rows of a packed group. Per column (chunks of 32
+ * weights: 1, or 8 for the K types; bytes: its size; dw the rows' f16 d at its start)
+ * `prep` unpacks the rows' scales once; per chunk c `unpack` fills w[8] (unsigned pieces,
+ * lane r = row r), then per token `accum` adds into acc[t] from w, the activation's bytes
+ * x of the chunk (broadcast 4 at a time against w[k]), its scale da and its half-block
+ * sums s[0], s[1]. prep, unpack and accum are macros over the names declared here. */
+#define X8_LOOP(T, chunks, bytes, prep, unpack, accum)                                             \
     do {                                                                                           \
         const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);                    \
-        const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m2 = _mm256_set1_epi32(0x03030303);      \
-        const __m256i m4w = _mm256_set1_epi32(0x0F0F0F0F), mb = _mm256_set1_epi32(0xFF);           \
-        const uint8_t *g = group;                                                                  \
+        (void)m4; /* (Q8_0 has no nibbles) */                                                      \
+        const uint8_t *g = row;                                                                    \
         __m256 acc[T];                                                                             \
         for (int t = 0; t < T; t++)                                                                \
             acc[t] = _mm256_setzero_ps();                                                          \
-        for (int64_t sb = 0; sb < n / 256; sb++, g += 8 * 144) {                                   \
-            PREFETCH_AHEAD(g, 8 * 144);                                                            \
+        for (int64_t sb = 0; sb < n / (32 * (chunks)); sb++, g += (bytes)) {                       \
+            PREFETCH_AHEAD(g, (bytes));                                                            \
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
-            const __m256 dm =                                                                      \
-                _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(g + 16)));         \
-            const __m256i u0 = load32(g + 32), u1 = load32(g + 64), u2 = load32(g + 96);           \
-            __m256i scw[2], mnw[2];                                                                \
-            scw[0] = _mm256_and_si256(u0, m6);                                                     \
-            mnw[0] = _mm256_and_si256(u1, m6);                                                     \
-            scw[1] = _mm256_or_si256(                                                              \
-                _mm256_and_si256(u2, m4w),                                                         \
-                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));             \
-            mnw[1] = _mm256_or_si256(                                                              \
-                _mm256_and_si256(_mm256_srli_epi32(u2, 4), m4w),                                   \
-                _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4));             \
-            __m256 scf[8], mnf[8];                                                                 \
-            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
-            {                                                                                      \
-                __m256i sv = _mm256_and_si256(_mm256_srli_epi32(scw[c / 4], 8 * (c % 4)), mb);     \
-                __m256i mv = _mm256_and_si256(_mm256_srli_epi32(mnw[c / 4], 8 * (c % 4)), mb);     \
-                scf[c] = _mm256_mul_ps(dw, _mm256_cvtepi32_ps(sv));                                \
-                mnf[c] = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(mv));                                \
-            }                                                                                      \
-            const uint8_t *qs = g + 128;                                                           \
-            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
+            prep;                                                                                  \
+            _Pragma("GCC unroll 8") for (int c = 0; c < (chunks); c++)                             \
             {                                                                                      \
                 __m256i w[8];                                                                      \
-                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
-                {                                                                                  \
-                    __m256i raw = load32(qs + 256 * (c / 2) + 32 * k);                             \
-                    w[k] = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(raw, 4) : raw, m4);          \
-                }                                                                                  \
+                unpack;                                                                            \
                 _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                \
                 {                                                                                  \
                     const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;              \
-                    const uint8_t *x = a + 256 * sb + 32 * c;                                      \
-                    __m256i dot;                                                                   \
-                    if (vnni) {                                                                    \
-                        __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();          \
-                        _Pragma("GCC unroll 4") for (int k = 0; k < 8; k += 2)                     \
-                        {                                                                          \
-                            d0 = VNNI_DOT(d0, w[k], _mm256_set1_epi32((int)rd32(x + 4 * k)));      \
-                            d1 = VNNI_DOT(d1, w[k + 1],                                            \
-                                          _mm256_set1_epi32((int)rd32(x + 4 * k + 4)));            \
-                        }                                                                          \
-                        dot = _mm256_add_epi32(d0, d1);                                            \
-                    } else {                                                                       \
-                        __m256i s16 = _mm256_setzero_si256();                                      \
-                        _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) s16 =                  \
-                            _mm256_add_epi16(s16,                                                  \
-                                             _mm256_maddubs_epi16(                                 \
-                                                 w[k], _mm256_set1_epi32((int)rd32(x + 4 * k))));  \
-                        dot = _mm256_madd_epi16(s16, ones);                                        \
-                    }                                                                              \
-                    const int64_t ci = 8 * sb + c;                                                 \
-                    const float *s = act_s(a, n) + 2 * ci;                                         \
-                    acc[t] = _mm256_fmadd_ps(                                                      \
-                        _mm256_cvtepi32_ps(dot),                                                   \
-                        _mm256_mul_ps(scf[c], _mm256_set1_ps(act_d(a, n)[ci])), acc[t]);           \
-                    acc[t] = _mm256_fnmadd_ps(mnf[c], _mm256_set1_ps(s[0] + s[1]), acc[t]);        \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < T; t++)                                                                \
-            _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
-    } while (0)
-
-TARGET_AVX2 static void x8t4_q4_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8K_BODY(4, false);
-}
-TARGET_AVX2 static void x8t1_q4_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8K_BODY(1, false);
-}
-TARGET_VNNI static void x8t4_q4_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8K_BODY(4, true);
-}
-TARGET_VNNI static void x8t1_q4_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8K_BODY(1, true);
-}
-
-/* Q6_K, 8 rows: the 16 signed scales per row (pieces 48..51) as floats once per super-block;
- * per chunk c (h = c / 4, s = c % 4) the low 4 bits from ql pieces 16h + 8(s % 2) + k
- * (shifted 4(s / 2)) and the high 2 from qh pieces 32 + 8h + k (shifted 2s); a dot per half
- * of 16 (pieces 0..3, 4..7), each with its scale; the offset -32 joins through the sums. */
-#define X8Q6_BODY(T, vnni)                                                                         \
-    do {                                                                                           \
-        const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);                       \
-        const __m256i ones = _mm256_set1_epi16(1);                                                 \
-        const uint8_t *g = group;                                                                  \
-        __m256 acc[T];                                                                             \
-        for (int t = 0; t < T; t++)                                                                \
-            acc[t] = _mm256_setzero_ps();                                                          \
-        for (int64_t sb = 0; sb < n / 256; sb++, g += 8 * 210) {                                   \
-            PREFETCH_AHEAD(g, 8 * 210);                                                            \
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
-            const uint8_t *pc = g + 16; /* piece k at pc + 32 k */                                 \
-            __m256 scf[16];                                                                        \
-            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)                                    \
-            {                                                                                      \
-                __m256i v = load32(pc + 32 * (48 + q));                                            \
-                _Pragma("GCC unroll 4") for (int e = 0; e < 4; e++) scf[4 * q + e] =               \
-                    _mm256_mul_ps(dw, _mm256_cvtepi32_ps(_mm256_srai_epi32(                        \
-                                          _mm256_slli_epi32(v, 24 - 8 * e), 24)));                 \
-            }                                                                                      \
-            _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)                                    \
-            {                                                                                      \
-                const int h = c / 4, sh = c % 4;                                                   \
-                __m256i w[8];                                                                      \
-                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                \
-                {                                                                                  \
-                    __m256i lo = load32(pc + 32 * (16 * h + 8 * (sh % 2) + k));                    \
-                    __m256i hi = load32(pc + 32 * (32 + 8 * h + k));                               \
-                    lo = _mm256_and_si256(sh / 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);             \
-                    hi = _mm256_and_si256(_mm256_srli_epi16(hi, 2 * sh), m3);                      \
-                    w[k] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                          \
-                }                                                                                  \
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)                                \
-                {                                                                                  \
-                    const uint8_t *a = (const uint8_t *)act + (size_t)t * act_stride;              \
-                    const uint8_t *x = a + 256 * sb + 32 * c;                                      \
-                    __m256i dh[2];                                                                 \
-                    _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++)                   \
-                    {                                                                              \
-                        const int k0 = 4 * half;                                                   \
-                        if (vnni) {                                                                \
-                            __m256i d0 = _mm256_setzero_si256(), d1 = _mm256_setzero_si256();      \
-                            d0 = VNNI_DOT(d0, w[k0], _mm256_set1_epi32((int)rd32(x + 4 * k0)));    \
-                            d1 = VNNI_DOT(d1, w[k0 + 1],                                           \
-                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 4)));           \
-                            d0 = VNNI_DOT(d0, w[k0 + 2],                                           \
-                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 8)));           \
-                            d1 = VNNI_DOT(d1, w[k0 + 3],                                           \
-                                          _mm256_set1_epi32((int)rd32(x + 4 * k0 + 12)));          \
-                            dh[half] = _mm256_add_epi32(d0, d1);                                   \
-                        } else {                                                                   \
-                            /* two products of at most 2 * 63 * 127 fit one 16-bit sum */          \
-                            __m256i p[2];                                                          \
-                            _Pragma("GCC unroll 2") for (int k = k0; k < k0 + 4; k += 2)           \
-                                p[(k - k0) / 2] = _mm256_madd_epi16(                               \
-                                    _mm256_add_epi16(                                              \
-                                        _mm256_maddubs_epi16(                                      \
-                                            w[k], _mm256_set1_epi32((int)rd32(x + 4 * k))),        \
-                                        _mm256_maddubs_epi16(                                      \
-                                            w[k + 1],                                              \
-                                            _mm256_set1_epi32((int)rd32(x + 4 * k + 4)))),         \
-                                    ones);                                                         \
-                            dh[half] = _mm256_add_epi32(p[0], p[1]);                               \
-                        }                                                                          \
-                    }                                                                              \
-                    const int64_t ci = 8 * sb + c;                                                 \
+                    const int64_t ci = (chunks)*sb + c;                                            \
+                    const uint8_t *x = a + 32 * ci;                                                \
                     const __m256 da = _mm256_set1_ps(act_d(a, n)[ci]);                             \
                     const float *s = act_s(a, n) + 2 * ci;                                         \
-                    __m256 v0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dh[0]), da,                     \
-                                                _mm256_set1_ps(-32.0f * s[0]));                    \
-                    __m256 v1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dh[1]), da,                     \
-                                                _mm256_set1_ps(-32.0f * s[1]));                    \
-                    acc[t] = _mm256_fmadd_ps(v0, scf[2 * c], acc[t]);                              \
-                    acc[t] = _mm256_fmadd_ps(v1, scf[2 * c + 1], acc[t]);                          \
+                    (void)s; /* (Q8_0 has no offsets) */                                           \
+                    accum;                                                                         \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -948,35 +710,117 @@ TARGET_VNNI static void x8t1_q4_k_vnni(const uint8_t *group, const void *act, si
             _mm256_storeu_ps(out + 8 * t, acc[t]);                                                 \
     } while (0)
 
-TARGET_AVX2 static void x8t4_q6_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8Q6_BODY(4, false);
-}
-TARGET_AVX2 static void x8t1_q6_k_avx2(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8Q6_BODY(1, false);
-}
-TARGET_VNNI static void x8t4_q6_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8Q6_BODY(4, true);
-}
-TARGET_VNNI static void x8t1_q6_k_vnni(const uint8_t *group, const void *act, size_t act_stride,
-                                       int64_t n, float *out)
-{
-    X8Q6_BODY(1, true);
-}
+/* Q4_0: piece k's low nibbles are weights 4k.., its high nibbles 16 + 4k..: w[k], w[k + 4];
+ * the offset -8 joins as -8 * (s0 + s1). */
+#define Q40_UNPACK                                                                                 \
+    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                            \
+    {                                                                                              \
+        __m256i raw = load32(g + 16 + 32 * k);                                                     \
+        w[k] = _mm256_and_si256(raw, m4);                                                          \
+        w[k + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);                                \
+    }
+#define Q40_ACCUM(vnni)                                                                            \
+    __m256i dot;                                                                                   \
+    X8_DOT(dot, w, w, false, x, 0, 8, 8, vnni);                                                    \
+    acc[t] = _mm256_fmadd_ps(                                                                      \
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), da, _mm256_set1_ps(-8.0f * (s[0] + s[1]))), dw,   \
+        acc[t])
+#define X8_Q4_0(T, vnni) X8_LOOP(T, 1, 8 * 18, (void)0, Q40_UNPACK, Q40_ACCUM(vnni))
+X8_KERNELS(q4_0, X8_Q4_0)
 
-struct x8_set {
-    tile_fn t4, t1;
-};
+/* Q8_0: w[k] = |piece k|, its signs (sg) moved onto the activation */
+#define Q80_PREP __m256i sg[8]
+#define Q80_UNPACK                                                                                 \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                            \
+    {                                                                                              \
+        sg[k] = load32(g + 16 + 32 * k);                                                           \
+        w[k] = _mm256_sign_epi8(sg[k], sg[k]);                                                     \
+    }
+#define Q80_ACCUM(vnni)                                                                            \
+    __m256i dot;                                                                                   \
+    X8_DOT(dot, w, sg, true, x, 0, 8, 1, vnni);                                                    \
+    acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(dot), da), dw, acc[t])
+#define X8_Q8_0(T, vnni) X8_LOOP(T, 1, 8 * 34, Q80_PREP, Q80_UNPACK, Q80_ACCUM(vnni))
+X8_KERNELS(q8_0, X8_Q8_0)
+
+/* Q4_K: dmin follows d; the scales and mins (6 bits, packed in pieces 0..2, the same word
+ * operations as sb_scales_avx) become floats for the 8 chunks; the quants' pieces of
+ * chunk c are the low (c even) or high nibbles of pieces 3 + 8 (c / 2) + k. */
+#define Q4K_PREP                                                                                   \
+    const __m256i m6 = _mm256_set1_epi32(0x3F3F3F3F), m2 = _mm256_set1_epi32(0x03030303);          \
+    const __m256i m4w = _mm256_set1_epi32(0x0F0F0F0F), mb = _mm256_set1_epi32(0xFF);               \
+    const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(g + 16)));   \
+    const __m256i u0 = load32(g + 32), u1 = load32(g + 64), u2 = load32(g + 96);                   \
+    const __m256i scw[2] = {                                                                       \
+        _mm256_and_si256(u0, m6),                                                                  \
+        _mm256_or_si256(_mm256_and_si256(u2, m4w),                                                 \
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4))};    \
+    const __m256i mnw[2] = {                                                                       \
+        _mm256_and_si256(u1, m6),                                                                  \
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m4w),                           \
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4))};    \
+    __m256 scf[8], mnf[8];                                                                         \
+    _Pragma("GCC unroll 8") for (int e = 0; e < 8; e++)                                            \
+    {                                                                                              \
+        __m256i sv = _mm256_and_si256(_mm256_srli_epi32(scw[e / 4], 8 * (e % 4)), mb);             \
+        __m256i mv = _mm256_and_si256(_mm256_srli_epi32(mnw[e / 4], 8 * (e % 4)), mb);             \
+        scf[e] = _mm256_mul_ps(dw, _mm256_cvtepi32_ps(sv));                                        \
+        mnf[e] = _mm256_mul_ps(dm, _mm256_cvtepi32_ps(mv));                                        \
+    }
+#define Q4K_UNPACK                                                                                 \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                            \
+    {                                                                                              \
+        __m256i raw = load32(g + 128 + 256 * (c / 2) + 32 * k);                                    \
+        w[k] = _mm256_and_si256(c % 2 ? _mm256_srli_epi16(raw, 4) : raw, m4);                      \
+    }
+#define Q4K_ACCUM(vnni)                                                                            \
+    __m256i dot;                                                                                   \
+    X8_DOT(dot, w, w, false, x, 0, 8, 8, vnni);                                                    \
+    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scf[c], da), acc[t]);          \
+    acc[t] = _mm256_fnmadd_ps(mnf[c], _mm256_set1_ps(s[0] + s[1]), acc[t])
+#define X8_Q4_K(T, vnni) X8_LOOP(T, 8, 8 * 144, Q4K_PREP, Q4K_UNPACK, Q4K_ACCUM(vnni))
+X8_KERNELS(q4_k, X8_Q4_K)
+
+/* Q6_K: the 16 signed scales per row (pieces 48..51) as floats; chunk c (h = c / 4,
+ * q = c % 4) takes its low 4 bits from ql pieces 16h + 8(q % 2) + k (shifted 4(q / 2))
+ * and its high 2 from qh pieces 32 + 8h + k (shifted 2q); a dot per half of 16 (pieces
+ * 0..3, 4..7) with its scale; the offset -32 joins through the sums. */
+#define Q6K_PREP                                                                                   \
+    const __m256i m3 = _mm256_set1_epi8(3);                                                        \
+    const uint8_t *pc = g + 16; /* piece k at pc + 32 k */                                         \
+    __m256 scf[16];                                                                                \
+    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)                                            \
+    {                                                                                              \
+        __m256i v = load32(pc + 32 * (48 + q));                                                    \
+        _Pragma("GCC unroll 4") for (int e = 0; e < 4; e++) scf[4 * q + e] = _mm256_mul_ps(        \
+            dw, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24 - 8 * e), 24)));      \
+    }
+#define Q6K_UNPACK                                                                                 \
+    _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                            \
+    {                                                                                              \
+        const int h = c / 4, q = c % 4;                                                            \
+        __m256i lo = load32(pc + 32 * (16 * h + 8 * (q % 2) + k));                                 \
+        __m256i hi = load32(pc + 32 * (32 + 8 * h + k));                                           \
+        lo = _mm256_and_si256(q / 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);                          \
+        hi = _mm256_and_si256(_mm256_srli_epi16(hi, 2 * q), m3);                                   \
+        w[k] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                                      \
+    }
+#define Q6K_ACCUM(vnni)                                                                            \
+    __m256i dh[2];                                                                                 \
+    X8_DOT(dh[0], w, w, false, x, 0, 4, 2, vnni);                                                  \
+    X8_DOT(dh[1], w, w, false, x, 4, 4, 2, vnni);                                                  \
+    _Pragma("GCC unroll 2") for (int e = 0; e < 2; e++) acc[t] = _mm256_fmadd_ps(                  \
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(dh[e]), da, _mm256_set1_ps(-32.0f * s[e])),             \
+        scf[2 * c + e], acc[t])
+#define X8_Q6_K(T, vnni) X8_LOOP(T, 8, 8 * 210, Q6K_PREP, Q6K_UNPACK, Q6K_ACCUM(vnni))
+X8_KERNELS(q6_k, X8_Q6_K)
+
 #define X8_ENTRY(name, isa)                                                                        \
     {                                                                                              \
-        x8t4_##name##_##isa, x8t1_##name##_##isa                                                   \
+        NULL, x8t4_##name##_##isa, x8t1_##name##_##isa                                             \
     }
-static const struct x8_set x8_tiles[4][2] = {
+/* Q4_0, Q8_0, Q4_K, Q6_K (x8_index) x (AVX2, AVX-VNNI); no 8-token kernels */
+static const struct tile_set x8_tiles[4][2] = {
     {X8_ENTRY(q4_0, avx2), X8_ENTRY(q4_0, vnni)},
     {X8_ENTRY(q8_0, avx2), X8_ENTRY(q8_0, vnni)},
     {X8_ENTRY(q4_k, avx2), X8_ENTRY(q4_k, vnni)},
@@ -1033,29 +877,31 @@ float q8_dot(uint32_t type, const void *row, const void *act, int64_t n)
     return out;
 }
 
+#ifdef Q8_X86
+/* n_tok tokens through a kernel set at level l: 8-token calls while they fit (where the set
+ * has them), then 4, then single tokens; out advances by per_tok floats a token */
+static void run_set(const struct tile_set *k, const uint8_t *row, const uint8_t *a,
+                    size_t act_stride, int n_tok, int64_t n, float *out, int per_tok)
+{
+    for (; k->t8 && n_tok >= 8; n_tok -= 8, a += 8 * act_stride, out += 8 * per_tok)
+        k->t8(row, a, act_stride, n, out);
+    for (; n_tok >= 4; n_tok -= 4, a += 4 * act_stride, out += 4 * per_tok)
+        k->t4(row, a, act_stride, n, out);
+    for (; n_tok > 0; n_tok--, a += act_stride, out += per_tok)
+        k->t1(row, a, act_stride, n, out);
+}
+#endif
+
 void q8_dot_tile(uint32_t type, const void *row, const void *act, size_t act_stride, int n_tok,
                  int64_t n, float *out)
 {
     assert(q8_supported(type) && n_tok >= 1 && n_tok <= Q8_TILE);
-    int l = level();
 #ifdef Q8_X86
-    if (l > 0) {
-        const struct tile_set *k = &tiles[type][l - 1];
-        const uint8_t *a = act;
-        while (n_tok >= 8) {
-            k->t8(row, a, act_stride, n, out);
-            a += 8 * act_stride, out += 8, n_tok -= 8;
-        }
-        if (n_tok >= 4) {
-            k->t4(row, a, act_stride, n, out);
-            a += 4 * act_stride, out += 4, n_tok -= 4;
-        }
-        for (; n_tok > 0; n_tok--, a += act_stride, out++)
-            k->t1(row, a, act_stride, n, out);
+    if (level() > 0) {
+        run_set(&tiles[type][level() - 1], row, act, act_stride, n_tok, n, out, 1);
         return;
     }
 #endif
-    (void)l;
     for (int t = 0; t < n_tok; t++)
         out[t] = q8_dot_c(type, row, (const uint8_t *)act + (size_t)t * act_stride, n);
 }
@@ -1064,21 +910,12 @@ void q8_x8_tile(uint32_t type, const void *group, const void *act, size_t act_st
                 int64_t n, float *out)
 {
     assert(q8_x8_supported(type) && n_tok >= 1 && n_tok <= Q8_TILE);
-    int l = level();
 #ifdef Q8_X86
-    if (l > 0) {
-        const struct x8_set *k = &x8_tiles[type == Q_Q4_0   ? 0
-                                           : type == Q_Q8_0 ? 1
-                                           : type == Q_Q4_K ? 2
-                                                            : 3][l - 1];
-        const uint8_t *a = act;
-        for (; n_tok >= 4; n_tok -= 4, a += 4 * act_stride, out += 32)
-            k->t4(group, a, act_stride, n, out);
-        for (; n_tok > 0; n_tok--, a += act_stride, out += 8)
-            k->t1(group, a, act_stride, n, out);
+    if (level() > 0) {
+        const int i = type == Q_Q4_0 ? 0 : type == Q_Q8_0 ? 1 : type == Q_Q4_K ? 2 : 3;
+        run_set(&x8_tiles[i][level() - 1], group, act, act_stride, n_tok, n, out, 8);
         return;
     }
 #endif
-    (void)l;
     x8_tile_c(type, group, act, act_stride, n_tok, n, out);
 }

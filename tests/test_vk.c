@@ -288,23 +288,34 @@ static void check_matmul_unit(const char *spec, uint32_t type, bool small_range)
                      vk_unit_elems(type) && !small_range ? "matmul_unit_" : NULL);
 }
 
+typedef void (*check_fn)(const char *spec, uint32_t type, bool small_range);
+
+/* check over the product types (matmul_types), in each device configuration, then with
+ * the configuration cleared */
+static void each_type(const char *spec, check_fn check, bool small_range)
+{
+    int nt;
+    const uint32_t *types = matmul_types(&nt);
+    for (int t = 0; t < nt; t++)
+        check(spec, types[t], small_range);
+}
+static void each_config(const char *spec, check_fn check)
+{
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        each_type(spec, check, false);
+    }
+    clear_config();
+}
+
 START_TEST(test_op_matmul_unit)
 {
     NEED_VK(spec);
-    int nt;
-    const uint32_t *types = matmul_types(&nt);
-    for (int k = 0; k < N_CONFIGS; k++) {
-        set_config(k);
-        for (int t = 0; t < nt; t++)
-            check_matmul_unit(spec, types[t], false);
-    }
-    clear_config();
+    each_config(spec, check_matmul_unit);
     setenv("JOULE_VK_MV_ROWS", "3", 1);
     setenv("JOULE_VK_MM_ROWS", "5", 1);
-    for (int t = 0; t < nt; t++) {
-        check_matmul_unit(spec, types[t], false);
-        check_matmul_unit(spec, types[t], true);
-    }
+    each_type(spec, check_matmul_unit, false);
+    each_type(spec, check_matmul_unit, true);
     unsetenv("JOULE_VK_MV_ROWS");
     unsetenv("JOULE_VK_MM_ROWS");
 }
@@ -313,25 +324,15 @@ END_TEST
 START_TEST(test_op_matmul)
 {
     NEED_VK(spec);
-    int nt;
-    const uint32_t *types = matmul_types(&nt);
-    for (int k = 0; k < N_CONFIGS; k++) {
-        set_config(k);
-        for (int t = 0; t < nt; t++)
-            check_matmul(spec, types[t], false);
-    }
-    clear_config();
-    for (int t = 0; t < nt; t++)
-        check_matmul(spec, types[t], true);
+    each_config(spec, check_matmul);
+    each_type(spec, check_matmul, true);
     /* matvec weights through storage buffers: texel buffers off, or a weight larger
      * than the texel limit */
     setenv("JOULE_VK_NO_TEXEL", "1", 1);
-    for (int t = 0; t < nt; t++)
-        check_matmul(spec, types[t], false);
+    each_type(spec, check_matmul, false);
     unsetenv("JOULE_VK_NO_TEXEL");
     setenv("JOULE_VK_MAX_TEXELS", "64", 1);
-    for (int t = 0; t < nt; t++)
-        check_matmul(spec, types[t], false);
+    each_type(spec, check_matmul, false);
     unsetenv("JOULE_VK_MAX_TEXELS");
 }
 END_TEST

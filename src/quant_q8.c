@@ -502,6 +502,9 @@ enum { SEG = 4096 }; /* weights per segment: M[] of one segment lives on the sta
 /* Software prefetch of the weights PF_BYTES ahead: one row is read once per token group,
  * a stream the hardware prefetcher alone does not keep ahead of on decode (T = 1). */
 enum { PF_BYTES = 1024 };
+/* The x8 kernels stream one interleaved group per thread, faster than a row: 4 KiB ahead
+ * (measured on Q4_0 decode: 24-27 t/s at 1 KiB, 25-26 without, 33 at 4 KiB) */
+enum { X8_PF_BYTES = 4096 };
 #define PREFETCH_AHEAD(p, step)                                                                    \
     do {                                                                                           \
         for (int pf_ = 0; pf_ < (step); pf_ += 64)                                                 \
@@ -687,7 +690,8 @@ static const struct tile_set tiles[Q_Q6_K + 1][2] = {
         for (int t = 0; t < T; t++)                                                                \
             acc[t] = _mm256_setzero_ps();                                                          \
         for (int64_t sb = 0; sb < n / (32 * (chunks)); sb++, g += (bytes)) {                       \
-            PREFETCH_AHEAD(g, (bytes));                                                            \
+            for (int pf_ = 0; pf_ < (bytes); pf_ += 64)                                            \
+                _mm_prefetch((const char *)g + X8_PF_BYTES + pf_, _MM_HINT_T0);                    \
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g));  \
             prep;                                                                                  \
             _Pragma("GCC unroll 8") for (int c = 0; c < (chunks); c++)                             \

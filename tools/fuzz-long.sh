@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # fuzz-long.sh — long fuzzing runs of every harness in fuzz/ (see fuzz/README.md).
-#   tools/fuzz-long.sh [HOURS]      default 4; FUZZ_JOBS harnesses at a time (default: cores / 2)
-# Builds with ./build.sh fuzz 0 (seed replay only), then runs each harness for HOURS with
-# -fork over its cores, keeping what it finds in build/fuzz/corpus/NAME. Prints executions
+#   tools/fuzz-long.sh [HOURS [RUNS]]   default 4 hours, no execution limit; FUZZ_JOBS
+#                                       harnesses at a time (default: cores / 2)
+# Builds with ./build.sh fuzz 0 (seed replay only), then runs each harness for HOURS, with -fork
+# over its cores when it has more than one (with one core, FUZZ_JOBS=cores, it also stops at RUNS
+# executions), keeping what it finds in build/fuzz/corpus/NAME. Prints executions
 # per harness and the findings (reproducers in build/fuzz/artifacts/) at the end; a finding
 # makes the exit status 1. Add each reproducer to fuzz/corpus/NAME/regress-* with its fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hours=${1:-4}
+runs=${2:-0}
 case "$hours" in '' | *[!0-9.]*) echo "fuzz-long.sh: HOURS must be a number" >&2; exit 2 ;; esac
+case "$runs" in '' | *[!0-9]*) echo "fuzz-long.sh: RUNS must be a whole number" >&2; exit 2 ;; esac
 secs=$(awk -v h="$hours" 'BEGIN { printf "%d", h * 3600 }')
 cores=$(nproc 2>/dev/null || echo 2)
 jobs=${FUZZ_JOBS:-$(( cores / 2 > 0 ? cores / 2 : 1 ))}
@@ -21,11 +25,16 @@ for h in fuzz/fuzz_*.c; do
     [ "$n" = fuzz_util ] || names+=("$n")
 done
 fork=$(( cores / jobs > 1 ? cores / jobs : 1 ))
+# one process per harness when it has one core: -runs then counts its executions exactly
+# (a crash ends that harness's run; its reproducer is kept all the same)
+mode=(-runs="$runs")
+[ "$fork" = 1 ] || mode=(-fork="$fork" -ignore_crashes=1)
+[ "$runs" != 0 ] || [ "$fork" != 1 ] || mode=()
 for n in "${names[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 5; done
-    echo "fuzz-long: $n for ${hours} h (fork $fork)"
+    echo "fuzz-long: $n for ${hours} h$([ "$runs" = 0 ] || echo " or $runs executions") (fork $fork)"
     mkdir -p "build/fuzz/corpus/$n"
-    ( "build/fuzz/$n" -fork="$fork" -ignore_crashes=1 -max_total_time="$secs" -timeout=20 \
+    ( "build/fuzz/$n" ${mode[@]+"${mode[@]}"} -max_total_time="$secs" -timeout=20 \
         -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="build/fuzz/artifacts/$n-" "build/fuzz/corpus/$n" "fuzz/corpus/${n#fuzz_}" \
         >"build/fuzz/long/$n.log" 2>&1 || true ) &

@@ -466,52 +466,14 @@ void cpu_rope(float *x, int32_t n, int32_t n_heads, int32_t head_dim, int32_t ro
     cpu_rope_ext(x, n, n_heads, head_dim, rope_dim, pos0, base, type, NULL, 1.0f);
 }
 
-/* y += a x over n floats, 8 independent lanes at a time (the compiler's SLP vectorizer
- * turns them into vector operations at -O2); each y[d] sums in the same order as a plain
- * loop, so results are unchanged */
-static void axpy(float *restrict y, float a, const float *restrict x, int32_t n)
-{
-    int32_t d = 0;
-    for (; d + 8 <= n; d += 8) {
-        y[d] += a * x[d];
-        y[d + 1] += a * x[d + 1];
-        y[d + 2] += a * x[d + 2];
-        y[d + 3] += a * x[d + 3];
-        y[d + 4] += a * x[d + 4];
-        y[d + 5] += a * x[d + 5];
-        y[d + 6] += a * x[d + 6];
-        y[d + 7] += a * x[d + 7];
-    }
-    for (; d < n; d++)
-        y[d] += a * x[d];
-}
-
-/* one (token, head) pair */
-static void attention_one(float *out, const float *q, const float *kc, const float *vc,
-                          int32_t n_keys, int32_t kv_stride, int32_t hd, float *scores)
-{
-    const float scale = 1.0f / sqrtf((float)hd);
-    float mx = -INFINITY;
-    for (int32_t j = 0; j < n_keys; j++) {
-        scores[j] = quant_dot(Q_F32, kc + (int64_t)j * kv_stride, q, hd) * scale;
-        if (scores[j] > mx) mx = scores[j];
-    }
-    float sum = 0.0f;
-    for (int32_t j = 0; j < n_keys; j++) {
-        scores[j] = expf(scores[j] - mx);
-        sum += scores[j];
-    }
-    for (int32_t d = 0; d < hd; d++)
-        out[d] = 0.0f;
-    for (int32_t j = 0; j < n_keys; j++)
-        axpy(out, scores[j] / sum, vc + (int64_t)j * kv_stride, hd);
-}
+enum { ATTN_HEADS = 8 }; /* query heads per work item at most (the scores scratch) */
 
 struct attn_job {
     float *dst;
     const float *q, *kc, *vc;
     int32_t pos0, n_head, n_head_kv, hd, window;
-    float *scores; /* n_threads x (pos0 + n) */
+    int32_t heads; /* query heads per item: a divisor of the group, <= ATTN_HEADS */
+    float *scores; /* n_threads x ATTN_HEADS x scores_stride */
     int32_t scores_stride;
     /* several sequences: row t is at pos[t] of slot seq[t], whose cache starts
      * seq[t] * seq_stride floats after kc / vc. NULL: one sequence, row t at pos0 + t. */
@@ -519,38 +481,58 @@ struct attn_job {
     int64_t seq_stride;
 };
 
+/* Query heads per item: the largest divisor of the GQA group up to ATTN_HEADS that still
+ * gives every thread two items (a head's result does not depend on this choice). */
+static int32_t attn_heads(int32_t n, int32_t n_head, int32_t n_head_kv, int32_t threads)
+{
+    const int32_t group = n_head_kv > 0 ? n_head / n_head_kv : 1;
+    int32_t best = 1;
+    for (int32_t h = 2; h <= group && h <= ATTN_HEADS; h++)
+        if (group % h == 0 && (int64_t)n * (n_head / h) >= 2 * (int64_t)threads) best = h;
+    return best;
+}
+
 static void attention_items(void *ctx, int32_t worker, int64_t begin, int64_t end)
 {
     struct attn_job *j = ctx;
     const int32_t group = j->n_head / j->n_head_kv, kv_stride = j->n_head_kv * j->hd;
-    float *scores = j->scores + (int64_t)worker * j->scores_stride;
+    const int32_t per_token = j->n_head / j->heads;
+    float *scores = j->scores + (int64_t)worker * ATTN_HEADS * j->scores_stride;
     for (int64_t it = begin; it < end; it++) {
-        int32_t t = (int32_t)(it / j->n_head), h = (int32_t)(it % j->n_head);
+        int32_t t = (int32_t)(it / per_token), h = (int32_t)(it % per_token) * j->heads;
         int64_t qoff = ((int64_t)t * j->n_head + h) * j->hd;
         int32_t kvh = h / group, last = j->pos ? j->pos[t] : j->pos0 + t;
         int32_t first = j->window > 0 && last + 1 > j->window ? last + 1 - j->window : 0;
         int64_t kvoff = (int64_t)first * kv_stride + (int64_t)kvh * j->hd;
         if (j->seq) kvoff += j->seq[t] * j->seq_stride;
-        attention_one(j->dst + qoff, j->q + qoff, j->kc + kvoff, j->vc + kvoff, last + 1 - first,
-                      kv_stride, j->hd, scores);
+        cpu_attn_heads(j->dst + qoff, j->q + qoff, j->heads, j->hd, j->kc + kvoff, j->vc + kvoff,
+                       last + 1 - first, kv_stride, scores);
     }
 }
 
-static void attention_pool(struct cpu_pool *pool, float *dst, const float *q, const float *kc,
-                           const float *vc, int32_t n, int32_t pos0, int32_t n_head,
-                           int32_t n_head_kv, int32_t hd, int32_t window, float *scores)
+static void attention_run(struct cpu_pool *pool, struct attn_job *j, int32_t n)
 {
-    struct attn_job j = {dst, q,      kc,     vc,       pos0, n_head, n_head_kv,
-                         hd,  window, scores, pos0 + n, NULL, NULL,   0};
-    pool_for(pool, attention_items, &j, (int64_t)n * n_head, 1);
+    j->heads = attn_heads(n, j->n_head, j->n_head_kv, pool_threads(pool));
+    pool_for(pool, attention_items, j, (int64_t)n * (j->n_head / j->heads), 1);
 }
 
 int cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
                       int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window)
 {
-    float *scores = malloc(sizeof(float) * (size_t)(pos0 + n));
+    float *scores = malloc(sizeof(float) * ATTN_HEADS * (size_t)(pos0 + n));
     if (!scores) return -1;
-    attention_pool(NULL, dst, q, kc, vc, n, pos0, n_head, n_head_kv, hd, window, scores);
+    struct attn_job j = {.dst = dst,
+                         .q = q,
+                         .kc = kc,
+                         .vc = vc,
+                         .pos0 = pos0,
+                         .n_head = n_head,
+                         .n_head_kv = n_head_kv,
+                         .hd = hd,
+                         .window = window,
+                         .scores = scores,
+                         .scores_stride = pos0 + n};
+    attention_run(NULL, &j, n);
     free(scores);
     return 0;
 }
@@ -577,7 +559,7 @@ struct cpu_backend {
     struct cpu_pool *pool;
     float *act[ACT_COUNT];
     float *kcache, *vcache; /* n_seq x n_layer x n_ctx x kv_dim */
-    float *scores;          /* n_threads x n_ctx */
+    float *scores;          /* n_threads x ATTN_HEADS x n_ctx */
     int32_t *logit_idx;     /* max_batch: rows whose logits forward_batch wants */
     int64_t kv_dim;
     /* fast precision: quantized activations, reused while the same rows feed several
@@ -797,11 +779,21 @@ static void run_graph(struct cpu_backend *cb, const int32_t *tokens, const struc
         }
         case OP_ATTENTION: {
             int64_t off = (int64_t)o->layer * cb->base.n_ctx * cb->kv_dim;
-            struct attn_job j = {dst,       src,        cb->kcache + off, cb->vcache + off,
-                                 r->pos0,   c->n_head,  c->n_head_kv,     c->head_dim,
-                                 o->window, cb->scores, cb->base.n_ctx,   r->pos,
-                                 r->seq,    seq_stride};
-            pool_for(cb->pool, attention_items, &j, (int64_t)n * c->n_head, 1);
+            struct attn_job j = {.dst = dst,
+                                 .q = src,
+                                 .kc = cb->kcache + off,
+                                 .vc = cb->vcache + off,
+                                 .pos0 = r->pos0,
+                                 .n_head = c->n_head,
+                                 .n_head_kv = c->n_head_kv,
+                                 .hd = c->head_dim,
+                                 .window = o->window,
+                                 .scores = cb->scores,
+                                 .scores_stride = cb->base.n_ctx,
+                                 .pos = r->pos,
+                                 .seq = r->seq,
+                                 .seq_stride = seq_stride};
+            attention_run(cb->pool, &j, n);
             break;
         }
         case OP_SWIGLU: cpu_swiglu(dst, src, (int64_t)n * c->n_ff); break;
@@ -891,7 +883,8 @@ struct backend *cpu_backend_new_seq(const struct model *m, int32_t n_ctx, int32_
     if (ok) {
         cb->kcache = calloc(kv, sizeof(float));
         cb->vcache = calloc(kv, sizeof(float));
-        cb->scores = malloc(sizeof(float) * (size_t)pool_threads(cb->pool) * (size_t)n_ctx);
+        cb->scores =
+            malloc(sizeof(float) * ATTN_HEADS * (size_t)pool_threads(cb->pool) * (size_t)n_ctx);
         cb->logit_idx = malloc(sizeof(int32_t) * (size_t)cb->base.max_batch);
         ok = cb->kcache && cb->vcache && cb->scores && cb->logit_idx;
     }

@@ -52,6 +52,11 @@ int cpu_attention(float *dst, const float *q, const float *kc, const float *vc, 
 /* as cpu_attention, attending only to the last `window` positions when window > 0 */
 int cpu_attention_ext(float *dst, const float *q, const float *kc, const float *vc, int32_t n,
                       int32_t pos0, int32_t n_head, int32_t n_head_kv, int32_t hd, int32_t window);
+/* One token's attention for n_q query heads that share one KV head (cpu_attn.c): q and
+ * out are n_q rows of hd floats; the keys and values n_keys rows, kv_stride floats apart;
+ * scores: scratch of n_q * n_keys floats. A head's result does not depend on n_q. */
+void cpu_attn_heads(float *out, const float *q, int32_t n_q, int32_t hd, const float *kc,
+                    const float *vc, int32_t n_keys, int32_t kv_stride, float *scores);
 void cpu_swiglu(float *gate, const float *up, int64_t count);
 
 #endif

@@ -747,6 +747,11 @@ static bool use_avx2(void)
 #endif
 }
 
+bool quant_simd_avx2(void)
+{
+    return use_avx2();
+}
+
 const char *quant_simd_name(void)
 {
     return use_avx2() ? "avx2" : "portable";

@@ -67,6 +67,8 @@ void quant_quantize_row_ref(uint32_t type, const float *src, void *dst, int64_t 
 /* Name of the kernel set the fast paths use: "avx2" (an x86-64 CPU with AVX2, FMA and
  * F16C, detected at run time) or "portable" (C that the compiler vectorizes). */
 const char *quant_simd_name(void);
+/* true when that set is "avx2" (other modules with AVX2 kernels, e.g. cpu_attn, ask here) */
+bool quant_simd_avx2(void);
 /* Allow (the default) or forbid the SIMD kernels, to test or time the portable ones on
  * any machine. Not to be changed while other threads compute. */
 void quant_set_simd(bool allow);

@@ -441,6 +441,74 @@ START_TEST(test_cli_logits_precision)
 }
 END_TEST
 
+/* One token's attention for a group of query heads (cpu_attn_heads) against float64, in
+ * both kernel sets, for head sizes with and without 8-lane groups, key counts around the
+ * 8-key blocks and every group size up to 8; and a head's result is the same bit for
+ * bit whether it is computed alone or with the rest of its group. */
+static const struct {
+    int32_t n_q, hd, n_keys;
+} attn_cases[] = {{1, 64, 1},  {8, 64, 7},   {8, 64, 8},   {8, 64, 9},  {7, 64, 100},
+                  {5, 96, 33}, {4, 128, 17}, {2, 64, 300}, {3, 36, 20}, {8, 64, 1000}};
+enum { N_ATTN_CASES = sizeof attn_cases / sizeof attn_cases[0] };
+
+START_TEST(test_attn_heads_vs_reference)
+{
+    const int32_t n_q = attn_cases[_i % N_ATTN_CASES].n_q, hd = attn_cases[_i % N_ATTN_CASES].hd,
+                  n_keys = attn_cases[_i % N_ATTN_CASES].n_keys, stride = 3 * hd;
+    quant_set_simd(_i < N_ATTN_CASES);
+    float *q = malloc(sizeof(float) * (size_t)(n_q * hd)),
+          *out = malloc(sizeof(float) * (size_t)(n_q * hd));
+    float *one = malloc(sizeof(float) * (size_t)hd),
+          *sc = malloc(sizeof(float) * (size_t)(n_q * n_keys));
+    float *kc = malloc(sizeof(float) * (size_t)(n_keys * stride)),
+          *vc = malloc(sizeof(float) * (size_t)(n_keys * stride));
+    double *p = malloc(sizeof(double) * (size_t)n_keys);
+    ck_assert(q && out && one && sc && kc && vc && p);
+    for (int32_t i = 0; i < n_q * hd; i++)
+        q[i] = frand() * 2.0f;
+    for (int32_t i = 0; i < n_keys * stride; i++) {
+        kc[i] = frand() * 2.0f;
+        vc[i] = frand();
+    }
+    cpu_attn_heads(out, q, n_q, hd, kc + hd, vc + hd, n_keys, stride, sc);
+    double worst = 0;
+    for (int32_t h = 0; h < n_q; h++) {
+        const float *qh = q + h * hd;
+        double mx = -INFINITY, sum = 0;
+        for (int32_t j = 0; j < n_keys; j++) {
+            double d = 0;
+            for (int32_t e = 0; e < hd; e++)
+                d += (double)qh[e] * kc[j * stride + hd + e];
+            p[j] = d / sqrt((double)hd);
+            mx = p[j] > mx ? p[j] : mx;
+        }
+        for (int32_t j = 0; j < n_keys; j++)
+            sum += p[j] = exp(p[j] - mx);
+        for (int32_t e = 0; e < hd; e++) {
+            double o = 0;
+            for (int32_t j = 0; j < n_keys; j++)
+                o += p[j] / sum * vc[j * stride + hd + e];
+            double err = fabs(o - out[h * hd + e]);
+            worst = err > worst ? err : worst;
+        }
+        cpu_attn_heads(one, qh, 1, hd, kc + hd, vc + hd, n_keys, stride, sc);
+        ck_assert_msg(memcmp(one, out + h * hd, sizeof(float) * (size_t)hd) == 0,
+                      "head %d of %d (hd %d, %d keys): alone differs from in its group", h, n_q, hd,
+                      n_keys);
+    }
+    quant_set_simd(true);
+    ck_assert_msg(worst < 2e-5, "%s: %d heads, hd %d, %d keys: max error %g",
+                  _i < N_ATTN_CASES ? quant_simd_name() : "portable", n_q, hd, n_keys, worst);
+    free(q);
+    free(out);
+    free(one);
+    free(sc);
+    free(kc);
+    free(vc);
+    free(p);
+}
+END_TEST
+
 Suite *cpu_suite(void)
 {
     Suite *s = suite_create("cpu");
@@ -449,6 +517,7 @@ Suite *cpu_suite(void)
     tcase_add_loop_test(k, test_q8_dot_vs_reference, 0, N_Q8_TYPES);
     tcase_add_loop_test(k, test_q8_x8_vs_reference, 0, 4);
     tcase_add_loop_test(k, test_matmul_fast_odd_shapes, 0, N_Q8_TYPES);
+    tcase_add_loop_test(k, test_attn_heads_vs_reference, 0, 2 * N_ATTN_CASES);
     suite_add_tcase(s, k);
     TCase *mdl = tcase_create("models");
     tcase_set_timeout(mdl, 300);

@@ -299,9 +299,12 @@ static void each_type(const char *spec, check_fn check, bool small_range)
     for (int t = 0; t < nt; t++)
         check(spec, types[t], small_range);
 }
+/* (under the sanitizers the first configuration only: the others change which kernel
+ * runs, which the release run checks, not the host code around it) */
 static void each_config(const char *spec, check_fn check)
 {
-    for (int k = 0; k < N_CONFIGS; k++) {
+    const int n_configs = getenv("JOULE_ASAN") ? 1 : N_CONFIGS;
+    for (int k = 0; k < n_configs; k++) {
         set_config(k);
         each_type(spec, check, false);
     }
@@ -696,7 +699,8 @@ START_TEST(test_model_split_range)
     NEED_VK(spec);
     setenv("JOULE_VK_MAX_RANGE", "262144", 1);
     check_model(spec, shared, "tiny-llama-Q8_0");
-    check_model(spec, shared, "tiny-llama-F32");
+    /* (the float file only in the release run: its split host path is the same) */
+    if (!getenv("JOULE_ASAN")) check_model(spec, shared, "tiny-llama-F32");
     unsetenv("JOULE_VK_MAX_RANGE");
 }
 END_TEST

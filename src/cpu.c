@@ -339,14 +339,14 @@ static void q8_quantize(struct cpu_pool *pool, uint8_t *act, const float *src, i
     pool_for(pool, q8_quant_rows, &qj, n, 8);
 }
 
-/* Rows per work item. Prefill: a block of about 64 KiB of weights stays in L2 while every
- * token group passes. Decode (one token): the fewest items that still balance the threads
- * (4 per thread), so that each thread streams long runs of weights: the prefetch ahead of
- * a run is missing at its start and wasted past its end (TinyLlama Q4_0 fast decode on 2
- * threads: 16-row items 28 t/s, 4 items per thread 40 t/s). */
+/* Rows per work item. Several token groups: a block of about 64 KiB of weights stays in L2
+ * while every group passes. One group (decode, a few sequences): the weights are read once,
+ * so the fewest items that still balance the threads (4 per thread), each thread streaming
+ * long runs: the prefetch ahead of a run is missing at its start and wasted past its end
+ * (TinyLlama Q4_0 fast decode on 2 threads: 16-row items 28 t/s, 4 items per thread 40). */
 static int64_t q8_block_rows(const struct weight *w, int32_t n, int32_t threads)
 {
-    int64_t rb = n == 1 ? INT64_MAX : (int64_t)(65536 / (w->row_bytes ? w->row_bytes : 1));
+    int64_t rb = n <= Q8_TILE ? INT64_MAX : (int64_t)(65536 / (w->row_bytes ? w->row_bytes : 1));
     int64_t fair = w->ne1 / ((int64_t)threads * 4);
     if (rb > fair) rb = fair;
     return rb < 4 ? 4 : rb;

@@ -42,7 +42,9 @@ done
 wait
 found=0
 for n in "${names[@]}"; do
-    execs=$(grep -o 'exec/s: [0-9]*\|#[0-9]*' "build/fuzz/long/$n.log" | grep -o '^#[0-9]*' | tail -1 | tr -d '#')
+    # -print_final_stats: the exact count (one process); with -fork, the last status line's #N
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/long/$n.log" | grep -o '[0-9]*$' | tail -1)
+    [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "build/fuzz/long/$n.log" | tail -1 | tr -d '#')
     cov=$(grep -o 'cov: [0-9]*' "build/fuzz/long/$n.log" | tail -1)
     arts=$(find build/fuzz/artifacts -name "$n-*" | wc -l)
     echo "$n: ${execs:-?} executions, ${cov:-cov: ?} edges, $arts findings"

@@ -241,6 +241,14 @@ static void matmul_rows(void *ctx, int32_t worker, int64_t begin, int64_t end)
     }
 }
 
+/* Rows per work item when a product reads its weights once (one token, or one token group
+ * in fast precision): 4 items per thread, so that each thread streams long runs of rows
+ * (q8_block_rows says why, with the measurement) and the threads still balance. */
+static int64_t stream_rows(int64_t rows, int32_t threads)
+{
+    return rows / ((int64_t)threads * 4);
+}
+
 void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const float *bias,
                 const float *src, int32_t n, bool accumulate)
 {
@@ -256,8 +264,7 @@ void cpu_matmul(struct cpu_pool *pool, float *dst, const struct weight *w, const
         }
     }
     struct matmul_job j = {dst, w, bias, src, n, accumulate, scratch};
-    /* decode: long runs of rows per thread, as q8_block_rows says why */
-    int64_t chunk = n == 1 ? w->ne1 / ((int64_t)pool_threads(pool) * 4) : MM_TILE;
+    int64_t chunk = n == 1 ? stream_rows(w->ne1, pool_threads(pool)) : MM_TILE;
     pool_for(pool, matmul_rows, &j, w->ne1, chunk > MM_TILE ? chunk : MM_TILE);
     free(scratch);
 }
@@ -347,7 +354,7 @@ static void q8_quantize(struct cpu_pool *pool, uint8_t *act, const float *src, i
 static int64_t q8_block_rows(const struct weight *w, int32_t n, int32_t threads)
 {
     int64_t rb = n <= Q8_TILE ? INT64_MAX : (int64_t)(65536 / (w->row_bytes ? w->row_bytes : 1));
-    int64_t fair = w->ne1 / ((int64_t)threads * 4);
+    int64_t fair = stream_rows(w->ne1, threads);
     if (rb > fair) rb = fair;
     return rb < 4 ? 4 : rb;
 }

@@ -58,6 +58,14 @@ static const char *put(const char *name, const char *fmt, ...)
     " %g, \"tokens_per_j\": %g}, \"cost_per_mtok\": {\"energy\": %g, \"hardware\": null,"          \
     " \"total\": %g}}]}"
 
+/* the same without an energy figure: %s is the tg test's energy object */
+#define BENCH_NO_ENERGY                                                                            \
+    "{\"model\": {\"name\": \"%s.gguf\", \"size_bytes\": %d, \"params\": 2000000},"                \
+    " \"backend\": {\"name\": \"cpu\", \"device\": \"CPU, 2 threads\", \"threads\": 2},"           \
+    " \"tests\": [{\"test\": \"tg32\", \"kind\": \"tg\", \"n_tokens\": 32, \"depth\": 0,"          \
+    " \"reps\": 3, \"avg_ts\": 300, \"stddev_ts\": 5, \"energy\": %s, \"cost_per_mtok\":"          \
+    " {\"energy\": null, \"hardware\": null, \"total\": null}}]}"
+
 static const char *bench(const char *file, const char *model, double jtok)
 {
     return put(file, BENCH, model, 1000000, "300", jtok, 1 / jtok, jtok * 41.7, jtok * 41.7);
@@ -299,6 +307,60 @@ static void write_and_check(void)
     report_free(&r);
 }
 
+/* no row has an energy figure (windows under 1 s, no sensor): no scatter, no cost chart, the
+ * report says why there is no front; speed and the quantization chart are still drawn */
+START_TEST(test_charts_without_energy)
+{
+    const char *nrg = "{\"source\": \"n/a\", \"j_per_token\": null, \"tokens_per_j\": null}";
+    const char *f[] = {put("a-b.json", BENCH_NO_ENERGY, "m-Q4_0", 1000000, nrg),
+                       eval("a-e.json", "m-Q4_0", "arc", 0.50, 40),
+                       put("b-b.json", BENCH_NO_ENERGY, "m-Q8_0", 2000000, nrg),
+                       eval("b-e.json", "m-Q8_0", "arc", 0.60, 40)};
+    struct report r;
+    char err[512], out[300];
+    struct report_opts o = {0};
+    ck_assert_msg(load(&r, f, 4, &o, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < r.n_rows; i++)
+        ck_assert(!r.rows[i].front && isnan(r.rows[i].cost));
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    ck_assert_msg(report_write(&r, out, err, sizeof err) == 0, "%s", err);
+    check_png("speed.png", 150);
+    check_png("quant_m.png", 400);
+    static const char *const absent[] = {"quality_energy.png", "cost.png"};
+    for (int i = 0; i < 2; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", out, absent[i]);
+        ck_assert_msg(access(p, F_OK) != 0, "%s drawn without an energy figure", absent[i]);
+    }
+    char *md = test_read_in(out, "report.md", NULL);
+    ck_assert_ptr_nonnull(strstr(md, "so there is no front"));
+    ck_assert_ptr_null(strstr(md, "| ★ |"));
+    ck_assert_ptr_null(strstr(md, "quality_energy.png"));
+    free(md);
+    report_free(&r);
+}
+END_TEST
+
+/* the output directory's missing parents are made (mkdir -p); a file in the way is named */
+START_TEST(test_write_makes_parents)
+{
+    const char *f[] = {bench("a-b.json", "m-Q4_0", 0.010)};
+    struct report r;
+    char err[512], out[300];
+    struct report_opts o = {0};
+    ck_assert_msg(load(&r, f, 1, &o, err, sizeof err) == 0, "%s", err);
+    snprintf(out, sizeof out, "%s/new//deeper/out/", tmpdir);
+    ck_assert_msg(report_write(&r, out, err, sizeof err) == 0, "%s", err);
+    free(test_read_in(out, "report.md", NULL));
+    snprintf(out, sizeof out, "%s/a-b.json/out", tmpdir);
+    ck_assert_int_ne(report_write(&r, out, err, sizeof err), 0);
+    char want[400];
+    snprintf(want, sizeof want, "%s/a-b.json: Not a directory", tmpdir);
+    ck_assert_str_eq(err, want);
+    report_free(&r);
+}
+END_TEST
+
 START_TEST(test_charts_truetype)
 {
     if (access("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", R_OK) != 0) {
@@ -324,6 +386,7 @@ Suite *report_suite(void)
     test_add_tcase(s, "report", 60, setup, teardown,
                    (const TTest *const[]){test_malformed_rejected, test_join_and_front,
                                           test_differences_and_shards, test_charts_truetype,
-                                          test_charts_builtin_font, NULL});
+                                          test_charts_builtin_font, test_charts_without_energy,
+                                          test_write_makes_parents, NULL});
     return s;
 }

@@ -223,9 +223,8 @@ static int write_text(const struct cli *a, const char *path, const char *text, m
 
 static int make_dir(const struct cli *a, const char *path)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return cli_fail(a, "%s: %s", path, strerror(errno));
-    return 0;
+    char err[600];
+    return file_mkdirs(path, err, sizeof err) ? cli_fail(a, "%s", err) : 0;
 }
 
 static int submit(const struct cli_slurm *s, const struct cli *a, const struct sweep_opts *o,

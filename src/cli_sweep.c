@@ -340,8 +340,8 @@ static int run_all(struct sweep_cli *c, const struct sweep_plan *p, int argc, ch
     const struct sweep_opts *o = &c->o;
     char logs[2048];
     snprintf(logs, sizeof logs, "%s/logs", o->outdir);
-    if (mkdir(logs, 0755) != 0 && errno != EEXIST)
-        return cli_fail(&c->a, "%s: %s", logs, strerror(errno));
+    char err[600];
+    if (file_mkdirs(logs, err, sizeof err)) return cli_fail(&c->a, "%s", err);
     sweep_clean_tmp(o, p);
     bool *todo = calloc((size_t)p->n, sizeof *todo);
     if (!todo) return cli_fail(&c->a, "out of memory");
@@ -459,8 +459,8 @@ int cli_sweep(int argc, char **argv)
     } else {
         if (c.unit >= p.n)
             rc = cli_usage(&c.a, "--unit %ld: the plan has units 0 to %d", c.unit, p.n - 1);
-        else if (mkdir(c.o.outdir, 0755) != 0 && errno != EEXIST)
-            rc = cli_fail(&c.a, "%s: %s", c.o.outdir, strerror(errno));
+        else if (file_mkdirs(c.o.outdir, err, sizeof err))
+            rc = cli_fail(&c.a, "%s", err);
         else if (c.unit >= 0)
             rc = run_unit(&c, &p.units[c.unit], argc, argv);
         else

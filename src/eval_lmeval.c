@@ -54,19 +54,13 @@ int eval_lmeval_dir(const char *dir, const char *model_path, char *out, size_t l
             sane[k++] = *p;
     }
     sane[k] = 0;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
+    if (file_mkdirs(dir, err, errlen)) return -1;
     int w = snprintf(out, len, "%s/%s", dir, sane);
     if (w < 0 || (size_t)w >= len) {
         snprintf(err, errlen, "%s: path too long", dir);
         return -1;
     }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", out, strerror(errno));
-        return -1;
-    }
+    if (file_mkdirs(out, err, errlen)) return -1;
     return 0;
 }
 

@@ -65,6 +65,35 @@ int file_close(FILE *f, const char *name, char *err, size_t errlen)
     return rc;
 }
 
+int file_mkdirs(const char *path, char *err, size_t errlen)
+{
+    char d[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof d) {
+        snprintf(err, errlen, "%.200s: %s", path, n ? "path too long" : "empty directory name");
+        return -1;
+    }
+    memcpy(d, path, n + 1);
+    /* each prefix that ends before a '/' (the leading one and repeats skipped), then the whole */
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && (d[i] != '/' || d[i - 1] == '/')) continue;
+        char c = d[i];
+        d[i] = 0;
+        struct stat st;
+        if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", d, strerror(errno));
+            return -1;
+        }
+        int e = stat(d, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (e) {
+            snprintf(err, errlen, "%s: %s", d, strerror(e));
+            return -1;
+        }
+        d[i] = c;
+    }
+    return 0;
+}
+
 int file_write_all(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
     if (!strcmp(path, "-")) {

@@ -32,4 +32,9 @@ FILE *file_open_tmp(const char *path, char *tmp, size_t tmplen, char *err, size_
  * "PATH: write failed: REASON" in err. */
 int file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen);
 
+/* Creates the directory path and every missing parent (as mkdir -p; mode 0755); a directory
+ * already there is fine. 0, or -1 with "DIR: REASON" in err, DIR being the part that failed
+ * ("out/a: Not a directory" when out/a is a file). */
+int file_mkdirs(const char *path, char *err, size_t errlen);
+
 #endif

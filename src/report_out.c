@@ -358,10 +358,7 @@ static int write_file(const struct report *r, const char *dir, const char *name,
 
 int report_write(const struct report *r, const char *dir, char *err, size_t errlen)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
+    if (file_mkdirs(dir, err, errlen)) return -1;
     char charts[16][64];
     int n = 0;
     if (report_charts(r, dir, charts, 16, &n, err, errlen) != 0) return -1;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "meter.h"
 
 static uint64_t wbytes(const struct weight *w)
@@ -191,16 +192,8 @@ static bool cache_path(char *buf, size_t len, bool create)
         snprintf(d, sizeof d, "%s/.cache/joule", dir);
     else
         return false;
-    if (create) { /* the parent first ($HOME/.cache), then joule's own */
-        char parent[512];
-        snprintf(parent, sizeof parent, "%s", d);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) {
-            *slash = 0;
-            mkdir(parent, 0755);
-        }
-        if (mkdir(d, 0755) != 0 && errno != EEXIST) return false;
-    }
+    char err[600];
+    if (create && file_mkdirs(d, err, sizeof err)) return false; /* $HOME/.cache too */
     return (size_t)snprintf(buf, len, "%s/bandwidth.tsv", d) < len;
 }
 

@@ -16,6 +16,7 @@
 
 #include "cpu.h"
 #include "quant.h"
+#include "simd_avx2.h"
 
 static float dot_f32(const float *a, const float *b, int32_t n)
 {
@@ -76,14 +77,6 @@ HELPER __m256 sum8x8(const __m256 a[8])
                          _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-HELPER float hsum(__m256 v)
-{
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
 /* e^x for x <= 0 (the softmax's s - max): 2^n e^r with |r| <= ln2 / 2 and a degree-6
  * polynomial for e^r (relative error about 2e-7); below -87 the result is 2^-126 x e^r
  * at most, which no sum of at least 1 can see */
@@ -140,7 +133,7 @@ TARGET_AVX2 static float scores_avx(float *s, const float *q, const float *kc, i
         __m256 acc = _mm256_setzero_ps();
         for (int32_t d = 0; d < hd; d += 8)
             acc = _mm256_fmadd_ps(_mm256_loadu_ps(k + d), _mm256_loadu_ps(q + d), acc);
-        s[j] = hsum(acc) * scale;
+        s[j] = hsum8(acc) * scale;
         m = s[j] > m ? s[j] : m;
     }
     return m;
@@ -163,7 +156,7 @@ TARGET_AVX2 static void softmax_avx(float *s, int32_t n, float mx)
         s[j] = _mm_cvtss_f32(_mm256_castps256_ps128(e));
         tail += s[j];
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / (hsum(sum) + tail));
+    const __m256 inv = _mm256_set1_ps(1.0f / (hsum8(sum) + tail));
     for (j = 0; j + 8 <= n; j += 8)
         _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
     for (; j < n; j++)

@@ -12,6 +12,7 @@
  */
 #include "quant.h"
 #include "quant_impl.h"
+#include "simd_avx2.h"
 
 #include <assert.h>
 #include <math.h>
@@ -642,10 +643,7 @@ dot_avx(uint32_t type, const uint8_t *row, const float *x, int64_t n)
     for (; i < n; i++)
         tail += load1(type, row, i) * x[i];
     __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r) + tail;
+    return hsum8(v) + tail;
 }
 
 /* Multiply and add stay separate (no FMA) so the result equals the reference. */

@@ -18,6 +18,7 @@
 
 #include "quant.h"
 #include "quant_impl.h"
+#include "simd_avx2.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define Q8_X86 1
@@ -463,14 +464,6 @@ HELPER void sb_scales_avx(uint32_t type, const uint8_t *b, float *S, float *M)
     }
 }
 
-HELPER float hsum(__m256 v)
-{
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
 /* macc[t] += dot(M, s_t) over n (even) values for T activation rows: M is loaded once
  * for all tokens, and the tokens' sums are independent chains */
 HELPER void mins_dot(const float *M, const uint8_t *act, size_t act_stride, int64_t n_act,
@@ -493,7 +486,7 @@ HELPER void mins_dot(const float *M, const uint8_t *act, size_t act_stride, int6
         float tail = 0.0f;
         for (int k = i; k < n; k++)
             tail += M[k] * s[k];
-        macc[t] += hsum(_mm256_add_ps(a[t][0], a[t][1])) + tail;
+        macc[t] += hsum8(_mm256_add_ps(a[t][0], a[t][1])) + tail;
     }
 }
 
@@ -590,7 +583,7 @@ enum { X8_PF_BYTES = 4096 };
                          (int)((seg_end - seg) / 16), T, macc);                                    \
         }                                                                                          \
         for (int t = 0; t < T; t++)                                                                \
-            out[t] = hsum(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];                          \
+            out[t] = hsum8(_mm256_add_ps(acc[t][0], acc[t][1])) + macc[t];                         \
     } while (0)
 
 /* One kernel instance: fn, under target, running body */

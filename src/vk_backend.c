@@ -97,8 +97,8 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
         vw->rows[k] = nr;
         uint64_t bytes = (uint64_t)nr * w->row_bytes;
         /* padding: shaders read the word (texel matvec: up to 2 texels) after a block */
-        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + VK_WEIGHT_PAD, VK_MEM_DEVICE, err, errlen) !=
-                0 ||
+        if (vk_buf_new(&vb->c, &vw->bufs[k], bytes + VK_WEIGHT_PAD, VK_MEM_DEVICE_FILL, err,
+                       errlen) != 0 ||
             vk_buf_upload(&vb->c, &vw->bufs[k], 0, (const uint8_t *)w->data + r0 * w->row_bytes,
                           bytes, err, errlen) != 0)
             return NULL;
@@ -275,7 +275,7 @@ static int make_rope_table(struct vk_backend *vb, char *err, size_t errlen)
             t[((size_t)p * half + i) * 2] = (float)cos(theta);
             t[((size_t)p * half + i) * 2 + 1] = (float)sin(theta);
         }
-    int rc = vk_buf_new(&vb->c, &vb->rope, count * 4, VK_MEM_DEVICE, err, errlen);
+    int rc = vk_buf_new(&vb->c, &vb->rope, count * 4, VK_MEM_DEVICE_FILL, err, errlen);
     if (rc == 0) rc = vk_buf_upload(&vb->c, &vb->rope, 0, t, count * 4, err, errlen);
     free(t);
     return rc;
@@ -292,6 +292,61 @@ static bool weight_ok(const struct weight *w, char *err, size_t errlen)
         return false;
     }
     return true;
+}
+
+/* "1.25 GiB" or "12.3 MiB" */
+struct size_str {
+    char s[24];
+};
+static struct size_str size_str(uint64_t b)
+{
+    struct size_str r;
+    if (b >= ((uint64_t)1 << 30))
+        snprintf(r.s, sizeof r.s, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
+    else
+        snprintf(r.s, sizeof r.s, "%.1f MiB", (double)b / (1024.0 * 1024));
+    return r;
+}
+
+/* Fails with one line when the weights, the KV cache and the activations do not fit the
+ * device memory that is free, before any of it is allocated. */
+static int check_memory(struct vk_backend *vb, uint64_t kv_bytes, uint64_t act_bytes, char *err,
+                        size_t errlen)
+{
+    const struct graph *g = &vb->graph;
+    uint64_t w_bytes = 0;
+    for (int32_t i = 0; i < g->n_ops; i++) {
+        const struct op *o = &g->ops[i];
+        if (o->kind == OP_ROPE) continue;
+        const struct weight *ws[2] = {o->w, o->b};
+        for (int k = 0; k < 2; k++) {
+            const struct weight *w = ws[k];
+            bool seen = false; /* shared tensors (tied embeddings) are uploaded once */
+            for (int32_t j = 0; w && j < i && !seen; j++)
+                seen = (g->ops[j].w && g->ops[j].w->data == w->data) ||
+                       (g->ops[j].b && g->ops[j].b->data == w->data);
+            for (int kk = 0; w && kk < k && !seen; kk++)
+                seen = ws[kk] && ws[kk]->data == w->data;
+            if (w && !seen) {
+                uint64_t b = (uint64_t)w->ne1 * w->row_bytes;
+                w_bytes += b + (b / vb->c.max_range + 1) * VK_WEIGHT_PAD;
+            }
+        }
+    }
+    uint64_t need = w_bytes + kv_bytes + act_bytes;
+    uint32_t heap = 0;
+    bool budget = false;
+    uint64_t free_b = vk_device_free(&vb->c, &heap, &budget);
+    /* CPU implementations allocate host memory whatever heap they report (lavapipe: 2 GiB) */
+    if (need <= free_b || (vb->c.cpu && !vk_env_str(VKS_MEM_BUDGET))) return 0;
+    snprintf(err, errlen,
+             "%s has %s of device memory free (heap %u%s) and this model needs %s: weights %s, "
+             "KV cache %s (%d positions), activations %s; use a smaller context (-c), a smaller "
+             "quantization or --device cpu",
+             vb->c.info.props.deviceName, size_str(free_b).s, heap,
+             budget ? ", VK_EXT_memory_budget" : "", size_str(need).s, size_str(w_bytes).s,
+             size_str(kv_bytes).s, vb->base.n_ctx * vb->base.n_seq, size_str(act_bytes).s);
+    return -1;
 }
 
 static int setup(struct vk_backend *vb, char *err, size_t errlen)
@@ -323,13 +378,9 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     }
     vb->base.max_batch = (int32_t)mb;
     if (vb->base.n_seq < 1) vb->base.n_seq = 1;
-    for (int a = 0; a < ACT_COUNT; a++) {
-        uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
-        if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
-                       err, errlen) != 0)
-            return -1;
-        if (vk_texel_act_view(vb, a, bytes, err, errlen) != 0) return -1;
-    }
+    uint64_t act_bytes = 0;
+    for (int a = 0; a < ACT_COUNT; a++)
+        if (a != ACT_LOGITS) act_bytes += (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
     /* the sequences' caches one after the other: sequence s owns rows s * n_ctx .. */
     uint64_t kv_bytes = (uint64_t)vb->base.n_seq * (uint64_t)vb->base.n_ctx * (uint64_t)vb->kv_dim *
                         (ctx->kv_f16 ? 2 : 4);
@@ -339,6 +390,15 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
                  "storage buffer range; use a smaller context or fewer sequences",
                  vb->base.n_seq, vb->base.n_ctx, (double)kv_bytes / 1048576.0);
         return -1;
+    }
+    if (check_memory(vb, 2 * (uint64_t)c->n_layer * kv_bytes, act_bytes, err, errlen) != 0)
+        return -1;
+    for (int a = 0; a < ACT_COUNT; a++) {
+        uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
+        if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
+                       err, errlen) != 0)
+            return -1;
+        if (vk_texel_act_view(vb, a, bytes, err, errlen) != 0) return -1;
     }
     vb->kc = calloc((size_t)c->n_layer, sizeof *vb->kc);
     vb->vc = calloc((size_t)c->n_layer, sizeof *vb->vc);

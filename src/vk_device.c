@@ -80,6 +80,41 @@ static void link_chain(void *head, bool feature, const struct link *l, size_t n,
     }
 }
 
+/* VK_KHR_cooperative_matrix's property structure and query (newer than Debian 12's headers) */
+struct coop_props {
+    VkStructureType sType;
+    void *pNext;
+    uint32_t m, n, k;
+    uint32_t a, b, c, result; /* VkComponentTypeKHR: 0 = float16, 1 = float32 */
+    VkBool32 saturating;
+    uint32_t scope; /* VkScopeKHR: 3 = subgroup */
+};
+#define COOP_PROPS_STYPE ((VkStructureType)1000506001)
+typedef VkResult(VKAPI_PTR *coop_query_fn)(VkPhysicalDevice, uint32_t *, struct coop_props *);
+
+/* The first shape with float16 A and B, float32 C and result at subgroup scope: what the
+ * property query reports, since some drivers list the extension without a usable shape. */
+static void coop_shape(struct vk_instance *vi, VkPhysicalDevice pd, struct vk_devinfo *d)
+{
+    coop_query_fn q = (coop_query_fn)vi->f.vkGetInstanceProcAddr(
+        vi->inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    uint32_t n = 0;
+    if (!q || q(pd, &n, NULL) != VK_SUCCESS || n == 0 || n > 1024) return;
+    struct coop_props *p = calloc(n, sizeof *p);
+    if (!p) return;
+    for (uint32_t i = 0; i < n; i++)
+        p[i].sType = COOP_PROPS_STYPE;
+    if (q(pd, &n, p) >= VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !d->coop_matrix; i++)
+            if (p[i].a == 0 && p[i].b == 0 && p[i].c == 1 && p[i].result == 1 && p[i].scope == 3) {
+                d->coop_matrix = true;
+                d->coop_m = p[i].m;
+                d->coop_n = p[i].n;
+                d->coop_k = p[i].k;
+            }
+    free(p);
+}
+
 static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index,
                      struct vk_devinfo *d)
 {
@@ -112,7 +147,10 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     VkPhysicalDevice16BitStorageFeatures s16 = {0};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {0};
     VkPhysicalDeviceShaderIntegerDotProductFeatures idot = {0};
-    bool has_drv, has_sc, has_f16, has_idot;
+    VkPhysicalDeviceSubgroupSizeControlFeatures scf = {0};
+    VkPhysicalDeviceMaintenance3Properties m3 = {0};
+    VkPhysicalDeviceMaintenance4Properties m4 = {0};
+    bool has_drv, has_sc, has_f16, has_idot, has_scf, has_m4;
     const struct link links[] = {
         {false, &sg, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, true, NULL, NULL},
         {false, &pci, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT, false,
@@ -126,6 +164,11 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
          "VK_KHR_shader_float16_int8", &has_f16},
         {true, &idot, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES, api13,
          "VK_KHR_shader_integer_dot_product", &has_idot},
+        {true, &scf, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES, api13,
+         "VK_EXT_subgroup_size_control", &has_scf},
+        {false, &m3, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, true, NULL, NULL},
+        {false, &m4, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES, api13,
+         "VK_KHR_maintenance4", &has_m4},
     };
     size_t n_links = sizeof links / sizeof links[0];
 
@@ -151,6 +194,8 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
         d->min_subgroup = sc.minSubgroupSize;
         d->max_subgroup = sc.maxSubgroupSize;
     }
+    d->max_alloc = m3.maxMemoryAllocationSize;
+    d->max_buffer = has_m4 ? m4.maxBufferSize : 0;
 
     /* features */
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
@@ -159,8 +204,13 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     d->storage16 = s16.storageBuffer16BitAccess;
     d->fp16 = has_f16 && f16.shaderFloat16;
     d->int8_dot = has_idot && idot.shaderIntegerDotProduct;
-    d->coop_matrix =
-        has_ext(x, "VK_KHR_cooperative_matrix") || has_ext(x, "VK_NV_cooperative_matrix");
+    d->pin_ok = d->size_control && has_scf && scf.subgroupSizeControl &&
+                (sc.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    d->full_subgroups = d->pin_ok && scf.computeFullSubgroups;
+    d->ext_size_control = d->pin_ok && !api13;
+    d->portability_subset = has_ext(x, "VK_KHR_portability_subset");
+    d->memory_budget = has_ext(x, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    if (has_ext(x, "VK_KHR_cooperative_matrix")) coop_shape(vi, pd, d);
     free(ext);
 
     uint32_t nq = 0;
@@ -279,14 +329,23 @@ static void print_device(FILE *out, const struct vk_devinfo *d)
         return;
     }
     fprintf(out, "  subgroup size: %u", d->subgroup_size);
-    if (d->size_control) fprintf(out, " (size control %u..%u)", d->min_subgroup, d->max_subgroup);
+    if (d->size_control)
+        fprintf(out, " (size control %u..%u%s)", d->min_subgroup, d->max_subgroup,
+                d->pin_ok ? ", pinned in compute" : ", not in compute");
     fprintf(out, ", arithmetic %s\n", d->subgroup_arith ? "yes" : "no");
     fprintf(out, "  fp16:          %s (16-bit storage %s)\n", d->fp16 ? "yes" : "no",
             d->storage16 ? "yes" : "no");
     fprintf(out, "  int8 dot:      %s\n", d->int8_dot ? "yes" : "no");
-    fprintf(out, "  coop matrix:   %s\n", d->coop_matrix ? "yes" : "no");
-    fprintf(out, "  max storage buffer range: %u bytes (%.0f MiB)\n",
-            p->limits.maxStorageBufferRange, p->limits.maxStorageBufferRange / 1048576.0);
+    if (d->coop_matrix)
+        fprintf(out, "  coop matrix:   %ux%ux%u f16 x f16 -> f32\n", d->coop_m, d->coop_n,
+                d->coop_k);
+    else
+        fprintf(out, "  coop matrix:   no\n");
+    fprintf(out, "  max storage buffer range: %u bytes (%.0f MiB)", p->limits.maxStorageBufferRange,
+            p->limits.maxStorageBufferRange / 1048576.0);
+    if (d->max_alloc) fprintf(out, ", allocation %.0f MiB", (double)d->max_alloc / 1048576.0);
+    if (d->max_buffer) fprintf(out, ", buffer %.0f MiB", (double)d->max_buffer / 1048576.0);
+    fprintf(out, "\n");
     fprintf(out, "  max workgroup: %u invocations, shared memory %u bytes\n",
             p->limits.maxComputeWorkGroupInvocations, p->limits.maxComputeSharedMemorySize);
     fprintf(out, "  energy sensors: none\n");

@@ -36,6 +36,14 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                        "lower the storage-buffer range (>= 4096; to test splitting)"},
     [VKS_MAX_TEXELS] = {"JOULE_VK_MAX_TEXELS", "the device's maxTexelBufferElements",
                         "lower the texel limit (to test the fallback)"},
+    [VKS_NO_PIN] = {"JOULE_VK_NO_PIN", "off (pinned where the device can)",
+                    "do not pin the subgroup size (then no one-subgroup reductions)"},
+    [VKS_STAGING] = {"JOULE_VK_STAGING", "off (direct writes on unified or resizable-BAR memory)",
+                     "upload the weights through staging copies everywhere"},
+    [VKS_TIMEOUT_MS] = {"JOULE_VK_TIMEOUT_MS", "120000 on GPUs, 600000 on CPU devices",
+                        "a step or copy not finished by then is an error (0: poll once)"},
+    [VKS_MEM_BUDGET] = {"JOULE_VK_MEM_BUDGET", "the device's free memory (VK_EXT_memory_budget)",
+                        "pretend this many bytes of device memory are free (tests)"},
 };
 
 const char *vk_env_str(enum vk_switch s)

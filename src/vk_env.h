@@ -25,6 +25,10 @@ enum vk_switch {
     VKS_MATVEC_MAX,
     VKS_MAX_RANGE,
     VKS_MAX_TEXELS,
+    VKS_NO_PIN,
+    VKS_STAGING,
+    VKS_TIMEOUT_MS,
+    VKS_MEM_BUDGET,
     VKS_COUNT
 };
 

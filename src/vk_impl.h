@@ -31,6 +31,7 @@
     X(vkGetPhysicalDeviceProperties2)                                                              \
     X(vkGetPhysicalDeviceFeatures2)                                                                \
     X(vkGetPhysicalDeviceMemoryProperties)                                                         \
+    X(vkGetPhysicalDeviceMemoryProperties2)                                                        \
     X(vkGetPhysicalDeviceFormatProperties)                                                         \
     X(vkGetPhysicalDeviceQueueFamilyProperties)                                                    \
     X(vkEnumerateDeviceExtensionProperties)                                                        \
@@ -132,7 +133,20 @@ struct vk_devinfo {
     bool subgroup_shuffle;
     bool size_control; /* subgroup size control available */
     uint32_t min_subgroup, max_subgroup;
-    bool fp16, storage16, int8_dot, coop_matrix;
+    /* the subgroup size can be pinned in compute pipelines (the subgroupSizeControl feature,
+     * compute among requiredSubgroupSizeStages); full_subgroups: computeFullSubgroups too;
+     * ext_size_control: through VK_EXT_subgroup_size_control (enabled with the device) */
+    bool pin_ok, full_subgroups, ext_size_control;
+    bool fp16, storage16, int8_dot;
+    /* VK_KHR_cooperative_matrix with a subgroup-scope shape of f16 A/B and f32 C (from the
+     * property query, not the extension's presence); coop_m/n/k: the first such shape */
+    bool coop_matrix;
+    uint32_t coop_m, coop_n, coop_k;
+    bool portability_subset; /* VK_KHR_portability_subset is listed: it must be enabled */
+    bool memory_budget;      /* VK_EXT_memory_budget (heap budget and usage) */
+    /* the largest buffer: maxMemoryAllocationSize (1.1) and maxBufferSize (1.3 or
+     * VK_KHR_maintenance4); 0 when not reported */
+    uint64_t max_alloc, max_buffer;
     bool usable;         /* Vulkan >= 1.1 with a compute queue */
     bool pci_bus_info;   /* VK_EXT_pci_bus_info: pci_bus_id is known (and enabled on the device) */
     char pci_bus_id[16]; /* "0000:01:00.0", or "" */
@@ -165,6 +179,20 @@ struct vk_ctx {
     VkQueue queue;
     VkCommandPool pool;
     VkFence fence;
+    uint64_t timeout_ns; /* a submit not finished by then is an error (JOULE_VK_TIMEOUT_MS) */
+    bool lost;           /* a submit timed out or the device was lost: nothing more is submitted */
+    uint32_t pin_sg;     /* the subgroup size every pipeline is created with; 0: not pinned */
+    bool pin_full;       /* and with full subgroups (the workgroup is a multiple of it) */
+    bool direct;         /* weights written straight into mapped device-local memory */
+    /* uploads: two staging buffers used in turn, each with its command buffer and fence, so
+     * that the host fills one while the device copies the other (vk_upload_flush waits) */
+    struct vk_stage {
+        struct vk_buf buf;
+        VkCommandBuffer cb;
+        VkFence fence;
+        bool pending;
+    } stage[2];
+    uint32_t stage_next;
     uint64_t max_range;        /* bytes a single storage binding may cover (<= 2 GiB) */
     uint32_t wg;               /* default workgroup size */
     uint32_t mv_rows, mm_rows; /* (most) rows per workgroup of matvec / matmul */
@@ -180,7 +208,9 @@ struct vk_ctx {
 /* vk_mem.c */
 int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen);
 void vk_ctx_close(struct vk_ctx *c);
-enum vk_mem_kind { VK_MEM_DEVICE, VK_MEM_HOST_WRITE, VK_MEM_HOST_READ };
+/* VK_MEM_DEVICE_FILL: device-local memory that is written once from the host (weights,
+ * tables): mapped when c->direct (unified memory, resizable BAR), else filled by copies */
+enum vk_mem_kind { VK_MEM_DEVICE, VK_MEM_DEVICE_FILL, VK_MEM_HOST_WRITE, VK_MEM_HOST_READ };
 int vk_buf_new(struct vk_ctx *c, struct vk_buf *b, VkDeviceSize size, enum vk_mem_kind kind,
                char *err, size_t errlen);
 void vk_buf_free(struct vk_ctx *c, struct vk_buf *b);
@@ -189,8 +219,15 @@ int vk_buf_upload(struct vk_ctx *c, struct vk_buf *dst, VkDeviceSize off, const 
                   VkDeviceSize size, char *err, size_t errlen);
 int vk_buf_download(struct vk_ctx *c, struct vk_buf *src, VkDeviceSize off, void *dst,
                     VkDeviceSize size, char *err, size_t errlen);
-/* Submits one command buffer and waits for it. */
+/* Submits one command buffer and waits for it (and for the uploads before it), at most
+ * c->timeout_ns: a timeout or a lost device is an error that stops every later submit. */
 int vk_submit_wait(struct vk_ctx *c, VkCommandBuffer cb, char *err, size_t errlen);
+/* Waits for the uploads in flight. */
+int vk_upload_flush(struct vk_ctx *c, char *err, size_t errlen);
+/* Bytes of device-local memory free for this process: the heap's budget minus its usage
+ * (VK_EXT_memory_budget), else the largest device-local heap's size; JOULE_VK_MEM_BUDGET
+ * replaces it (tests). *heap: that heap's index, *from_budget: whether the extension told. */
+uint64_t vk_device_free(const struct vk_ctx *c, uint32_t *heap, bool *from_budget);
 
 /* ---- test hooks (vk_backend.c): run a graph given by the caller, access buffers ---- */
 struct vk_backend;

@@ -51,13 +51,19 @@ static bool is_k(uint32_t t)
     return t >= Q_Q2_K && t <= Q_Q6_K;
 }
 
-enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t sg, bool no_subgroup,
-                              bool multi)
+enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t pinned_sg,
+                              bool no_subgroup, bool multi)
 {
     bool use = arith && !no_subgroup;
-    /* SPIR-V 1.3 shaders run with the reported subgroup size (no varying sizes) */
-    if (use && shuffle && wg <= sg && !multi) return VK_RED_ONE_SUBGROUP;
+    if (use && shuffle && pinned_sg && wg <= pinned_sg && !multi) return VK_RED_ONE_SUBGROUP;
     return use ? VK_RED_SUBGROUP : VK_RED_SHARED;
+}
+
+uint32_t vk_pinned_subgroup(uint32_t sg, uint32_t min, uint32_t max)
+{
+    if (sg < min) sg = min;
+    if (sg > max) sg = max;
+    return sg;
 }
 
 uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim)

@@ -62,11 +62,15 @@ struct vk_profile {
     bool unit;          /* the CPU unit kernels are on (JOULE_VK_NO_UNIT, texel formats) */
 };
 
-/* The reduction form: subgroup arithmetic where the device has it (sg > 0) and
- * no_subgroup is not set; one subgroup per workgroup when the workgroup fits one
- * (wg <= sg, with shuffles) and multi is not set. */
-enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t sg, bool no_subgroup,
-                              bool multi);
+/* The reduction form: subgroup arithmetic where the device has it (arith) and no_subgroup
+ * is not set; one subgroup per workgroup only where the subgroup size is pinned (pinned_sg
+ * > 0: every pipeline is created with that size) and the workgroup fits it (wg <= pinned_sg,
+ * with shuffles), and multi is not set. A size reported but not pinned proves nothing: some
+ * drivers run another (MoltenVK on AMD reports 64 and runs 32; Intel varies 8..32). */
+enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t pinned_sg,
+                              bool no_subgroup, bool multi);
+/* The subgroup size to pin: the reported size sg within the device's [min, max]. */
+uint32_t vk_pinned_subgroup(uint32_t sg, uint32_t min, uint32_t max);
 /* The workgroup size: the subgroup size on CPU devices, else at least 64; forced > 0
  * replaces it; a power of two from 4 to lim. */
 uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);

@@ -41,9 +41,17 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, s
     uint32_t sc[3] = {vb->c.wg, vb->c.mv_rows, vb->c.mm_rows};
     VkSpecializationMapEntry me[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
     VkSpecializationInfo spec = {3, me, sizeof sc, sc};
+    /* the pinned subgroup size (vk_ctx_open): the one-subgroup reductions rely on it */
+    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo pin = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+        .requiredSubgroupSize = vb->c.pin_sg};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .pNext = vb->c.pin_sg ? &pin : NULL,
+                  .flags = vb->c.pin_full
+                               ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT
+                               : 0,
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                   .module = mod,
                   .pName = "main",

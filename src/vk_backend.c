@@ -47,6 +47,7 @@ static void vb_destroy(struct backend *b)
         vk_buf_free(c, &vb->params);
         vk_buf_free(c, &vb->rope);
         vk_buf_free(c, &vb->dummy);
+        vk_buf_free(c, &vb->attn_part);
     }
     free(vb->weights);
     free(vb->kc);
@@ -204,6 +205,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_ATTENTION:
                 bind[0] = &vb->kc[o->layer], bind[1] = src, bind[2] = dst;
                 bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                if (vb->split_max) bind[3] = &vb->attn_part;
                 break;
             case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
             default: break;
@@ -391,7 +393,23 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
                  vb->base.n_seq, vb->base.n_ctx, (double)kv_bytes / 1048576.0);
         return -1;
     }
-    if (check_memory(vb, 2 * (uint64_t)c->n_layer * kv_bytes, act_bytes, err, errlen) != 0)
+    /* the split attention's scratch: the most splits any decode step uses (1 row) */
+    vb->split_forced = vk_env_long(VKS_SPLIT_KV, -1);
+    vb->split_max = vk_attn_splits(ctx->cpu, vb->split_forced, 1, c->n_head, c->n_head_kv,
+                                   c->head_dim, ctx->info.props.limits.maxComputeSharedMemorySize);
+    uint64_t part_rows = mb < 8 ? (uint64_t)mb : 8;
+    uint64_t part_bytes =
+        part_rows * (uint64_t)c->n_head * vb->split_max * (uint64_t)(c->head_dim + 2) * 4;
+    while (vb->split_max > 1 && part_bytes > ctx->max_range) {
+        vb->split_max /= 2;
+        part_bytes =
+            part_rows * (uint64_t)c->n_head * vb->split_max * (uint64_t)(c->head_dim + 2) * 4;
+    }
+    if (part_bytes > ctx->max_range) vb->split_max = 0;
+    if (check_memory(vb, 2 * (uint64_t)c->n_layer * kv_bytes, act_bytes + part_bytes, err,
+                     errlen) != 0)
+        return -1;
+    if (vb->split_max && vk_buf_new(ctx, &vb->attn_part, part_bytes, VK_MEM_DEVICE, err, errlen))
         return -1;
     for (int a = 0; a < ACT_COUNT; a++) {
         uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;

@@ -70,6 +70,11 @@ struct vk_backend {
     struct vk_buf params;         /* pos0, n, tokens (host-written) */
     struct vk_buf rope;           /* cos/sin per position */
     struct vk_buf dummy;
+    /* split decode attention (attn_split, attn_merge): per row, head and split the partial
+     * output, max and sum; split_max splits of up to 8 rows fit it (0: no buffer) */
+    struct vk_buf attn_part;
+    uint32_t split_max;
+    long split_forced; /* JOULE_VK_SPLIT_KV, -1 when unset */
     VkBufferView dummy_view, dummy_view8, dummy_viewf;
     VkBufferView act_views[ACT_COUNT]; /* R32G32B32A32_SFLOAT views (unit kernels), or NULL */
     VkDescriptorSetLayout dsl;

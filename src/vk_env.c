@@ -44,6 +44,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                         "a step or copy not finished by then is an error (0: poll once)"},
     [VKS_MEM_BUDGET] = {"JOULE_VK_MEM_BUDGET", "the device's free memory (VK_EXT_memory_budget)",
                         "pretend this many bytes of device memory are free (tests)"},
+    [VKS_SPLIT_KV] = {"JOULE_VK_SPLIT_KV", "chosen on GPUs (decode), off on CPU devices",
+                      "KV splits of decode attention (0: one pass; up to 64)"},
 };
 
 const char *vk_env_str(enum vk_switch s)

@@ -29,6 +29,7 @@ enum vk_switch {
     VKS_STAGING,
     VKS_TIMEOUT_MS,
     VKS_MEM_BUDGET,
+    VKS_SPLIT_KV,
     VKS_COUNT
 };
 

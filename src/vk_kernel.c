@@ -126,10 +126,29 @@ struct vk_kernel vk_choose_kv_store(const struct vk_profile *p)
     return (struct vk_kernel){.family = VKF_KV_STORE, .kv_f32 = !p->kv_f16};
 }
 
-struct vk_kernel vk_choose_attention(const struct vk_profile *p, bool texel)
+struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk_attn_case *a)
 {
+    if (a->splits > 0)
+        return (struct vk_kernel){.family = VKF_ATTN_SPLIT, .red = p->red, .kv_f32 = !p->kv_f16};
     return (struct vk_kernel){
-        .family = VKF_ATTENTION, .red = p->red, .texel = texel, .kv_f32 = !p->kv_f16};
+        .family = VKF_ATTENTION, .red = p->red, .texel = a->texel, .kv_f32 = !p->kv_f16};
+}
+
+struct vk_kernel vk_choose_attn_merge(void)
+{
+    return (struct vk_kernel){.family = VKF_ATTN_MERGE};
+}
+
+uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
+                        int32_t head_dim, uint32_t shared_bytes)
+{
+    if (n_tokens < 1 || n_tokens > 8 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
+        n_head / n_head_kv > 8 || head_dim > 256 || head_dim % 2 != 0 || shared_bytes < 20480)
+        return 0;
+    if (forced >= 0) return forced > 64 ? 64 : (uint32_t)forced;
+    if (cpu) return 0;
+    int32_t s = (256 + n_head_kv * n_tokens - 1) / (n_head_kv * n_tokens);
+    return (uint32_t)(s < 1 ? 1 : s > 32 ? 32 : s);
 }
 
 struct vk_kernel vk_choose_swiglu(void)
@@ -155,6 +174,8 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_CPU_MATVEC_KUNIT] = {"matvec_kunit", true},
         [VKF_CPU_MATMUL_UNIT] = {"matmul_unit", true},
         [VKF_CPU_MATMUL_KUNIT] = {"matmul_kunit", true},
+        [VKF_ATTN_SPLIT] = {"attn_split", false},
+        [VKF_ATTN_MERGE] = {"attn_merge", false},
     };
     if ((unsigned)k->family >= VKF_COUNT) return -1;
     const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";

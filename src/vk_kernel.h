@@ -34,6 +34,8 @@ enum vk_family {
     VKF_CPU_MATVEC_KUNIT,
     VKF_CPU_MATMUL_UNIT,
     VKF_CPU_MATMUL_KUNIT,
+    VKF_ATTN_SPLIT, /* decode attention split over the KV range, GQA group per workgroup */
+    VKF_ATTN_MERGE, /* and the pass that combines the splits */
     VKF_COUNT
 };
 
@@ -91,8 +93,24 @@ struct vk_kernel vk_choose_rmsnorm(const struct vk_profile *p);
 struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m);
 struct vk_kernel vk_choose_rope(void);
 struct vk_kernel vk_choose_kv_store(const struct vk_profile *p);
-/* texel: q, K and V through vec4 texel views */
-struct vk_kernel vk_choose_attention(const struct vk_profile *p, bool texel);
+/* An OP_ATTENTION, as the chooser sees it. */
+struct vk_attn_case {
+    bool texel;      /* q, K and V have vec4 texel views (CPU devices) */
+    uint32_t splits; /* vk_attn_splits: KV splits for this step, 0 = one pass */
+};
+/* attention.comp (one workgroup per query head and token), or the split pair
+ * attn_split + attn_merge (vk_choose_attn_merge) when the case has splits */
+struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk_attn_case *a);
+struct vk_kernel vk_choose_attn_merge(void);
+/* KV splits of a step of n_tokens rows (flash-decoding), 0 for the one-pass kernel: decode
+ * steps (up to 8 rows) on GPUs, enough splits that n_head_kv x splits x n_tokens reaches
+ * about 256 workgroups (twice the compute units of the largest GPUs), at most 32; never on
+ * CPU devices (one workgroup runs on one thread there), nor for groups of more than 8
+ * query heads per KV head, head_dim over 256 or odd, or under 20 KiB of shared memory.
+ * forced >= 0 (JOULE_VK_SPLIT_KV) replaces the count (0: off), up to 64, where the shapes
+ * allow. */
+uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
+                        int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);
 
 /* The kernel's name ("matvec_q4_0_tx_sg") into buf; -1 when the description names no
@@ -146,6 +164,14 @@ struct vk_pc_attention {
     uint32_t window;
 };
 _Static_assert(sizeof(struct vk_pc_attention) == 5 * 4, "attention.comp PC");
+
+/* shaders/attn_split.comp and attn_merge.comp */
+struct vk_pc_attn_split {
+    uint32_t n_head, n_head_kv, head_dim;
+    float scale;
+    uint32_t window, n_split;
+};
+_Static_assert(sizeof(struct vk_pc_attn_split) == 6 * 4, "attn_split.comp PC");
 
 /* shaders/swiglu.comp */
 struct vk_pc_swiglu {

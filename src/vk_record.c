@@ -317,8 +317,29 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
                                      .scale = 1.0f / sqrtf((float)c->head_dim),
                                      .window = (uint32_t)(o->window > 0 ? o->window : 0)};
         /* q through its vec4 texel view too */
-        struct vk_kernel k = vk_choose_attention(&p, vb->kv_texel && vb->act_views[o->src]);
-        return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, (uint32_t)c->n_head, (uint32_t)n);
+        struct vk_attn_case ac = {
+            .texel = vb->kv_texel && vb->act_views[o->src],
+            .splits =
+                vk_attn_splits(vb->c.cpu, vb->split_forced, n, c->n_head, c->n_head_kv, c->head_dim,
+                               vb->c.info.props.limits.maxComputeSharedMemorySize)};
+        if (ac.splits > vb->split_max) ac.splits = vb->split_max;
+        struct vk_kernel k = vk_choose_attention(&p, &ac);
+        if (k.family != VKF_ATTN_SPLIT)
+            return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, (uint32_t)c->n_head,
+                                   (uint32_t)n);
+        /* n_head_kv x splits groups write the partials, a barrier, n_head merge them */
+        struct vk_pc_attn_split sp = {.n_head = pc.n_head,
+                                      .n_head_kv = pc.n_head_kv,
+                                      .head_dim = pc.head_dim,
+                                      .scale = pc.scale,
+                                      .window = pc.window,
+                                      .n_split = ac.splits};
+        if (dispatch_kernel(r, &k, sets[0], &sp, sizeof sp, pc.n_head_kv * ac.splits,
+                            (uint32_t)n) != 0)
+            return -1;
+        barrier(r->f, r->cb);
+        struct vk_kernel mk = vk_choose_attn_merge();
+        return dispatch_kernel(r, &mk, sets[0], &sp, sizeof sp, pc.n_head, (uint32_t)n);
     }
     case OP_SWIGLU: {
         struct vk_pc_swiglu pc = {.width = (uint32_t)act_width(c, o->dst)};

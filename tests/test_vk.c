@@ -705,13 +705,6 @@ START_TEST(test_model_split_range)
 }
 END_TEST
 
-/* The device context as the backend opens it (with the environment in force). */
-static void open_ctx(const char *spec, struct vk_ctx *c)
-{
-    char err[512];
-    ck_assert_msg(vk_ctx_open(c, spec, err, sizeof err) == VK_OK, "%s", err);
-}
-
 static float max_diff(const float *a, const float *b, size_t n)
 {
     float w = 0;
@@ -720,6 +713,81 @@ static float max_diff(const float *a, const float *b, size_t n)
         if (!(e <= w)) w = isnan(e) ? INFINITY : e;
     }
     return w;
+}
+
+/* Logits of a 100-token prompt (one pass; its last row), then 3 single-token steps and one of 3
+ * rows (decode: split attention where JOULE_VK_SPLIT_KV says so), on the stem's model. */
+static float *decode_logits(const char *spec, const char *shared, const char *stem, int32_t *nv,
+                            size_t *n_rows)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
+    struct model *m = NULL;
+    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    struct backend *b = NULL;
+    ck_assert_msg(vk_backend_new(m, spec, 128, &b, err, sizeof err) == VK_OK, "%s", err);
+    *nv = m->cfg.n_vocab;
+    *n_rows = 7; /* the prompt's last row, 3 steps, 3 rows */
+    float *lg = malloc(sizeof(float) * *n_rows * (size_t)*nv);
+    ck_assert_ptr_nonnull(lg);
+    int32_t ids[100];
+    for (int32_t i = 0; i < 100; i++)
+        ids[i] = (i * 37 + 11) % *nv;
+    ck_assert_msg(backend_forward(b, ids, 100, 0, false, lg, err, sizeof err) == 0, "%s", err);
+    int32_t pos = 100;
+    for (int32_t k = 1; k < 4; k++, pos++) {
+        int32_t tok = (5 + 17 * k) % *nv;
+        ck_assert_msg(backend_forward(b, &tok, 1, pos, false, lg + (size_t)k * (size_t)*nv, err,
+                                      sizeof err) == 0,
+                      "%s", err);
+    }
+    int32_t three[3] = {7, 8, 9};
+    ck_assert_msg(backend_forward(b, three, 3, pos, true, lg + 4 * (size_t)*nv, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    backend_destroy(b);
+    model_free(m);
+    return lg;
+}
+
+/* Decode attention split over the KV range (attn_split + attn_merge, forced on this device
+ * with 3 splits, uneven, and 64, most of them empty) against the one-pass kernel, with
+ * GQA groups of 2 heads (both tiny models) and the f32 cache too. */
+START_TEST(test_split_attention)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    const char *stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-F16"};
+    const char *splits[] = {"3", "64"};
+    for (int kv32 = 0; kv32 < 2; kv32++) {
+        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+        for (int si = 0; si < 2; si++) {
+            if (getenv("JOULE_ASAN") && (si || kv32)) continue; /* the release run checks them */
+            int32_t nv = 0;
+            size_t rows = 0;
+            setenv("JOULE_VK_SPLIT_KV", "0", 1);
+            float *one = decode_logits(spec, shared, stems[si], &nv, &rows);
+            setenv("JOULE_VK_SPLIT_KV", splits[si], 1);
+            float *split = decode_logits(spec, shared, stems[si], &nv, &rows);
+            unsetenv("JOULE_VK_SPLIT_KV");
+            float d = max_diff(one, split, rows * (size_t)nv);
+            fprintf(stderr, "vk split attention %s, %s splits, %s cache: max abs difference %g\n",
+                    stems[si], splits[si], kv32 ? "f32" : "f16", d);
+            ck_assert_msg(d <= 1e-4f, "%s: split and one-pass attention differ by %g", stems[si],
+                          d);
+            free(one);
+            free(split);
+        }
+    }
+    unsetenv("JOULE_VK_KV_F32");
+}
+END_TEST
+
+/* The device context as the backend opens it (with the environment in force). */
+static void open_ctx(const char *spec, struct vk_ctx *c)
+{
+    char err[512];
+    ck_assert_msg(vk_ctx_open(c, spec, err, sizeof err) == VK_OK, "%s", err);
 }
 
 /* Weights written straight into mapped device memory (lavapipe's memory is unified) and
@@ -991,10 +1059,14 @@ START_TEST(test_kernels_exist)
             reach(&k, reached, &n_checked);
             k = vk_choose_kv_store(&p);
             reach(&k, reached, &n_checked);
-            for (int tx = 0; tx <= (unit ? 1 : 0); tx++) { /* K/V texel views with unit only */
-                k = vk_choose_attention(&p, tx);
-                reach(&k, reached, &n_checked);
-            }
+            for (int tx = 0; tx <= (unit ? 1 : 0); tx++) /* K/V texel views with unit only */
+                for (uint32_t splits = 0; splits <= 4; splits += 4) {
+                    struct vk_attn_case ac = {.texel = tx, .splits = splits};
+                    k = vk_choose_attention(&p, &ac);
+                    reach(&k, reached, &n_checked);
+                }
+            k = vk_choose_attn_merge();
+            reach(&k, reached, &n_checked);
             n_types = 0;
             for (uint32_t type = 0; type < Q_TYPE_LIMIT; type++) {
                 if (!vk_type_suffix(type)) continue; /* the backend refuses the model */
@@ -1054,9 +1126,32 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "matmul_q5_k_tx");
     p.kv_f16 = false;
-    k = vk_choose_attention(&p, true);
+    struct vk_attn_case ac = {.texel = true};
+    k = vk_choose_attention(&p, &ac);
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "attention_f32_tx");
+    ac = (struct vk_attn_case){.splits = 8};
+    k = vk_choose_attention(&p, &ac);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "attn_split_f32");
+    k = vk_choose_attn_merge();
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "attn_merge");
+    /* splits: decode steps on GPUs, ~256 groups; never on CPU devices unless forced; shapes
+     * the split kernel cannot hold (groups over 8 heads, head_dim > 256, small shared
+     * memory, prefill) keep the one-pass kernel */
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 8, 128, 49152), 32);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 64, 8, 128, 49152), 32);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 4, 32, 8, 128, 49152), 8);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 32, 128, 49152), 8);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 128, 2, 128, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 8, 512, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 8, 128, 16384), 0);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 9, 32, 8, 128, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(true, -1, 1, 32, 8, 128, 32768), 0);
+    ck_assert_uint_eq(vk_attn_splits(true, 3, 1, 32, 8, 128, 32768), 3);
+    ck_assert_uint_eq(vk_attn_splits(false, 0, 1, 32, 8, 128, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(false, 1000, 1, 32, 8, 128, 49152), 64);
     k = (struct vk_kernel){.family = VKF_EMBED, .type = Q_Q8_1};
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), -1);
     k = vk_choose_embed(Q_Q6_K);
@@ -1170,6 +1265,7 @@ Suite *vk_suite(void)
     tcase_add_test(tm, test_subgroup_pinning);
     tcase_add_test(tm, test_step_timeout);
     tcase_add_test(tm, test_memory_check);
+    tcase_add_test(tm, test_split_attention);
     suite_add_tcase(s, tm);
     TCase *tk = tcase_create("kernels"); /* no device needed */
     tcase_add_test(tk, test_kernels_exist);

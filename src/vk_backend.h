@@ -13,7 +13,7 @@ enum {
     VK_TEXEL_BINDINGS = 3,
     VK_WEIGHT_PAD = 64,
     VK_MAX_STEPS = 8,
-    VK_MAX_PIPES = 64,
+    VK_MAX_PIPES = 128,
     VK_PUSH_BYTES = 64
 };
 
@@ -51,6 +51,7 @@ struct vk_prof_entry {
 
 struct vk_pipe {
     char name[40];
+    uint32_t nt; /* specialization constant 4 (matvec_gpu's tokens), else 0 */
     VkPipeline pipe;
 };
 

@@ -89,6 +89,9 @@ struct vk_backend {
 
 /* vk_record.c */
 int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
+/* the kernel family that runs MATMUL op i in a batch of n (nl logits rows from lrow0) */
+enum vk_family vk_matmul_family(const struct vk_backend *vb, int32_t i, int32_t n, int32_t lrow0,
+                                int32_t nl);
 void vk_pipes_free(struct vk_backend *vb);
 
 /* vk_texel.c: the texel views of the CPU-Vulkan path (made, bound and freed there) */

@@ -35,7 +35,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
     [VKS_MM_ROWS] = {"JOULE_VK_MM_ROWS", "8 on GPUs, 128 on CPU devices",
                      "matmul rows per workgroup (1..256)"},
     [VKS_MATVEC_MAX] = {"JOULE_VK_MATVEC_MAX", "2",
-                        "batches of up to this many tokens use matvec, larger ones matmul"},
+                        "batches of up to this many tokens use matvec, larger ones matmul "
+                        "(matvec_gpu takes 1..8 tokens of its types)"},
     [VKS_MAX_RANGE] = {"JOULE_VK_MAX_RANGE", "the device's storage-buffer range (<= 2 GiB)",
                        "lower the storage-buffer range (>= 4096; to test splitting)"},
     [VKS_MAX_TEXELS] = {"JOULE_VK_MAX_TEXELS", "the device's maxTexelBufferElements",

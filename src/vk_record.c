@@ -211,11 +211,27 @@ static int dispatch_kernel(struct rec *r, const struct vk_kernel *k, VkDescripto
     return dispatch(r, name, k->nt, set, pc, pc_bytes, gx, gy);
 }
 
-static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *sets,
-                         const struct vk_weight *vw, int32_t rows, uint32_t src_off,
-                         uint32_t dst_off)
+/* The rows (tokens) op o computes in a batch of n (nl logits rows from lrow0) and where its
+ * source and destination rows start (in floats). */
+static int32_t op_rows(const struct vk_backend *vb, const struct op *o, int32_t n, int32_t lrow0,
+                       int32_t nl, uint32_t *src_off, uint32_t *dst_off)
 {
-    struct vk_backend *vb = r->vb;
+    const struct model_config *c = &vb->base.model->cfg;
+    *src_off = *dst_off = 0;
+    if (o->logits_rows) {
+        *src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
+        if (o->dst != ACT_LOGITS) *dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
+    }
+    return o->logits_rows ? nl : n;
+}
+
+/* The kernel of MATMUL op i over rows tokens from x's float src_off: the case as the
+ * chooser sees it, and its choice. */
+static struct vk_kernel matmul_kernel(const struct vk_backend *vb, int32_t i, int32_t rows,
+                                      uint32_t src_off)
+{
+    const struct op *o = &vb->graph.ops[i];
+    const struct vk_weight *vw = vb->op_w[i];
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
     bool aligned = src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
@@ -230,7 +246,26 @@ static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *set
                                 .w_texel = vw->texel,
                                 .w_unit = vw->unit,
                                 .fill8 = (slots - (uint64_t)rows) * 8 <= (uint64_t)rows};
-    struct vk_kernel k = vk_choose_matmul(&p, &mc);
+    return vk_choose_matmul(&p, &mc);
+}
+
+enum vk_family vk_matmul_family(const struct vk_backend *vb, int32_t i, int32_t n, int32_t lrow0,
+                                int32_t nl)
+{
+    uint32_t src_off, dst_off;
+    int32_t rows = op_rows(vb, &vb->graph.ops[i], n, lrow0, nl, &src_off, &dst_off);
+    return matmul_kernel(vb, i, rows, src_off).family;
+}
+
+static int record_matmul(struct rec *r, int32_t i, VkDescriptorSet *sets, int32_t rows,
+                         uint32_t src_off, uint32_t dst_off)
+{
+    struct vk_backend *vb = r->vb;
+    const struct op *o = &vb->graph.ops[i];
+    const struct vk_weight *vw = vb->op_w[i];
+    const struct model_config *c = &vb->base.model->cfg;
+    const uint32_t wg = vb->c.wg;
+    struct vk_kernel k = matmul_kernel(vb, i, rows, src_off);
     uint32_t tn = k.tn ? k.tn : 4;
     /* matvec_gpu: mvg_rows rows x every token per group; the other matvecs: rpg rows x 1
      * token; matmul: mm_rows rows x wg x tn tokens */
@@ -264,12 +299,8 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
     const struct vk_profile p = profile(&vb->c);
-    int32_t rows = o->logits_rows ? nl : n;
-    uint32_t src_off = 0, dst_off = 0;
-    if (o->logits_rows) {
-        src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
-        if (o->dst != ACT_LOGITS) dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
-    }
+    uint32_t src_off, dst_off;
+    int32_t rows = op_rows(vb, o, n, lrow0, nl, &src_off, &dst_off);
     if (rows <= 0) return 0;
     VkDescriptorSet *sets = vb->op_sets[i];
     const struct vk_weight *vw = vb->op_w[i];
@@ -296,7 +327,7 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         struct vk_kernel k = vk_choose_rmsnorm(&p);
         return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, 1, (uint32_t)rows * pieces);
     }
-    case OP_MATMUL: return record_matmul(r, o, sets, vw, rows, src_off, dst_off);
+    case OP_MATMUL: return record_matmul(r, i, sets, rows, src_off, dst_off);
     case OP_ROPE: {
         struct vk_pc_rope pc = {.n_heads = (uint32_t)o->n_heads,
                                 .head_dim = (uint32_t)c->head_dim,

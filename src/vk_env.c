@@ -30,8 +30,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                      "matvec_gpu 2; matvec 4 on GPUs, on CPU devices about 128 KiB of rows",
                      "matvec rows per workgroup (1..256; matvec_gpu: 1..8)"},
     [VKS_MV_GPU] = {"JOULE_VK_MV_GPU", "on for GPU devices only",
-                    "the GPU decode kernel (matvec_gpu: Q8_0, Q4_0, Q4_K, Q6_K, 1..8 tokens) on "
-                    "CPU devices too"},
+                    "1: the GPU decode kernel (matvec_gpu: Q8_0, Q4_0, Q4_K, Q6_K, 1..8 tokens) "
+                    "on CPU devices too; 0: nowhere (matvec / matmul, for comparisons)"},
     [VKS_MM_ROWS] = {"JOULE_VK_MM_ROWS", "8 on GPUs, 128 on CPU devices",
                      "matmul rows per workgroup (1..256)"},
     [VKS_MATVEC_MAX] = {"JOULE_VK_MATVEC_MAX", "2",

@@ -72,6 +72,11 @@ uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim)
     return wg;
 }
 
+bool vk_mv_gpu_on(bool cpu, int forced)
+{
+    return forced < 0 ? !cpu : forced > 0;
+}
+
 struct vk_kernel vk_choose_embed(uint32_t type)
 {
     return (struct vk_kernel){.family = VKF_EMBED, .type = type};

@@ -81,6 +81,10 @@ enum vk_reduce vk_reduce_form(bool arith, bool shuffle, uint32_t wg, uint32_t sg
  * replaces it; a power of two from 4 to lim. */
 uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);
 
+/* Whether matvec_gpu runs (struct vk_profile's mv_gpu): on GPU devices; forced (JOULE_VK_MV_GPU)
+ * 1: everywhere, 0: nowhere, -1: not forced. */
+bool vk_mv_gpu_on(bool cpu, int forced);
+
 /* An OP_MATMUL, as the chooser sees it. */
 struct vk_matmul_case {
     uint32_t type;

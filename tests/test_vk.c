@@ -1045,6 +1045,10 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(k.family, VKF_MATVEC);
     ck_assert_int_eq(k.nt, 0);
     p.red = VK_RED_SUBGROUP;
+    /* on GPU devices unless JOULE_VK_MV_GPU says otherwise (1 everywhere, 0 nowhere) */
+    ck_assert(vk_mv_gpu_on(false, -1) && !vk_mv_gpu_on(true, -1));
+    ck_assert(vk_mv_gpu_on(true, 1) && vk_mv_gpu_on(false, 1));
+    ck_assert(!vk_mv_gpu_on(false, 0) && !vk_mv_gpu_on(true, 0));
     p.kv_f16 = false;
     k = vk_choose_attention(&p, true);
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);

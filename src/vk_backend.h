@@ -13,7 +13,7 @@ enum {
     VK_TEXEL_BINDINGS = 3,
     VK_WEIGHT_PAD = 64,
     VK_MAX_STEPS = 8,
-    VK_MAX_PIPES = 64,
+    VK_MAX_PIPES = 128,
     VK_PUSH_BYTES = 64
 };
 
@@ -51,6 +51,7 @@ struct vk_prof_entry {
 
 struct vk_pipe {
     char name[40];
+    uint32_t nt; /* specialization constant 4 (matvec_gpu's tokens), else 0 */
     VkPipeline pipe;
 };
 
@@ -93,6 +94,9 @@ struct vk_backend {
 
 /* vk_record.c */
 int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
+/* the kernel family that runs MATMUL op i in a batch of n (nl logits rows from lrow0) */
+enum vk_family vk_matmul_family(const struct vk_backend *vb, int32_t i, int32_t n, int32_t lrow0,
+                                int32_t nl);
 void vk_pipes_free(struct vk_backend *vb);
 
 /* vk_texel.c: the texel views of the CPU-Vulkan path (made, bound and freed there) */

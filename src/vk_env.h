@@ -21,6 +21,7 @@ enum vk_switch {
     VKS_MULTI_SUBGROUP,
     VKS_WG,
     VKS_MV_ROWS,
+    VKS_MV_GPU,
     VKS_MM_ROWS,
     VKS_MATVEC_MAX,
     VKS_MAX_RANGE,

@@ -197,6 +197,8 @@ struct vk_ctx {
     uint32_t wg;               /* default workgroup size */
     uint32_t mv_rows, mm_rows; /* (most) rows per workgroup of matvec / matmul */
     uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
+    uint32_t mvg_rows;         /* rows per workgroup of matvec_gpu (1..VK_MVG_MAX_ROWS) */
+    bool mv_gpu;               /* matvec_gpu for its types: GPU devices, or JOULE_VK_MV_GPU */
     bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
     enum vk_reduce red;        /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;

@@ -78,6 +78,11 @@ uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim)
     return wg;
 }
 
+bool vk_mv_gpu_on(bool cpu, int forced)
+{
+    return forced < 0 ? !cpu : forced > 0;
+}
+
 struct vk_kernel vk_choose_embed(uint32_t type)
 {
     return (struct vk_kernel){.family = VKF_EMBED, .type = type};
@@ -88,8 +93,19 @@ struct vk_kernel vk_choose_rmsnorm(const struct vk_profile *p)
     return (struct vk_kernel){.family = VKF_RMSNORM, .red = p->red};
 }
 
+bool vk_mv_gpu_type(uint32_t type)
+{
+    return type == Q_Q8_0 || type == Q_Q4_0 || type == Q_Q4_K || type == Q_Q6_K;
+}
+
 struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m)
 {
+    /* GPUs: batches of up to VK_MVG_MAX_TOKENS tokens of the common types in one workgroup
+     * per few rows (every weight block read and decoded once for all tokens), x as vec4 */
+    if (p->mv_gpu && vk_mv_gpu_type(m->type) && m->x4_rows && m->tokens >= 1 &&
+        m->tokens <= VK_MVG_MAX_TOKENS)
+        return (struct vk_kernel){
+            .family = VKF_MATVEC_GPU, .type = m->type, .red = p->red, .nt = (uint8_t)m->tokens};
     /* the unit kernels (CPU devices) read x as vec4 texels; K types stage whole
      * super-blocks from 16-byte texels */
     bool unit = m->w_unit && m->xtex && p->unit && vk_unit_elems(m->type) > 0;
@@ -166,6 +182,7 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_RMSNORM] = {"rmsnorm", false},
         [VKF_MATVEC] = {"matvec", true},
         [VKF_MATMUL] = {"matmul", true},
+        [VKF_MATVEC_GPU] = {"matvec_gpu", true},
         [VKF_ROPE] = {"rope", false},
         [VKF_KV_STORE] = {"kv_store", false},
         [VKF_ATTENTION] = {"attention", false},

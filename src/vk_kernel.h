@@ -24,6 +24,9 @@ enum vk_family {
     VKF_RMSNORM,
     VKF_MATVEC, /* a few tokens: one workgroup reduces a few rows of one token */
     VKF_MATMUL, /* tiled: rows x tokens per workgroup */
+    /* GPU decode (shaders/matvec_gpu.comp): one workgroup computes a few rows of every
+     * token of a batch of 1..VK_MVG_MAX_TOKENS, several lanes sharing each weight block */
+    VKF_MATVEC_GPU,
     VKF_ROPE,
     VKF_KV_STORE,
     VKF_ATTENTION,
@@ -55,13 +58,20 @@ struct vk_kernel {
     bool texel;         /* weights (ATTENTION: q, K and V) through texel views */
     bool kv_f32;        /* KV_STORE, ATTENTION: a float32 cache */
     uint8_t tn;         /* CPU matmuls: tokens per invocation (4 or 8); else 0 */
+    uint8_t nt;         /* MATVEC_GPU: the batch's tokens (specialization constant 4, not in the
+                           name: one pipeline per count); else 0 */
 };
+
+/* MATVEC_GPU: the most tokens of a workgroup; rows per workgroup by default and at most
+ * (JOULE_VK_MV_ROWS): register arrays, so few */
+enum { VK_MVG_MAX_TOKENS = 8, VK_MVG_ROWS = 2, VK_MVG_MAX_ROWS = 8 };
 
 /* What the choosers need to know about the device (struct vk_ctx holds one). */
 struct vk_profile {
     enum vk_reduce red; /* the reduction form of the device (never VK_RED_NONE) */
     bool kv_f16;        /* float16 KV cache */
     bool unit;          /* the CPU unit kernels are on (JOULE_VK_NO_UNIT, texel formats) */
+    bool mv_gpu;        /* the GPU decode kernel: GPU devices, or forced (JOULE_VK_MV_GPU) */
 };
 
 /* The reduction form: subgroup arithmetic where the device has it (arith) and no_subgroup
@@ -77,15 +87,20 @@ uint32_t vk_pinned_subgroup(uint32_t sg, uint32_t min, uint32_t max);
  * replaces it; a power of two from 4 to lim. */
 uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);
 
+/* Whether matvec_gpu runs (struct vk_profile's mv_gpu): on GPU devices; forced (JOULE_VK_MV_GPU)
+ * 1: everywhere, 0: nowhere, -1: not forced. */
+bool vk_mv_gpu_on(bool cpu, int forced);
+
 /* An OP_MATMUL, as the chooser sees it. */
 struct vk_matmul_case {
     uint32_t type;
-    bool matvec;  /* few enough tokens for the matvec kernels */
-    bool x4_rows; /* the row length, x's offset and stride are multiples of 4 */
-    bool xtex;    /* x has a vec4 texel view usable at its offset and stride */
-    bool w_texel; /* every chunk of the weight has a 16-byte texel view */
-    bool w_unit;  /* and an 8-byte one, rows splitting into whole units */
-    bool fill8;   /* the batch fills 8 tokens per invocation to within 1/8 */
+    uint32_t tokens; /* the batch */
+    bool matvec;     /* few enough tokens for the matvec kernels (JOULE_VK_MATVEC_MAX) */
+    bool x4_rows;    /* the row length, x's offset and stride are multiples of 4 */
+    bool xtex;       /* x has a vec4 texel view usable at its offset and stride */
+    bool w_texel;    /* every chunk of the weight has a 16-byte texel view */
+    bool w_unit;     /* and an 8-byte one, rows splitting into whole units */
+    bool fill8;      /* the batch fills 8 tokens per invocation to within 1/8 */
 };
 
 struct vk_kernel vk_choose_embed(uint32_t type);
@@ -112,6 +127,9 @@ struct vk_kernel vk_choose_attn_merge(void);
 uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
                         int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);
+
+/* whether MATVEC_GPU has a kernel for the weight type (Q8_0, Q4_0, Q4_K, Q6_K) */
+bool vk_mv_gpu_type(uint32_t type);
 
 /* The kernel's name ("matvec_q4_0_tx_sg") into buf; -1 when the description names no
  * kernel (an unknown family or type) or buf is too small. */

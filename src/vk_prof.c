@@ -40,8 +40,15 @@ static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_
     }
     size_t wl = strlen(w);
     if (wl > 7 && strcmp(w + wl - 7, ".weight") == 0) wl -= 7;
-    int32_t rows = o->logits_rows ? st->nl : st->n;
-    const char *kind = rows <= vb->matvec_max ? "matvec" : "matmul";
+    /* the kernel that ran: matvec_gpu, the other matvecs (one token per group), matmul */
+    const char *kind = "matvec";
+    switch (vk_matmul_family(vb, i, st->n, st->lrow0, st->nl)) {
+    case VKF_MATVEC_GPU: kind = "matvec_gpu"; break;
+    case VKF_MATMUL:
+    case VKF_CPU_MATMUL_UNIT:
+    case VKF_CPU_MATMUL_KUNIT: kind = "matmul"; break;
+    default: break;
+    }
     const char *ts = vk_type_suffix(o->w->type);
     snprintf(key, len, "%s %s %.*s %s", phase, kind, (int)wl, w, ts ? ts : "?");
 }

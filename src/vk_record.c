@@ -12,10 +12,13 @@
 #include "vk_backend.h"
 #include "vk_kernel.h"
 
-static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, size_t errlen)
+/* The pipeline of kernel name with specialization constant 4 = nt (one pipeline per
+ * value; 0 for the kernels without it) */
+static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt, char *err,
+                           size_t errlen)
 {
     for (int32_t i = 0; i < vb->n_pipes; i++)
-        if (strcmp(vb->pipes[i].name, name) == 0) return vb->pipes[i].pipe;
+        if (strcmp(vb->pipes[i].name, name) == 0 && vb->pipes[i].nt == nt) return vb->pipes[i].pipe;
     if (vb->n_pipes == VK_MAX_PIPES) {
         snprintf(err, errlen, "too many Vulkan pipelines");
         return VK_NULL_HANDLE;
@@ -36,11 +39,11 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, s
         snprintf(err, errlen, "cannot create the shader module '%s'", name);
         return VK_NULL_HANDLE;
     }
-    /* 0: workgroup size, 1: matvec rows per group, 2: matmul rows per group (shaders
-     * ignore the ones they do not declare) */
-    uint32_t sc[3] = {vb->c.wg, vb->c.mv_rows, vb->c.mm_rows};
-    VkSpecializationMapEntry me[3] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}};
-    VkSpecializationInfo spec = {3, me, sizeof sc, sc};
+    /* 0: workgroup size, 1: matvec rows per group, 2: matmul rows per group, 3: matvec_gpu
+     * rows per group, 4: matvec_gpu tokens (shaders ignore the ones they do not declare) */
+    uint32_t sc[5] = {vb->c.wg, vb->c.mv_rows, vb->c.mm_rows, vb->c.mvg_rows, nt ? nt : 1};
+    VkSpecializationMapEntry me[5] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}, {3, 12, 4}, {4, 16, 4}};
+    VkSpecializationInfo spec = {5, me, sizeof sc, sc};
     /* the pinned subgroup size (vk_ctx_open): the one-subgroup reductions rely on it */
     VkPipelineShaderStageRequiredSubgroupSizeCreateInfo pin = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
@@ -68,6 +71,7 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, char *err, s
     }
     struct vk_pipe *e = &vb->pipes[vb->n_pipes++];
     snprintf(e->name, sizeof e->name, "%s", name);
+    e->nt = nt;
     e->pipe = p;
     return p;
 }
@@ -148,11 +152,11 @@ static uint32_t cdiv(uint64_t a, uint64_t b)
     return (uint32_t)((a + b - 1) / b);
 }
 
-static int dispatch(struct rec *r, const char *pipe, VkDescriptorSet set, const void *pc,
-                    uint32_t pc_bytes, uint32_t gx, uint32_t gy)
+static int dispatch(struct rec *r, const char *pipe, uint32_t nt, VkDescriptorSet set,
+                    const void *pc, uint32_t pc_bytes, uint32_t gx, uint32_t gy)
 {
     struct vk_backend *vb = r->vb;
-    VkPipeline p = get_pipe(vb, pipe, r->err, r->errlen);
+    VkPipeline p = get_pipe(vb, pipe, nt, r->err, r->errlen);
     if (!p) return -1;
     if (p != r->bound) {
         r->f->vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
@@ -196,7 +200,8 @@ static uint32_t matvec_rows(const struct vk_ctx *c, uint64_t row_bytes, int64_t 
 /* the chooser's view of the device */
 static struct vk_profile profile(const struct vk_ctx *c)
 {
-    return (struct vk_profile){.red = c->red, .kv_f16 = c->kv_f16, .unit = c->unit};
+    return (struct vk_profile){
+        .red = c->red, .kv_f16 = c->kv_f16, .unit = c->unit, .mv_gpu = c->mv_gpu};
 }
 
 _Static_assert(sizeof(struct vk_pc_matmul) <= VK_PUSH_BYTES, "push constants exceed the layout");
@@ -211,14 +216,30 @@ static int dispatch_kernel(struct rec *r, const struct vk_kernel *k, VkDescripto
                  k->type);
         return -1;
     }
-    return dispatch(r, name, set, pc, pc_bytes, gx, gy);
+    return dispatch(r, name, k->nt, set, pc, pc_bytes, gx, gy);
 }
 
-static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *sets,
-                         const struct vk_weight *vw, int32_t rows, uint32_t src_off,
-                         uint32_t dst_off)
+/* The rows (tokens) op o computes in a batch of n (nl logits rows from lrow0) and where its
+ * source and destination rows start (in floats). */
+static int32_t op_rows(const struct vk_backend *vb, const struct op *o, int32_t n, int32_t lrow0,
+                       int32_t nl, uint32_t *src_off, uint32_t *dst_off)
 {
-    struct vk_backend *vb = r->vb;
+    const struct model_config *c = &vb->base.model->cfg;
+    *src_off = *dst_off = 0;
+    if (o->logits_rows) {
+        *src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
+        if (o->dst != ACT_LOGITS) *dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
+    }
+    return o->logits_rows ? nl : n;
+}
+
+/* The kernel of MATMUL op i over rows tokens from x's float src_off: the case as the
+ * chooser sees it, and its choice. */
+static struct vk_kernel matmul_kernel(const struct vk_backend *vb, int32_t i, int32_t rows,
+                                      uint32_t src_off)
+{
+    const struct op *o = &vb->graph.ops[i];
+    const struct vk_weight *vw = vb->op_w[i];
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
     bool aligned = src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
@@ -226,16 +247,41 @@ static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *set
     uint64_t slots = (uint64_t)cdiv(rows, wg * 8) * wg * 8;
     struct vk_profile p = profile(&vb->c);
     struct vk_matmul_case mc = {.type = vw->type,
+                                .tokens = (uint32_t)rows,
                                 .matvec = rows <= vb->matvec_max,
                                 .x4_rows = o->w->ne0 % 4 == 0 && aligned,
                                 .xtex = vb->act_views[o->src] && aligned,
                                 .w_texel = vw->texel,
                                 .w_unit = vw->unit,
                                 .fill8 = (slots - (uint64_t)rows) * 8 <= (uint64_t)rows};
-    struct vk_kernel k = vk_choose_matmul(&p, &mc);
+    return vk_choose_matmul(&p, &mc);
+}
+
+enum vk_family vk_matmul_family(const struct vk_backend *vb, int32_t i, int32_t n, int32_t lrow0,
+                                int32_t nl)
+{
+    uint32_t src_off, dst_off;
+    int32_t rows = op_rows(vb, &vb->graph.ops[i], n, lrow0, nl, &src_off, &dst_off);
+    return matmul_kernel(vb, i, rows, src_off).family;
+}
+
+static int record_matmul(struct rec *r, int32_t i, VkDescriptorSet *sets, int32_t rows,
+                         uint32_t src_off, uint32_t dst_off)
+{
+    struct vk_backend *vb = r->vb;
+    const struct op *o = &vb->graph.ops[i];
+    const struct vk_weight *vw = vb->op_w[i];
+    const struct model_config *c = &vb->base.model->cfg;
+    const uint32_t wg = vb->c.wg;
+    struct vk_kernel k = matmul_kernel(vb, i, rows, src_off);
     uint32_t tn = k.tn ? k.tn : 4;
+    /* matvec_gpu: mvg_rows rows x every token per group; the other matvecs: rpg rows x 1
+     * token; matmul: mm_rows rows x wg x tn tokens */
+    bool gpu = k.family == VKF_MATVEC_GPU;
+    bool per_token = k.family == VKF_MATVEC || k.family == VKF_CPU_MATVEC_UNIT ||
+                     k.family == VKF_CPU_MATVEC_KUNIT;
     for (uint32_t ch = 0; ch < vw->n_chunks; ch++) {
-        uint32_t rpg = matvec_rows(&vb->c, vw->row_bytes, vw->rows[ch]);
+        uint32_t rpg = gpu ? vb->c.mvg_rows : matvec_rows(&vb->c, vw->row_bytes, vw->rows[ch]);
         struct vk_pc_matmul pc = {.ne0 = (uint32_t)o->w->ne0,
                                   .rows = (uint32_t)vw->rows[ch],
                                   .row_bytes = (uint32_t)vw->row_bytes,
@@ -247,9 +293,8 @@ static int record_matmul(struct rec *r, const struct op *o, VkDescriptorSet *set
                                   .row_base = (uint32_t)vw->row0[ch],
                                   .flags = (o->accumulate ? 1u : 0u) | (o->b ? 2u : 0u),
                                   .rpg = rpg};
-        /* matvec: rpg rows x 1 token per group; matmul: mm_rows rows x wg x tn tokens */
-        uint32_t gx = cdiv(vw->rows[ch], mc.matvec ? rpg : vb->c.mm_rows);
-        uint32_t gy = mc.matvec ? (uint32_t)rows : cdiv(rows, wg * tn);
+        uint32_t gx = cdiv(vw->rows[ch], gpu || per_token ? rpg : vb->c.mm_rows);
+        uint32_t gy = gpu ? 1 : per_token ? (uint32_t)rows : cdiv(rows, wg * tn);
         if (dispatch_kernel(r, &k, sets[ch], &pc, sizeof pc, gx, gy)) return -1;
     }
     return 0;
@@ -262,12 +307,8 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
     const struct vk_profile p = profile(&vb->c);
-    int32_t rows = o->logits_rows ? nl : n;
-    uint32_t src_off = 0, dst_off = 0;
-    if (o->logits_rows) {
-        src_off = o->src != ACT_NONE ? (uint32_t)(lrow0 * act_width(c, o->src)) : 0;
-        if (o->dst != ACT_LOGITS) dst_off = (uint32_t)(lrow0 * act_width(c, o->dst));
-    }
+    uint32_t src_off, dst_off;
+    int32_t rows = op_rows(vb, o, n, lrow0, nl, &src_off, &dst_off);
     if (rows <= 0) return 0;
     VkDescriptorSet *sets = vb->op_sets[i];
     const struct vk_weight *vw = vb->op_w[i];
@@ -294,7 +335,7 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         struct vk_kernel k = vk_choose_rmsnorm(&p);
         return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, 1, (uint32_t)rows * pieces);
     }
-    case OP_MATMUL: return record_matmul(r, o, sets, vw, rows, src_off, dst_off);
+    case OP_MATMUL: return record_matmul(r, i, sets, rows, src_off, dst_off);
     case OP_ROPE: {
         struct vk_pc_rope pc = {.n_heads = (uint32_t)o->n_heads,
                                 .head_dim = (uint32_t)c->head_dim,

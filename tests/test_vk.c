@@ -200,6 +200,35 @@ static bool is_k(uint32_t t)
 
 /* ---- ops ---- */
 
+/* One batch of n tokens through the harness's MATMUL op (w, with bias, accumulating into
+ * ACT_GATE, from ACT_XN) against cpu_matmul. */
+static void check_matmul_n(struct harness *h, const struct weight *w, const struct weight *bias,
+                           int32_t n, bool small_range)
+{
+    const int64_t ne0 = w->ne0, rows = w->ne1;
+    float *x = malloc(sizeof(float) * (size_t)(n * ne0));
+    float *y0 = malloc(sizeof(float) * (size_t)(n * rows));
+    float *want = malloc(sizeof(float) * (size_t)(n * rows));
+    float *got = malloc(sizeof(float) * (size_t)(n * rows));
+    ck_assert(x && y0 && want && got);
+    fill(x, (size_t)(n * ne0), 1.0f);
+    fill(y0, (size_t)(n * rows), 1.0f);
+    memcpy(want, y0, sizeof(float) * (size_t)(n * rows));
+    cpu_matmul(NULL, want, w, bias->data, x, n, true);
+    h_set(h, ACT_XN, x, n);
+    h_set(h, ACT_GATE, y0, n);
+    h_run(h, NULL, n, 0);
+    h_get(h, ACT_GATE, got, n);
+    char what[96];
+    snprintf(what, sizeof what, "matmul %s K=%lld n=%d%s", quant_name(w->type), (long long)ne0, n,
+             small_range ? " (split)" : "");
+    assert_close(got, want, (size_t)(n * rows), 2e-4f, what);
+    free(x);
+    free(y0);
+    free(want);
+    free(got);
+}
+
 /* MATMUL (matvec for 1-2 rows, tiled matmul above) with bias and accumulate, every type;
  * then with a storage-buffer range small enough to split the weight into chunks. */
 static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, int32_t ne0,
@@ -226,26 +255,7 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
         int32_t n = ns[k];
         if (n > h.b->max_batch) continue;
         ran64 |= n == 64;
-        float *x = malloc(sizeof(float) * (size_t)(n * ne0));
-        float *y0 = malloc(sizeof(float) * (size_t)(n * rows));
-        float *want = malloc(sizeof(float) * (size_t)(n * rows));
-        float *got = malloc(sizeof(float) * (size_t)(n * rows));
-        fill(x, (size_t)(n * ne0), 1.0f);
-        fill(y0, (size_t)(n * rows), 1.0f);
-        memcpy(want, y0, sizeof(float) * (size_t)(n * rows));
-        cpu_matmul(NULL, want, &w, bias.data, x, n, true);
-        h_set(&h, ACT_XN, x, n);
-        h_set(&h, ACT_GATE, y0, n);
-        h_run(&h, NULL, n, 0);
-        h_get(&h, ACT_GATE, got, n);
-        char what[96];
-        snprintf(what, sizeof what, "matmul %s n=%d%s", quant_name(type), n,
-                 small_range ? " (split)" : "");
-        assert_close(got, want, (size_t)(n * rows), 2e-4f, what);
-        free(x);
-        free(y0);
-        free(want);
-        free(got);
+        check_matmul_n(&h, &w, &bias, n, small_range);
     }
     /* the unit kernels run on CPU devices only */
     if (want_pipe && vk_test_is_cpu(h.b)) {
@@ -337,6 +347,75 @@ START_TEST(test_op_matmul)
     setenv("JOULE_VK_MAX_TEXELS", "64", 1);
     each_type(spec, check_matmul, false);
     unsetenv("JOULE_VK_MAX_TEXELS");
+}
+END_TEST
+
+/* matvec_gpu (shaders/matvec_gpu.comp), forced on CPU devices by JOULE_VK_MV_GPU=1: rows of
+ * 4096 (every lane runs many K iterations; lavapipe's workgroups of 8 hold half a K
+ * super-block's 16 lanes), 75 rows (not a multiple of the rows per group), batches of 1, 2,
+ * 3 and 8 tokens, bias and accumulate; split: a 128 KiB range cuts the weight into 2 or 3
+ * chunks of rows. */
+static void check_mv_gpu(const char *spec, uint32_t type, bool small_range)
+{
+    const int32_t ne0 = 4096, rows = 75;
+    struct harness h;
+    h_config(&h, ne0, rows, 16, 1, 1, 2);
+    struct weight w = make_weight(type, ne0, rows, "w");
+    struct weight bias = make_weight(Q_F32, rows, 1, "b");
+    h.ops[0] = (struct op){.kind = OP_MATMUL,
+                           .dst = ACT_GATE,
+                           .src = ACT_XN,
+                           .src2 = ACT_NONE,
+                           .w = &w,
+                           .b = &bias,
+                           .accumulate = true};
+    if (small_range) setenv("JOULE_VK_MAX_RANGE", "131072", 1);
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    h_open(&h, spec, 1, 64);
+    static const int32_t ns[] = {1, 2, 3, 8};
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        if (asan && ns[k] != 1 && ns[k] != 3) continue;
+        ck_assert_int_ge(h.b->max_batch, ns[k]);
+        check_matmul_n(&h, &w, &bias, ns[k], small_range);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "matvec_gpu_%s", vk_type_suffix(type));
+    ck_assert_msg(vk_test_used_pipe(h.b, name), "pipeline %s was not used", name);
+    backend_destroy(h.b);
+    unsetenv("JOULE_VK_MAX_RANGE");
+    unsetenv("JOULE_VK_MV_GPU");
+    free((void *)w.data);
+    free((void *)bias.data);
+}
+
+/* in the default configuration (workgroups of 8 on lavapipe, one subgroup), workgroups of
+ * 64 (a GPU's: several subgroups, 4 K super-blocks per step) with 3 rows per group, shared
+ * memory only (16); then split weights. Under the sanitizers: Q4_0 and Q4_K, the default
+ * configuration and split. */
+START_TEST(test_op_mv_gpu)
+{
+    NEED_VK(spec);
+    static const uint32_t types[] = {Q_Q8_0, Q_Q4_0, Q_Q4_K, Q_Q6_K};
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    for (int k = 0; k < (asan ? 1 : 3); k++) {
+        clear_config();
+        if (k == 1) {
+            setenv("JOULE_VK_WG", "64", 1);
+            setenv("JOULE_VK_MV_ROWS", "3", 1);
+        }
+        if (k == 2) {
+            setenv("JOULE_VK_NO_SUBGROUP", "1", 1);
+            setenv("JOULE_VK_WG", "16", 1);
+        }
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+            if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q4_K)
+                check_mv_gpu(spec, types[t], false);
+        unsetenv("JOULE_VK_MV_ROWS");
+    }
+    clear_config();
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q4_K) check_mv_gpu(spec, types[t], true);
 }
 END_TEST
 
@@ -917,6 +996,19 @@ START_TEST(test_memory_check)
 }
 END_TEST
 
+/* A whole model with matvec_gpu (JOULE_VK_MV_GPU=1) for its decode steps: Q4_K and Q6_K
+ * (Q4_K_M), in the release run Q4_0 too. */
+START_TEST(test_model_mv_gpu)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    check_model(spec, shared, "tiny-llama-Q4_K_M");
+    if (!getenv("JOULE_ASAN")) check_model(spec, shared, "tiny-llama-Q4_0");
+    unsetenv("JOULE_VK_MV_GPU");
+}
+END_TEST
+
 START_TEST(test_no_loader)
 {
     setenv("JOULE_VK_LOADER", "/nonexistent/libvulkan.so.1", 1);
@@ -1047,10 +1139,11 @@ START_TEST(test_kernels_exist)
     ck_assert(reached);
     int n_checked = 0, n_types = 0;
     for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
-        for (int dev = 0; dev < 8; dev++) {
-            bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel;
+        for (int dev = 0; dev < 16; dev++) {
+            bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel, mv_gpu = dev & 8;
             if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
-            struct vk_profile p = {.red = (enum vk_reduce)red, .kv_f16 = kv_f16, .unit = unit};
+            struct vk_profile p = {
+                .red = (enum vk_reduce)red, .kv_f16 = kv_f16, .unit = unit, .mv_gpu = mv_gpu};
             struct vk_kernel k = vk_choose_rmsnorm(&p);
             reach(&k, reached, &n_checked);
             k = vk_choose_rope();
@@ -1073,8 +1166,11 @@ START_TEST(test_kernels_exist)
                 n_types++;
                 k = vk_choose_embed(type);
                 reach(&k, reached, &n_checked);
-                for (int c = 0; c < 64; c++) {
+                /* batches of 1, 8 (matvec_gpu's limits), 9 and 64 tokens */
+                static const uint32_t batch[4] = {1, 8, 9, 64};
+                for (int c = 0; c < 256; c++) {
                     struct vk_matmul_case m = {.type = type,
+                                               .tokens = batch[c >> 6],
                                                .matvec = c & 1,
                                                .x4_rows = c & 2,
                                                .xtex = (c & 4) && unit,
@@ -1125,6 +1221,53 @@ START_TEST(test_kernel_names)
     k = vk_choose_matmul(&p, &m);
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "matmul_q5_k_tx");
+    /* GPUs: 1..8 tokens of Q8_0, Q4_0, Q4_K and Q6_K (x as vec4) take matvec_gpu, the
+     * batch its specialization constant; other types, 9 tokens or unaligned x do not */
+    p.mv_gpu = true;
+    m = (struct vk_matmul_case){.type = Q_Q6_K, .tokens = 3, .x4_rows = true, .w_texel = true};
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q6_k");
+    ck_assert_int_eq(k.nt, 3);
+    p.red = VK_RED_ONE_SUBGROUP, p.unit = true;
+    m = (struct vk_matmul_case){
+        .type = Q_Q4_0, .tokens = 1, .matvec = true, .x4_rows = true, .xtex = true};
+    m.w_texel = m.w_unit = true;
+    k = vk_choose_matmul(&p, &m); /* (forced on CPU devices: before the unit kernels) */
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q4_0_sg");
+    ck_assert_int_eq(k.nt, 1);
+    m.tokens = 8, m.matvec = false, m.type = Q_Q8_0;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_MATVEC_GPU);
+    ck_assert_int_eq(k.nt, 8);
+    m.type = Q_Q4_K;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_MATVEC_GPU);
+    m.tokens = 9;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_CPU_MATMUL_KUNIT);
+    m.tokens = 2, m.matvec = true, m.type = Q_Q5_K;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_CPU_MATVEC_KUNIT);
+    m.type = Q_Q4_K, m.x4_rows = false;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_CPU_MATVEC_KUNIT);
+    m.tokens = 0, m.x4_rows = true;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_ne(k.family, VKF_MATVEC_GPU);
+    p.mv_gpu = false, m.tokens = 1;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_CPU_MATVEC_KUNIT);
+    p.unit = false;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_MATVEC);
+    ck_assert_int_eq(k.nt, 0);
+    p.red = VK_RED_SUBGROUP;
+    /* on GPU devices unless JOULE_VK_MV_GPU says otherwise (1 everywhere, 0 nowhere) */
+    ck_assert(vk_mv_gpu_on(false, -1) && !vk_mv_gpu_on(true, -1));
+    ck_assert(vk_mv_gpu_on(true, 1) && vk_mv_gpu_on(false, 1));
+    ck_assert(!vk_mv_gpu_on(false, 0) && !vk_mv_gpu_on(true, 0));
     p.kv_f16 = false;
     struct vk_attn_case ac = {.texel = true};
     k = vk_choose_attention(&p, &ac);
@@ -1236,6 +1379,8 @@ static void vk_teardown(void)
     unsetenv("JOULE_VK_KV_F32");
     unsetenv("JOULE_VK_NO_TEXEL");
     unsetenv("JOULE_VK_MAX_TEXELS");
+    unsetenv("JOULE_VK_MV_GPU");
+    unsetenv("JOULE_VK_MV_ROWS");
     clear_config();
 }
 
@@ -1267,6 +1412,13 @@ Suite *vk_suite(void)
     tcase_add_test(tm, test_memory_check);
     tcase_add_test(tm, test_split_attention);
     suite_add_tcase(s, tm);
+    /* matvec_gpu on this device (JOULE_VK_MV_GPU=1): products, then a model */
+    TCase *tg = tcase_create("mv_gpu");
+    tcase_set_timeout(tg, 600);
+    tcase_add_checked_fixture(tg, NULL, vk_teardown);
+    tcase_add_test(tg, test_op_mv_gpu);
+    tcase_add_test(tg, test_model_mv_gpu);
+    suite_add_tcase(s, tg);
     TCase *tk = tcase_create("kernels"); /* no device needed */
     tcase_add_test(tk, test_kernels_exist);
     tcase_add_test(tk, test_kernel_names);

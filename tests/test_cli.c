@@ -70,6 +70,8 @@ START_TEST(test_bad_arguments)
         "run -m x.gguf -p hi -n",
         "logits -m x.gguf --tokens '1 2 x' -o /tmp/x.f32",
         "logits -m x.gguf --tokens '1 2'",
+        "logits -m x.gguf --tokens '1 2' -o /tmp/x.f32 --batch 0",
+        "logits -m x.gguf --tokens '1 2' -o /tmp/x.f32 -b",
         "tokenize -m x.gguf",
         "tokenize -m x.gguf --text a --file b",
         "info --bogus",
@@ -282,6 +284,9 @@ START_TEST(test_same_flag_everywhere)
         {"--seed x", 0x0f, "bad value 'x' for --seed (an integer from 0 to 2^64-1, or -1"},
         {"-s -2", 0x0f, "bad value '-2' for -s (an integer from 0 to 2^64-1, or -1"},
         {"--tdp 0", 0x0d, "bad value '0' for --tdp (a number from 0.1 to 100000)"},
+        {"--batch 0", 0x10, "bad value '0' for --batch (an integer from 1 to 1048576)"},
+        {"-b 2.5", 0x10, "bad value '2.5' for -b (an integer from 1 to 1048576)"},
+        {"--batch -3", 0x10, "bad value '-3' for --batch (an integer from 1 to 1048576)"},
         {"--pue 0", 0x0c, "pue"},
     };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)

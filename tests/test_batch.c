@@ -185,12 +185,14 @@ static void check_batched(const char *stem)
     check_batched_on(stem, NULL);
 }
 
-/* Vulkan: device 0 (lavapipe on a machine without a GPU, as in CI) */
+/* Vulkan: the suite's device (JOULE_TEST_DEVICE, else lavapipe where present, as in CI) */
 START_TEST(batch_vk)
 {
-    check_batched_on("tiny-llama-Q4_K_M", "vulkan:0");
+    char spec[32];
+    if (!test_vk_device(spec, sizeof spec, __func__)) return;
+    check_batched_on("tiny-llama-Q4_K_M", spec);
     /* (the second file only in the release run: lavapipe under ASan takes a minute a file) */
-    if (!getenv("JOULE_ASAN")) check_batched_on("tiny-qwen2-F16", "vulkan:0");
+    if (!getenv("JOULE_ASAN")) check_batched_on("tiny-qwen2-F16", spec);
 }
 END_TEST
 

@@ -253,12 +253,16 @@ static int cmd_tokenize(int argc, char **argv)
 /* ---- logits ---- */
 
 static const char *logits_help =
-    "usage: joule logits -m MODEL --tokens \"ID ID ...\" -o OUT.f32 [--device D] [-t N]\n"
-    "Runs the tokens as one batch from an empty cache and writes the logits of every position\n"
-    "as raw little-endian float32, n_tokens x n_vocab, row-major.\n"
+    "usage: joule logits -m MODEL --tokens \"ID ID ...\" -o OUT.f32 [--batch N] [--device D]\n"
+    "                    [-t N]\n"
+    "Runs the tokens from an empty cache, as one batch or N at a time, and writes the logits of\n"
+    "every position as raw little-endian float32, n_tokens x n_vocab, row-major.\n"
     "  -m, --model FILE   the GGUF file\n"
     "  --tokens IDS       token ids separated by spaces or commas\n"
     "  -o, --output FILE  where to write the logits\n"
+    "  -b, --batch N      run the tokens N at a time, each batch after the previous ones with\n"
+    "                     the KV cache carried along (1: one decode step per token); default:\n"
+    "                     all of them in one batch (prefill)\n"
     "  --device D         auto (default: a GPU if present, else the CPU), cpu, vulkan, vulkan:N\n"
     "  -t, --threads N    CPU threads (default: all cores)\n"
     "  --precision P      exact (float activations, the reference; default) or fast (8-bit\n"
@@ -309,6 +313,7 @@ static int cmd_logits(int argc, char **argv)
     struct cli_common c;
     cli_common_init(&c, CLI_MODEL | CLI_DEVICE | CLI_CTX);
     const char *tokens = NULL, *outp = NULL;
+    long batch = 0; /* 0: all tokens in one batch */
     while (cli_next(a)) {
         if (cli_is_help(a)) return printf("%s", logits_help), 0;
         int r = cli_common_flag(a, &c);
@@ -318,6 +323,8 @@ static int cmd_logits(int argc, char **argv)
             if (!cli_str(a, &tokens)) return 2;
         } else if (cli_is(a, "-o", "--output")) {
             if (!cli_str(a, &outp)) return 2;
+        } else if (cli_is(a, "-b", "--batch")) {
+            if (!cli_long(a, 1, 1 << 20, &batch)) return 2;
         } else
             return cli_unknown(a);
     }
@@ -355,9 +362,15 @@ static int cmd_logits(int argc, char **argv)
         rc = cli_fail(a, "out of memory for the logits");
         goto done;
     }
-    if (backend_forward(b, ids, (int32_t)n, 0, true, logits, err, sizeof err) != 0) {
-        rc = cli_fail(a, "%s", err);
-        goto done;
+    /* N at a time: batch k starts at position k*N, after the previous ones in the cache */
+    size_t step = batch > 0 && (size_t)batch < n ? (size_t)batch : n;
+    for (size_t done = 0; done < n; done += step) {
+        size_t k = n - done < step ? n - done : step;
+        if (backend_forward(b, ids + done, (int32_t)k, (int32_t)done, true,
+                            logits + done * (size_t)m->cfg.n_vocab, err, sizeof err) != 0) {
+            rc = cli_fail(a, "%s", err);
+            goto done;
+        }
     }
     /* x86/arm: little-endian */
     if (file_write_all(outp, logits, sizeof(float) * n * (size_t)m->cfg.n_vocab, err, sizeof err) !=

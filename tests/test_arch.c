@@ -14,6 +14,7 @@
 #include "gguf_writer.h"
 #include "model.h"
 #include "quant.h"
+#include "testutil.h"
 #include "vk.h"
 
 enum { E = 64, H = 4, HKV = 2, HD = 16, FF = 96, L = 2, V = 40, T = 12 };
@@ -360,13 +361,13 @@ START_TEST(test_arch_variant)
     graph_free(&g);
     struct backend *b = NULL;
     if (vk) {
-        /* lavapipe is device-type CPU: it must be named; find it by trying indices */
+        /* the suite's device (JOULE_TEST_DEVICE, else lavapipe, which must be named) */
+        char spec[32];
         int rc = VK_NO_DEVICE;
-        for (int d = 0; d < 8 && rc != VK_OK; d++) {
-            char spec[32];
-            snprintf(spec, sizeof spec, "vulkan:%d", d);
+        snprintf(err, sizeof err, "no Vulkan device");
+        if (test_vk_device(spec, sizeof spec, __func__))
             rc = vk_backend_new(m, spec, 64, &b, err, sizeof err);
-        }
+        ck_assert_msg(rc != VK_FAILED, "%s", err);
         if (rc != VK_OK) {
             fprintf(stderr, "SKIP %s on vulkan: %s\n", vr->name, err);
             model_free(m);

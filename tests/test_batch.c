@@ -1,5 +1,6 @@
 /* batch: several sequences decoded together (backend_forward_batch) against each run alone,
- * on the CPU and on Vulkan (lavapipe in CI), and bench's tgN xP tests built on it. */
+ * on the CPU and on Vulkan (lavapipe in CI), bench's tgN xP tests built on it, and `joule
+ * logits --batch N` (N tokens a step, the KV cache carried along) against the references. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -185,12 +186,14 @@ static void check_batched(const char *stem)
     check_batched_on(stem, NULL);
 }
 
-/* Vulkan: device 0 (lavapipe on a machine without a GPU, as in CI) */
+/* Vulkan: the suite's device (JOULE_TEST_DEVICE, else lavapipe where present, as in CI) */
 START_TEST(batch_vk)
 {
-    check_batched_on("tiny-llama-Q4_K_M", "vulkan:0");
+    char spec[32];
+    if (!test_vk_device(spec, sizeof spec, __func__)) return;
+    check_batched_on("tiny-llama-Q4_K_M", spec);
     /* (the second file only in the release run: lavapipe under ASan takes a minute a file) */
-    if (!getenv("JOULE_ASAN")) check_batched_on("tiny-qwen2-F16", "vulkan:0");
+    if (!getenv("JOULE_ASAN")) check_batched_on("tiny-qwen2-F16", spec);
 }
 END_TEST
 
@@ -209,6 +212,113 @@ END_TEST
 START_TEST(batch_qwen2)
 {
     check_batched("tiny-qwen2-Q8_0");
+}
+END_TEST
+
+/* ---- joule logits --batch N against the float64 references ---- */
+
+struct ref_score {
+    double worst;       /* max abs logit error (a NaN counts as infinite) */
+    size_t agree, rows; /* rows whose top-1 token is the reference's */
+};
+
+/* `joule logits --batch N` on prompt k of stem (N = 0: --batch n-1, a prefill of all but the
+ * last token, then one decode step), every row scored against the reference. */
+static void logits_batch_prompt(const char *shared, const char *stem, int k, const char *dev,
+                                int batch, struct ref_score *sc)
+{
+    char name[32], *dir = test_tmpdir("logits-batch");
+    snprintf(name, sizeof name, "tokens-%d.txt", k);
+    char *toks = test_ref_file(shared, stem, name, NULL);
+    toks[strcspn(toks, "\n")] = 0;
+    size_t n = 0;
+    for (const char *p = toks; *p;) { /* count the ids */
+        while (*p == ' ')
+            p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    ck_assert_uint_gt(n, 3);
+    int b = batch > 0 ? batch : (int)n - 1;
+    struct test_proc r = test_run("logits -m %s/models/%s.gguf --device %s --batch %d --tokens "
+                                  "'%s' -o %s/out.f32",
+                                  shared, stem, dev, b, toks, dir);
+    ck_assert_msg(r.code == 0, "%s --batch %d on %s: %s", stem, b, dev, r.err);
+    test_proc_free(&r);
+    snprintf(name, sizeof name, "logits-%d.f32", k);
+    size_t got_len = 0, ref_len = 0;
+    float *got = (float *)test_read_in(dir, "out.f32", &got_len);
+    float *ref = (float *)test_ref_file(shared, stem, name, &ref_len);
+    ck_assert_uint_eq(got_len, ref_len);
+    ck_assert(ref_len % (n * sizeof(float)) == 0);
+    const int32_t nv = (int32_t)(ref_len / sizeof(float) / n);
+    for (size_t t = 0; t < n; t++) {
+        const float *g = got + t * (size_t)nv, *w = ref + t * (size_t)nv;
+        for (int32_t i = 0; i < nv; i++) {
+            double e = fabs((double)g[i] - w[i]);
+            if (!(e <= sc->worst)) sc->worst = isnan(e) ? INFINITY : e;
+        }
+        sc->agree += sample_argmax(g, nv) == sample_argmax(w, nv);
+        sc->rows++;
+    }
+    free(got);
+    free(ref);
+    free(toks);
+    test_rm_tmpdir(dir);
+}
+
+/* --batch 1 (every position a decode step after the previous ones), --batch 3 (chunks that
+ * do not divide the prompts, a last chunk of 1 or 2 tokens) and --batch n-1 (a prefill, then
+ * a decode step at pos n-1) over the prompts, at the tolerance of the whole-prompt reference
+ * tests: max abs logit error <= 0.05, top-1 agreement >= 0.99 over all their rows. */
+static void check_logits_batch(const char *shared, const char *stem, const char *dev, int n_prompts)
+{
+    static const int forms[] = {1, 3, 0};
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        struct ref_score sc = {0, 0, 0};
+        for (int k = 0; k < n_prompts; k++)
+            logits_batch_prompt(shared, stem, k, dev, forms[f], &sc);
+        double top1 = (double)sc.agree / (double)sc.rows;
+        char form[16];
+        snprintf(form, sizeof form, forms[f] ? "%d" : "n-1", forms[f]);
+        fprintf(stderr,
+                "logits --batch %-3s %-17s %-8s max abs logit error %.5f, top-1 %.4f over "
+                "%zu rows\n",
+                form, stem, dev, sc.worst, top1, sc.rows);
+        ck_assert_msg(sc.worst <= 0.05, "%s --batch %s on %s: max abs logit error %g > 0.05", stem,
+                      form, dev, sc.worst);
+        ck_assert_msg(top1 >= 0.99, "%s --batch %s on %s: top-1 agreement %g < 0.99", stem, form,
+                      dev, top1);
+    }
+}
+
+/* the CPU: a float, a K-quant and a qwen2 file (NEOX RoPE, biases); under the sanitizers one
+ * file and two prompts */
+START_TEST(logits_batch_cpu)
+{
+    NEED_SHARED(shared);
+    if (!test_have_binary(__func__)) return;
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    check_logits_batch(shared, "tiny-llama-Q4_K_M", "cpu", asan ? 2 : 3);
+    if (asan) return;
+    check_logits_batch(shared, "tiny-llama-F32", "cpu", 3);
+    check_logits_batch(shared, "tiny-qwen2-Q8_0", "cpu", 3);
+}
+END_TEST
+
+/* the suite's Vulkan device: a K-quant llama and a qwen2 file (the release run; under the
+ * sanitizers one file and one prompt: lavapipe there takes seconds a step) */
+START_TEST(logits_batch_vk)
+{
+    NEED_SHARED(shared);
+    if (!test_have_binary(__func__)) return;
+    char spec[32];
+    if (!test_vk_device(spec, sizeof spec, __func__)) return;
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    check_logits_batch(shared, "tiny-llama-Q4_K_M", spec, asan ? 1 : 3);
+    if (!asan) check_logits_batch(shared, "tiny-qwen2-Q8_0", spec, 3);
 }
 END_TEST
 
@@ -299,5 +409,8 @@ Suite *batch_suite(void)
     tcase_add_test(tc, batch_vk);
     tcase_add_test(tc, bench_parallel);
     suite_add_tcase(s, tc);
+    /* joule logits --batch against the references: the decode path checked as prefill is */
+    test_add_tcase(s, "logits-batch", 240, NULL, NULL,
+                   (const TTest *const[]){logits_batch_cpu, logits_batch_vk, NULL});
     return s;
 }

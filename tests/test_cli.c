@@ -70,6 +70,8 @@ START_TEST(test_bad_arguments)
         "run -m x.gguf -p hi -n",
         "logits -m x.gguf --tokens '1 2 x' -o /tmp/x.f32",
         "logits -m x.gguf --tokens '1 2'",
+        "logits -m x.gguf --tokens '1 2' -o /tmp/x.f32 --batch 0",
+        "logits -m x.gguf --tokens '1 2' -o /tmp/x.f32 -b",
         "tokenize -m x.gguf",
         "tokenize -m x.gguf --text a --file b",
         "info --bogus",
@@ -177,10 +179,9 @@ END_TEST
 START_TEST(test_run_warmup_same_output)
 {
     NEED_SHARED(sh);
-    const char *devs[] = {"cpu", "vulkan:0"};
-    struct result d = run("devices");
-    int n_dev = d.code == 0 && strstr(d.out, "vulkan:0") ? 2 : 1;
-    result_free(&d);
+    char spec[32];
+    const char *devs[] = {"cpu", spec};
+    int n_dev = test_vk_device(spec, sizeof spec, __func__) ? 2 : 1;
     for (int k = 0; k < n_dev; k++) {
         const char *prompts[] = {"Once upon a time there was", "the"}; /* "the": 2 tokens */
         for (int p = 0; p < 2; p++) {
@@ -282,6 +283,9 @@ START_TEST(test_same_flag_everywhere)
         {"--seed x", 0x0f, "bad value 'x' for --seed (an integer from 0 to 2^64-1, or -1"},
         {"-s -2", 0x0f, "bad value '-2' for -s (an integer from 0 to 2^64-1, or -1"},
         {"--tdp 0", 0x0d, "bad value '0' for --tdp (a number from 0.1 to 100000)"},
+        {"--batch 0", 0x10, "bad value '0' for --batch (an integer from 1 to 1048576)"},
+        {"-b 2.5", 0x10, "bad value '2.5' for -b (an integer from 1 to 1048576)"},
+        {"--batch -3", 0x10, "bad value '-3' for --batch (an integer from 1 to 1048576)"},
         {"--pue 0", 0x0c, "pue"},
     };
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)

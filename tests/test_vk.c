@@ -21,40 +21,12 @@
 
 /* ---- device selection ---- */
 
-/* The spec of the device the tests use: a CPU implementation (lavapipe) when present,
- * else the first usable device. False (after a SKIP line) when there is none. */
-static bool test_device(char *spec, size_t len, const char *who)
-{
-    setenv("JOULE_VK_VALIDATE", "1", 1);
-    struct vk_instance vi;
-    char err[512];
-    if (vk_instance_open(&vi, err, sizeof err) != VK_OK) {
-        fprintf(stderr, "SKIP %s: no Vulkan (%s)\n", who, err);
-        return false;
-    }
-    struct vk_devinfo *devs = NULL;
-    uint32_t n = 0;
-    int pick = -1;
-    if (vk_enum_devices(&vi, &devs, &n, err, sizeof err) == VK_OK) {
-        for (uint32_t i = 0; i < n && pick < 0; i++)
-            if (devs[i].usable && devs[i].props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
-                pick = (int)i;
-        for (uint32_t i = 0; i < n && pick < 0; i++)
-            if (devs[i].usable) pick = (int)i;
-    }
-    free(devs);
-    vk_instance_close(&vi);
-    if (pick < 0) {
-        fprintf(stderr, "SKIP %s: no usable Vulkan device (%s)\n", who, err);
-        return false;
-    }
-    snprintf(spec, len, "vulkan:%d", pick);
-    return true;
-}
-
+/* The device the tests use (test_vk_device: JOULE_TEST_DEVICE, else lavapipe when present),
+ * under the Khronos validation layer; the test returns (skipped) when there is none. */
 #define NEED_VK(spec)                                                                              \
     char spec[32];                                                                                 \
-    if (!test_device(spec, sizeof spec, __func__)) return
+    setenv("JOULE_VK_VALIDATE", "1", 1);                                                           \
+    if (!test_vk_device(spec, sizeof spec, __func__)) return
 
 /* ---- random data ---- */
 

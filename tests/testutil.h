@@ -28,6 +28,13 @@ static inline const char *test_shared_dir(void)
     return access("../shared/models", R_OK) == 0 ? "../shared" : NULL;
 }
 
+/* The Vulkan device the suite tests, as a --device spec ("vulkan:N") into spec (len bytes):
+ * JOULE_TEST_DEVICE when set (it must be "vulkan:N" naming a usable device, else the test
+ * fails), else a CPU implementation (lavapipe) when present, else the first usable device.
+ * False, after a "SKIP who" line, when JOULE_TEST_DEVICE is unset and there is none.
+ * (tests/testutil.c) */
+bool test_vk_device(char *spec, size_t len, const char *who);
+
 /* Use at the top of a test that needs ../shared: prints once per test and returns. */
 #define NEED_SHARED(dir)                                                                           \
     const char *dir = test_shared_dir();                                                           \

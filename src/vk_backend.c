@@ -45,6 +45,8 @@ static void vb_destroy(struct backend *b)
             if (vb->vc) vk_buf_free(c, &vb->vc[l]);
         }
         vk_buf_free(c, &vb->params);
+        vk_buf_free(c, &vb->params_dev);
+        vk_buf_free(c, &vb->logits_host);
         vk_buf_free(c, &vb->rope);
         vk_buf_free(c, &vb->dummy);
         vk_buf_free(c, &vb->attn_part);
@@ -186,7 +188,10 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             const struct vk_buf *src = o->src != ACT_NONE ? &vb->act[o->src] : &vb->dummy;
             const struct vk_buf *dst = o->dst != ACT_NONE ? &vb->act[o->dst] : &vb->dummy;
             switch (o->kind) {
-            case OP_EMBED: bind[0] = &vw->bufs[k], bind[2] = dst, bind[4] = &vb->params; break;
+            case OP_EMBED:
+                bind[0] = &vw->bufs[k], bind[2] = dst,
+                bind[4] = vb->staged_io ? &vb->params_dev : &vb->params;
+                break;
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
                 bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
@@ -197,14 +202,19 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
                     if (bw) bind[3] = &bw->bufs[0];
                 }
                 break;
-            case OP_ROPE: bind[2] = dst, bind[4] = &vb->params, bind[5] = &vb->rope; break;
+            case OP_ROPE:
+                bind[2] = dst, bind[4] = vb->staged_io ? &vb->params_dev : &vb->params,
+                bind[5] = &vb->rope;
+                break;
             case OP_KV_STORE:
                 bind[0] = &vb->kc[o->layer], bind[1] = src, bind[3] = &vb->act[o->src2];
-                bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                bind[4] = vb->staged_io ? &vb->params_dev : &vb->params,
+                bind[5] = &vb->vc[o->layer];
                 break;
             case OP_ATTENTION:
                 bind[0] = &vb->kc[o->layer], bind[1] = src, bind[2] = dst;
-                bind[4] = &vb->params, bind[5] = &vb->vc[o->layer];
+                bind[4] = vb->staged_io ? &vb->params_dev : &vb->params,
+                bind[5] = &vb->vc[o->layer];
                 if (vb->split_max) bind[3] = &vb->attn_part;
                 break;
             case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
@@ -411,10 +421,15 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         return -1;
     if (vb->split_max && vk_buf_new(ctx, &vb->attn_part, part_bytes, VK_MEM_DEVICE, err, errlen))
         return -1;
+    vb->staged_io = !ctx->direct;
     for (int a = 0; a < ACT_COUNT; a++) {
         uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
-        if (vk_buf_new(ctx, &vb->act[a], bytes, a == ACT_LOGITS ? VK_MEM_HOST_READ : VK_MEM_DEVICE,
-                       err, errlen) != 0)
+        bool host = a == ACT_LOGITS && !vb->staged_io;
+        if (vk_buf_new(ctx, &vb->act[a], bytes, host ? VK_MEM_HOST_READ : VK_MEM_DEVICE, err,
+                       errlen) != 0)
+            return -1;
+        if (a == ACT_LOGITS && vb->staged_io &&
+            vk_buf_new(ctx, &vb->logits_host, bytes, VK_MEM_HOST_READ, err, errlen) != 0)
             return -1;
         if (vk_texel_act_view(vb, a, bytes, err, errlen) != 0) return -1;
     }
@@ -434,6 +449,8 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
             return -1;
     if (vk_texel_kv_views(vb, kv_bytes, err, errlen) != 0) return -1;
     if (vk_buf_new(ctx, &vb->params, 16 + 3 * 4 * (uint64_t)mb, VK_MEM_HOST_WRITE, err, errlen) ||
+        (vb->staged_io &&
+         vk_buf_new(ctx, &vb->params_dev, 16 + 3 * 4 * (uint64_t)mb, VK_MEM_DEVICE, err, errlen)) ||
         vk_buf_new(ctx, &vb->dummy, 16, VK_MEM_DEVICE, err, errlen) ||
         vk_texel_dummies(vb, err, errlen) || make_rope_table(vb, err, errlen))
         return -1;
@@ -506,7 +523,7 @@ static int vb_forward(struct backend *b, const int32_t *tokens, int32_t n, int32
     struct vk_backend *vb = (struct vk_backend *)b;
     const struct model_config *c = &b->model->cfg;
     /* input checked by backend_forward() */
-    const float *lg = vb->act[ACT_LOGITS].map;
+    const float *lg = vb->staged_io ? vb->logits_host.map : vb->act[ACT_LOGITS].map;
     for (int32_t done = 0; done < n; done += b->max_batch) {
         int32_t m = n - done < b->max_batch ? n - done : b->max_batch;
         bool last = done + m == n;
@@ -539,7 +556,7 @@ static int vb_forward_batch(struct backend *b, const struct backend_batch *bt, f
     int32_t lrow0 = first < 0 ? 0 : first, nl = first < 0 ? 0 : last - first + 1;
     if (run_rows(vb, bt->tokens, bt->n, 0, bt->pos, bt->seq, lrow0, nl, err, errlen) != 0)
         return -1;
-    const float *lg = vb->act[ACT_LOGITS].map;
+    const float *lg = vb->staged_io ? vb->logits_host.map : vb->act[ACT_LOGITS].map;
     size_t k = 0;
     for (int32_t i = lrow0; i < lrow0 + nl; i++)
         if (bt->logits[i])

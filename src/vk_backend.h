@@ -69,7 +69,13 @@ struct vk_backend {
     VkBufferView *kv_views;       /* per layer: K and V as 4-element texels, when kv_texel */
     bool kv_texel;                /* attention reads q, K, V through texel views */
     struct vk_buf params;         /* pos0, n, tokens (host-written) */
-    struct vk_buf rope;           /* cos/sin per position */
+    /* staged_io (no unified memory or resizable BAR: c.direct is off): the kernels read
+     * params_dev, copied from params at the start of each step, and write the logits to
+     * device-local memory, copied to logits_host (host-cached) at its end, instead of
+     * reading and writing host memory across the bus */
+    bool staged_io;
+    struct vk_buf params_dev, logits_host;
+    struct vk_buf rope; /* cos/sin per position */
     struct vk_buf dummy;
     /* split decode attention (attn_split, attn_merge): per row, head and split the partial
      * output, max and sum; split_max splits of up to 8 rows fit it (0: no buffer) */

@@ -415,6 +415,15 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
         f->vkEndCommandBuffer(st->cb);
         return -1;
     }
+    if (vb->staged_io) { /* this step's parameters into device-local memory */
+        VkBufferCopy reg = {0, 0, vb->params.size};
+        f->vkCmdCopyBuffer(st->cb, vb->params.buf, vb->params_dev.buf, 1, &reg);
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+        f->vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    }
     struct rec r = {vb, f, st->cb, VK_NULL_HANDLE, err, errlen};
     struct hazards h;
     memset(&h, 0, sizeof h);
@@ -439,6 +448,16 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
                             VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
                                 VK_PIPELINE_STAGE_TRANSFER_BIT,
                             0, 1, &mb, 0, NULL, 0, NULL);
+    if (vb->staged_io && st->nl > 0) { /* the logits rows to host-cached memory */
+        VkBufferCopy reg = {0, 0,
+                            (VkDeviceSize)st->nl * (VkDeviceSize)vb->base.model->cfg.n_vocab * 4};
+        f->vkCmdCopyBuffer(st->cb, vb->act[ACT_LOGITS].buf, vb->logits_host.buf, 1, &reg);
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+        f->vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                                0, 1, &hb, 0, NULL, 0, NULL);
+    }
     if (f->vkEndCommandBuffer(st->cb) != VK_SUCCESS) {
         snprintf(err, errlen, "vkEndCommandBuffer failed");
         return -1;

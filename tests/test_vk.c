@@ -842,7 +842,9 @@ static void open_ctx(const char *spec, struct vk_ctx *c)
 }
 
 /* Weights written straight into mapped device memory (lavapipe's memory is unified) and
- * through the two staging buffers (JOULE_VK_STAGING=1) give the same logits. */
+ * through the two staging buffers (JOULE_VK_STAGING=1, which also keeps the logits and the
+ * step parameters device-local with a copy at each end of the step, as on discrete GPUs
+ * without resizable BAR) give the same logits. */
 START_TEST(test_upload_paths)
 {
     NEED_SHARED(shared);

@@ -201,6 +201,22 @@ static void check_matmul_n(struct harness *h, const struct weight *w, const stru
     free(got);
 }
 
+/* A harness of one MATMUL (rows x ne0 of type, with bias and accumulate) into ACT_GATE. */
+static void matmul_harness(struct harness *h, uint32_t type, int32_t ne0, int32_t rows,
+                           struct weight *w, struct weight *bias)
+{
+    h_config(h, ne0, rows, 16, 1, 1, 2);
+    *w = make_weight(type, ne0, rows, "w");
+    *bias = make_weight(Q_F32, rows, 1, "b");
+    h->ops[0] = (struct op){.kind = OP_MATMUL,
+                            .dst = ACT_GATE,
+                            .src = ACT_XN,
+                            .src2 = ACT_NONE,
+                            .w = w,
+                            .b = bias,
+                            .accumulate = true};
+}
+
 /* MATMUL (matvec for 1-2 rows, tiled matmul above) with bias and accumulate, every type;
  * then with a storage-buffer range small enough to split the weight into chunks. */
 static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, int32_t ne0,
@@ -208,16 +224,8 @@ static void check_matmul_ne0(const char *spec, uint32_t type, bool small_range, 
 {
     int32_t rows = 75;
     struct harness h;
-    h_config(&h, ne0, rows, 16, 1, 1, 2);
-    struct weight w = make_weight(type, ne0, rows, "w");
-    struct weight bias = make_weight(Q_F32, rows, 1, "b");
-    h.ops[0] = (struct op){.kind = OP_MATMUL,
-                           .dst = ACT_GATE,
-                           .src = ACT_XN,
-                           .src2 = ACT_NONE,
-                           .w = &w,
-                           .b = &bias,
-                           .accumulate = true};
+    struct weight w, bias;
+    matmul_harness(&h, type, ne0, rows, &w, &bias);
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "4096", 1);
     h_open(&h, spec, 1, 64);
     /* 64 tokens fill the unit kernels' groups of 8 tokens per invocation (_t8) */
@@ -331,16 +339,8 @@ static void check_mv_gpu(const char *spec, uint32_t type, bool small_range)
 {
     const int32_t ne0 = 4096, rows = 75;
     struct harness h;
-    h_config(&h, ne0, rows, 16, 1, 1, 2);
-    struct weight w = make_weight(type, ne0, rows, "w");
-    struct weight bias = make_weight(Q_F32, rows, 1, "b");
-    h.ops[0] = (struct op){.kind = OP_MATMUL,
-                           .dst = ACT_GATE,
-                           .src = ACT_XN,
-                           .src2 = ACT_NONE,
-                           .w = &w,
-                           .b = &bias,
-                           .accumulate = true};
+    struct weight w, bias;
+    matmul_harness(&h, type, ne0, rows, &w, &bias);
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "131072", 1);
     setenv("JOULE_VK_MV_GPU", "1", 1);
     h_open(&h, spec, 1, 64);
@@ -596,14 +596,22 @@ static int32_t argmax(const float *x, int32_t n)
     return best;
 }
 
-/* Logits of all three prompts (whole prompt as one forward call, all rows) and the greedy
- * continuation of prompt 0 (decode steps), against NAME.ref. */
-static void check_model(const char *spec, const char *shared, const char *stem)
+/* The shared model NAME (models/NAME.gguf), loaded or the test fails. */
+static struct model *load_stem(const char *shared, const char *stem)
 {
     char path[512], err[512];
     snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
     struct model *m = NULL;
     ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    return m;
+}
+
+/* Logits of all three prompts (whole prompt as one forward call, all rows) and the greedy
+ * continuation of prompt 0 (decode steps), against NAME.ref. */
+static void check_model(const char *spec, const char *shared, const char *stem)
+{
+    char path[512], err[512];
+    struct model *m = load_stem(shared, stem);
     struct backend *b = NULL;
     int rc = vk_backend_new(m, spec, 128, &b, err, sizeof err);
     ck_assert_msg(rc == VK_OK, "%s: %s", stem, err);
@@ -702,10 +710,8 @@ END_TEST
  * the first) on tiny-llama-Q8_0. */
 static float *steps_logits(const char *spec, const char *shared, int32_t *n_vocab)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
-    struct model *m = NULL;
-    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    char err[512];
+    struct model *m = load_stem(shared, "tiny-llama-Q8_0");
     struct backend *b = NULL;
     ck_assert_msg(vk_backend_new(m, spec, 64, &b, err, sizeof err) == VK_OK, "%s", err);
     const int32_t nv = m->cfg.n_vocab;
@@ -743,16 +749,24 @@ START_TEST(test_profile_same_logits)
 }
 END_TEST
 
-/* Weights, logits and activations split across bindings by an artificial 256 KiB range. */
+/* check_model on stem, and in the release run on release_stem too, with var=value. */
+static void check_model_with(const char *spec, const char *shared, const char *var,
+                             const char *value, const char *stem, const char *release_stem)
+{
+    setenv(var, value, 1);
+    check_model(spec, shared, stem);
+    if (!getenv("JOULE_ASAN")) check_model(spec, shared, release_stem);
+    unsetenv(var);
+}
+
+/* Weights, logits and activations split across bindings by an artificial 256 KiB range
+ * (the float file only in the release run: its split host path is the same). */
 START_TEST(test_model_split_range)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
-    setenv("JOULE_VK_MAX_RANGE", "262144", 1);
-    check_model(spec, shared, "tiny-llama-Q8_0");
-    /* (the float file only in the release run: its split host path is the same) */
-    if (!getenv("JOULE_ASAN")) check_model(spec, shared, "tiny-llama-F32");
-    unsetenv("JOULE_VK_MAX_RANGE");
+    check_model_with(spec, shared, "JOULE_VK_MAX_RANGE", "262144", "tiny-llama-Q8_0",
+                     "tiny-llama-F32");
 }
 END_TEST
 
@@ -771,10 +785,8 @@ static float max_diff(const float *a, const float *b, size_t n)
 static float *decode_logits(const char *spec, const char *shared, const char *stem, int32_t *nv,
                             size_t *n_rows)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
-    struct model *m = NULL;
-    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    char err[512];
+    struct model *m = load_stem(shared, stem);
     struct backend *b = NULL;
     ck_assert_msg(vk_backend_new(m, spec, 128, &b, err, sizeof err) == VK_OK, "%s", err);
     *nv = m->cfg.n_vocab;
@@ -912,10 +924,8 @@ START_TEST(test_step_timeout)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
-    struct model *m = NULL;
-    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    char err[512];
+    struct model *m = load_stem(shared, "tiny-llama-Q8_0");
     setenv("JOULE_VK_TIMEOUT_MS", "0", 1);
     int32_t prompt[6] = {1, 15, 200, 33, 7, 99};
     float *lg = malloc(sizeof(float) * (size_t)m->cfg.n_vocab);
@@ -951,10 +961,8 @@ START_TEST(test_memory_check)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/tiny-llama-Q8_0.gguf", shared);
-    struct model *m = NULL;
-    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    char err[512];
+    struct model *m = load_stem(shared, "tiny-llama-Q8_0");
     setenv("JOULE_VK_MEM_BUDGET", "1000000", 1);
     struct backend *b = NULL;
     ck_assert_int_eq(vk_backend_new(m, spec, 64, &b, err, sizeof err), VK_FAILED);
@@ -976,10 +984,7 @@ START_TEST(test_model_mv_gpu)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
-    setenv("JOULE_VK_MV_GPU", "1", 1);
-    check_model(spec, shared, "tiny-llama-Q4_K_M");
-    if (!getenv("JOULE_ASAN")) check_model(spec, shared, "tiny-llama-Q4_0");
-    unsetenv("JOULE_VK_MV_GPU");
+    check_model_with(spec, shared, "JOULE_VK_MV_GPU", "1", "tiny-llama-Q4_K_M", "tiny-llama-Q4_0");
 }
 END_TEST
 

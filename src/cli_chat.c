@@ -58,7 +58,8 @@ static int parse(struct cli *a, struct opts *o)
     cli_common_init(&o->c, CLI_MODEL | CLI_DEVICE | CLI_CTX | CLI_SAMPLING | CLI_SEED);
     while (cli_next(a)) {
         if (cli_is_help(a)) {
-            printf("%s%s%s%s", chat_help, cli_help_sampling, cli_help_device, cli_help_ctx);
+            printf("%s%s%s%s%s", chat_help, cli_help_sampling, cli_help_device, cli_help_threads,
+                   cli_help_ctx);
             return 1;
         }
         int r = cli_common_flag(a, &o->c);

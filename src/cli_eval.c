@@ -342,11 +342,11 @@ int cli_eval(int argc, char **argv)
     while (cli_next(&a)) {
         int k;
         if (cli_is_help(&a))
-            return printf("%s%s%s%s%s", eval_help,
+            return printf("%s%s%s%s%s%s", eval_help,
                           "  -s, --seed S          few-shot sampling seed, 0 to 2^32-1 (default "
                           "1234, lm-eval's\n"
                           "                        fewshot_random_seed; -1 = random, printed)\n",
-                          cli_help_device, cli_help_tdp, cli_help_cost),
+                          cli_help_device, cli_help_threads, cli_help_tdp, cli_help_cost),
                    0;
         int r = cli_common_flag(&a, &c);
         if (r < 0) return 2;

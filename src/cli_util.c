@@ -252,9 +252,10 @@ bool cli_seed(struct cli *a, uint64_t *out)
 const char cli_help_device[] =
     "  --device D               auto (default: a GPU if present, else the CPU), cpu, vulkan,\n"
     "                           vulkan:N\n"
-    "  -t, --threads N          CPU threads, 1 to 1024 (default: all cores)\n"
     "  --precision P            exact (float activations, the reference; default) or fast\n"
     "                           (8-bit activations, integer dot products; CPU backend)\n";
+const char cli_help_threads[] =
+    "  -t, --threads N          CPU threads, 1 to 1024 (default: all cores)\n";
 const char cli_help_ctx[] =
     "  -c, --ctx-size N         context size in tokens (default: the model's, at most 4096)\n";
 const char cli_help_sampling[] =

@@ -123,7 +123,8 @@ struct cli_common {
 };
 
 /* The texts of the shared flags for --help, one line or two per flag. */
-extern const char cli_help_device[];   /* --device, -t, --precision */
+extern const char cli_help_device[];   /* --device, --precision */
+extern const char cli_help_threads[];  /* -t N (bench has its own -t LIST) */
 extern const char cli_help_ctx[];      /* -c */
 extern const char cli_help_sampling[]; /* the sampling flags and --seed */
 extern const char cli_help_tdp[];      /* --tdp */

@@ -45,8 +45,8 @@ int serve_main(int argc, char **argv)
     cli_common_init(&c, CLI_MODEL | CLI_DEVICE | CLI_CTX | CLI_TDP | CLI_COST);
     while (cli_next(&a)) {
         if (cli_is_help(&a)) {
-            printf("%s%s%s%s%s", serve_help, cli_help_device, cli_help_ctx, cli_help_tdp,
-                   cli_help_cost);
+            printf("%s%s%s%s%s%s", serve_help, cli_help_device, cli_help_threads, cli_help_ctx,
+                   cli_help_tdp, cli_help_cost);
             return 0;
         }
         int r = cli_common_flag(&a, &c);

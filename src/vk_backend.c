@@ -405,6 +405,7 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     }
     /* the split attention's scratch: the most splits any decode step uses (1 row) */
     vb->split_forced = vk_env_long(VKS_SPLIT_KV, -1);
+    vb->tile_forced = vk_env_long(VKS_ATTN_TILE, -1);
     vb->split_max = vk_attn_splits(ctx->cpu, vb->split_forced, 1, c->n_head, c->n_head_kv,
                                    c->head_dim, ctx->info.props.limits.maxComputeSharedMemorySize);
     uint64_t part_rows = mb < 8 ? (uint64_t)mb : 8;

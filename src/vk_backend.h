@@ -82,6 +82,7 @@ struct vk_backend {
     struct vk_buf attn_part;
     uint32_t split_max;
     long split_forced; /* JOULE_VK_SPLIT_KV, -1 when unset */
+    long tile_forced;  /* JOULE_VK_ATTN_TILE, -1 when unset */
     VkBufferView dummy_view, dummy_view8, dummy_viewf;
     VkBufferView act_views[ACT_COUNT]; /* R32G32B32A32_SFLOAT views (unit kernels), or NULL */
     VkDescriptorSetLayout dsl;

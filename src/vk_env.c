@@ -51,6 +51,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                         "pretend this many bytes of device memory are free (tests)"},
     [VKS_SPLIT_KV] = {"JOULE_VK_SPLIT_KV", "chosen on GPUs (decode), off on CPU devices",
                       "KV splits of decode attention (0: one pass; up to 64)"},
+    [VKS_ATTN_TILE] = {"JOULE_VK_ATTN_TILE", "on for GPU devices only (batches over 8 rows)",
+                       "1: the tiled prefill attention (attn_tile) on CPU devices too; 0: nowhere"},
 };
 
 const char *vk_env_str(enum vk_switch s)

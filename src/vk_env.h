@@ -31,6 +31,7 @@ enum vk_switch {
     VKS_TIMEOUT_MS,
     VKS_MEM_BUDGET,
     VKS_SPLIT_KV,
+    VKS_ATTN_TILE,
     VKS_COUNT
 };
 

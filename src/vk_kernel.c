@@ -146,6 +146,7 @@ struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk
 {
     if (a->splits > 0)
         return (struct vk_kernel){.family = VKF_ATTN_SPLIT, .red = p->red, .kv_f32 = !p->kv_f16};
+    if (a->tile > 0) return (struct vk_kernel){.family = VKF_ATTN_TILE, .kv_f32 = !p->kv_f16};
     return (struct vk_kernel){
         .family = VKF_ATTENTION, .red = p->red, .texel = a->texel, .kv_f32 = !p->kv_f16};
 }
@@ -165,6 +166,17 @@ uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
     if (cpu) return 0;
     int32_t s = (256 + n_head_kv * n_tokens - 1) / (n_head_kv * n_tokens);
     return (uint32_t)(s < 1 ? 1 : s > 32 ? 32 : s);
+}
+
+uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
+                           int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes)
+{
+    if (n_tokens <= 8 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
+        n_head / n_head_kv > VK_ATTN_TILE_SLOTS || head_dim > VK_ATTN_TILE_HD ||
+        head_dim % 2 != 0 || shared_bytes < VK_ATTN_TILE_SHARED)
+        return 0;
+    if (forced == 0 || (forced < 0 && cpu)) return 0;
+    return (uint32_t)(VK_ATTN_TILE_SLOTS / (n_head / n_head_kv));
 }
 
 struct vk_kernel vk_choose_swiglu(void)
@@ -193,6 +205,7 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_CPU_MATMUL_KUNIT] = {"matmul_kunit", true},
         [VKF_ATTN_SPLIT] = {"attn_split", false},
         [VKF_ATTN_MERGE] = {"attn_merge", false},
+        [VKF_ATTN_TILE] = {"attn_tile", false},
     };
     if ((unsigned)k->family >= VKF_COUNT) return -1;
     const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";

@@ -39,6 +39,7 @@ enum vk_family {
     VKF_CPU_MATMUL_KUNIT,
     VKF_ATTN_SPLIT, /* decode attention split over the KV range, GQA group per workgroup */
     VKF_ATTN_MERGE, /* and the pass that combines the splits */
+    VKF_ATTN_TILE,  /* prefill attention: tiles of rows x GQA heads, K/V tiles in shared memory */
     VKF_COUNT
 };
 
@@ -112,9 +113,11 @@ struct vk_kernel vk_choose_kv_store(const struct vk_profile *p);
 struct vk_attn_case {
     bool texel;      /* q, K and V have vec4 texel views (CPU devices) */
     uint32_t splits; /* vk_attn_splits: KV splits for this step, 0 = one pass */
+    uint32_t tile;   /* vk_attn_tile_rows: rows per tile of attn_tile, 0 = not tiled */
 };
-/* attention.comp (one workgroup per query head and token), or the split pair
- * attn_split + attn_merge (vk_choose_attn_merge) when the case has splits */
+/* attention.comp (one workgroup per query head and token), the split pair attn_split +
+ * attn_merge (vk_choose_attn_merge) when the case has splits, or attn_tile when it has a
+ * tile (prefill) */
 struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk_attn_case *a);
 struct vk_kernel vk_choose_attn_merge(void);
 /* KV splits of a step of n_tokens rows (flash-decoding), 0 for the one-pass kernel: decode
@@ -126,6 +129,16 @@ struct vk_kernel vk_choose_attn_merge(void);
  * allow. */
 uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
                         int32_t head_dim, uint32_t shared_bytes);
+/* shaders/attn_tile.comp: query slots (rows x GQA heads) of a workgroup, and the shared
+ * memory it needs */
+enum { VK_ATTN_TILE_SLOTS = 16, VK_ATTN_TILE_HD = 128, VK_ATTN_TILE_SHARED = 24576 };
+/* Rows per tile of the tiled prefill attention (attn_tile), 0 for the other kernels: batches
+ * of more than 8 rows on GPUs, VK_ATTN_TILE_SLOTS / (query heads per KV head) rows; never on
+ * CPU devices, nor for groups of more than VK_ATTN_TILE_SLOTS heads, head_dim over
+ * VK_ATTN_TILE_HD or odd, or under VK_ATTN_TILE_SHARED bytes of shared memory. forced
+ * (JOULE_VK_ATTN_TILE) 1: on CPU devices too, 0: nowhere, -1: not forced. */
+uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
+                           int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);
 
 /* whether MATVEC_GPU has a kernel for the weight type (Q8_0, Q4_0, Q4_K, Q6_K) */
@@ -190,6 +203,14 @@ struct vk_pc_attn_split {
     uint32_t window, n_split;
 };
 _Static_assert(sizeof(struct vk_pc_attn_split) == 6 * 4, "attn_split.comp PC");
+
+/* shaders/attn_tile.comp */
+struct vk_pc_attn_tile {
+    uint32_t n_head, n_head_kv, head_dim;
+    float scale;
+    uint32_t window, tq, n_rows; /* rows per tile, rows of the batch */
+};
+_Static_assert(sizeof(struct vk_pc_attn_tile) == 7 * 4, "attn_tile.comp PC");
 
 /* shaders/swiglu.comp */
 struct vk_pc_swiglu {

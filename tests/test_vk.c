@@ -565,6 +565,9 @@ static void check_attention(const char *spec, int32_t window, int32_t HD)
     if (HD % 4 == 0 && vk_test_is_cpu(h.b))
         ck_assert_msg(vk_test_used_pipe(h.b, f16 ? "attention_tx" : "attention_f32_tx"),
                       "attention hd=%d: the texel kernel was not used", HD);
+    if (vk_env_on(VKS_ATTN_TILE)) /* the batches of 13, 40 and 25 rows */
+        ck_assert_msg(vk_test_used_pipe(h.b, f16 ? "attn_tile" : "attn_tile_f32"),
+                      "attention hd=%d: the tiled kernel was not used", HD);
     backend_destroy(h.b);
 }
 
@@ -843,6 +846,94 @@ START_TEST(test_split_attention)
         }
     }
     unsetenv("JOULE_VK_KV_F32");
+}
+END_TEST
+
+/* Logits of every row of a 203-token prompt, then of a 77-token batch continuing it (pos > 0),
+ * then of a 40-row batch alternating that sequence (positions 280..299) and a second one
+ * (positions 0..19), so that tiles of rows hold rows of two sequences; on the stem's model.
+ * pipe: a kernel the run must have used, or NULL. */
+static float *prefill_logits(const char *spec, const char *shared, const char *stem,
+                             const char *pipe, int32_t *nv, size_t *n_rows)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
+    struct model *m = NULL;
+    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    struct backend *b = NULL;
+    ck_assert_msg(vk_backend_new_seq(m, spec, 320, 2, &b, err, sizeof err) == VK_OK, "%s", err);
+    *nv = m->cfg.n_vocab;
+    *n_rows = 320;
+    float *lg = malloc(sizeof(float) * *n_rows * (size_t)*nv);
+    ck_assert_ptr_nonnull(lg);
+    int32_t ids[280];
+    for (int32_t i = 0; i < 280; i++)
+        ids[i] = (i * 37 + 11) % *nv;
+    ck_assert_msg(backend_forward(b, ids, 203, 0, true, lg, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(
+        backend_forward(b, ids + 203, 77, 203, true, lg + 203 * (size_t)*nv, err, sizeof err) == 0,
+        "%s", err);
+    int32_t tok[40], pos[40], seq[40];
+    bool want[40];
+    for (int32_t r = 0; r < 40; r++) {
+        tok[r] = (r * 13 + 5) % *nv;
+        seq[r] = r % 2;
+        pos[r] = seq[r] ? r / 2 : 280 + r / 2;
+        want[r] = true;
+    }
+    struct backend_batch bt = {40, tok, pos, seq, want};
+    ck_assert_msg(backend_forward_batch(b, &bt, lg + 280 * (size_t)*nv, err, sizeof err) == 0, "%s",
+                  err);
+    if (pipe) ck_assert_msg(vk_test_used_pipe(b, pipe), "%s: %s was not used", stem, pipe);
+    backend_destroy(b);
+    model_free(m);
+    return lg;
+}
+
+/* Prefill attention in tiles (attn_tile, forced on this device) against the one-pass kernel:
+ * GQA groups of 2 heads, head_dim 32 and 64, batches not multiples of the tile, a batch at
+ * pos > 0, tiles with rows of two sequences, the f16 and f32 caches; then the whole-model
+ * reference check with tiles. */
+START_TEST(test_tile_attention)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    /* the op against the CPU kernel (GQA 6/2: tiles of 5 rows; windows; both caches) */
+    setenv("JOULE_VK_ATTN_TILE", "1", 1);
+    check_attention(spec, 0, 10);
+    check_attention(spec, 19, 12);
+    setenv("JOULE_VK_KV_F32", "1", 1);
+    check_attention(spec, 0, 12);
+    check_attention(spec, 19, 10);
+    unsetenv("JOULE_VK_KV_F32");
+    const char *stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-F16"};
+    for (int kv32 = 0; kv32 < 2; kv32++) {
+        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+        for (int si = 0; si < 2; si++) {
+            if (getenv("JOULE_ASAN") && (si || kv32)) continue; /* the release run checks them */
+            int32_t nv = 0;
+            size_t rows = 0;
+            setenv("JOULE_VK_ATTN_TILE", "0", 1);
+            float *one = prefill_logits(spec, shared, stems[si], NULL, &nv, &rows);
+            setenv("JOULE_VK_ATTN_TILE", "1", 1);
+            float *tile = prefill_logits(spec, shared, stems[si],
+                                         kv32 ? "attn_tile_f32" : "attn_tile", &nv, &rows);
+            unsetenv("JOULE_VK_ATTN_TILE");
+            float d = max_diff(one, tile, rows * (size_t)nv);
+            fprintf(stderr, "vk tiled attention %s, %s cache: max abs difference %g\n", stems[si],
+                    kv32 ? "f32" : "f16", d);
+            /* f16 cache: the next layers' K and V are rounded to f16, where a last-bit
+             * difference of an attention output can move a value by an f16 step */
+            float tol = kv32 ? 1e-4f : 5e-3f;
+            ck_assert_msg(d <= tol, "%s: tiled and one-pass attention differ by %g", stems[si], d);
+            free(one);
+            free(tile);
+        }
+    }
+    unsetenv("JOULE_VK_KV_F32");
+    setenv("JOULE_VK_ATTN_TILE", "1", 1);
+    check_model(spec, shared, "tiny-qwen2-F16");
+    unsetenv("JOULE_VK_ATTN_TILE");
 }
 END_TEST
 
@@ -1132,11 +1223,12 @@ START_TEST(test_kernels_exist)
             k = vk_choose_kv_store(&p);
             reach(&k, reached, &n_checked);
             for (int tx = 0; tx <= (unit ? 1 : 0); tx++) /* K/V texel views with unit only */
-                for (uint32_t splits = 0; splits <= 4; splits += 4) {
-                    struct vk_attn_case ac = {.texel = tx, .splits = splits};
-                    k = vk_choose_attention(&p, &ac);
-                    reach(&k, reached, &n_checked);
-                }
+                for (uint32_t splits = 0; splits <= 4; splits += 4)
+                    for (uint32_t tile = 0; tile <= 8; tile += 8) {
+                        struct vk_attn_case ac = {.texel = tx, .splits = splits, .tile = tile};
+                        k = vk_choose_attention(&p, &ac);
+                        reach(&k, reached, &n_checked);
+                    }
             k = vk_choose_attn_merge();
             reach(&k, reached, &n_checked);
             n_types = 0;
@@ -1259,6 +1351,29 @@ START_TEST(test_kernel_names)
     k = vk_choose_attn_merge();
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "attn_merge");
+    ac = (struct vk_attn_case){.tile = 8};
+    k = vk_choose_attention(&p, &ac);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "attn_tile_f32");
+    p.kv_f16 = true;
+    k = vk_choose_attention(&p, &ac);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "attn_tile");
+    p.kv_f16 = false;
+    /* tiles: prefill (over 8 rows) on GPUs, 16 slots / group rows; on CPU devices only when
+     * forced; groups over 16 heads, head_dim > 128 or odd, small shared memory: not tiled */
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 9, 32, 8, 128, 32768), 4);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 32, 64, 32768), 16);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 2, 64, 32768), 1);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 8, 32, 8, 128, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 64, 2, 64, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 66, 32768), 4);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 63, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 128, 16384), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(true, -1, 512, 32, 8, 128, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(true, 1, 512, 32, 8, 128, 32768), 4);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, 0, 512, 32, 8, 128, 32768), 0);
     /* splits: decode steps on GPUs, ~256 groups; never on CPU devices unless forced; shapes
      * the split kernel cannot hold (groups over 8 heads, head_dim > 256, small shared
      * memory, prefill) keep the one-pass kernel */
@@ -1398,6 +1513,11 @@ Suite *vk_suite(void)
     tcase_add_test(tg, test_op_mv_gpu);
     tcase_add_test(tg, test_model_mv_gpu);
     suite_add_tcase(s, tg);
+    TCase *tt = tcase_create("tile"); /* tiled prefill attention (JOULE_VK_ATTN_TILE=1) */
+    tcase_set_timeout(tt, 600);
+    tcase_add_checked_fixture(tt, NULL, vk_teardown);
+    tcase_add_test(tt, test_tile_attention);
+    suite_add_tcase(s, tt);
     TCase *tk = tcase_create("kernels"); /* no device needed */
     tcase_add_test(tk, test_kernels_exist);
     tcase_add_test(tk, test_kernel_names);

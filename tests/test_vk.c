@@ -784,9 +784,10 @@ static float max_diff(const float *a, const float *b, size_t n)
 }
 
 /* Logits of a 100-token prompt (one pass; its last row), then 3 single-token steps and one of 3
- * rows (decode: split attention where JOULE_VK_SPLIT_KV says so), on the stem's model. */
-static float *decode_logits(const char *spec, const char *shared, const char *stem, int32_t *nv,
-                            size_t *n_rows)
+ * rows (decode: split attention where JOULE_VK_SPLIT_KV says so), on the stem's model.
+ * pipe: a kernel the run must have used, or NULL. */
+static float *decode_logits(const char *spec, const char *shared, const char *stem,
+                            const char *pipe, int32_t *nv, size_t *n_rows)
 {
     char err[512];
     struct model *m = load_stem(shared, stem);
@@ -811,9 +812,46 @@ static float *decode_logits(const char *spec, const char *shared, const char *st
     ck_assert_msg(backend_forward(b, three, 3, pos, true, lg + 4 * (size_t)*nv, err, sizeof err) ==
                       0,
                   "%s", err);
+    if (pipe) ck_assert_msg(vk_test_used_pipe(b, pipe), "%s: %s was not used", stem, pipe);
     backend_destroy(b);
     model_free(m);
     return lg;
+}
+
+typedef float *(*logits_run)(const char *spec, const char *shared, const char *stem,
+                             const char *pipe, int32_t *nv, size_t *n_rows);
+
+/* An attention kernel against the one-pass kernel on both tiny models (GQA groups of 2;
+ * head_dim 32 and 64) and both caches: run's logits with the switch var at "0" and at
+ * on[model] (where the kernel pipe, "_f32" added for the f32 cache, must run) differ by at
+ * most tol16 (f16 cache) / tol32. Under ASan: the first model, f16 cache. */
+static void compare_attention(const char *spec, const char *shared, logits_run run, const char *var,
+                              const char *const on[2], const char *pipe, float tol16, float tol32)
+{
+    static const char *const stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-F16"};
+    for (int kv32 = 0; kv32 < 2; kv32++) {
+        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+        for (int si = 0; si < 2; si++) {
+            if (getenv("JOULE_ASAN") && (si || kv32)) continue; /* the release run checks them */
+            char want[64];
+            snprintf(want, sizeof want, "%s%s", pipe, kv32 ? "_f32" : "");
+            int32_t nv = 0;
+            size_t rows = 0;
+            setenv(var, "0", 1);
+            float *one = run(spec, shared, stems[si], NULL, &nv, &rows);
+            setenv(var, on[si], 1);
+            float *other = run(spec, shared, stems[si], want, &nv, &rows);
+            unsetenv(var);
+            float d = max_diff(one, other, rows * (size_t)nv);
+            fprintf(stderr, "vk %s %s=%s, %s cache: max abs difference %g from one pass\n",
+                    stems[si], var, on[si], kv32 ? "f32" : "f16", d);
+            ck_assert_msg(d <= (kv32 ? tol32 : tol16), "%s: %s and one-pass attention differ by %g",
+                          stems[si], pipe, d);
+            free(one);
+            free(other);
+        }
+    }
+    unsetenv("JOULE_VK_KV_F32");
 }
 
 /* Decode attention split over the KV range (attn_split + attn_merge, forced on this device
@@ -823,29 +861,9 @@ START_TEST(test_split_attention)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
-    const char *stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-F16"};
-    const char *splits[] = {"3", "64"};
-    for (int kv32 = 0; kv32 < 2; kv32++) {
-        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
-        for (int si = 0; si < 2; si++) {
-            if (getenv("JOULE_ASAN") && (si || kv32)) continue; /* the release run checks them */
-            int32_t nv = 0;
-            size_t rows = 0;
-            setenv("JOULE_VK_SPLIT_KV", "0", 1);
-            float *one = decode_logits(spec, shared, stems[si], &nv, &rows);
-            setenv("JOULE_VK_SPLIT_KV", splits[si], 1);
-            float *split = decode_logits(spec, shared, stems[si], &nv, &rows);
-            unsetenv("JOULE_VK_SPLIT_KV");
-            float d = max_diff(one, split, rows * (size_t)nv);
-            fprintf(stderr, "vk split attention %s, %s splits, %s cache: max abs difference %g\n",
-                    stems[si], splits[si], kv32 ? "f32" : "f16", d);
-            ck_assert_msg(d <= 1e-4f, "%s: split and one-pass attention differ by %g", stems[si],
-                          d);
-            free(one);
-            free(split);
-        }
-    }
-    unsetenv("JOULE_VK_KV_F32");
+    static const char *const splits[] = {"3", "64"};
+    compare_attention(spec, shared, decode_logits, "JOULE_VK_SPLIT_KV", splits, "attn_split", 1e-4f,
+                      1e-4f);
 }
 END_TEST
 
@@ -856,10 +874,8 @@ END_TEST
 static float *prefill_logits(const char *spec, const char *shared, const char *stem,
                              const char *pipe, int32_t *nv, size_t *n_rows)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stem);
-    struct model *m = NULL;
-    ck_assert_msg(model_load(path, &m, err, sizeof err) == 0, "%s", err);
+    char err[512];
+    struct model *m = load_stem(shared, stem);
     struct backend *b = NULL;
     ck_assert_msg(vk_backend_new_seq(m, spec, 320, 2, &b, err, sizeof err) == VK_OK, "%s", err);
     *nv = m->cfg.n_vocab;
@@ -906,31 +922,11 @@ START_TEST(test_tile_attention)
     check_attention(spec, 0, 12);
     check_attention(spec, 19, 10);
     unsetenv("JOULE_VK_KV_F32");
-    const char *stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-F16"};
-    for (int kv32 = 0; kv32 < 2; kv32++) {
-        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
-        for (int si = 0; si < 2; si++) {
-            if (getenv("JOULE_ASAN") && (si || kv32)) continue; /* the release run checks them */
-            int32_t nv = 0;
-            size_t rows = 0;
-            setenv("JOULE_VK_ATTN_TILE", "0", 1);
-            float *one = prefill_logits(spec, shared, stems[si], NULL, &nv, &rows);
-            setenv("JOULE_VK_ATTN_TILE", "1", 1);
-            float *tile = prefill_logits(spec, shared, stems[si],
-                                         kv32 ? "attn_tile_f32" : "attn_tile", &nv, &rows);
-            unsetenv("JOULE_VK_ATTN_TILE");
-            float d = max_diff(one, tile, rows * (size_t)nv);
-            fprintf(stderr, "vk tiled attention %s, %s cache: max abs difference %g\n", stems[si],
-                    kv32 ? "f32" : "f16", d);
-            /* f16 cache: the next layers' K and V are rounded to f16, where a last-bit
-             * difference of an attention output can move a value by an f16 step */
-            float tol = kv32 ? 1e-4f : 5e-3f;
-            ck_assert_msg(d <= tol, "%s: tiled and one-pass attention differ by %g", stems[si], d);
-            free(one);
-            free(tile);
-        }
-    }
-    unsetenv("JOULE_VK_KV_F32");
+    /* f16 cache: the next layers' K and V are rounded to f16, where a last-bit difference of
+     * an attention output can move a value by an f16 step */
+    static const char *const on[] = {"1", "1"};
+    compare_attention(spec, shared, prefill_logits, "JOULE_VK_ATTN_TILE", on, "attn_tile", 5e-3f,
+                      1e-4f);
     setenv("JOULE_VK_ATTN_TILE", "1", 1);
     check_model(spec, shared, "tiny-qwen2-F16");
     unsetenv("JOULE_VK_ATTN_TILE");

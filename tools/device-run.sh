@@ -3,9 +3,10 @@
 # and 14: "run ONE prepared script"): everything a GPU check needs, each step time-limited,
 # the whole run under about 8 minutes on an H100/H200, its output also kept in $OUT.
 #
-#   build and test here first, then (see /work/.library/device/README.md):
-#     mkdir -p .models && cp ../shared/models/tiny-llama-{Q4_K_M,Q8_0,F16}.* \
-#         ../shared/models/tiny-qwen2-Q8_0.* ../shared/models/README.md .models/  (and the .ref dirs)
+#   build and test here first, then (see /work/.library/device/README.md for .gl, the loader):
+#     echo /.models/ >>.git/info/exclude; mkdir -p .models
+#     cp -r ../shared/models/{tiny-llama-{Q4_K_M,Q8_0,F16,Q4_0},tiny-qwen2-Q8_0}.{gguf,ref} \
+#         ../shared/models/{README.md,ppl-text.txt} .models/      (about 16 MB)
 #     run: carry [".gl", ".models", "joule"], command "tools/device-run.sh"
 #
 # Steps: the Vulkan loader (.gl/*.deb unpacked where present, the NVIDIA ICD named if the
@@ -47,7 +48,7 @@ step() { # step NAME COMMAND...: runs it under the time limit, says how it ended
 step "devices" "$BIN" devices --verbose
 nvidia-smi --query-gpu=name,memory.total,clocks.max.memory,power.limit --format=csv 2>/dev/null
 if [ -d "$MODELS" ]; then
-    mkdir -p /tmp/dr-shared && ln -sfn "$PWD/$MODELS" /tmp/dr-shared/models
+    mkdir -p /tmp/dr-shared && ln -sfn "$(cd "$MODELS" && pwd)" /tmp/dr-shared/models
     step "gpu-check" env JOULE="$BIN" JOULE_SHARED=/tmp/dr-shared TYPES="Q4_K_M Q8_0 F16" \
         QWEN="Q8_0" tools/gpu-check.sh
 else

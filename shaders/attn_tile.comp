@@ -47,7 +47,7 @@ layout(push_constant) uniform PC
 {
     uint n_head, n_head_kv, head_dim;
     float scale;
-    uint window, tq, n_rows;
+    uint window, n_split_unused, tq, n_rows; // the attention family's block (vk_kernel.h)
 } pc;
 
 shared vec2 q_sh[QS * HD_MAX / 2u];   // the slots' queries, times scale

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "provenance.h"
 #include "quant.h"
+#include "util.h"
 
 void bench_derive(const struct bench_report *r, const struct bench_result *x,
                   struct bench_derived *d)
@@ -90,15 +91,6 @@ static const char *why_short(const struct meter_reading *e)
     return "n/a (no sensor)";
 }
 
-static const char *size_str(uint64_t bytes, char *buf, size_t len)
-{
-    if (bytes >= (1ull << 30))
-        snprintf(buf, len, "%.2f GiB", (double)bytes / (1 << 30));
-    else
-        snprintf(buf, len, "%.2f MiB", (double)bytes / (1 << 20));
-    return buf;
-}
-
 static const char *params_str(uint64_t n, char *buf, size_t len)
 {
     if (n >= 1000000000ull)
@@ -125,7 +117,7 @@ void bench_write_md(FILE *out, const struct bench_report *r)
     const struct bench_model *bm = r->model;
     const struct meter *m = r->meter;
     char size[32], params[32];
-    size_str(bm->bytes, size, sizeof size);
+    fmt_bytes(bm->bytes, size, sizeof size);
     params_str(bm->params, params, sizeof params);
     fprintf(out, "joule bench: %s%s, %s, %s params, %s (%s)\n\n", bm->name,
             bm->synthetic ? " (synthetic weights)" : "", size, params, r->backend->name,
@@ -204,8 +196,8 @@ void bench_write_md(FILE *out, const struct bench_report *r)
     if (r->peak_rss) {
         char a[32], w[32], k[32];
         fprintf(out, "memory: peak RSS %s = weights %s + KV cache %s + %.1f MiB other",
-                size_str(r->peak_rss, a, sizeof a), size_str(bm->bytes, w, sizeof w),
-                r->kv_known ? size_str(r->kv_bytes, k, sizeof k) : "n/a",
+                fmt_bytes(r->peak_rss, a, sizeof a), fmt_bytes(bm->bytes, w, sizeof w),
+                r->kv_known ? fmt_bytes(r->kv_bytes, k, sizeof k) : "n/a",
                 ((double)r->peak_rss - (double)bm->bytes - (double)r->kv_bytes) / (1 << 20));
         fprintf(out, " (activations, scratch, code; negative: weights not all paged in)\n");
     }

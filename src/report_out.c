@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "report.h"
+#include "util.h"
 
 struct doc {
     FILE *f;
@@ -162,13 +163,11 @@ static const char *fnum(double v, const char *fmt, char *buf, size_t len)
 
 static const char *fsize(uint64_t b, char *buf, size_t len)
 {
-    if (!b)
+    if (!b) {
         snprintf(buf, len, "n/a");
-    else if (b >= (1ull << 30))
-        snprintf(buf, len, "%.2f GiB", (double)b / (1 << 30));
-    else
-        snprintf(buf, len, "%.2f MiB", (double)b / (1 << 20));
-    return buf;
+        return buf;
+    }
+    return fmt_bytes(b, buf, len);
 }
 
 static const char *fparams(uint64_t n, char *buf, size_t len)

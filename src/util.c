@@ -42,3 +42,12 @@ void strbuf_put(struct strbuf *b, const char *p, size_t n)
     b->n += n;
     b->s[b->n] = 0;
 }
+
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t len)
+{
+    if (bytes >= (1ull << 30))
+        snprintf(buf, len, "%.2f GiB", (double)bytes / (1 << 30));
+    else
+        snprintf(buf, len, "%.2f MiB", (double)bytes / (1 << 20));
+    return buf;
+}

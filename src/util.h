@@ -4,10 +4,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Formats the message into err (errlen bytes, truncated) and returns -1, for
  *   return fail(err, errlen, "%s: no tensor %s", path, name); */
 __attribute__((format(printf, 3, 4))) int fail(char *err, size_t errlen, const char *fmt, ...);
+
+/* "1.25 GiB" from 1 GiB up, else "12.34 MiB", into buf; returns buf. */
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* Seconds on the monotonic clock (for intervals). */
 double now_s(void);

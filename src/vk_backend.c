@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "util.h"
 #include "vk.h"
 #include "vk_backend.h"
 #include "vk_env.h"
@@ -306,20 +307,6 @@ static bool weight_ok(const struct weight *w, char *err, size_t errlen)
     return true;
 }
 
-/* "1.25 GiB" or "12.3 MiB" */
-struct size_str {
-    char s[24];
-};
-static struct size_str size_str(uint64_t b)
-{
-    struct size_str r;
-    if (b >= ((uint64_t)1 << 30))
-        snprintf(r.s, sizeof r.s, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
-    else
-        snprintf(r.s, sizeof r.s, "%.1f MiB", (double)b / (1024.0 * 1024));
-    return r;
-}
-
 /* Fails with one line when the weights, the KV cache and the activations do not fit the
  * device memory that is free, before any of it is allocated. */
 static int check_memory(struct vk_backend *vb, uint64_t kv_bytes, uint64_t act_bytes, char *err,
@@ -351,13 +338,15 @@ static int check_memory(struct vk_backend *vb, uint64_t kv_bytes, uint64_t act_b
     uint64_t free_b = vk_device_free(&vb->c, &heap, &budget);
     /* CPU implementations allocate host memory whatever heap they report (lavapipe: 2 GiB) */
     if (need <= free_b || (vb->c.cpu && !vk_env_str(VKS_MEM_BUDGET))) return 0;
+    char f[24], nd[24], w[24], kv[24], act[24];
     snprintf(err, errlen,
              "%s has %s of device memory free (heap %u%s) and this model needs %s: weights %s, "
              "KV cache %s (%d positions), activations %s; use a smaller context (-c), a smaller "
              "quantization or --device cpu",
-             vb->c.info.props.deviceName, size_str(free_b).s, heap,
-             budget ? ", VK_EXT_memory_budget" : "", size_str(need).s, size_str(w_bytes).s,
-             size_str(kv_bytes).s, vb->base.n_ctx * vb->base.n_seq, size_str(act_bytes).s);
+             vb->c.info.props.deviceName, fmt_bytes(free_b, f, sizeof f), heap,
+             budget ? ", VK_EXT_memory_budget" : "", fmt_bytes(need, nd, sizeof nd),
+             fmt_bytes(w_bytes, w, sizeof w), fmt_bytes(kv_bytes, kv, sizeof kv),
+             vb->base.n_ctx * vb->base.n_seq, fmt_bytes(act_bytes, act, sizeof act));
     return -1;
 }
 

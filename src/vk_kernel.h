@@ -188,29 +188,16 @@ struct vk_pc_kv_store {
 };
 _Static_assert(sizeof(struct vk_pc_kv_store) == 4, "kv_store.comp PC");
 
-/* shaders/attention.comp */
+/* the attention family (shaders/attention.comp, attn_split.comp, attn_merge.comp,
+ * attn_tile.comp): one block, each kernel declaring the prefix it reads */
 struct vk_pc_attention {
     uint32_t n_head, n_head_kv, head_dim;
     float scale;
     uint32_t window;
+    uint32_t n_split;    /* attn_split, attn_merge: KV splits */
+    uint32_t tq, n_rows; /* attn_tile: rows per tile, rows of the batch */
 };
-_Static_assert(sizeof(struct vk_pc_attention) == 5 * 4, "attention.comp PC");
-
-/* shaders/attn_split.comp and attn_merge.comp */
-struct vk_pc_attn_split {
-    uint32_t n_head, n_head_kv, head_dim;
-    float scale;
-    uint32_t window, n_split;
-};
-_Static_assert(sizeof(struct vk_pc_attn_split) == 6 * 4, "attn_split.comp PC");
-
-/* shaders/attn_tile.comp */
-struct vk_pc_attn_tile {
-    uint32_t n_head, n_head_kv, head_dim;
-    float scale;
-    uint32_t window, tq, n_rows; /* rows per tile, rows of the batch */
-};
-_Static_assert(sizeof(struct vk_pc_attn_tile) == 7 * 4, "attn_tile.comp PC");
+_Static_assert(sizeof(struct vk_pc_attention) == 8 * 4, "attention PC");
 
 /* shaders/swiglu.comp */
 struct vk_pc_swiglu {

@@ -368,34 +368,22 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
             vk_attn_tile_rows(vb->c.cpu, vb->tile_forced, n, c->n_head, c->n_head_kv, c->head_dim,
                               vb->c.info.props.limits.maxComputeSharedMemorySize);
         struct vk_kernel k = vk_choose_attention(&p, &ac);
-        if (k.family == VKF_ATTN_TILE) {
-            /* one workgroup per KV head and tile of rows */
-            struct vk_pc_attn_tile tp = {.n_head = pc.n_head,
-                                         .n_head_kv = pc.n_head_kv,
-                                         .head_dim = pc.head_dim,
-                                         .scale = pc.scale,
-                                         .window = pc.window,
-                                         .tq = ac.tile,
-                                         .n_rows = (uint32_t)n};
-            return dispatch_kernel(r, &k, sets[0], &tp, sizeof tp, pc.n_head_kv,
+        if (k.family == VKF_ATTN_TILE) { /* one workgroup per KV head and tile of rows */
+            pc.tq = ac.tile;
+            pc.n_rows = (uint32_t)n;
+            return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, pc.n_head_kv,
                                    cdiv((uint64_t)n, ac.tile));
         }
         if (k.family != VKF_ATTN_SPLIT)
-            return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, (uint32_t)c->n_head,
-                                   (uint32_t)n);
+            return dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, pc.n_head, (uint32_t)n);
         /* n_head_kv x splits groups write the partials, a barrier, n_head merge them */
-        struct vk_pc_attn_split sp = {.n_head = pc.n_head,
-                                      .n_head_kv = pc.n_head_kv,
-                                      .head_dim = pc.head_dim,
-                                      .scale = pc.scale,
-                                      .window = pc.window,
-                                      .n_split = ac.splits};
-        if (dispatch_kernel(r, &k, sets[0], &sp, sizeof sp, pc.n_head_kv * ac.splits,
+        pc.n_split = ac.splits;
+        if (dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, pc.n_head_kv * ac.splits,
                             (uint32_t)n) != 0)
             return -1;
         barrier(r->f, r->cb);
         struct vk_kernel mk = vk_choose_attn_merge();
-        return dispatch_kernel(r, &mk, sets[0], &sp, sizeof sp, pc.n_head, (uint32_t)n);
+        return dispatch_kernel(r, &mk, sets[0], &pc, sizeof pc, pc.n_head, (uint32_t)n);
     }
     case OP_SWIGLU: {
         struct vk_pc_swiglu pc = {.width = (uint32_t)act_width(c, o->dst)};

@@ -5,9 +5,12 @@
 #   ./build.sh asan     build and run the tests under AddressSanitizer + UBSan
 #   ./build.sh fuzz [SECONDS]  build the libFuzzer harnesses (fuzz/, clang + ASan + UBSan), replay
 #                       their seeds, then fuzz each for SECONDS (60; 0: replay only); FUZZ_JOBS at a time (2)
-#   ./build.sh deps     install the Debian packages the build needs (apt-get)
+#   ./build.sh deps     install the Debian packages the build needs (apt-get), and a newer glslc
+#                       (Debian 13's, unpacked in .deps/glslc without touching the system) for the
+#                       kernels that need one (cooperative matrices, integer dot products)
 #   ./build.sh clean    remove build outputs
-# Environment: CC (gcc or clang), CI=1 adds -Werror, JOBS (parallel compiles).
+# Environment: CC (gcc or clang), CI=1 adds -Werror, JOBS (parallel compiles),
+#   GLSLC_NEW (the newer glslc; default .deps/glslc/glslc when ./build.sh deps fetched it).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -53,6 +56,10 @@ check_deps() {
 # followed by the chosen suffixes, in axis order. Exceptions, one by one:
 #   // variants: NAME:DEFINES[,DEFINES] NAME2:...
 # A shader with neither is one variant named after its file.
+# A shader that uses GLSL extensions Debian 12's glslc (shaderc 2023.2) does not know declares
+#   // needs: FEATURE     (coopmat: GL_KHR_cooperative_matrix; int8dot: GL_EXT_integer_dot_product)
+# and is compiled with the newer glslc (GLSLC_NEW) for Vulkan 1.3; without one its variants
+# are left out, listed in shader_missing[] (src/shaders.h) so `joule devices` can say so.
 SHADER_FLOATS="f32 f16 bf16"
 SHADER_BLOCKS="q8_0 q4_0 q4_1 q5_0 q5_1"
 SHADER_KS="q2_k q3_k q4_k q5_k q6_k"
@@ -112,6 +119,12 @@ shader_includes() {
     echo "$seen"
 }
 
+# The newer glslc, when there is one that works: prints its path
+glslc_new() {
+    local g=${GLSLC_NEW:-.deps/glslc/glslc}
+    [ -x "$g" ] && "$g" --version >/dev/null 2>&1 && echo "$g"
+}
+
 build_shaders() {
     mkdir -p build/gen build/spv
     local gen=build/gen/shaders.c.tmp.$$ # per process: concurrent builds do not mix
@@ -121,10 +134,11 @@ build_shaders() {
         echo "#include <stdint.h>"
         echo "#include \"shaders.h\""
     } >"$gen"
-    local names=()
+    local names=() missing=() newc newv=""
+    newc=$(glslc_new) && newv=$("$newc" --version 2>/dev/null | head -1)
     shopt -s nullglob
     for src in shaders/*.comp; do
-        local base variants line incs
+        local base variants line incs needs compiler env
         base=$(basename "$src" .comp)
         variants=$(sed -n 's|^// variants:[[:space:]]*||p' "$src" | tr '\n' ' ')
         while read -r line; do
@@ -132,13 +146,20 @@ build_shaders() {
             [ -n "$line" ] && variants="$variants $(expand_axes $line)"
         done < <(sed -n 's|^// axes:[[:space:]]*||p' "$src")
         [ -n "${variants// /}" ] || variants="$base:"
+        needs=$(sed -n 's|^// needs:[[:space:]]*||p' "$src" | tr '\n' ' ' | xargs)
+        compiler=glslc env=vulkan1.1
+        if [ -n "$needs" ]; then compiler=$newc env=vulkan1.3; fi
         incs=$(shader_includes "$src")
         for v in $variants; do
             local name=${v%%:*} defs=${v#*:} dflags=""
+            if [ -n "$needs" ] && [ -z "$newc" ]; then
+                missing+=("$name:$needs")
+                continue
+            fi
             IFS=',' read -ra dl <<<"$defs"
             for d in "${dl[@]}"; do [ -n "$d" ] && dflags="$dflags -D$d"; done
             local spv=build/spv/$name.spv
-            local cmd="glslc --target-env=vulkan1.1 -O -Ishaders$dflags $src"
+            local cmd="$compiler --target-env=$env -O -Ishaders$dflags $src"
             local stale=0 inc
             # rebuilt when the source, a file it includes or the command line changed
             if [ ! -f "$spv" ] || [ "$src" -nt "$spv" ]; then stale=1; fi
@@ -146,7 +167,7 @@ build_shaders() {
             for inc in $incs; do [ "$inc" -nt "$spv" ] && stale=1; done
             if [ $stale = 1 ]; then
                 # shellcheck disable=SC2086
-                glslc --target-env=vulkan1.1 -O -Ishaders $dflags -o "$spv.$$" "$src" || die "shader $src ($name) failed to compile"
+                "$compiler" --target-env=$env -O -Ishaders $dflags -o "$spv.$$" "$src" || die "shader $src ($name) failed to compile"
                 mv -f "$spv.$$" "$spv"
                 echo "$cmd" >"$spv.cmd"
             fi
@@ -159,6 +180,16 @@ build_shaders() {
     echo "const struct shader_blob shader_blobs[] = {" >>"$gen"
     for n in "${names[@]+"${names[@]}"}"; do echo "    {\"$n\", spv_$n, sizeof spv_$n}," >>"$gen"; done
     echo "    {NULL, NULL, 0}};" >>"$gen"
+    echo "const struct shader_missing shader_missing[] = {" >>"$gen"
+    for n in "${missing[@]+"${missing[@]}"}"; do echo "    {\"${n%%:*}\", \"${n#*:}\"}," >>"$gen"; done
+    echo "    {NULL, NULL}};" >>"$gen"
+    echo "const char shader_compiler_new[] = \"${newv//\"/}\";" >>"$gen"
+    if [ ${#missing[@]} -gt 0 ] && [ "${SHADER_NOTE_SHOWN:-}" = "" ]; then
+        echo "build.sh: note: ${#missing[@]} kernel variants need a newer glslc than this one (features:" \
+            "$(printf '%s\n' "${missing[@]}" | sed 's/^[^:]*://' | sort -u | xargs)); built without them" \
+            "(./build.sh deps fetches one into .deps/glslc)" >&2
+        export SHADER_NOTE_SHOWN=1
+    fi
     if ! cmp -s "$gen" build/gen/shaders.c; then mv "$gen" build/gen/shaders.c; else rm -f "$gen"; fi
 }
 
@@ -254,14 +285,81 @@ build_tests() {
     $CC $cflags -o "$out" $objs $ldflags $check_libs $LIBS || die "link failed"
 }
 
+# Debian 13's glslc (shaderc 2025.2, glslang 15: GL_KHR_cooperative_matrix and
+# GL_EXT_integer_dot_product) with the libraries it needs, downloaded through a private apt
+# configuration (the machine's own mirror, suite $GLSLC_SUITE) and unpacked in .deps/glslc,
+# where it runs through its own dynamic loader: nothing on the system changes. Checked by
+# compiling a cooperative-matrix + integer-dot shader. Returns non-zero, saying why, when it
+# cannot.
+GLSLC_SUITE=${GLSLC_SUITE:-trixie}
+fetch_glslc_new() {
+    local dir=.deps/glslc tmp site arch f ld
+    if [ -x "$dir/glslc" ] && "$dir/glslc" --version >/dev/null 2>&1; then
+        echo "newer glslc: $("$dir/glslc" --version | head -1) (in $dir)"
+        return 0
+    fi
+    arch=$(dpkg --print-architecture) || return 1
+    # the mirror this machine's apt uses for its main archive
+    site=$(apt-get indextargets --format '$(SITE) $(RELEASE)' 2>/dev/null | awk '$2 !~ /-/ {print $1; exit}')
+    [ -n "$site" ] || { echo "build.sh: glslc: no Debian archive in this machine's apt sources" >&2; return 1; }
+    tmp=$(mktemp -d) || return 1
+    mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/deb"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $site $GLSLC_SUITE main" >"$tmp/sources.list"
+    local o=(-qq -o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o "APT::Architecture=$arch"
+        -o APT::Sandbox::User=root)
+    echo "+ apt-get download glslc libshaderc1 libstdc++6 libgcc-s1 libc6 (Debian $GLSLC_SUITE, into $dir)"
+    if ! apt-get "${o[@]}" update || ! (cd "$tmp/deb" && apt-get "${o[@]}" download glslc libshaderc1 libstdc++6 libgcc-s1 libc6); then
+        echo "build.sh: glslc: could not download Debian $GLSLC_SUITE's glslc" >&2
+        rm -rf "$tmp"
+        return 1
+    fi
+    rm -rf "$dir.new" && mkdir -p "$dir.new/root"
+    for f in "$tmp"/deb/*.deb; do
+        dpkg-deb -x "$f" "$dir.new/root" || { rm -rf "$tmp" "$dir.new"; return 1; }
+    done
+    rm -rf "$tmp"
+    ld=$(cd "$dir.new" && find root -name 'ld-linux*.so.*' | head -1)
+    [ -n "$ld" ] || { echo "build.sh: glslc: no dynamic loader in the packages" >&2; rm -rf "$dir.new"; return 1; }
+    {
+        echo '#!/bin/sh'
+        echo "# Debian $GLSLC_SUITE's glslc through its own loader and libraries (written by ./build.sh deps)"
+        echo 'd=$(cd "$(dirname "$0")" && pwd)'
+        echo "exec \"\$d/$ld\" --library-path \"\$d/$(dirname "$ld")\" \"\$d/root/usr/bin/glslc\" \"\$@\""
+    } >"$dir.new/glslc"
+    chmod +x "$dir.new/glslc"
+    cat >"$dir.new/probe.comp" <<'PROBE'
+#version 450
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_integer_dot_product : require
+layout(local_size_x = 32) in;
+layout(std430, binding = 0) buffer B { int d[]; };
+void main()
+{
+    coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> c =
+        coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>(1.0);
+    coopMatStore(c, d, 0, 16, gl_CooperativeMatrixLayoutRowMajor);
+    d[0] += dotPacked4x8EXT(d[1], d[2]);
+}
+PROBE
+    if ! "$dir.new/glslc" --target-env=vulkan1.3 -o "$dir.new/probe.spv" "$dir.new/probe.comp"; then
+        echo "build.sh: glslc: Debian $GLSLC_SUITE's glslc does not run here or lacks the extensions" >&2
+        rm -rf "$dir.new"
+        return 1
+    fi
+    rm -rf "$dir" && mv "$dir.new" "$dir"
+    echo "newer glslc: $("$dir/glslc" --version | head -1) (in $dir)"
+}
+
 cmd=${1:-build}
 case "$cmd" in
 deps)
-    miss="$(missing_pkgs test)"
     all="$PKGS $RUNTIME_PKGS $CLUSTER_PKGS"
     echo "+ apt-get install -y $all"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $all
+    fetch_glslc_new || echo "build.sh: no newer glslc (above: why); joule builds without the kernels that need one" >&2
     ;;
 build)
     check_deps

@@ -14,4 +14,15 @@ struct shader_blob {
 /* Terminated by an entry whose name is NULL. */
 extern const struct shader_blob shader_blobs[];
 
+/* Variants left out of this build: their shader needs GLSL extensions the glslc used did not
+ * know (build.sh's `// needs:` line; ./build.sh deps fetches a newer one). */
+struct shader_missing {
+    const char *name;  /* variant name */
+    const char *needs; /* the features, e.g. "coopmat" */
+};
+/* Terminated by an entry whose name is NULL. */
+extern const struct shader_missing shader_missing[];
+/* The newer glslc's version line ("shaderc v2025.2 ..."), "" when the build had none. */
+extern const char shader_compiler_new[];
+
 #endif

@@ -303,6 +303,15 @@ int vk_choose_device(const struct vk_devinfo *devs, uint32_t n, const char *spec
     return VK_NO_DEVICE;
 }
 
+/* After a feature the device has: a note when this build left out the kernels using it */
+static const char *kernels_note(const char *feature)
+{
+    return vk_feature_built(feature) == 0
+               ? " (its kernels are not in this build: the glslc used is too old; ./build.sh "
+                 "deps fetches a newer one, then rebuild)"
+               : "";
+}
+
 static void print_device(FILE *out, const struct vk_devinfo *d)
 {
     const VkPhysicalDeviceProperties *p = &d->props;
@@ -335,10 +344,11 @@ static void print_device(FILE *out, const struct vk_devinfo *d)
     fprintf(out, ", arithmetic %s\n", d->subgroup_arith ? "yes" : "no");
     fprintf(out, "  fp16:          %s (16-bit storage %s)\n", d->fp16 ? "yes" : "no",
             d->storage16 ? "yes" : "no");
-    fprintf(out, "  int8 dot:      %s\n", d->int8_dot ? "yes" : "no");
+    fprintf(out, "  int8 dot:      %s%s\n", d->int8_dot ? "yes" : "no",
+            d->int8_dot ? kernels_note("int8dot") : "");
     if (d->coop_matrix)
-        fprintf(out, "  coop matrix:   %ux%ux%u f16 x f16 -> f32\n", d->coop_m, d->coop_n,
-                d->coop_k);
+        fprintf(out, "  coop matrix:   %ux%ux%u f16 x f16 -> f32%s\n", d->coop_m, d->coop_n,
+                d->coop_k, kernels_note("coopmat"));
     else
         fprintf(out, "  coop matrix:   no\n");
     fprintf(out, "  max storage buffer range: %u bytes (%.0f MiB)", p->limits.maxStorageBufferRange,
@@ -365,6 +375,13 @@ int vk_print_devices(FILE *out, char *err, size_t errlen)
         int chosen = vk_choose_device(devs, n, "auto", &pick, why, sizeof why);
         for (uint32_t i = 0; i < n; i++)
             print_device(out, &devs[i]);
+        static const char *const feats[][2] = {{"coopmat", "cooperative-matrix products"},
+                                               {"int8dot", "integer dot products"}};
+        for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
+            if (vk_feature_built(feats[i][0]) == 0)
+                fprintf(out, "this build has no %s kernels (%s: its glslc is too old; "
+                             "./build.sh deps fetches a newer one, then rebuild)\n",
+                        feats[i][0], feats[i][1]);
         if (chosen == VK_OK)
             fprintf(out, "default (--device auto / vulkan): vulkan:%u\n", pick);
         else

@@ -2,8 +2,40 @@
 #include "vk_kernel.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "quant.h"
+
+const struct shader_blob *vk_shader_find(const char *name)
+{
+    for (const struct shader_blob *s = shader_blobs; s->name; s++)
+        if (strcmp(s->name, name) == 0) return s;
+    return NULL;
+}
+
+const char *vk_shader_missing(const char *name)
+{
+    for (const struct shader_missing *s = shader_missing; s->name; s++)
+        if (strcmp(s->name, name) == 0) return s->needs;
+    return NULL;
+}
+
+/* whether the space-separated list has word */
+static bool has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ')) return true;
+    return false;
+}
+
+int vk_feature_built(const char *feature)
+{
+    for (const struct shader_missing *s = shader_missing; s->name; s++)
+        if (has_word(s->needs, feature)) return 0;
+    /* built kernels do not record what they need: a build with a newer glslc has them */
+    return shader_compiler_new[0] ? 1 : -1;
+}
 
 const char *vk_type_suffix(uint32_t type)
 {

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shaders.h"
+
 enum vk_family {
     VKF_EMBED,
     VKF_RMSNORM,
@@ -147,6 +149,15 @@ bool vk_mv_gpu_type(uint32_t type);
 /* The kernel's name ("matvec_q4_0_tx_sg") into buf; -1 when the description names no
  * kernel (an unknown family or type) or buf is too small. */
 int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len);
+
+/* The embedded SPIR-V of kernel name, NULL when it is not in this binary. */
+const struct shader_blob *vk_shader_find(const char *name);
+/* What a kernel left out of this build needs ("coopmat"; build.sh's `// needs:`), NULL when
+ * it is built or unknown. */
+const char *vk_shader_missing(const char *name);
+/* Whether the kernels needing feature ("coopmat", "int8dot") are in this binary: 1 all of
+ * them, 0 not (the glslc used did not know the feature), -1 no kernel needs it. */
+int vk_feature_built(const char *feature);
 
 /* type suffix of kernel names ("q4_0"), NULL when the type has no kernels */
 const char *vk_type_suffix(uint32_t type);

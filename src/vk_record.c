@@ -23,11 +23,16 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt,
         snprintf(err, errlen, "too many Vulkan pipelines");
         return VK_NULL_HANDLE;
     }
-    const struct shader_blob *blob = NULL;
-    for (const struct shader_blob *s = shader_blobs; s->name; s++)
-        if (strcmp(s->name, name) == 0) blob = s;
+    const struct shader_blob *blob = vk_shader_find(name);
     if (!blob) {
-        snprintf(err, errlen, "shader '%s' is not built into this binary", name);
+        const char *needs = vk_shader_missing(name);
+        if (needs)
+            snprintf(err, errlen,
+                     "kernel '%s' is not in this build: it needs a newer glslc (%s); ./build.sh "
+                     "deps fetches one, then rebuild",
+                     name, needs);
+        else
+            snprintf(err, errlen, "shader '%s' is not built into this binary", name);
         return VK_NULL_HANDLE;
     }
     const struct vk_fns *f = &vb->c.vi.f;

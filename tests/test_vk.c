@@ -693,9 +693,11 @@ static void reach(const struct vk_kernel *k, bool *reached, int *n_checked)
     ck_assert_msg(vk_kernel_name(k, name, sizeof name) == 0,
                   "family %d type %u: the description has no name", (int)k->family, k->type);
     int i = blob_index(name);
-    ck_assert_msg(i >= 0, "kernel %s (family %d, type %u) is not built into this binary", name,
+    /* a kernel whose shader needs a newer glslc than the build had is listed as left out */
+    ck_assert_msg(i >= 0 || vk_shader_missing(name),
+                  "kernel %s (family %d, type %u) is not built into this binary", name,
                   (int)k->family, k->type);
-    reached[i] = true;
+    if (i >= 0) reached[i] = true;
     (*n_checked)++;
 }
 

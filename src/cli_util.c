@@ -253,7 +253,8 @@ const char cli_help_device[] =
     "  --device D               auto (default: a GPU if present, else the CPU), cpu, vulkan,\n"
     "                           vulkan:N\n"
     "  --precision P            exact (float activations, the reference; default) or fast\n"
-    "                           (8-bit activations, integer dot products; CPU backend)\n";
+    "                           (8-bit activations, integer dot products: the CPU, and\n"
+    "                           Vulkan decode where the GPU accelerates them)\n";
 const char cli_help_threads[] =
     "  -t, --threads N          CPU threads, 1 to 1024 (default: all cores)\n";
 const char cli_help_ctx[] =

@@ -51,6 +51,7 @@ static void vb_destroy(struct backend *b)
         vk_buf_free(c, &vb->rope);
         vk_buf_free(c, &vb->dummy);
         vk_buf_free(c, &vb->attn_part);
+        vk_buf_free(c, &vb->xq8);
     }
     free(vb->weights);
     free(vb->kc);
@@ -196,6 +197,7 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
                 bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
+                if (vb->xq8.buf) bind[5] = &vb->xq8;
                 if (o->b) {
                     struct vk_weight *bw = NULL;
                     for (int32_t j = 0; j < vb->n_weights; j++)
@@ -411,6 +413,19 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
         return -1;
     if (vb->split_max && vk_buf_new(ctx, &vb->attn_part, part_bytes, VK_MEM_DEVICE, err, errlen))
         return -1;
+    /* the int8 decode path's quantized inputs: 36 bytes per 32 values (q8_act.glsl) */
+    if (ctx->int8 && ctx->mv_gpu) {
+        int64_t wmax = 0;
+        for (int32_t i = 0; i < n_ops; i++)
+            if (vb->graph.ops[i].kind == OP_MATMUL && vb->graph.ops[i].w->ne0 > wmax)
+                wmax = vb->graph.ops[i].w->ne0;
+        uint64_t xq_bytes = (uint64_t)VK_MVG_MAX_TOKENS * (uint64_t)(wmax / 32 + 1) * 36;
+        if (xq_bytes <= ctx->max_range &&
+            vk_buf_new(ctx, &vb->xq8, xq_bytes, VK_MEM_DEVICE, err, errlen) == 0)
+            vb->base.has_fast = true;
+        else if (xq_bytes <= ctx->max_range)
+            return -1;
+    }
     vb->staged_io = !ctx->direct;
     for (int a = 0; a < ACT_COUNT; a++) {
         uint64_t bytes = (uint64_t)mb * (uint64_t)act_width(c, a) * 4;
@@ -479,7 +494,8 @@ static int run_rows(struct vk_backend *vb, const int32_t *tokens, int32_t n, int
     struct vk_step *st = NULL, *lru = &vb->steps[0];
     for (int i = 0; i < VK_MAX_STEPS; i++) {
         struct vk_step *s = &vb->steps[i];
-        if (s->cb && s->n == n && s->lrow0 == lrow0 && s->nl == nl) st = s;
+        if (s->cb && s->n == n && s->lrow0 == lrow0 && s->nl == nl && s->prec == vb->base.precision)
+            st = s;
         if (s->last_use < lru->last_use) lru = s;
     }
     if (!st) {
@@ -487,6 +503,7 @@ static int run_rows(struct vk_backend *vb, const int32_t *tokens, int32_t n, int
         st->n = n;
         st->lrow0 = lrow0;
         st->nl = nl;
+        st->prec = vb->base.precision;
         if (vk_record_step(vb, st, err, errlen) != 0) {
             st->n = -1;
             return -1;

@@ -35,6 +35,7 @@ struct vk_weight {
 /* A command buffer recorded for one batch shape; re-submitted as is. */
 struct vk_step {
     int32_t n, lrow0, nl;
+    enum precision prec; /* recorded for this precision (the int8 decode path or not) */
     VkCommandBuffer cb;
     uint64_t last_use;
     /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] */
@@ -81,6 +82,9 @@ struct vk_backend {
      * output, max and sum; split_max splits of up to 8 rows fit it (0: no buffer) */
     struct vk_buf attn_part;
     uint32_t split_max;
+    /* the int8 decode path (c.int8): a product's input quantized per 32-element block
+     * (quantize_q8.comp), up to VK_MVG_MAX_TOKENS rows of the widest product input */
+    struct vk_buf xq8;
     long split_forced; /* JOULE_VK_SPLIT_KV, -1 when unset */
     long tile_forced;  /* JOULE_VK_ATTN_TILE, -1 when unset */
     VkBufferView dummy_view, dummy_view8, dummy_viewf;

@@ -150,7 +150,8 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     VkPhysicalDeviceSubgroupSizeControlFeatures scf = {0};
     VkPhysicalDeviceMaintenance3Properties m3 = {0};
     VkPhysicalDeviceMaintenance4Properties m4 = {0};
-    bool has_drv, has_sc, has_f16, has_idot, has_scf, has_m4;
+    VkPhysicalDeviceShaderIntegerDotProductProperties idp = {0};
+    bool has_drv, has_sc, has_f16, has_idot, has_scf, has_m4, has_idp;
     const struct link links[] = {
         {false, &sg, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, true, NULL, NULL},
         {false, &pci, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT, false,
@@ -169,6 +170,8 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
         {false, &m3, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, true, NULL, NULL},
         {false, &m4, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES, api13,
          "VK_KHR_maintenance4", &has_m4},
+        {false, &idp, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES,
+         api13, "VK_KHR_shader_integer_dot_product", &has_idp},
     };
     size_t n_links = sizeof links / sizeof links[0];
 
@@ -204,6 +207,8 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     d->storage16 = s16.storageBuffer16BitAccess;
     d->fp16 = has_f16 && f16.shaderFloat16;
     d->int8_dot = has_idot && idot.shaderIntegerDotProduct;
+    d->int8_accel = d->int8_dot && has_idp && idp.integerDotProduct4x8BitPackedSignedAccelerated;
+    d->api13 = api13;
     d->pin_ok = d->size_control && has_scf && scf.subgroupSizeControl &&
                 (sc.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
     d->full_subgroups = d->pin_ok && scf.computeFullSubgroups;
@@ -344,7 +349,10 @@ static void print_device(FILE *out, const struct vk_devinfo *d)
     fprintf(out, ", arithmetic %s\n", d->subgroup_arith ? "yes" : "no");
     fprintf(out, "  fp16:          %s (16-bit storage %s)\n", d->fp16 ? "yes" : "no",
             d->storage16 ? "yes" : "no");
-    fprintf(out, "  int8 dot:      %s%s\n", d->int8_dot ? "yes" : "no",
+    fprintf(out, "  int8 dot:      %s%s\n",
+            !d->int8_dot    ? "no"
+            : d->int8_accel ? "yes, accelerated"
+                            : "yes, not accelerated",
             d->int8_dot ? kernels_note("int8dot") : "");
     if (d->coop_matrix)
         fprintf(out, "  coop matrix:   %ux%ux%u f16 x f16 -> f32%s\n", d->coop_m, d->coop_n,
@@ -379,8 +387,9 @@ int vk_print_devices(FILE *out, char *err, size_t errlen)
                                                {"int8dot", "integer dot products"}};
         for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
             if (vk_feature_built(feats[i][0]) == 0)
-                fprintf(out, "this build has no %s kernels (%s: its glslc is too old; "
-                             "./build.sh deps fetches a newer one, then rebuild)\n",
+                fprintf(out,
+                        "this build has no %s kernels (%s: its glslc is too old; "
+                        "./build.sh deps fetches a newer one, then rebuild)\n",
                         feats[i][0], feats[i][1]);
         if (chosen == VK_OK)
             fprintf(out, "default (--device auto / vulkan): vulkan:%u\n", pick);

@@ -53,6 +53,9 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                       "KV splits of decode attention (0: one pass; up to 64)"},
     [VKS_ATTN_TILE] = {"JOULE_VK_ATTN_TILE", "on for GPU devices only (batches over 8 rows)",
                        "1: the tiled prefill attention (attn_tile) on CPU devices too; 0: nowhere"},
+    [VKS_INT8] = {"JOULE_VK_INT8", "offered where the device accelerates integer dot products",
+                  "1: the int8 decode path (--precision fast) also where not accelerated; 0: "
+                  "never"},
 };
 
 const char *vk_env_str(enum vk_switch s)

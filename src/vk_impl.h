@@ -138,6 +138,8 @@ struct vk_devinfo {
      * ext_size_control: through VK_EXT_subgroup_size_control (enabled with the device) */
     bool pin_ok, full_subgroups, ext_size_control;
     bool fp16, storage16, int8_dot;
+    bool int8_accel; /* integerDotProduct4x8BitPackedSignedAccelerated */
+    bool api13;      /* device and instance at Vulkan 1.3 (SPIR-V 1.6 kernels) */
     /* VK_KHR_cooperative_matrix with a subgroup-scope shape of f16 A/B and f32 C (from the
      * property query, not the extension's presence); coop_m/n/k: the first such shape */
     bool coop_matrix;
@@ -199,6 +201,8 @@ struct vk_ctx {
     uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
     uint32_t mvg_rows;         /* rows per workgroup of matvec_gpu (1..VK_MVG_MAX_ROWS) */
     bool mv_gpu;               /* matvec_gpu for its types: GPU devices, or JOULE_VK_MV_GPU */
+    bool int8;                 /* the int8 decode path can run (vk_int8_on; the device's
+                                  shaderIntegerDotProduct feature is enabled) */
     bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
     enum vk_reduce red;        /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;

@@ -130,14 +130,26 @@ bool vk_mv_gpu_type(uint32_t type)
     return type == Q_Q8_0 || type == Q_Q4_0 || type == Q_Q4_K || type == Q_Q6_K;
 }
 
+bool vk_int8_on(bool dot, bool api13, bool built, bool accel, int forced)
+{
+    return dot && api13 && built && forced != 0 && (accel || forced > 0);
+}
+
+struct vk_kernel vk_choose_quant_q8(void)
+{
+    return (struct vk_kernel){.family = VKF_QUANT_Q8};
+}
+
 struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m)
 {
     /* GPUs: batches of up to VK_MVG_MAX_TOKENS tokens of the common types in one workgroup
      * per few rows (every weight block read and decoded once for all tokens), x as vec4 */
     if (p->mv_gpu && vk_mv_gpu_type(m->type) && m->x4_rows && m->tokens >= 1 &&
         m->tokens <= VK_MVG_MAX_TOKENS)
-        return (struct vk_kernel){
-            .family = VKF_MATVEC_GPU, .type = m->type, .red = p->red, .nt = (uint8_t)m->tokens};
+        return (struct vk_kernel){.family = p->int8 ? VKF_MATVEC_Q8 : VKF_MATVEC_GPU,
+                                  .type = m->type,
+                                  .red = p->red,
+                                  .nt = (uint8_t)m->tokens};
     /* the unit kernels (CPU devices) read x as vec4 texels; K types stage whole
      * super-blocks from 16-byte texels */
     bool unit = m->w_unit && m->xtex && p->unit && vk_unit_elems(m->type) > 0;
@@ -238,6 +250,8 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_ATTN_SPLIT] = {"attn_split", false},
         [VKF_ATTN_MERGE] = {"attn_merge", false},
         [VKF_ATTN_TILE] = {"attn_tile", false},
+        [VKF_MATVEC_Q8] = {"matvec_q8", true},
+        [VKF_QUANT_Q8] = {"quantize_q8", false},
     };
     if ((unsigned)k->family >= VKF_COUNT) return -1;
     const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";

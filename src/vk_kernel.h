@@ -42,6 +42,11 @@ enum vk_family {
     VKF_ATTN_SPLIT, /* decode attention split over the KV range, GQA group per workgroup */
     VKF_ATTN_MERGE, /* and the pass that combines the splits */
     VKF_ATTN_TILE,  /* prefill attention: tiles of rows x GQA heads, K/V tiles in shared memory */
+    /* the int8 decode path (`fast` precision, shaders/matvec_q8.comp): MATVEC_GPU's layout
+     * with x quantized per block (QUANT_Q8, shaders/quantize_q8.comp) and 4-byte integer
+     * dot products; needs a glslc with GL_EXT_integer_dot_product ("int8dot") */
+    VKF_MATVEC_Q8,
+    VKF_QUANT_Q8,
     VKF_COUNT
 };
 
@@ -75,7 +80,15 @@ struct vk_profile {
     bool kv_f16;        /* float16 KV cache */
     bool unit;          /* the CPU unit kernels are on (JOULE_VK_NO_UNIT, texel formats) */
     bool mv_gpu;        /* the GPU decode kernel: GPU devices, or forced (JOULE_VK_MV_GPU) */
+    bool int8;          /* the int8 decode path: the `fast` precision on a device with
+                           integer dot products (vk_int8_on), with mv_gpu */
 };
+
+/* Whether the int8 decode path can run (the backend then offers the `fast` precision):
+ * the device has integer dot products (dot), Vulkan 1.3 (api13: the kernels are SPIR-V
+ * 1.6), this build has the int8dot kernels (built) and the device accelerates them (accel);
+ * forced (JOULE_VK_INT8) 1: also where not accelerated, 0: never, -1: not forced. */
+bool vk_int8_on(bool dot, bool api13, bool built, bool accel, int forced);
 
 /* The reduction form: subgroup arithmetic where the device has it (arith) and no_subgroup
  * is not set; one subgroup per workgroup only where the subgroup size is pinned (pinned_sg
@@ -143,8 +156,11 @@ uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_he
                            int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);
 
-/* whether MATVEC_GPU has a kernel for the weight type (Q8_0, Q4_0, Q4_K, Q6_K) */
+/* whether MATVEC_GPU (and MATVEC_Q8) has a kernel for the weight type (Q8_0, Q4_0, Q4_K,
+ * Q6_K) */
 bool vk_mv_gpu_type(uint32_t type);
+/* The kernel that quantizes a MATVEC_Q8 product's input (run before it, once per input). */
+struct vk_kernel vk_choose_quant_q8(void);
 
 /* The kernel's name ("matvec_q4_0_tx_sg") into buf; -1 when the description names no
  * kernel (an unknown family or type) or buf is too small. */

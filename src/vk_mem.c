@@ -89,13 +89,30 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     if (d->portability_subset) exts[n_exts++] = "VK_KHR_portability_subset";
     if (d->memory_budget) exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
     if (c->pin_sg && d->ext_size_control) exts[n_exts++] = "VK_EXT_subgroup_size_control";
-    /* features: the ones the kernels use */
+    /* the int8 decode path: its kernels are SPIR-V 1.6 (Vulkan 1.3, where integer dot
+     * products are core) */
+    c->int8 = vk_int8_on(d->int8_dot, d->api13, vk_feature_built("int8dot") == 1, d->int8_accel,
+                         vk_env_str(VKS_INT8) ? vk_env_on(VKS_INT8) : -1);
+    /* features: the ones the kernels use. Vulkan 1.3 devices take them in one structure,
+     * with maintenance4 (required there): the SPIR-V 1.6 kernels (the newer glslc's) give
+     * their workgroup size as a specialization constant through LocalSizeId, which needs it */
+    void *feats = NULL;
+    VkPhysicalDeviceVulkan13Features v13 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+        .subgroupSizeControl = c->pin_sg != 0,
+        .computeFullSubgroups = c->pin_full,
+        .shaderIntegerDotProduct = c->int8,
+        .maintenance4 = VK_TRUE};
     VkPhysicalDeviceSubgroupSizeControlFeatures scf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .subgroupSizeControl = c->pin_sg != 0,
         .computeFullSubgroups = c->pin_full};
+    if (d->api13)
+        feats = &v13;
+    else if (c->pin_sg)
+        feats = &scf;
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                              .pNext = c->pin_sg ? &scf : NULL,
+                              .pNext = feats,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci,
                               .enabledExtensionCount = n_exts,

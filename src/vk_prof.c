@@ -44,6 +44,7 @@ static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_
     const char *kind = "matvec";
     switch (vk_matmul_family(vb, i, st->n, st->lrow0, st->nl)) {
     case VKF_MATVEC_GPU: kind = "matvec_gpu"; break;
+    case VKF_MATVEC_Q8: kind = "matvec_q8"; break;
     case VKF_MATMUL:
     case VKF_CPU_MATMUL_UNIT:
     case VKF_CPU_MATMUL_KUNIT: kind = "matmul"; break;

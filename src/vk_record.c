@@ -90,7 +90,8 @@ void vk_pipes_free(struct vk_backend *vb)
 
 /* ---- hazard tracking: a barrier only where an op touches what earlier ops wrote ---- */
 
-enum { RES_KV = ACT_COUNT, RES_COUNT };
+/* RES_XQ8: the int8 decode path's quantized product input (vb->xq8) */
+enum { RES_KV = ACT_COUNT, RES_XQ8, RES_COUNT };
 
 struct hazards {
     bool written[RES_COUNT], read[RES_COUNT];
@@ -150,7 +151,28 @@ struct rec {
     VkPipeline bound;
     char *err;
     size_t errlen;
+    struct hazards *h;
+    /* what xq8 holds: activation xq_src (ACT_NONE: nothing) from float xq_off, xq_rows rows */
+    enum act xq_src;
+    uint32_t xq_off;
+    int32_t xq_rows;
 };
+
+/* An access to resource res by the next dispatch of op o (whose own accesses are already
+ * in r->h): a barrier first where it conflicts with what earlier dispatches did. */
+static void hazard_access(struct rec *r, const struct op *o, int res, bool write)
+{
+    struct hazards *h = r->h;
+    if (h->written[res] || (write && h->read[res])) {
+        barrier(r->f, r->cb);
+        memset(h, 0, sizeof *h);
+        op_access(o, h->read, h->written);
+    }
+    if (write)
+        h->written[res] = true;
+    else
+        h->read[res] = true;
+}
 
 static uint32_t cdiv(uint64_t a, uint64_t b)
 {
@@ -203,10 +225,14 @@ static uint32_t matvec_rows(const struct vk_ctx *c, uint64_t row_bytes, int64_t 
 }
 
 /* the chooser's view of the device */
-static struct vk_profile profile(const struct vk_ctx *c)
+static struct vk_profile profile(const struct vk_backend *vb)
 {
-    return (struct vk_profile){
-        .red = c->red, .kv_f16 = c->kv_f16, .unit = c->unit, .mv_gpu = c->mv_gpu};
+    const struct vk_ctx *c = &vb->c;
+    return (struct vk_profile){.red = c->red,
+                               .kv_f16 = c->kv_f16,
+                               .unit = c->unit,
+                               .mv_gpu = c->mv_gpu,
+                               .int8 = vb->base.precision == PRECISION_FAST && vb->xq8.buf};
 }
 
 _Static_assert(sizeof(struct vk_pc_matmul) <= VK_PUSH_BYTES, "push constants exceed the layout");
@@ -250,7 +276,7 @@ static struct vk_kernel matmul_kernel(const struct vk_backend *vb, int32_t i, in
     bool aligned = src_off % 4 == 0 && act_width(c, o->src) % 4 == 0;
     /* groups of wg x 8 tokens filled to within 1/8 */
     uint64_t slots = (uint64_t)cdiv(rows, wg * 8) * wg * 8;
-    struct vk_profile p = profile(&vb->c);
+    struct vk_profile p = profile(vb);
     struct vk_matmul_case mc = {.type = vw->type,
                                 .tokens = (uint32_t)rows,
                                 .matvec = rows <= vb->matvec_max,
@@ -282,7 +308,24 @@ static int record_matmul(struct rec *r, int32_t i, VkDescriptorSet *sets, int32_
     uint32_t tn = k.tn ? k.tn : 4;
     /* matvec_gpu: mvg_rows rows x every token per group; the other matvecs: rpg rows x 1
      * token; matmul: mm_rows rows x wg x tn tokens */
-    bool gpu = k.family == VKF_MATVEC_GPU;
+    bool gpu = k.family == VKF_MATVEC_GPU || k.family == VKF_MATVEC_Q8;
+    if (k.family == VKF_MATVEC_Q8 &&
+        (r->xq_src != o->src || r->xq_off != src_off || r->xq_rows != rows)) {
+        /* the input quantized once for the products that share it (q/k/v, gate/up) */
+        struct vk_kernel qk = vk_choose_quant_q8();
+        struct vk_pc_matmul qp = {.ne0 = (uint32_t)o->w->ne0,
+                                  .n = (uint32_t)rows,
+                                  .x_off = src_off,
+                                  .x_stride = (uint32_t)act_width(c, o->src)};
+        hazard_access(r, o, RES_XQ8, true);
+        if (dispatch_kernel(r, &qk, sets[0], &qp, sizeof qp,
+                            cdiv((uint64_t)rows * (uint64_t)(o->w->ne0 / 32), wg), 1))
+            return -1;
+        r->xq_src = o->src;
+        r->xq_off = src_off;
+        r->xq_rows = rows;
+    }
+    if (k.family == VKF_MATVEC_Q8) hazard_access(r, o, RES_XQ8, false);
     bool per_token = k.family == VKF_MATVEC || k.family == VKF_CPU_MATVEC_UNIT ||
                      k.family == VKF_CPU_MATVEC_KUNIT;
     for (uint32_t ch = 0; ch < vw->n_chunks; ch++) {
@@ -311,7 +354,7 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
     const struct op *o = &vb->graph.ops[i];
     const struct model_config *c = &vb->base.model->cfg;
     const uint32_t wg = vb->c.wg;
-    const struct vk_profile p = profile(&vb->c);
+    const struct vk_profile p = profile(vb);
     uint32_t src_off, dst_off;
     int32_t rows = op_rows(vb, o, n, lrow0, nl, &src_off, &dst_off);
     if (rows <= 0) return 0;
@@ -432,9 +475,9 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
         f->vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     }
-    struct rec r = {vb, f, st->cb, VK_NULL_HANDLE, err, errlen};
     struct hazards h;
     memset(&h, 0, sizeof h);
+    struct rec r = {vb, f, st->cb, VK_NULL_HANDLE, err, errlen, &h, ACT_NONE, 0, 0};
     /* the previous step's writes (host reads and the next step's shaders are ordered by
      * the fence wait; the host-written params by the submit) */
     for (int32_t i = 0; i < vb->graph.n_ops; i++) {
@@ -445,6 +488,7 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
             f->vkEndCommandBuffer(st->cb);
             return -1;
         }
+        if (o->dst == r.xq_src) r.xq_src = ACT_NONE; /* its quantized form is stale */
         vk_prof_mark(vb, st, i);
     }
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,

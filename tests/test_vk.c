@@ -732,11 +732,16 @@ START_TEST(test_kernels_exist)
     ck_assert(reached);
     int n_checked = 0, n_types = 0;
     for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
-        for (int dev = 0; dev < 16; dev++) {
+        for (int dev = 0; dev < 32; dev++) {
             bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel, mv_gpu = dev & 8;
+            bool int8 = dev & 16;
             if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
-            struct vk_profile p = {
-                .red = (enum vk_reduce)red, .kv_f16 = kv_f16, .unit = unit, .mv_gpu = mv_gpu};
+            if (int8 && !mv_gpu) continue;     /* the int8 path is matvec_gpu's */
+            struct vk_profile p = {.red = (enum vk_reduce)red,
+                                   .kv_f16 = kv_f16,
+                                   .unit = unit,
+                                   .mv_gpu = mv_gpu,
+                                   .int8 = int8};
             struct vk_kernel k = vk_choose_rmsnorm(&p);
             reach(&k, reached, &n_checked);
             k = vk_choose_rope();
@@ -753,6 +758,8 @@ START_TEST(test_kernels_exist)
                         reach(&k, reached, &n_checked);
                     }
             k = vk_choose_attn_merge();
+            reach(&k, reached, &n_checked);
+            k = vk_choose_quant_q8();
             reach(&k, reached, &n_checked);
             n_types = 0;
             for (uint32_t type = 0; type < Q_TYPE_LIMIT; type++) {
@@ -933,6 +940,28 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(vk_workgroup_size(true, 8, 0, 1024), 8);
     ck_assert_int_eq(vk_workgroup_size(false, 32, 48, 1024), 32);
     ck_assert_int_eq(vk_workgroup_size(false, 128, 0, 64), 64);
+    /* the int8 decode path: integer dot products, Vulkan 1.3, the kernels built; accelerated
+     * or forced; never when forced off */
+    ck_assert(vk_int8_on(true, true, true, true, -1));
+    ck_assert(!vk_int8_on(true, true, true, false, -1));
+    ck_assert(vk_int8_on(true, true, true, false, 1));
+    ck_assert(!vk_int8_on(true, true, true, true, 0));
+    ck_assert(!vk_int8_on(false, true, true, true, 1));
+    ck_assert(!vk_int8_on(true, false, true, true, 1));
+    ck_assert(!vk_int8_on(true, true, false, true, 1));
+    /* and its kernel replaces matvec_gpu's, same type and batch */
+    struct vk_profile pi = {.red = VK_RED_SUBGROUP, .mv_gpu = true, .int8 = true};
+    struct vk_matmul_case mi = {.type = Q_Q4_K, .tokens = 3, .x4_rows = true};
+    struct vk_kernel ki = vk_choose_matmul(&pi, &mi);
+    ck_assert_int_eq(ki.family, VKF_MATVEC_Q8);
+    ck_assert_int_eq(ki.nt, 3);
+    ck_assert_int_eq(vk_kernel_name(&ki, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_q8_q4_k");
+    mi.tokens = 9; /* prefill stays on the float kernels */
+    ck_assert_int_ne(vk_choose_matmul(&pi, &mi).family, VKF_MATVEC_Q8);
+    ki = vk_choose_quant_q8();
+    ck_assert_int_eq(vk_kernel_name(&ki, name, sizeof name), 0);
+    ck_assert_str_eq(name, "quantize_q8");
 }
 END_TEST
 
@@ -998,6 +1027,7 @@ void vk_teardown(void)
     unsetenv("JOULE_VK_MAX_TEXELS");
     unsetenv("JOULE_VK_MV_GPU");
     unsetenv("JOULE_VK_MV_ROWS");
+    unsetenv("JOULE_VK_INT8");
     clear_config();
 }
 

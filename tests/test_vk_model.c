@@ -15,6 +15,7 @@
 #include "test_vk.h"
 #include "testutil.h"
 #include "vk.h"
+#include "vk_backend.h"
 #include "vk_env.h"
 #include "vk_impl.h"
 
@@ -494,6 +495,98 @@ START_TEST(test_model_mv_gpu)
 }
 END_TEST
 
+/* The int8 decode path (--precision fast: matvec_q8 + quantize_q8, forced on this device
+ * with JOULE_VK_MV_GPU=1 JOULE_VK_INT8=1): the three reference prompts run in decode steps
+ * of `chunk` rows (1: one token a step; 3: matvec_q8 with 3 tokens), every row's logits
+ * against the float64 reference with the CPU fast precision's bounds (tests/test_cpu.c:
+ * top-1 >= 0.90, max error < 2), and closer to the exact decode steps than a broken kernel
+ * could be. */
+static void check_int8(const char *spec, const char *shared, const char *stem, int32_t chunk)
+{
+    char err[512];
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    setenv("JOULE_VK_INT8", "1", 1);
+    struct model *m = load_stem(shared, stem);
+    struct backend *b = NULL, *bx = NULL;
+    ck_assert_msg(vk_backend_new(m, spec, 256, &b, err, sizeof err) == VK_OK, "%s", err);
+    ck_assert_msg(vk_backend_new(m, spec, 256, &bx, err, sizeof err) == VK_OK, "%s", err);
+    if (vk_feature_built("int8dot") != 1 || !b->has_fast) {
+        fprintf(stderr, "%s: skipped: %s\n", __func__,
+                vk_feature_built("int8dot") != 1
+                    ? "this build has no int8dot kernels (its glslc is too old)"
+                    : "the device has no integer dot products (Vulkan 1.3)");
+        ck_assert_int_eq(backend_set_precision(b, PRECISION_FAST), PRECISION_EXACT);
+        backend_destroy(b);
+        backend_destroy(bx);
+        model_free(m);
+        return;
+    }
+    ck_assert_int_eq(backend_set_precision(b, PRECISION_FAST), PRECISION_FAST);
+    const struct vk_backend *vb = (const struct vk_backend *)b;
+    const int32_t nv = m->cfg.n_vocab;
+    double worst = 0, worst_exact = 0;
+    int64_t rows = 0, agree = 0;
+    for (int k = 0; k < 3; k++) {
+        int32_t *ids;
+        size_t n;
+        float *ref = test_ref_prompt(shared, stem, k, nv, &ids, &n);
+        float *lg = malloc(sizeof(float) * (size_t)chunk * (size_t)nv);
+        float *lx = malloc(sizeof(float) * (size_t)chunk * (size_t)nv);
+        ck_assert(lg && lx);
+        for (int32_t p = 0; p < (int32_t)n; p += chunk) {
+            int32_t c = (int32_t)n - p < chunk ? (int32_t)n - p : chunk;
+            ck_assert_msg(backend_forward(b, ids + p, c, p, true, lg, err, sizeof err) == 0, "%s",
+                          err);
+            ck_assert_msg(backend_forward(bx, ids + p, c, p, true, lx, err, sizeof err) == 0, "%s",
+                          err);
+            for (int32_t t = 0; t < c; t++) {
+                const float *a = lg + (size_t)t * nv, *x = lx + (size_t)t * nv;
+                const float *r = ref + (size_t)(p + t) * nv;
+                for (int32_t i = 0; i < nv; i++) {
+                    double e = fabs((double)a[i] - r[i]), ex = fabs((double)a[i] - x[i]);
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                    if (!(ex <= worst_exact)) worst_exact = isnan(ex) ? INFINITY : ex;
+                }
+                agree += argmax(a, nv) == argmax(r, nv);
+                rows++;
+            }
+        }
+        free(lg);
+        free(lx);
+        free(ref);
+        free(ids);
+    }
+    /* the products of decode steps ran the int8 kernel */
+    for (int32_t i = 0; i < vb->graph.n_ops; i++)
+        if (vb->graph.ops[i].kind == OP_MATMUL && !vb->graph.ops[i].logits_rows)
+            ck_assert_int_eq(vk_matmul_family(vb, i, chunk, 0, 1), VKF_MATVEC_Q8);
+    double top1 = (double)agree / (double)rows;
+    fprintf(stderr,
+            "vk %s int8 decode (%d a step): max abs logit error %.4f (vs the exact steps %.4f), "
+            "top-1 %.4f over %lld rows\n",
+            stem, chunk, worst, worst_exact, top1, (long long)rows);
+    ck_assert_msg(top1 >= 0.90, "%s: int8 top-1 agreement %g", stem, top1);
+    ck_assert_msg(isfinite(worst) && worst < 2.0, "%s: int8 max error %g", stem, worst);
+    ck_assert_msg(worst_exact > 0, "%s: the int8 path gave the exact path's logits", stem);
+    backend_destroy(bx);
+    backend_destroy(b);
+    model_free(m);
+}
+
+/* Q4_K + Q6_K (Q4_K_M), Q8_0 (qwen2: biases) one token a step; in the release run Q4_0 in
+ * steps of 3 and Q6_K */
+START_TEST(test_model_int8)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    check_int8(spec, shared, "tiny-llama-Q4_K_M", 1);
+    if (getenv("JOULE_ASAN")) return;
+    check_int8(spec, shared, "tiny-qwen2-Q8_0", 1);
+    check_int8(spec, shared, "tiny-llama-Q4_0", 3);
+    check_int8(spec, shared, "tiny-llama-Q6_K", 1);
+}
+END_TEST
+
 void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
 {
     tcase_add_loop_test(models, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
@@ -505,5 +598,6 @@ void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
     tcase_add_test(models, test_memory_check);
     tcase_add_test(models, test_split_attention);
     tcase_add_test(mv_gpu, test_model_mv_gpu);
+    tcase_add_test(mv_gpu, test_model_int8);
     tcase_add_test(tile, test_tile_attention);
 }

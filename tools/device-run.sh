@@ -7,14 +7,21 @@
 #     echo /.models/ >>.git/info/exclude; mkdir -p .models
 #     cp -r ../shared/models/{tiny-llama-{Q4_K_M,Q8_0,F16,Q4_0},tiny-qwen2-Q8_0}.{gguf,ref} \
 #         ../shared/models/{README.md,ppl-text.txt} .models/      (about 16 MB)
-#     run: carry [".gl", ".models", "joule"], command "tools/device-run.sh"
+#     for the Check suite on the GPU (its int8, tiled and cooperative-matrix kernels run only
+#     where the device has them): also `(cd .gl && apt-get $o download libsubunit0
+#     vulkan-validationlayers)` with the device README's apt options, and carry build/test_joule
+#     run: carry [".gl", ".models", "joule", "build/test_joule"], command "tools/device-run.sh"
 #
 # Steps: the Vulkan loader (.gl/*.deb unpacked where present, the NVIDIA ICD named if the
 # loader finds none); `joule devices`; tools/gpu-check.sh on the carried models; bench of
 # the 8B shapes (q4_k_m, q8_0: pp512, tg128 at depth 0 and 4096, 3 repetitions) with the
 # energy columns from NVML; the same tg128 with the new decode kernels off (JOULE_VK_MV_GPU=0,
 # JOULE_VK_SPLIT_KV=0) for the before/after; one JOULE_VK_PROFILE=1 decode run (per-op
-# device times); nvidia-smi's power draw sampled beside one bench to check J/token.
+# device times); nvidia-smi's power draw sampled beside one bench to check J/token; the
+# int8 decode path (--precision fast) tg128; prefill pp512/pp2048 with the matrix-unit
+# kernels (default), the tiled fallback forced (JOULE_VK_COOPMAT=0) and the old kernel
+# (JOULE_VK_MATMUL_TILE=0), profiled for per-kernel times; the vk Check suite on the GPU
+# (JOULE_TEST_DEVICE) when build/test_joule was carried.
 # Environment: JOULE (default ./joule), MODELS (default .models, as JOULE_SHARED/models),
 # STEP (seconds per step, default 150).
 set -u
@@ -78,4 +85,24 @@ step "tg128 before (old decode kernels)" env JOULE_VK_MV_GPU=0 JOULE_VK_SPLIT_KV
     -m /tmp/llama-3.1-8b-q4_k_m.gguf --device vulkan -p 0 -n 128 -d 0,4096 -r 3 --idle 0 --energy-min 0
 step "profile (decode)" env JOULE_VK_PROFILE=1 "$BIN" bench -m /tmp/llama-3.1-8b-q4_k_m.gguf \
     --device vulkan -p 0 -n 32 -d 4096 -r 1 --idle 0 --energy-min 0
+for q in q4_k_m q8_0; do
+    step "tg128 int8 (--precision fast) $q" "$BIN" bench -m "/tmp/llama-3.1-8b-$q.gguf" \
+        --device vulkan --precision fast -p 0 -n 128 -d 0,4096 -r 3 --idle 0 --energy-min 0
+done
+# prefill: matrix units (coopmat) where chosen, the tiled fallback, the old kernel; per-kernel
+# device time (TFLOP/s = 2 x params x tokens / time) from the profiled pp512
+for q in q4_k_m q8_0; do
+    step "prefill $q (default kernels)" "$BIN" bench -m "/tmp/llama-3.1-8b-$q.gguf" --device vulkan \
+        -p 512,2048 -n 0 -r 3 --idle 0 --energy-min 0
+    step "prefill $q (tiled, JOULE_VK_COOPMAT=0)" env JOULE_VK_COOPMAT=0 "$BIN" bench \
+        -m "/tmp/llama-3.1-8b-$q.gguf" --device vulkan -p 512,2048 -n 0 -r 3 --idle 0 --energy-min 0
+done
+step "prefill q4_k_m (old kernel, JOULE_VK_MATMUL_TILE=0)" env JOULE_VK_MATMUL_TILE=0 "$BIN" bench \
+    -m /tmp/llama-3.1-8b-q4_k_m.gguf --device vulkan -p 512 -n 0 -r 2 --idle 0 --energy-min 0
+step "profile (pp512)" env JOULE_VK_PROFILE=1 "$BIN" bench -m /tmp/llama-3.1-8b-q4_k_m.gguf \
+    --device vulkan -p 512 -n 0 -r 1 --idle 0 --energy-min 0
+if [ -x build/test_joule ] && [ -d "$MODELS" ]; then
+    step "vk Check suite on the GPU" env JOULE_TEST_DEVICE=vulkan:0 JOULE_SHARED=/tmp/dr-shared \
+        JOULE_BIN="$PWD/$BIN" CK_RUN_SUITE=vk build/test_joule
+fi
 echo "== done: $OUTDIR/device-run.log"

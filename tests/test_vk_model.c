@@ -494,7 +494,7 @@ START_TEST(test_model_mv_gpu)
 }
 END_TEST
 
-void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
+void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split)
 {
     tcase_add_loop_test(models, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
     tcase_add_test(models, test_model_split_range);
@@ -503,7 +503,7 @@ void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
     tcase_add_test(models, test_subgroup_pinning);
     tcase_add_test(models, test_step_timeout);
     tcase_add_test(models, test_memory_check);
-    tcase_add_test(models, test_split_attention);
     tcase_add_test(mv_gpu, test_model_mv_gpu);
     tcase_add_test(tile, test_tile_attention);
+    tcase_add_test(split, test_split_attention);
 }

@@ -216,12 +216,13 @@ uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
 uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
                            int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes)
 {
-    if (n_tokens <= 8 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
-        n_head / n_head_kv > VK_ATTN_TILE_SLOTS || head_dim > VK_ATTN_TILE_HD ||
-        head_dim % 2 != 0 || shared_bytes < VK_ATTN_TILE_SHARED)
+    /* over head_dim 128 the same shared bytes hold half the slots (and keys of a tile) */
+    int32_t slots = head_dim > VK_ATTN_TILE_HD / 2 ? VK_ATTN_TILE_SLOTS / 2 : VK_ATTN_TILE_SLOTS;
+    if (n_tokens <= 8 || n_head_kv < 1 || n_head % n_head_kv != 0 || n_head / n_head_kv > slots ||
+        head_dim > VK_ATTN_TILE_HD || head_dim % 2 != 0 || shared_bytes < VK_ATTN_TILE_SHARED)
         return 0;
     if (forced == 0 || (forced < 0 && cpu)) return 0;
-    return (uint32_t)(VK_ATTN_TILE_SLOTS / (n_head / n_head_kv));
+    return (uint32_t)(slots / (n_head / n_head_kv));
 }
 
 struct vk_kernel vk_choose_swiglu(void)

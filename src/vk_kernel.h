@@ -140,14 +140,15 @@ uint32_t vk_attn_split_slices(bool kv_f32, uint32_t head_dim, uint32_t wg);
  * allow. */
 uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
                         int32_t head_dim, uint32_t shared_bytes);
-/* shaders/attn_tile.comp: query slots (rows x GQA heads) of a workgroup, and the shared
- * memory it needs */
-enum { VK_ATTN_TILE_SLOTS = 16, VK_ATTN_TILE_HD = 128, VK_ATTN_TILE_SHARED = 24576 };
+/* shaders/attn_tile.comp: query slots (rows x GQA heads) of a workgroup up to head_dim
+ * VK_ATTN_TILE_HD / 2, half of them (and half the keys of a tile) up to VK_ATTN_TILE_HD, and
+ * the shared memory it needs for either */
+enum { VK_ATTN_TILE_SLOTS = 16, VK_ATTN_TILE_HD = 256, VK_ATTN_TILE_SHARED = 24576 };
 /* Rows per tile of the tiled prefill attention (attn_tile), 0 for the other kernels: batches
- * of more than 8 rows on GPUs, VK_ATTN_TILE_SLOTS / (query heads per KV head) rows; never on
- * CPU devices, nor for groups of more than VK_ATTN_TILE_SLOTS heads, head_dim over
- * VK_ATTN_TILE_HD or odd, or under VK_ATTN_TILE_SHARED bytes of shared memory. forced
- * (JOULE_VK_ATTN_TILE) 1: on CPU devices too, 0: nowhere, -1: not forced. */
+ * of more than 8 rows on GPUs, its slots (VK_ATTN_TILE_SLOTS, half over head_dim 128) / (query
+ * heads per KV head) rows; never on CPU devices, nor for groups of more heads than slots,
+ * head_dim over VK_ATTN_TILE_HD or odd, or under VK_ATTN_TILE_SHARED bytes of shared memory.
+ * forced (JOULE_VK_ATTN_TILE) 1: on CPU devices too, 0: nowhere, -1: not forced. */
 uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
                            int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);

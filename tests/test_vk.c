@@ -624,6 +624,24 @@ START_TEST(test_op_tile_attention)
     check_attention(spec, 0, 12);
     check_attention(spec, 19, 10);
     unsetenv("JOULE_VK_KV_F32");
+    /* head_dim over 128 (half the slots and keys per tile): GQA 6/2 at 256 (tiles of 2 rows)
+     * and 8/1 at 136 (1 row), batches at pos > 0 and not multiples of the tile, windows,
+     * both caches; under the sanitizers: hd 256, f16 cache */
+    static const int32_t steps[][2] = {{0, 37}, {37, 1}, {38, 50}, {88, 21}};
+    static const struct attn_shape big[] = {{6, 2, 256, 0, steps, 4, 2e-5f},
+                                            {8, 1, 136, 30, steps, 4, 2e-5f},
+                                            {6, 2, 256, 30, steps, 4, 2e-5f},
+                                            {8, 1, 136, 0, steps, 4, 2e-5f}};
+    for (int i = 0; i < 4; i++) {
+        if (getenv("JOULE_ASAN") && i) break; /* the release run checks them */
+        if (i >= 2) setenv("JOULE_VK_KV_F32", "1", 1);
+        struct harness h;
+        check_attention_ext(spec, &big[i], &h);
+        ck_assert_msg(vk_test_used_pipe(h.b, i >= 2 ? "attn_tile_f32" : "attn_tile"),
+                      "hd %d: the tiled kernel was not used", big[i].hd);
+        backend_destroy(h.b);
+    }
+    unsetenv("JOULE_VK_KV_F32");
     unsetenv("JOULE_VK_ATTN_TILE");
 }
 END_TEST
@@ -987,14 +1005,21 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "attn_tile");
     p.kv_f16 = false;
-    /* tiles: prefill (over 8 rows) on GPUs, 16 slots / group rows; on CPU devices only when
-     * forced; groups over 16 heads, head_dim > 128 or odd, small shared memory: not tiled */
+    /* tiles: prefill (over 8 rows) on GPUs, 16 slots / group rows (8 slots over head_dim
+     * 128); on CPU devices only when forced; groups over the slots, head_dim > 256 or odd,
+     * small shared memory: not tiled */
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 9, 32, 8, 128, 32768), 4);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 32, 64, 32768), 16);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 2, 64, 32768), 1);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 8, 32, 8, 128, 32768), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 64, 2, 64, 32768), 0);
-    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 32768), 2);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 16, 16, 256, 32768), 8);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 4, 256, 32768), 1);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 2, 256, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 130, 32768), 2);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 258, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 16384), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 66, 32768), 4);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 63, 32768), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 128, 16384), 0);

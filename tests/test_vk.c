@@ -1043,6 +1043,16 @@ START_TEST(test_kernel_names)
     ck_assert_uint_eq(vk_attn_split_slices(false, 256, 8), 4);
     ck_assert_uint_eq(vk_attn_split_slices(true, 256, 4), 16);
     ck_assert_uint_eq(vk_attn_split_slices(false, 8, 4), 1);
+    /* every shape the split kernel takes, every workgroup size: the lanes' words cover a
+     * key, and fit the specialization constant (uint8_t) */
+    for (uint32_t hd = 8; hd <= 256; hd += 8)
+        for (uint32_t wg = 4; wg <= 1024; wg *= 2)
+            for (int f32 = 0; f32 < 2; f32++) {
+                uint32_t words = hd / (f32 ? 4 : 8), ns = vk_attn_split_slices(f32, hd, wg);
+                uint32_t team = (words + ns - 1) / ns;
+                ck_assert_msg(ns >= 1 && ns <= 255 && team <= wg && ns * team >= words,
+                              "hd %u wg %u: %u words per lane", hd, wg, ns);
+            }
     ac = (struct vk_attn_case){.splits = 8, .head_dim = 256, .wg = 8};
     k = vk_choose_attention(&p, &ac);
     ck_assert_uint_eq(k.nt, 8); /* the profile above: an f32 cache */

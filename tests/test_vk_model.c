@@ -283,7 +283,8 @@ static void compare_attention(const char *spec, const char *shared, logits_run r
 
 /* Decode attention split over the KV range (attn_split + attn_merge, forced on this device
  * with 3 splits, uneven, and 64, most of them empty) against the one-pass kernel, with
- * GQA groups of 2 heads (both tiny models) and the f32 cache too. */
+ * GQA groups of 2 heads (both tiny models) and the f32 cache too; then the whole-model
+ * reference check (greedy decode steps) with 3 splits. */
 START_TEST(test_split_attention)
 {
     NEED_SHARED(shared);
@@ -291,6 +292,9 @@ START_TEST(test_split_attention)
     static const char *const splits[] = {"3", "64"};
     compare_attention(spec, shared, decode_logits, "JOULE_VK_SPLIT_KV", splits, "attn_split", 1e-4f,
                       1e-4f);
+    setenv("JOULE_VK_SPLIT_KV", "3", 1);
+    check_model(spec, shared, "tiny-qwen2-F16");
+    unsetenv("JOULE_VK_SPLIT_KV");
 }
 END_TEST
 

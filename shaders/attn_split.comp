@@ -60,8 +60,24 @@ shared float cmb_sh[CMB];
 shared vec4 tv_sh[WG];
 #endif
 
-uint TS; // lanes of a team (a power of two, divides WG)
-uint LN; // this invocation's lane: team LN / TS, place LN % TS in it
+uint TS;    // lanes of a team (a power of two, divides WG)
+uint LN;    // this invocation's lane: team LN / TS, place LN % TS in it
+bool BY_SG; // default form: teams reduce by subgroup adds (else the shared tree)
+
+#ifndef ONE_SUBGROUP
+// v summed over the lane's team through shared memory: a tree within each team
+vec4 team_sum_shared(vec4 v)
+{
+    barrier();
+    tv_sh[LN] = v;
+    barrier();
+    for (uint o = TS >> 1; o > 0u; o >>= 1) {
+        if ((LN & (TS - 1u)) < o) tv_sh[LN] += tv_sh[LN + o];
+        barrier();
+    }
+    return tv_sh[LN & ~(TS - 1u)];
+}
+#endif
 
 // v summed over the lane's team (four query heads at once), in every lane of the team
 vec4 team_sum(vec4 v)
@@ -75,6 +91,7 @@ vec4 team_sum(vec4 v)
     // subgroup arithmetic only (no shuffles): teams are aligned within a subgroup (lanes are
     // numbered by subgroup), so a subgroup add per team of the subgroup, the others' lanes
     // adding 0; a team of several subgroups adds their sums through shared memory
+    if (!BY_SG) return team_sum_shared(v);
     if (TS <= gl_SubgroupSize) {
         const uint me = (LN % gl_SubgroupSize) / TS;
         vec4 r = vec4(0.0);
@@ -94,29 +111,22 @@ vec4 team_sum(vec4 v)
         s += tv_sh[f + k];
     return s;
 #else
-    // shared memory only: a tree within each team
-    barrier();
-    tv_sh[LN] = v;
-    barrier();
-    for (uint o = TS >> 1; o > 0u; o >>= 1) {
-        if ((LN & (TS - 1u)) < o) tv_sh[LN] += tv_sh[LN + o];
-        barrier();
-    }
-    return tv_sh[LN & ~(TS - 1u)];
+    return team_sum_shared(v);
 #endif
 }
 
 void main()
 {
+    LN = gl_LocalInvocationID.x;
+    BY_SG = false;
 #if defined(ONE_SUBGROUP)
     LN = gl_SubgroupInvocationID;
 #elif !defined(NO_SUBGROUP)
-    // one subgroup: any numbering keeps a team in it; several: numbered by subgroup (the
-    // workgroup is a power of two and a multiple of the subgroup size, so subgroups are full)
-    LN = gl_NumSubgroups == 1u ? gl_LocalInvocationID.x
-                               : gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
-#else
-    LN = gl_LocalInvocationID.x;
+    // one subgroup: any numbering keeps a team in it; several: numbered by subgroup, which
+    // numbers every invocation once only when the subgroups are full (else the shared tree)
+    BY_SG = gl_NumSubgroups == 1u || gl_NumSubgroups * gl_SubgroupSize == WG;
+    if (BY_SG && gl_NumSubgroups > 1u)
+        LN = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
 #endif
     const uint kvh = gl_WorkGroupID.x % pc.n_head_kv, sp = gl_WorkGroupID.x / pc.n_head_kv;
     const uint t = gl_WorkGroupID.y;

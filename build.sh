@@ -135,7 +135,7 @@ build_shaders() {
         echo "#include \"shaders.h\""
     } >"$gen"
     local names=() missing=() newc newv=""
-    newc=$(glslc_new) && newv=$("$newc" --version 2>/dev/null | head -1)
+    newc=$(glslc_new) && newv=$("$newc" --version 2>/dev/null | sed -n 1p)
     shopt -s nullglob
     for src in shaders/*.comp; do
         local base variants line incs needs compiler env
@@ -295,7 +295,7 @@ GLSLC_SUITE=${GLSLC_SUITE:-trixie}
 fetch_glslc_new() {
     local dir=.deps/glslc tmp site arch f ld
     if [ -x "$dir/glslc" ] && "$dir/glslc" --version >/dev/null 2>&1; then
-        echo "newer glslc: $("$dir/glslc" --version | head -1) (in $dir)"
+        echo "newer glslc: $("$dir/glslc" --version | sed -n 1p) (in $dir)"
         return 0
     fi
     arch=$(dpkg --print-architecture) || return 1
@@ -319,7 +319,7 @@ fetch_glslc_new() {
         dpkg-deb -x "$f" "$dir.new/root" || { rm -rf "$tmp" "$dir.new"; return 1; }
     done
     rm -rf "$tmp"
-    ld=$(cd "$dir.new" && find root -name 'ld-linux*.so.*' | head -1)
+    ld=$(cd "$dir.new" && find root -name "ld-linux*.so.*" -print -quit)
     [ -n "$ld" ] || { echo "build.sh: glslc: no dynamic loader in the packages" >&2; rm -rf "$dir.new"; return 1; }
     {
         echo '#!/bin/sh'
@@ -349,7 +349,7 @@ PROBE
         return 1
     fi
     rm -rf "$dir" && mv "$dir.new" "$dir"
-    echo "newer glslc: $("$dir/glslc" --version | head -1) (in $dir)"
+    echo "newer glslc: $("$dir/glslc" --version | sed -n 1p) (in $dir)"
 }
 
 cmd=${1:-build}

@@ -14,18 +14,21 @@
 // usual case, one sequence, exactly one pass); a pass touches only the slots of rows of
 // that sequence. The decision reads only params, so every invocation takes it alike.
 //
-// Shared memory (head_dim <= HD_MAX = 128): q 8 KiB, the accumulators 8 KiB, the staged
-// K or V tile 4 KiB (16 f16 keys or 8 f32 keys), scores 1 KiB: about 21 KiB.
+// Shared memory: q 8 KiB, the accumulators 8 KiB, the staged K or V tile 4 KiB, scores
+// 1 KiB: about 21 KiB for any head_dim up to 256. Up to HD_CAP = 128: QS = 16 query
+// slots, tiles of TK = TK_MAX keys (16 f16 or 8 f32); over it (gemma, large qwen3 shapes)
+// the same bytes hold half the slots (the host's tq x G <= 8, vk_attn_tile_rows) and tiles
+// of half the keys.
 // axes: attn_tile -|_f32:KV_F32
 #include "common.glsl"
 #include "params.glsl"
 
-#define HD_MAX 128u
-#define QS 16u // query slots of a workgroup (rows x heads)
+#define HD_CAP 128u // head_dim of the full QS and TK_MAX (up to 2 HD_CAP: half of each)
+#define QS 16u      // query slots of a workgroup (rows x heads), head_dim <= HD_CAP
 #ifdef KV_F32
-#define TK 8u // keys of a tile
+#define TK_MAX 8u // keys of a tile, head_dim <= HD_CAP
 #else
-#define TK 16u
+#define TK_MAX 16u
 #endif
 #define NEG (-1.0e30)
 
@@ -50,10 +53,10 @@ layout(push_constant) uniform PC
     uint window, n_split_unused, tq, n_rows; // the attention family's block (vk_kernel.h)
 } pc;
 
-shared vec2 q_sh[QS * HD_MAX / 2u];   // the slots' queries, times scale
-shared vec2 acc_sh[QS * HD_MAX / 2u]; // the slots' unnormalized outputs
-shared KVT kv_sh[TK * HD_MAX / 2u];   // the K tile, then the V tile
-shared float s_sh[QS * TK];           // scores, then probabilities
+shared vec2 q_sh[QS * HD_CAP / 2u];     // the slots' queries, times scale
+shared vec2 acc_sh[QS * HD_CAP / 2u];   // the slots' unnormalized outputs
+shared KVT kv_sh[TK_MAX * HD_CAP / 2u]; // the K tile, then the V tile
+shared float s_sh[QS * TK_MAX];         // scores, then probabilities
 shared float m_sh[QS], l_sh[QS], c_sh[QS];
 
 // the keys row t attends to: [first, n_keys)
@@ -70,6 +73,7 @@ void main()
     const uint G = pc.n_head / pc.n_head_kv, hd2 = pc.head_dim / 2u;
     const uint row2 = pc.n_head_kv * hd2, kv0 = kvh * hd2; // cache row stride, head offset
     const uint nr = min(pc.tq, pc.n_rows - t0), ns = nr * G;
+    const uint TK = pc.head_dim > HD_CAP ? TK_MAX / 2u : TK_MAX; // TK x head_dim fits kv_sh
 
     for (uint i = l; i < ns * hd2; i += WG) {
         const uint s = i / hd2, d = i % hd2;

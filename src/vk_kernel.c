@@ -189,7 +189,11 @@ struct vk_kernel vk_choose_kv_store(const struct vk_profile *p)
 struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk_attn_case *a)
 {
     if (a->splits > 0)
-        return (struct vk_kernel){.family = VKF_ATTN_SPLIT, .red = p->red, .kv_f32 = !p->kv_f16};
+        return (struct vk_kernel){
+            .family = VKF_ATTN_SPLIT,
+            .red = p->red,
+            .kv_f32 = !p->kv_f16,
+            .nt = (uint8_t)vk_attn_split_slices(!p->kv_f16, a->head_dim, a->wg)};
     if (a->tile > 0) return (struct vk_kernel){.family = VKF_ATTN_TILE, .kv_f32 = !p->kv_f16};
     return (struct vk_kernel){
         .family = VKF_ATTENTION, .red = p->red, .texel = a->texel, .kv_f32 = !p->kv_f16};
@@ -200,11 +204,20 @@ struct vk_kernel vk_choose_attn_merge(void)
     return (struct vk_kernel){.family = VKF_ATTN_MERGE};
 }
 
+uint32_t vk_attn_split_slices(bool kv_f32, uint32_t head_dim, uint32_t wg)
+{
+    uint32_t words = head_dim / (kv_f32 ? 4 : 8), team = 1;
+    while (team < words)
+        team *= 2;
+    if (team > wg) team = wg;
+    return team ? (words + team - 1) / team : 0;
+}
+
 uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
                         int32_t head_dim, uint32_t shared_bytes)
 {
     if (n_tokens < 1 || n_tokens > 8 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
-        n_head / n_head_kv > 8 || head_dim > 256 || head_dim % 2 != 0 || shared_bytes < 20480)
+        n_head / n_head_kv > 8 || head_dim > 256 || head_dim % 8 != 0 || shared_bytes < 20480)
         return 0;
     if (forced >= 0) return forced > 64 ? 64 : (uint32_t)forced;
     if (cpu) return 0;
@@ -215,12 +228,13 @@ uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
 uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
                            int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes)
 {
-    if (n_tokens <= 8 || n_head_kv < 1 || n_head % n_head_kv != 0 ||
-        n_head / n_head_kv > VK_ATTN_TILE_SLOTS || head_dim > VK_ATTN_TILE_HD ||
-        head_dim % 2 != 0 || shared_bytes < VK_ATTN_TILE_SHARED)
+    /* over head_dim 128 the same shared bytes hold half the slots (and keys of a tile) */
+    int32_t slots = head_dim > VK_ATTN_TILE_HD / 2 ? VK_ATTN_TILE_SLOTS / 2 : VK_ATTN_TILE_SLOTS;
+    if (n_tokens <= 8 || n_head_kv < 1 || n_head % n_head_kv != 0 || n_head / n_head_kv > slots ||
+        head_dim > VK_ATTN_TILE_HD || head_dim % 2 != 0 || shared_bytes < VK_ATTN_TILE_SHARED)
         return 0;
     if (forced == 0 || (forced < 0 && cpu)) return 0;
-    return (uint32_t)(VK_ATTN_TILE_SLOTS / (n_head / n_head_kv));
+    return (uint32_t)(slots / (n_head / n_head_kv));
 }
 
 struct vk_kernel vk_choose_swiglu(void)

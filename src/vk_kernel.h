@@ -66,8 +66,9 @@ struct vk_kernel {
     bool texel;         /* weights (ATTENTION: q, K and V) through texel views */
     bool kv_f32;        /* KV_STORE, ATTENTION: a float32 cache */
     uint8_t tn;         /* CPU matmuls: tokens per invocation (4 or 8); else 0 */
-    uint8_t nt;         /* MATVEC_GPU: the batch's tokens (specialization constant 4, not in the
-                           name: one pipeline per count); else 0 */
+    uint8_t nt;         /* specialization constant 4, not in the name (one pipeline per value):
+                           MATVEC_GPU: the batch's tokens; ATTN_SPLIT: 16-byte words of a key
+                           per lane (vk_attn_split_slices); else 0 */
 };
 
 /* MATVEC_GPU: the most tokens of a workgroup; rows per workgroup by default and at most
@@ -126,32 +127,41 @@ struct vk_kernel vk_choose_rope(void);
 struct vk_kernel vk_choose_kv_store(const struct vk_profile *p);
 /* An OP_ATTENTION, as the chooser sees it. */
 struct vk_attn_case {
-    bool texel;      /* q, K and V have vec4 texel views (CPU devices) */
-    uint32_t splits; /* vk_attn_splits: KV splits for this step, 0 = one pass */
-    uint32_t tile;   /* vk_attn_tile_rows: rows per tile of attn_tile, 0 = not tiled */
+    bool texel;        /* q, K and V have vec4 texel views (CPU devices) */
+    uint32_t splits;   /* vk_attn_splits: KV splits for this step, 0 = one pass */
+    uint32_t tile;     /* vk_attn_tile_rows: rows per tile of attn_tile, 0 = not tiled */
+    uint32_t head_dim; /* and the workgroup size: attn_split's words per lane */
+    uint32_t wg;
 };
 /* attention.comp (one workgroup per query head and token), the split pair attn_split +
  * attn_merge (vk_choose_attn_merge) when the case has splits, or attn_tile when it has a
  * tile (prefill) */
 struct vk_kernel vk_choose_attention(const struct vk_profile *p, const struct vk_attn_case *a);
 struct vk_kernel vk_choose_attn_merge(void);
+/* attn_split: a team of lanes reads a key, each lane 16-byte words (8 halves or 4 floats) of
+ * it; the team is head_dim / (8 or 4) lanes rounded up to a power of two, at most wg, and
+ * each lane reads this many words of a key (1 when the team fits the workgroup) */
+uint32_t vk_attn_split_slices(bool kv_f32, uint32_t head_dim, uint32_t wg);
 /* KV splits of a step of n_tokens rows (flash-decoding), 0 for the one-pass kernel: decode
  * steps (up to 8 rows) on GPUs, enough splits that n_head_kv x splits x n_tokens reaches
  * about 256 workgroups (twice the compute units of the largest GPUs), at most 32; never on
  * CPU devices (one workgroup runs on one thread there), nor for groups of more than 8
- * query heads per KV head, head_dim over 256 or odd, or under 20 KiB of shared memory.
+ * query heads per KV head, head_dim over 256 or not a multiple of 8 (attn_split reads keys
+ * in 16-byte words, from rows that must start on one), or under 20 KiB of shared memory
+ * (attn_split needs 4 KiB + 20 bytes per invocation: workgroups up to 512).
  * forced >= 0 (JOULE_VK_SPLIT_KV) replaces the count (0: off), up to 64, where the shapes
  * allow. */
 uint32_t vk_attn_splits(bool cpu, long forced, int32_t n_tokens, int32_t n_head, int32_t n_head_kv,
                         int32_t head_dim, uint32_t shared_bytes);
-/* shaders/attn_tile.comp: query slots (rows x GQA heads) of a workgroup, and the shared
- * memory it needs */
-enum { VK_ATTN_TILE_SLOTS = 16, VK_ATTN_TILE_HD = 128, VK_ATTN_TILE_SHARED = 24576 };
+/* shaders/attn_tile.comp: query slots (rows x GQA heads) of a workgroup up to head_dim
+ * VK_ATTN_TILE_HD / 2, half of them (and half the keys of a tile) up to VK_ATTN_TILE_HD, and
+ * the shared memory it needs for either */
+enum { VK_ATTN_TILE_SLOTS = 16, VK_ATTN_TILE_HD = 256, VK_ATTN_TILE_SHARED = 24576 };
 /* Rows per tile of the tiled prefill attention (attn_tile), 0 for the other kernels: batches
- * of more than 8 rows on GPUs, VK_ATTN_TILE_SLOTS / (query heads per KV head) rows; never on
- * CPU devices, nor for groups of more than VK_ATTN_TILE_SLOTS heads, head_dim over
- * VK_ATTN_TILE_HD or odd, or under VK_ATTN_TILE_SHARED bytes of shared memory. forced
- * (JOULE_VK_ATTN_TILE) 1: on CPU devices too, 0: nowhere, -1: not forced. */
+ * of more than 8 rows on GPUs, its slots (VK_ATTN_TILE_SLOTS, half over head_dim 128) / (query
+ * heads per KV head) rows; never on CPU devices, nor for groups of more heads than slots,
+ * head_dim over VK_ATTN_TILE_HD or odd, or under VK_ATTN_TILE_SHARED bytes of shared memory.
+ * forced (JOULE_VK_ATTN_TILE) 1: on CPU devices too, 0: nowhere, -1: not forced. */
 uint32_t vk_attn_tile_rows(bool cpu, long forced, int32_t n_tokens, int32_t n_head,
                            int32_t n_head_kv, int32_t head_dim, uint32_t shared_bytes);
 struct vk_kernel vk_choose_swiglu(void);

@@ -408,6 +408,8 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         /* q through its vec4 texel view too */
         struct vk_attn_case ac = {
             .texel = vb->kv_texel && vb->act_views[o->src],
+            .head_dim = (uint32_t)c->head_dim,
+            .wg = vb->c.wg,
             .splits =
                 vk_attn_splits(vb->c.cpu, vb->split_forced, n, c->n_head, c->n_head_kv, c->head_dim,
                                vb->c.info.props.limits.maxComputeSharedMemorySize)};

@@ -509,33 +509,46 @@ static float f16_round(float x)
     return quant_f16_to_f32(quant_f32_to_f16(x));
 }
 
-/* KV_STORE then ATTENTION (GQA 6/2 heads) over several steps, against the CPU kernel on
- * the cache contents read back. A head dimension of 10 takes the storage-buffer kernel, 12
- * (a multiple of 4) the texel one on CPU devices (asserted). */
-static void check_attention(const char *spec, int32_t window, int32_t HD)
+/* An attention case for check_attention_ext: heads, head_dim, window, the steps ({pos, rows})
+ * and the relative tolerance. */
+struct attn_shape {
+    int32_t nh, nkv, hd, window;
+    const int32_t (*steps)[2];
+    size_t n_steps;
+    float tol;
+};
+
+/* KV_STORE then ATTENTION over the shape's steps, against the CPU kernel on the cache
+ * contents read back; the backend stays open in h (for the caller's pipeline checks). */
+static void check_attention_ext(const char *spec, const struct attn_shape *a, struct harness *hp)
 {
-    enum { NH = 6, NKV = 2, HD_MAX = 12, CTX = 80 };
-    ck_assert_int_le(HD, HD_MAX);
-    struct harness h;
-    h_config(&h, 16, 16, 16, NH, NKV, HD);
-    h.ops[0] =
+    const int32_t NH = a->nh, NKV = a->nkv, HD = a->hd;
+    int32_t ctx = 0, max_n = 0;
+    for (size_t s = 0; s < a->n_steps; s++) {
+        if (a->steps[s][0] + a->steps[s][1] > ctx) ctx = a->steps[s][0] + a->steps[s][1];
+        if (a->steps[s][1] > max_n) max_n = a->steps[s][1];
+    }
+    struct harness *h = hp;
+    h_config(h, 16, 16, 16, NH, NKV, HD);
+    h->ops[0] =
         (struct op){.kind = OP_KV_STORE, .dst = ACT_NONE, .src = ACT_K, .src2 = ACT_V, .layer = 0};
-    h.ops[1] = (struct op){.kind = OP_ATTENTION,
-                           .dst = ACT_ATTN,
-                           .src = ACT_Q,
-                           .src2 = ACT_NONE,
-                           .layer = 0,
-                           .window = window};
-    h_open(&h, spec, 2, CTX);
-    bool f16 = vk_test_kv_f16(h.b);
-    static float kc[CTX * NKV * HD_MAX], vc[CTX * NKV * HD_MAX], kref[CTX * NKV * HD_MAX];
-    static float vref[CTX * NKV * HD_MAX];
-    static const int32_t steps[][2] = {{0, 13}, {13, 1}, {14, 1}, {15, 40}, {55, 25}};
+    h->ops[1] = (struct op){.kind = OP_ATTENTION,
+                            .dst = ACT_ATTN,
+                            .src = ACT_Q,
+                            .src2 = ACT_NONE,
+                            .layer = 0,
+                            .window = a->window};
+    h_open(h, spec, 2, ctx);
+    bool f16 = vk_test_kv_f16(h->b);
+    size_t kvn = (size_t)(ctx * NKV * HD), qn = (size_t)(max_n * NH * HD);
+    float *kc = malloc(4 * kvn), *vc = malloc(4 * kvn), *kref = malloc(4 * kvn);
+    float *vref = malloc(4 * kvn), *q = malloc(4 * qn), *want = malloc(4 * qn);
+    float *got = malloc(4 * qn), *k = malloc(4 * (size_t)(max_n * NKV * HD));
+    float *v = malloc(4 * (size_t)(max_n * NKV * HD));
+    ck_assert(kc && vc && kref && vref && q && want && got && k && v);
     char err[512];
-    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
-        int32_t pos = steps[s][0], n = steps[s][1];
-        static float q[40 * NH * HD_MAX], k[40 * NKV * HD_MAX], v[40 * NKV * HD_MAX];
-        static float want[40 * NH * HD_MAX], got[40 * NH * HD_MAX];
+    for (size_t s = 0; s < a->n_steps; s++) {
+        int32_t pos = a->steps[s][0], n = a->steps[s][1];
         fill(q, (size_t)(n * NH * HD), 3.0f);
         fill(k, (size_t)(n * NKV * HD), 3.0f);
         fill(v, (size_t)(n * NKV * HD), 2.0f);
@@ -543,26 +556,41 @@ static void check_attention(const char *spec, int32_t window, int32_t HD)
             kref[pos * NKV * HD + i] = f16 ? f16_round(k[i]) : k[i];
             vref[pos * NKV * HD + i] = f16 ? f16_round(v[i]) : v[i];
         }
-        h_set(&h, ACT_Q, q, n);
-        h_set(&h, ACT_K, k, n);
-        h_set(&h, ACT_V, v, n);
-        h_run(&h, NULL, n, pos);
-        h_get(&h, ACT_ATTN, got, n);
-        ck_assert_msg(vk_test_get_kv(h.b, 0, kc, vc, err, sizeof err) == 0, "%s", err);
+        h_set(h, ACT_Q, q, n);
+        h_set(h, ACT_K, k, n);
+        h_set(h, ACT_V, v, n);
+        h_run(h, NULL, n, pos);
+        h_get(h, ACT_ATTN, got, n);
+        ck_assert_msg(vk_test_get_kv(h->b, 0, kc, vc, err, sizeof err) == 0, "%s", err);
         assert_close(kc, kref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store k");
         assert_close(vc, vref, (size_t)((pos + n) * NKV * HD), 0.0f, "kv_store v");
-        ck_assert_int_eq(cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, window), 0);
-        char what[80];
-        snprintf(what, sizeof what, "attention hd=%d pos=%d n=%d window=%d", HD, pos, n, window);
-        assert_close(got, want, (size_t)(n * NH * HD), 2e-5f, what);
+        ck_assert_int_eq(cpu_attention_ext(want, q, kref, vref, n, pos, NH, NKV, HD, a->window), 0);
+        char what[120];
+        snprintf(what, sizeof what, "attention %d/%d heads hd=%d pos=%d n=%d window=%d", NH, NKV,
+                 HD, pos, n, a->window);
+        assert_close(got, want, (size_t)(n * NH * HD), a->tol, what);
     }
-    if (HD % 4 == 0 && vk_test_is_cpu(h.b))
-        ck_assert_msg(vk_test_used_pipe(h.b, f16 ? "attention_tx" : "attention_f32_tx"),
+    free(kc), free(vc), free(kref), free(vref), free(q), free(want), free(got), free(k), free(v);
+}
+
+/* KV_STORE then ATTENTION (GQA 6/2 heads) over several steps, against the CPU kernel on
+ * the cache contents read back. A head dimension of 10 takes the storage-buffer kernel, 12
+ * (a multiple of 4) the texel one on CPU devices (asserted). */
+static void check_attention(const char *spec, int32_t window, int32_t HD)
+{
+    static const int32_t steps[][2] = {{0, 13}, {13, 1}, {14, 1}, {15, 40}, {55, 25}};
+    struct attn_shape a = {6, 2, HD, window, steps, sizeof steps / sizeof steps[0], 2e-5f};
+    struct harness h;
+    check_attention_ext(spec, &a, &h);
+    struct backend *b = h.b;
+    bool f16 = vk_test_kv_f16(b);
+    if (HD % 4 == 0 && vk_test_is_cpu(b))
+        ck_assert_msg(vk_test_used_pipe(b, f16 ? "attention_tx" : "attention_f32_tx"),
                       "attention hd=%d: the texel kernel was not used", HD);
     if (vk_env_on(VKS_ATTN_TILE)) /* the batches of 13, 40 and 25 rows */
-        ck_assert_msg(vk_test_used_pipe(h.b, f16 ? "attn_tile" : "attn_tile_f32"),
+        ck_assert_msg(vk_test_used_pipe(b, f16 ? "attn_tile" : "attn_tile_f32"),
                       "attention hd=%d: the tiled kernel was not used", HD);
-    backend_destroy(h.b);
+    backend_destroy(b);
 }
 
 START_TEST(test_op_attention)
@@ -596,7 +624,101 @@ START_TEST(test_op_tile_attention)
     check_attention(spec, 0, 12);
     check_attention(spec, 19, 10);
     unsetenv("JOULE_VK_KV_F32");
+    /* head_dim over 128 (half the slots and keys per tile): GQA 6/2 at 256 (tiles of 2 rows)
+     * and 8/1 at 136 (1 row), batches at pos > 0 and not multiples of the tile, windows,
+     * both caches; under the sanitizers: hd 256, f16 cache */
+    static const int32_t steps[][2] = {{0, 37}, {37, 1}, {38, 50}, {88, 21}};
+    static const struct attn_shape big[] = {{6, 2, 256, 0, steps, 4, 2e-5f},
+                                            {8, 1, 136, 30, steps, 4, 2e-5f},
+                                            {6, 2, 256, 30, steps, 4, 2e-5f},
+                                            {8, 1, 136, 0, steps, 4, 2e-5f}};
+    for (int i = 0; i < 4; i++) {
+        if (getenv("JOULE_ASAN") && i) break; /* the release run checks them */
+        if (i >= 2) setenv("JOULE_VK_KV_F32", "1", 1);
+        struct harness h;
+        check_attention_ext(spec, &big[i], &h);
+        ck_assert_msg(vk_test_used_pipe(h.b, i >= 2 ? "attn_tile_f32" : "attn_tile"),
+                      "hd %d: the tiled kernel was not used", big[i].hd);
+        backend_destroy(h.b);
+    }
+    unsetenv("JOULE_VK_KV_F32");
     unsetenv("JOULE_VK_ATTN_TILE");
+}
+END_TEST
+
+/* The split decode attention (attn_split + attn_merge, JOULE_VK_SPLIT_KV=splits) against
+ * the CPU kernel: a 300-row prompt in two batches (the one-pass kernel), then decode steps of 1, 1,
+ * 3 and 8 rows after it. form: the reduction suffix the run must have used, NULL: any. */
+static void check_split(const char *spec, int32_t nh, int32_t nkv, int32_t hd, int32_t window,
+                        const char *splits, const char *form)
+{
+    static const int32_t steps[][2] = {{0, 150}, {150, 150}, {300, 1},
+                                       {301, 1}, {302, 3},   {305, 8}};
+    setenv("JOULE_VK_SPLIT_KV", splits, 1);
+    struct attn_shape a = {nh, nkv, hd, window, steps, sizeof steps / sizeof steps[0], 1e-4f};
+    struct harness h;
+    check_attention_ext(spec, &a, &h);
+    unsetenv("JOULE_VK_SPLIT_KV");
+    struct backend *b = h.b;
+    bool f16 = vk_test_kv_f16(b);
+    static const char *const forms[] = {"_sg", "_ns", ""}; /* "" last: a prefix of the others */
+    const char *used = NULL;
+    for (int i = 0; i < 3 && !used; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "attn_split%s%s", f16 ? "" : "_f32", forms[i]);
+        if (vk_test_used_pipe(b, name)) used = forms[i];
+    }
+    fprintf(stderr, "vk attn_split%s%s (wg %u): %d/%d heads, hd %d, window %d, %s splits\n",
+            f16 ? "" : "_f32", used ? used : "?", vk_test_wg(b), nh, nkv, hd, window, splits);
+    ck_assert_msg(used, "%d/%d heads hd=%d: attn_split was not used", nh, nkv, hd);
+    ck_assert_msg(!form || strcmp(used, form) == 0, "attn_split%s used, want attn_split%s", used,
+                  form);
+    ck_assert(vk_test_used_pipe(b, "attn_merge"));
+    backend_destroy(b);
+}
+
+/* attn_split against the CPU kernel in every reduction form (the configurations: the
+ * device's default, several subgroups per workgroup, no subgroup operations), both caches,
+ * GQA groups of 1, 2, 4, 8 and 7 heads (head_dim 64: teams of 8 or 16 lanes, one or two
+ * subgroups of lavapipe), windows; head_dim 96 (teams rounded up to a power of two) and 256
+ * (several words per lane on small workgroups) with 5 and 64 splits (most of them empty);
+ * a head_dim that is not a multiple of 8 keeps the one-pass kernel. Under the sanitizers:
+ * the default configuration, f16 cache, groups of 2. */
+START_TEST(test_op_split_attention)
+{
+    NEED_VK(spec);
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    static const int32_t groups[][2] = {{2, 2}, {4, 2}, {8, 2}, {8, 1}, {7, 1}};
+    static const char *const want_form[N_CONFIGS] = {NULL, "", "_ns"};
+    for (int k = 0; k < N_CONFIGS; k++) {
+        set_config(k);
+        for (int kv32 = 0; kv32 < 2; kv32++) {
+            if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+            for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+                if (asan && (k || kv32 || g != 1)) continue; /* the release run checks them */
+                check_split(spec, groups[g][0], groups[g][1], 64, g % 2 ? 100 : 0, "3",
+                            want_form[k]);
+            }
+            unsetenv("JOULE_VK_KV_F32");
+        }
+    }
+    clear_config();
+    if (!asan)
+        for (int kv32 = 0; kv32 < 2; kv32++) {
+            if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+            check_split(spec, 8, 2, 96, 0, "5", NULL);
+            check_split(spec, 6, 2, 256, 100, "64", NULL);
+            unsetenv("JOULE_VK_KV_F32");
+        }
+    /* head_dim 12 (16-byte words would split rows): the one-pass kernel, forced or not */
+    setenv("JOULE_VK_SPLIT_KV", "3", 1);
+    static const int32_t steps[][2] = {{0, 20}, {20, 1}};
+    struct attn_shape a = {6, 2, 12, 0, steps, 2, 2e-5f};
+    struct harness h;
+    check_attention_ext(spec, &a, &h);
+    unsetenv("JOULE_VK_SPLIT_KV");
+    ck_assert(!vk_test_used_pipe(h.b, "attn_split") && vk_test_used_pipe(h.b, "attention"));
+    backend_destroy(h.b);
 }
 END_TEST
 
@@ -890,14 +1012,21 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
     ck_assert_str_eq(name, "attn_tile");
     p.kv_f16 = false;
-    /* tiles: prefill (over 8 rows) on GPUs, 16 slots / group rows; on CPU devices only when
-     * forced; groups over 16 heads, head_dim > 128 or odd, small shared memory: not tiled */
+    /* tiles: prefill (over 8 rows) on GPUs, 16 slots / group rows (8 slots over head_dim
+     * 128); on CPU devices only when forced; groups over the slots, head_dim > 256 or odd,
+     * small shared memory: not tiled */
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 9, 32, 8, 128, 32768), 4);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 32, 64, 32768), 16);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 2, 64, 32768), 1);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 8, 32, 8, 128, 32768), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 64, 2, 64, 32768), 0);
-    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 32768), 2);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 16, 16, 256, 32768), 8);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 4, 256, 32768), 1);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 2, 256, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 130, 32768), 2);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 258, 32768), 0);
+    ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 256, 16384), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 66, 32768), 4);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 63, 32768), 0);
     ck_assert_uint_eq(vk_attn_tile_rows(false, -1, 512, 32, 8, 128, 16384), 0);
@@ -905,8 +1034,35 @@ START_TEST(test_kernel_names)
     ck_assert_uint_eq(vk_attn_tile_rows(true, 1, 512, 32, 8, 128, 32768), 4);
     ck_assert_uint_eq(vk_attn_tile_rows(false, 0, 512, 32, 8, 128, 32768), 0);
     /* splits: decode steps on GPUs, ~256 groups; never on CPU devices unless forced; shapes
-     * the split kernel cannot hold (groups over 8 heads, head_dim > 256, small shared
-     * memory, prefill) keep the one-pass kernel */
+     * the split kernel cannot hold (groups over 8 heads, head_dim > 256 or not a multiple of
+     * 8, small shared memory, prefill) keep the one-pass kernel, forced or not */
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 28, 4, 256, 49152), 32);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 28, 4, 72, 49152), 32);
+    ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 8, 68, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(false, 3, 1, 32, 8, 12, 49152), 0);
+    ck_assert_uint_eq(vk_attn_splits(true, 3, 1, 32, 8, 66, 49152), 0);
+    /* attn_split's words per lane: 1 where the team (words rounded up to a power of two)
+     * fits the workgroup, else the words over the workgroup */
+    ck_assert_uint_eq(vk_attn_split_slices(false, 128, 64), 1);
+    ck_assert_uint_eq(vk_attn_split_slices(true, 256, 64), 1);
+    ck_assert_uint_eq(vk_attn_split_slices(false, 96, 8), 2);
+    ck_assert_uint_eq(vk_attn_split_slices(true, 96, 16), 2);
+    ck_assert_uint_eq(vk_attn_split_slices(false, 256, 8), 4);
+    ck_assert_uint_eq(vk_attn_split_slices(true, 256, 4), 16);
+    ck_assert_uint_eq(vk_attn_split_slices(false, 8, 4), 1);
+    /* every shape the split kernel takes, every workgroup size: the lanes' words cover a
+     * key, and fit the specialization constant (uint8_t) */
+    for (uint32_t hd = 8; hd <= 256; hd += 8)
+        for (uint32_t wg = 4; wg <= 1024; wg *= 2)
+            for (int f32 = 0; f32 < 2; f32++) {
+                uint32_t words = hd / (f32 ? 4 : 8), ns = vk_attn_split_slices(f32, hd, wg);
+                uint32_t team = (words + ns - 1) / ns;
+                ck_assert_msg(ns >= 1 && ns <= 255 && team <= wg && ns * team >= words,
+                              "hd %u wg %u: %u words per lane", hd, wg, ns);
+            }
+    ac = (struct vk_attn_case){.splits = 8, .head_dim = 256, .wg = 8};
+    k = vk_choose_attention(&p, &ac);
+    ck_assert_uint_eq(k.nt, 8); /* the profile above: an f32 cache */
     ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 32, 8, 128, 49152), 32);
     ck_assert_uint_eq(vk_attn_splits(false, -1, 1, 64, 8, 128, 49152), 32);
     ck_assert_uint_eq(vk_attn_splits(false, -1, 4, 32, 8, 128, 49152), 8);
@@ -1028,6 +1184,8 @@ void vk_teardown(void)
     unsetenv("JOULE_VK_MV_GPU");
     unsetenv("JOULE_VK_MV_ROWS");
     unsetenv("JOULE_VK_INT8");
+    unsetenv("JOULE_VK_SPLIT_KV");
+    unsetenv("JOULE_VK_ATTN_TILE");
     clear_config();
 }
 
@@ -1062,7 +1220,12 @@ Suite *vk_suite(void)
     tcase_add_checked_fixture(tt, NULL, vk_teardown);
     tcase_add_test(tt, test_op_tile_attention);
     suite_add_tcase(s, tt);
-    vk_model_tests(tm, tg, tt);          /* test_vk_model.c */
+    TCase *ts = tcase_create("split"); /* split decode attention (JOULE_VK_SPLIT_KV) */
+    tcase_set_timeout(ts, 600);
+    tcase_add_checked_fixture(ts, NULL, vk_teardown);
+    tcase_add_test(ts, test_op_split_attention);
+    suite_add_tcase(s, ts);
+    vk_model_tests(tm, tg, tt, ts);      /* test_vk_model.c */
     TCase *tk = tcase_create("kernels"); /* no device needed */
     tcase_add_test(tk, test_kernels_exist);
     tcase_add_test(tk, test_kernel_names);

@@ -284,7 +284,8 @@ static void compare_attention(const char *spec, const char *shared, logits_run r
 
 /* Decode attention split over the KV range (attn_split + attn_merge, forced on this device
  * with 3 splits, uneven, and 64, most of them empty) against the one-pass kernel, with
- * GQA groups of 2 heads (both tiny models) and the f32 cache too. */
+ * GQA groups of 2 heads (both tiny models) and the f32 cache too; then the whole-model
+ * reference check (greedy decode steps) with 3 splits. */
 START_TEST(test_split_attention)
 {
     NEED_SHARED(shared);
@@ -292,6 +293,9 @@ START_TEST(test_split_attention)
     static const char *const splits[] = {"3", "64"};
     compare_attention(spec, shared, decode_logits, "JOULE_VK_SPLIT_KV", splits, "attn_split", 1e-4f,
                       1e-4f);
+    setenv("JOULE_VK_SPLIT_KV", "3", 1);
+    check_model(spec, shared, "tiny-qwen2-F16");
+    unsetenv("JOULE_VK_SPLIT_KV");
 }
 END_TEST
 
@@ -587,7 +591,7 @@ START_TEST(test_model_int8)
 }
 END_TEST
 
-void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
+void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split)
 {
     tcase_add_loop_test(models, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
     tcase_add_test(models, test_model_split_range);
@@ -596,8 +600,8 @@ void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
     tcase_add_test(models, test_subgroup_pinning);
     tcase_add_test(models, test_step_timeout);
     tcase_add_test(models, test_memory_check);
-    tcase_add_test(models, test_split_attention);
     tcase_add_test(mv_gpu, test_model_mv_gpu);
     tcase_add_test(mv_gpu, test_model_int8);
     tcase_add_test(tile, test_tile_attention);
+    tcase_add_test(split, test_split_attention);
 }

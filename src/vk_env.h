@@ -32,6 +32,8 @@ enum vk_switch {
     VKS_MEM_BUDGET,
     VKS_SPLIT_KV,
     VKS_ATTN_TILE,
+    VKS_MATMUL_TILE,
+    VKS_COOPMAT,
     VKS_COUNT
 };
 

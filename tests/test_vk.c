@@ -724,10 +724,34 @@ END_TEST
 
 /* ---- kernel choice: every description on every device profile names a built kernel ---- */
 
+static int by_blob_name(const void *a, const void *b)
+{
+    return strcmp(shader_blobs[*(const int *)a].name, shader_blobs[*(const int *)b].name);
+}
+
+/* shader_blobs' index of name, -1 if absent: a binary search over the names sorted once (the
+ * test looks up about a million descriptions) */
 static int blob_index(const char *name)
 {
-    for (int i = 0; shader_blobs[i].name; i++)
-        if (strcmp(shader_blobs[i].name, name) == 0) return i;
+    static int *order, n;
+    if (!order) {
+        while (shader_blobs[n].name)
+            n++;
+        order = malloc(sizeof *order * (size_t)(n ? n : 1));
+        ck_assert(order);
+        for (int i = 0; i < n; i++)
+            order[i] = i;
+        qsort(order, (size_t)n, sizeof *order, by_blob_name);
+    }
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(shader_blobs[order[mid]].name, name);
+        if (c == 0) return order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return -1;
 }
 

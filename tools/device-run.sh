@@ -13,7 +13,8 @@
 # loader finds none); `joule devices`; tools/gpu-check.sh on the carried models; bench of
 # the 8B shapes (q4_k_m, q8_0: pp512, tg128 at depth 0 and 4096, 3 repetitions) with the
 # energy columns from NVML; the same tg128 with the new decode kernels off (JOULE_VK_MV_GPU=0,
-# JOULE_VK_SPLIT_KV=0) for the before/after; one JOULE_VK_PROFILE=1 decode run (per-op
+# JOULE_VK_SPLIT_KV=0) and pp512 with the old prefill products (JOULE_VK_MATMUL_TILE=0) for
+# the before/after; one JOULE_VK_PROFILE=1 decode run (per-op
 # device times); nvidia-smi's power draw sampled beside one bench to check J/token.
 # Environment: JOULE (default ./joule), MODELS (default .models, as JOULE_SHARED/models),
 # STEP (seconds per step, default 150).
@@ -76,6 +77,8 @@ done
 
 step "tg128 before (old decode kernels)" env JOULE_VK_MV_GPU=0 JOULE_VK_SPLIT_KV=0 "$BIN" bench \
     -m /tmp/llama-3.1-8b-q4_k_m.gguf --device vulkan -p 0 -n 128 -d 0,4096 -r 3 --idle 0 --energy-min 0
+step "pp512 before (old matmul, no tiles)" env JOULE_VK_MATMUL_TILE=0 "$BIN" bench \
+    -m /tmp/llama-3.1-8b-q4_k_m.gguf --device vulkan -p 512 -n 0 -r 2 --idle 0 --energy-min 0
 step "profile (decode)" env JOULE_VK_PROFILE=1 "$BIN" bench -m /tmp/llama-3.1-8b-q4_k_m.gguf \
     --device vulkan -p 0 -n 32 -d 4096 -r 1 --idle 0 --energy-min 0
 echo "== done: $OUTDIR/device-run.log"

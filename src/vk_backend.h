@@ -52,7 +52,8 @@ struct vk_prof_entry {
 
 struct vk_pipe {
     char name[40];
-    uint32_t nt; /* specialization constant 4 (matvec_gpu's tokens), else 0 */
+    uint32_t nt;   /* specialization constant 4 (matvec_gpu's tokens), else 0 */
+    uint32_t tile; /* the tile shape (enum vk_tile_shape) of the tiled products, else 0 */
     VkPipeline pipe;
 };
 

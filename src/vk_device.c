@@ -90,10 +90,18 @@ struct coop_props {
     uint32_t scope; /* VkScopeKHR: 3 = subgroup */
 };
 #define COOP_PROPS_STYPE ((VkStructureType)1000506001)
+/* and its features structure (VkPhysicalDeviceCooperativeMatrixFeaturesKHR) */
+struct coop_features {
+    VkStructureType sType;
+    void *pNext;
+    VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+};
+#define COOP_FEATURES_STYPE ((VkStructureType)1000506000)
 typedef VkResult(VKAPI_PTR *coop_query_fn)(VkPhysicalDevice, uint32_t *, struct coop_props *);
 
-/* The first shape with float16 A and B, float32 C and result at subgroup scope: what the
- * property query reports, since some drivers list the extension without a usable shape. */
+/* A shape with float16 A and B, float32 C and result at subgroup scope, 16 x 16 x 16 (the
+ * kernels' shape) where listed, else the first: what the property query reports, since some
+ * drivers list the extension without a usable shape. */
 static void coop_shape(struct vk_instance *vi, VkPhysicalDevice pd, struct vk_devinfo *d)
 {
     coop_query_fn q = (coop_query_fn)vi->f.vkGetInstanceProcAddr(
@@ -105,8 +113,9 @@ static void coop_shape(struct vk_instance *vi, VkPhysicalDevice pd, struct vk_de
     for (uint32_t i = 0; i < n; i++)
         p[i].sType = COOP_PROPS_STYPE;
     if (q(pd, &n, p) >= VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !d->coop_matrix; i++)
-            if (p[i].a == 0 && p[i].b == 0 && p[i].c == 1 && p[i].result == 1 && p[i].scope == 3) {
+        for (uint32_t i = 0; i < n; i++)
+            if (p[i].a == 0 && p[i].b == 0 && p[i].c == 1 && p[i].result == 1 && p[i].scope == 3 &&
+                (!d->coop_matrix || (p[i].m == 16 && p[i].n == 16 && p[i].k == 16))) {
                 d->coop_matrix = true;
                 d->coop_m = p[i].m;
                 d->coop_n = p[i].n;
@@ -151,7 +160,9 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     VkPhysicalDeviceMaintenance3Properties m3 = {0};
     VkPhysicalDeviceMaintenance4Properties m4 = {0};
     VkPhysicalDeviceShaderIntegerDotProductProperties idp = {0};
-    bool has_drv, has_sc, has_f16, has_idot, has_scf, has_m4, has_idp;
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm = {0};
+    struct coop_features cmf = {0};
+    bool has_drv, has_sc, has_f16, has_idot, has_scf, has_m4, has_idp, has_vmm, has_cmf;
     const struct link links[] = {
         {false, &sg, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, true, NULL, NULL},
         {false, &pci, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT, false,
@@ -172,6 +183,9 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
          "VK_KHR_maintenance4", &has_m4},
         {false, &idp, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES,
          api13, "VK_KHR_shader_integer_dot_product", &has_idp},
+        {true, &vmm, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES, api12,
+         "VK_KHR_vulkan_memory_model", &has_vmm},
+        {true, &cmf, COOP_FEATURES_STYPE, false, "VK_KHR_cooperative_matrix", &has_cmf},
     };
     size_t n_links = sizeof links / sizeof links[0];
 
@@ -216,6 +230,9 @@ static void describe(struct vk_instance *vi, VkPhysicalDevice pd, uint32_t index
     d->portability_subset = has_ext(x, "VK_KHR_portability_subset");
     d->memory_budget = has_ext(x, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
     if (has_ext(x, "VK_KHR_cooperative_matrix")) coop_shape(vi, pd, d);
+    /* the kernels (matmul_cm) are SPIR-V 1.6 with float16 and the Vulkan memory model */
+    d->coop_ready = d->coop_matrix && api13 && has_cmf && cmf.cooperativeMatrix && d->fp16 &&
+                    has_vmm && vmm.vulkanMemoryModel;
     free(ext);
 
     uint32_t nq = 0;

@@ -56,6 +56,14 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
     [VKS_INT8] = {"JOULE_VK_INT8", "offered where the device accelerates integer dot products",
                   "1: the int8 decode path (--precision fast) also where not accelerated; 0: "
                   "never"},
+    [VKS_MATMUL_TILE] = {"JOULE_VK_MATMUL_TILE", "on for GPU devices only (batches over 8 tokens)",
+                         "1: the tiled prefill products (matmul_tile) on CPU devices too; 0: "
+                         "nowhere (matmul, for comparisons; no matmul_cm either)"},
+    [VKS_COOPMAT] = {"JOULE_VK_COOPMAT",
+                     "on where the device has 16x16x16 f16 cooperative "
+                     "matrices and the vendor rule allows",
+                     "0: no cooperative matrices (matmul_tile instead); 1: past the vendor "
+                     "rule (AMD without matrix units, Intel Alchemist)"},
 };
 
 const char *vk_env_str(enum vk_switch s)

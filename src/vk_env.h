@@ -33,6 +33,8 @@ enum vk_switch {
     VKS_SPLIT_KV,
     VKS_ATTN_TILE,
     VKS_INT8,
+    VKS_MATMUL_TILE,
+    VKS_COOPMAT,
     VKS_COUNT
 };
 

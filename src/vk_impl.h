@@ -141,8 +141,10 @@ struct vk_devinfo {
     bool int8_accel; /* integerDotProduct4x8BitPackedSignedAccelerated */
     bool api13;      /* device and instance at Vulkan 1.3 (SPIR-V 1.6 kernels) */
     /* VK_KHR_cooperative_matrix with a subgroup-scope shape of f16 A/B and f32 C (from the
-     * property query, not the extension's presence); coop_m/n/k: the first such shape */
-    bool coop_matrix;
+     * property query, not the extension's presence); coop_m/n/k: 16 x 16 x 16 where listed,
+     * else the first such shape; coop_ready: the features its kernels need too (the
+     * cooperativeMatrix feature, shaderFloat16, vulkanMemoryModel, Vulkan 1.3) */
+    bool coop_matrix, coop_ready;
     uint32_t coop_m, coop_n, coop_k;
     bool portability_subset; /* VK_KHR_portability_subset is listed: it must be enabled */
     bool memory_budget;      /* VK_EXT_memory_budget (heap budget and usage) */
@@ -203,8 +205,11 @@ struct vk_ctx {
     bool mv_gpu;               /* matvec_gpu for its types: GPU devices, or JOULE_VK_MV_GPU */
     bool int8;                 /* the int8 decode path can run (vk_int8_on; the device's
                                   shaderIntegerDotProduct feature is enabled) */
-    bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
-    enum vk_reduce red;        /* how kernels reduce across a workgroup (vk_kernel.h) */
+    bool tile;                 /* matmul_tile for prefill: GPU devices, or JOULE_VK_MATMUL_TILE */
+    bool coopmat;              /* matmul_cm instead (vk_coopmat_on; the feature enabled) */
+    struct vk_tile tiles[VK_TILE_SHAPES]; /* the tile sizes of each shape (vk_matmul_tile) */
+    bool cpu;                             /* a CPU implementation (llvmpipe, SwiftShader) */
+    enum vk_reduce red;                   /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
     bool unit;           /* and the unit kernels (8-byte weight texels, activation and KV texels) */

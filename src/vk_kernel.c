@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "shaders.h"
 
 const struct shader_blob *vk_shader_find(const char *name)
 {
@@ -115,6 +116,66 @@ bool vk_mv_gpu_on(bool cpu, int forced)
     return forced < 0 ? !cpu : forced > 0;
 }
 
+bool vk_tile_on(bool cpu, int forced)
+{
+    return forced < 0 ? !cpu : forced > 0;
+}
+
+static uint32_t tile_shared(const struct vk_tile *t, uint32_t elem)
+{
+    return (t->bm + t->bn) * t->bk * elem;
+}
+
+struct vk_tile vk_matmul_tile(enum vk_tile_shape s, uint32_t shared_bytes, uint32_t sg,
+                              uint32_t max_wg)
+{
+    if (s == VK_TILE_CM) {
+        /* fp16 A and B tiles, the fp32 results (c_sh); 4 blocks of 2 x 2 matrices */
+        struct vk_tile t = {.bm = 64, .bn = 64, .bk = 32, .wg = 4 * (sg ? sg : 32)};
+        while (t.wg > max_wg && t.wg > 1)
+            t.wg /= 2; /* fewer subgroups: more passes over K (matmul_cm.comp) */
+        t.shared = tile_shared(&t, 2) + t.bm * t.bn * 4;
+        return t;
+    }
+    bool small = s == VK_TILE_SMALL;
+    struct vk_tile t = {.bm = 64, .bn = small ? 32 : 64, .bk = 32, .tm = 4, .tn = small ? 4 : 8};
+#define TILE_WG(t) (((t).bm / (t).tm) * ((t).bn / (t).tn))
+    while (TILE_WG(t) < sg && TILE_WG(t) * 2 <= max_wg && t.bm < 256)
+        t.bm *= 2;
+    while (TILE_WG(t) > max_wg && t.bm > t.tm)
+        t.bm /= 2;
+    while (tile_shared(&t, 4) > shared_bytes && t.bk > 16)
+        t.bk /= 2;
+    while (tile_shared(&t, 4) > shared_bytes && t.bm > t.tm)
+        t.bm /= 2;
+    t.wg = TILE_WG(t);
+#undef TILE_WG
+    t.shared = tile_shared(&t, 4);
+    return t;
+}
+
+bool vk_coopmat_vendor(uint32_t vendor, uint32_t id)
+{
+    if (vendor == 0x1002) { /* AMD */
+        /* RDNA3 APUs, then CDNA 1 and 2 */
+        static const uint32_t ids[] = {0x15bf, 0x15c8, 0x1900, 0x1901, 0x150e, 0x1586,
+                                       0x7388, 0x738c, 0x738e, 0x7408, 0x740c, 0x740f};
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+            if (id == ids[i]) return true;
+        return id >= 0x7440 && id <= 0x75ff; /* Navi3x, MI300 (0x74a0..), Navi4x */
+    }
+    if (vendor == 0x8086) return (id & 0xff00) != 0x5600; /* not Alchemist */
+    return true;
+}
+
+bool vk_coopmat_on(const struct vk_coop_dev *d, int forced)
+{
+    if (forced == 0 || d->cpu || !d->ready || d->m != 16 || d->n != 16 || d->k != 16) return false;
+    struct vk_tile t = vk_matmul_tile(VK_TILE_CM, d->shared_bytes, 32, d->max_wg);
+    if (t.shared > d->shared_bytes) return false;
+    return forced > 0 || vk_coopmat_vendor(d->vendor, d->device_id);
+}
+
 struct vk_kernel vk_choose_embed(uint32_t type)
 {
     return (struct vk_kernel){.family = VKF_EMBED, .type = type};
@@ -142,6 +203,9 @@ struct vk_kernel vk_choose_quant_q8(void)
 
 struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m)
 {
+    /* GPUs: the first check below takes decode batches; larger ones (and small batches of
+     * the other types, past the matvec range) the tiled kernels, small tiles up to
+     * VK_TILE_SMALL_MAX tokens; cooperative matrices where the device has them */
     /* GPUs: batches of up to VK_MVG_MAX_TOKENS tokens of the common types in one workgroup
      * per few rows (every weight block read and decoded once for all tokens), x as vec4 */
     if (p->mv_gpu && vk_mv_gpu_type(m->type) && m->x4_rows && m->tokens >= 1 &&
@@ -150,6 +214,14 @@ struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_ma
                                   .type = m->type,
                                   .red = p->red,
                                   .nt = (uint8_t)m->tokens};
+    if (p->tile && !m->matvec) {
+        if (p->coopmat)
+            return (struct vk_kernel){.family = VKF_MATMUL_CM, .type = m->type, .tile = VK_TILE_CM};
+        return (struct vk_kernel){.family = VKF_MATMUL_TILE,
+                                  .type = m->type,
+                                  .tile = m->tokens <= VK_TILE_SMALL_MAX ? VK_TILE_SMALL
+                                                                         : VK_TILE_LARGE};
+    }
     /* the unit kernels (CPU devices) read x as vec4 texels; K types stage whole
      * super-blocks from 16-byte texels */
     bool unit = m->w_unit && m->xtex && p->unit && vk_unit_elems(m->type) > 0;
@@ -266,6 +338,8 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_ATTN_TILE] = {"attn_tile", false},
         [VKF_MATVEC_Q8] = {"matvec_q8", true},
         [VKF_QUANT_Q8] = {"quantize_q8", false},
+        [VKF_MATMUL_TILE] = {"matmul_tile", true},
+        [VKF_MATMUL_CM] = {"matmul_cm", true},
     };
     if ((unsigned)k->family >= VKF_COUNT) return -1;
     const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";

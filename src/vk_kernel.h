@@ -47,6 +47,11 @@ enum vk_family {
      * dot products; needs a glslc with GL_EXT_integer_dot_product ("int8dot") */
     VKF_MATVEC_Q8,
     VKF_QUANT_Q8,
+    /* GPU prefill products (shaders/matmul_tile.comp, matmul_cm.comp): a workgroup computes a
+     * tile of rows x tokens from weight and activation tiles in shared memory; fp32 tiles,
+     * or fp16 tiles through cooperative matrices (CM) */
+    VKF_MATMUL_TILE,
+    VKF_MATMUL_CM,
     VKF_COUNT
 };
 
@@ -69,7 +74,33 @@ struct vk_kernel {
     uint8_t nt;         /* specialization constant 4, not in the name (one pipeline per value):
                            MATVEC_GPU: the batch's tokens; ATTN_SPLIT: 16-byte words of a key
                            per lane (vk_attn_split_slices); else 0 */
+    uint8_t tile;       /* MATMUL_TILE, MATMUL_CM: the tile shape (enum vk_tile_shape; the sizes
+                           are the device's, specialization constants, not in the name); else 0 */
 };
+
+/* The tile shapes of the prefill products: small tiles (fewer tokens) for batches of up to
+ * VK_TILE_SMALL_MAX tokens, so that the work scales with the tokens present, large ones
+ * beyond; the cooperative-matrix kernel has one shape. */
+enum vk_tile_shape { VK_TILE_NONE, VK_TILE_SMALL, VK_TILE_LARGE, VK_TILE_CM, VK_TILE_SHAPES };
+enum { VK_TILE_SMALL_MAX = 64 };
+
+/* A tile shape's sizes (specialization constants 5..9, and the workgroup size). */
+struct vk_tile {
+    uint32_t bm, bn, bk; /* rows x tokens of a workgroup's output tile; K elements per step */
+    uint32_t tm, tn;     /* MATMUL_TILE: rows x tokens of an invocation's sub-tile; CM: 0 */
+    uint32_t wg;         /* invocations: (bm / tm) x (bn / tn); CM: 4 subgroups */
+    uint32_t shared;     /* bytes of shared memory the kernel declares */
+};
+/* The sizes of shape s on a device with shared_bytes of shared memory, subgroups of sg lanes
+ * and workgroups of at most max_wg invocations. MATMUL_TILE: 64 rows x 32 tokens (small) or
+ * 64 x 64 (large) in K steps of 32, 4 x 4 or 4 x 8 per invocation: 128 invocations, 12 or 16
+ * KiB of fp32 tiles (Vulkan guarantees 16 KiB). Subgroups over 128 lanes double the rows
+ * (the workgroup stays at least one subgroup); a smaller workgroup limit halves the rows, a
+ * smaller shared memory halves K per step (to 16), then the rows. CM: 64 x 64 tiles in K
+ * steps of 32, 4 subgroups (each a 32 x 32 block of 16 x 16 matrices), fewer where max_wg
+ * says so; 24 KiB (fp16 tiles, the fp32 results). */
+struct vk_tile vk_matmul_tile(enum vk_tile_shape s, uint32_t shared_bytes, uint32_t sg,
+                              uint32_t max_wg);
 
 /* MATVEC_GPU: the most tokens of a workgroup; rows per workgroup by default and at most
  * (JOULE_VK_MV_ROWS): register arrays, so few */
@@ -83,6 +114,8 @@ struct vk_profile {
     bool mv_gpu;        /* the GPU decode kernel: GPU devices, or forced (JOULE_VK_MV_GPU) */
     bool int8;          /* the int8 decode path: the `fast` precision on a device with
                            integer dot products (vk_int8_on), with mv_gpu */
+    bool tile;    /* the tiled prefill products: GPU devices, or forced (JOULE_VK_MATMUL_TILE) */
+    bool coopmat; /* and through cooperative matrices (vk_coopmat_on, the kernels built) */
 };
 
 /* Whether the int8 decode path can run (the backend then offers the `fast` precision):
@@ -107,6 +140,31 @@ uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);
 /* Whether matvec_gpu runs (struct vk_profile's mv_gpu): on GPU devices; forced (JOULE_VK_MV_GPU)
  * 1: everywhere, 0: nowhere, -1: not forced. */
 bool vk_mv_gpu_on(bool cpu, int forced);
+/* Whether matmul_tile runs (struct vk_profile's tile): the same rule (JOULE_VK_MATMUL_TILE). */
+bool vk_tile_on(bool cpu, int forced);
+
+/* What decides the cooperative-matrix products on a device. */
+struct vk_coop_dev {
+    bool cpu;
+    uint32_t vendor, device_id; /* VkPhysicalDeviceProperties' vendorID and deviceID */
+    bool ready;                 /* the cooperativeMatrix, shaderFloat16 and vulkanMemoryModel
+                                   features and Vulkan 1.3 (the kernels are SPIR-V 1.6) */
+    uint32_t m, n, k;           /* a subgroup shape of f16 x f16 -> f32 (0: none) */
+    uint32_t shared_bytes, max_wg;
+};
+/* Whether the vendor's hardware runs cooperative matrices faster than the tiled kernel.
+ * AMD reports the extension on GPUs without matrix units (emulated): yes only for the
+ * device IDs of parts with WMMA / matrix cores — RDNA3 and later (Navi3x, Navi4x: 0x7440 ..
+ * 0x75ff; the RDNA3 APUs Phoenix, Hawk Point, Strix: 0x15bf, 0x15c8, 0x1900, 0x1901, 0x150e,
+ * 0x1586) and CDNA (MI100 .. MI300: 0x7388, 0x738c, 0x738e, 0x7408, 0x740c, 0x740f, 0x74a0 ..
+ * 0x74bf); an unknown AMD ID stays tiled until measured. Intel: not the first Arc generation
+ * (Alchemist, 0x56xx), slower with it than tiled. Other vendors: yes. */
+bool vk_coopmat_vendor(uint32_t vendor, uint32_t device_id);
+/* Whether matmul_cm runs: never on CPU devices nor without the features (ready), a 16 x 16 x
+ * 16 shape (the one the kernel's blocks are laid out for) and the kernel's shared memory
+ * (vk_matmul_tile's CM shape); forced (JOULE_VK_COOPMAT) 0: nowhere, 1: past the vendor rule, -1:
+ * the vendor rule. The host also requires the kernels to be built (vk_feature_built). */
+bool vk_coopmat_on(const struct vk_coop_dev *d, int forced);
 
 /* An OP_MATMUL, as the chooser sees it. */
 struct vk_matmul_case {

@@ -81,22 +81,44 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
                     ? vk_pinned_subgroup(sg, d->min_subgroup, d->max_subgroup)
                     : 0;
     c->pin_full = c->pin_sg && d->full_subgroups && wg % c->pin_sg == 0;
+    /* the tiled prefill products and their tile sizes; cooperative matrices where the device
+     * has them, the vendor rule allows (vk_coopmat_on) and this binary holds their kernels */
+    uint32_t shared = d->props.limits.maxComputeSharedMemorySize;
+    for (int s = VK_TILE_SMALL; s < VK_TILE_SHAPES; s++)
+        c->tiles[s] =
+            vk_matmul_tile((enum vk_tile_shape)s, shared, c->pin_sg ? c->pin_sg : sg, lim);
+    c->tile = vk_tile_on(cpu, vk_env_str(VKS_MATMUL_TILE) ? vk_env_on(VKS_MATMUL_TILE) : -1) &&
+              c->tiles[VK_TILE_LARGE].shared <= shared;
+    struct vk_coop_dev cd = {.cpu = cpu,
+                             .vendor = d->props.vendorID,
+                             .device_id = d->props.deviceID,
+                             .ready = d->coop_ready,
+                             .m = d->coop_m,
+                             .n = d->coop_n,
+                             .k = d->coop_k,
+                             .shared_bytes = shared,
+                             .max_wg = lim};
+    c->coopmat = c->tile &&
+                 vk_coopmat_on(&cd, vk_env_str(VKS_COOPMAT) ? vk_env_on(VKS_COOPMAT) : -1) &&
+                 vk_feature_built("coopmat") == 1;
+
+    /* the int8 decode path: its kernels are SPIR-V 1.6 (Vulkan 1.3, where integer dot
+     * products are core) */
+    c->int8 = vk_int8_on(d->int8_dot, d->api13, vk_feature_built("int8dot") == 1, d->int8_accel,
+                         vk_env_str(VKS_INT8) ? vk_env_on(VKS_INT8) : -1);
 
     /* extensions: only ones the device lists (describe() checked them) */
-    const char *exts[4];
+    const char *exts[5];
     uint32_t n_exts = 0;
     if (d->pci_bus_info) exts[n_exts++] = VK_EXT_PCI_BUS_INFO_EXTENSION_NAME;
     if (d->portability_subset) exts[n_exts++] = "VK_KHR_portability_subset";
     if (d->memory_budget) exts[n_exts++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
     if (c->pin_sg && d->ext_size_control) exts[n_exts++] = "VK_EXT_subgroup_size_control";
-    /* the int8 decode path: its kernels are SPIR-V 1.6 (Vulkan 1.3, where integer dot
-     * products are core) */
-    c->int8 = vk_int8_on(d->int8_dot, d->api13, vk_feature_built("int8dot") == 1, d->int8_accel,
-                         vk_env_str(VKS_INT8) ? vk_env_on(VKS_INT8) : -1);
-    /* features: the ones the kernels use. Vulkan 1.3 devices take them in one structure,
-     * with maintenance4 (required there): the SPIR-V 1.6 kernels (the newer glslc's) give
-     * their workgroup size as a specialization constant through LocalSizeId, which needs it */
-    void *feats = NULL;
+    if (c->coopmat) exts[n_exts++] = "VK_KHR_cooperative_matrix";
+    /* features: the ones the kernels use. Vulkan 1.3 devices take the core ones in one
+     * structure, with maintenance4 (required there): the SPIR-V 1.6 kernels (the newer
+     * glslc's) give their workgroup size as a specialization constant through LocalSizeId,
+     * which needs it. Older devices: subgroup size control through its own structure. */
     VkPhysicalDeviceVulkan13Features v13 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
         .subgroupSizeControl = c->pin_sg != 0,
@@ -107,10 +129,29 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .subgroupSizeControl = c->pin_sg != 0,
         .computeFullSubgroups = c->pin_full};
-    if (d->api13)
+    /* matmul_cm (Vulkan 1.3 devices only): cooperative matrices of float16 under the Vulkan
+     * memory model; the first is VkPhysicalDeviceCooperativeMatrixFeaturesKHR, newer than
+     * Debian 12's headers */
+    struct {
+        VkStructureType sType;
+        void *pNext;
+        VkBool32 cooperativeMatrix, cooperativeMatrixRobustBufferAccess;
+    } cmf = {(VkStructureType)1000506000, NULL, VK_TRUE, VK_FALSE};
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
+        .pNext = &cmf,
+        .shaderFloat16 = VK_TRUE};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
+        .pNext = &f16,
+        .vulkanMemoryModel = VK_TRUE};
+    void *feats = NULL;
+    if (d->api13) {
+        if (c->coopmat) v13.pNext = &vmm;
         feats = &v13;
-    else if (c->pin_sg)
+    } else if (c->pin_sg) {
         feats = &scf;
+    }
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                               .pNext = feats,
                               .queueCreateInfoCount = 1,

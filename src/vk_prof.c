@@ -40,11 +40,14 @@ static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_
     }
     size_t wl = strlen(w);
     if (wl > 7 && strcmp(w + wl - 7, ".weight") == 0) wl -= 7;
-    /* the kernel that ran: matvec_gpu, the other matvecs (one token per group), matmul */
+    /* the kernel that ran: matvec_gpu, the other matvecs (one token per group), the tiled
+     * prefill products, matmul */
     const char *kind = "matvec";
     switch (vk_matmul_family(vb, i, st->n, st->lrow0, st->nl)) {
     case VKF_MATVEC_GPU: kind = "matvec_gpu"; break;
     case VKF_MATVEC_Q8: kind = "matvec_q8"; break;
+    case VKF_MATMUL_TILE: kind = "matmul_tile"; break;
+    case VKF_MATMUL_CM: kind = "matmul_cm"; break;
     case VKF_MATMUL:
     case VKF_CPU_MATMUL_UNIT:
     case VKF_CPU_MATMUL_KUNIT: kind = "matmul"; break;

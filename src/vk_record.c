@@ -12,13 +12,15 @@
 #include "vk_backend.h"
 #include "vk_kernel.h"
 
-/* The pipeline of kernel name with specialization constant 4 = nt (one pipeline per
- * value; 0 for the kernels without it) */
-static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt, char *err,
-                           size_t errlen)
+/* The pipeline of kernel name with specialization constant 4 = nt and the sizes of tile shape
+ * tile (one pipeline per value; 0 for the kernels without them) */
+static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt, uint32_t tile,
+                           char *err, size_t errlen)
 {
     for (int32_t i = 0; i < vb->n_pipes; i++)
-        if (strcmp(vb->pipes[i].name, name) == 0 && vb->pipes[i].nt == nt) return vb->pipes[i].pipe;
+        if (strcmp(vb->pipes[i].name, name) == 0 && vb->pipes[i].nt == nt &&
+            vb->pipes[i].tile == tile)
+            return vb->pipes[i].pipe;
     if (vb->n_pipes == VK_MAX_PIPES) {
         snprintf(err, errlen, "too many Vulkan pipelines");
         return VK_NULL_HANDLE;
@@ -45,19 +47,38 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt,
         return VK_NULL_HANDLE;
     }
     /* 0: workgroup size, 1: matvec rows per group, 2: matmul rows per group, 3: matvec_gpu
-     * rows per group, 4: matvec_gpu tokens (shaders ignore the ones they do not declare) */
-    uint32_t sc[5] = {vb->c.wg, vb->c.mv_rows, vb->c.mm_rows, vb->c.mvg_rows, nt ? nt : 1};
-    VkSpecializationMapEntry me[5] = {{0, 0, 4}, {1, 4, 4}, {2, 8, 4}, {3, 12, 4}, {4, 16, 4}};
-    VkSpecializationInfo spec = {5, me, sizeof sc, sc};
-    /* the pinned subgroup size (vk_ctx_open): the one-subgroup reductions rely on it */
-    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo pin = {
+     * rows per group, 4: matvec_gpu tokens, 5..9: the tile's rows, tokens, K step, rows and
+     * tokens per invocation, 10..12: the cooperative-matrix shape (shaders ignore the ones
+     * they do not declare) */
+    const struct vk_tile *t = &vb->c.tiles[tile < VK_TILE_SHAPES ? tile : 0];
+    uint32_t sc[13] = {tile ? t->wg : vb->c.wg,
+                       vb->c.mv_rows,
+                       vb->c.mm_rows,
+                       vb->c.mvg_rows,
+                       nt ? nt : 1,
+                       t->bm,
+                       t->bn,
+                       t->bk,
+                       t->tm,
+                       t->tn,
+                       vb->c.info.coop_m,
+                       vb->c.info.coop_n,
+                       vb->c.info.coop_k};
+    VkSpecializationMapEntry me[13];
+    for (uint32_t i = 0; i < 13; i++)
+        me[i] = (VkSpecializationMapEntry){i, 4 * i, 4};
+    VkSpecializationInfo spec = {13, me, sizeof sc, sc};
+    /* the pinned subgroup size (vk_ctx_open): the one-subgroup reductions rely on it; the
+     * tiled products have no subgroup operations and their own workgroup size: not pinned */
+    bool pin = vb->c.pin_sg && tile != VK_TILE_SMALL && tile != VK_TILE_LARGE;
+    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo pin_ci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
         .requiredSubgroupSize = vb->c.pin_sg};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .pNext = vb->c.pin_sg ? &pin : NULL,
-                  .flags = vb->c.pin_full
+                  .pNext = pin ? &pin_ci : NULL,
+                  .flags = pin && vb->c.pin_full && sc[0] % vb->c.pin_sg == 0
                                ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT
                                : 0,
                   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
@@ -77,6 +98,7 @@ static VkPipeline get_pipe(struct vk_backend *vb, const char *name, uint32_t nt,
     struct vk_pipe *e = &vb->pipes[vb->n_pipes++];
     snprintf(e->name, sizeof e->name, "%s", name);
     e->nt = nt;
+    e->tile = tile;
     e->pipe = p;
     return p;
 }
@@ -179,11 +201,12 @@ static uint32_t cdiv(uint64_t a, uint64_t b)
     return (uint32_t)((a + b - 1) / b);
 }
 
-static int dispatch(struct rec *r, const char *pipe, uint32_t nt, VkDescriptorSet set,
-                    const void *pc, uint32_t pc_bytes, uint32_t gx, uint32_t gy)
+static int dispatch(struct rec *r, const char *pipe, uint32_t nt, uint32_t tile,
+                    VkDescriptorSet set, const void *pc, uint32_t pc_bytes, uint32_t gx,
+                    uint32_t gy)
 {
     struct vk_backend *vb = r->vb;
-    VkPipeline p = get_pipe(vb, pipe, nt, r->err, r->errlen);
+    VkPipeline p = get_pipe(vb, pipe, nt, tile, r->err, r->errlen);
     if (!p) return -1;
     if (p != r->bound) {
         r->f->vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
@@ -232,6 +255,8 @@ static struct vk_profile profile(const struct vk_backend *vb)
                                .kv_f16 = c->kv_f16,
                                .unit = c->unit,
                                .mv_gpu = c->mv_gpu,
+                               .tile = c->tile,
+                               .coopmat = c->coopmat,
                                .int8 = vb->base.precision == PRECISION_FAST && vb->xq8.buf};
 }
 
@@ -247,7 +272,7 @@ static int dispatch_kernel(struct rec *r, const struct vk_kernel *k, VkDescripto
                  k->type);
         return -1;
     }
-    return dispatch(r, name, k->nt, set, pc, pc_bytes, gx, gy);
+    return dispatch(r, name, k->nt, k->tile, set, pc, pc_bytes, gx, gy);
 }
 
 /* The rows (tokens) op o computes in a batch of n (nl logits rows from lrow0) and where its
@@ -307,7 +332,7 @@ static int record_matmul(struct rec *r, int32_t i, VkDescriptorSet *sets, int32_
     struct vk_kernel k = matmul_kernel(vb, i, rows, src_off);
     uint32_t tn = k.tn ? k.tn : 4;
     /* matvec_gpu: mvg_rows rows x every token per group; the other matvecs: rpg rows x 1
-     * token; matmul: mm_rows rows x wg x tn tokens */
+     * token; matmul: mm_rows rows x wg x tn tokens; the tiled ones: a tile */
     bool gpu = k.family == VKF_MATVEC_GPU || k.family == VKF_MATVEC_Q8;
     if (k.family == VKF_MATVEC_Q8 &&
         (r->xq_src != o->src || r->xq_off != src_off || r->xq_rows != rows)) {
@@ -343,6 +368,10 @@ static int record_matmul(struct rec *r, int32_t i, VkDescriptorSet *sets, int32_
                                   .rpg = rpg};
         uint32_t gx = cdiv(vw->rows[ch], gpu || per_token ? rpg : vb->c.mm_rows);
         uint32_t gy = gpu ? 1 : per_token ? (uint32_t)rows : cdiv(rows, wg * tn);
+        if (k.tile) { /* the tiled kernels: bm rows x bn tokens per group */
+            gx = cdiv(vw->rows[ch], vb->c.tiles[k.tile].bm);
+            gy = cdiv(rows, vb->c.tiles[k.tile].bn);
+        }
         if (dispatch_kernel(r, &k, sets[ch], &pc, sizeof pc, gx, gy)) return -1;
     }
     return 0;

@@ -385,6 +385,51 @@ START_TEST(test_op_mv_gpu)
 }
 END_TEST
 
+/* matmul_tile (shaders/matmul_tile.comp), forced on CPU devices by JOULE_VK_MATMUL_TILE=1:
+ * 300 rows (not a multiple of the 64-row tiles), K of 1024 (32 steps; float rows of 1037:
+ * a tail of 13), batches of 9, 33 and 64 (small tiles: 32 tokens) and 65 and 250 (large: 64;
+ * the op harness holds at most 256), bias and accumulate; split: a 64 KiB range cuts the
+ * weight into chunks of rows that are not multiples of 64 either (and allows 16 tokens). */
+static void check_matmul_tile(const char *spec, uint32_t type, bool small_range)
+{
+    const int32_t ne0 = is_float(type) ? 1037 : 1024, rows = 300;
+    struct harness h;
+    struct weight w, bias;
+    matmul_harness(&h, type, ne0, rows, &w, &bias);
+    if (small_range) setenv("JOULE_VK_MAX_RANGE", "65536", 1);
+    setenv("JOULE_VK_MATMUL_TILE", "1", 1);
+    h_open(&h, spec, 1, 256);
+    static const int32_t ns[] = {9, 33, 64, 65, 250};
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    int32_t ran = 0;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        int32_t n = ns[k] > h.b->max_batch ? h.b->max_batch : ns[k];
+        if (n < 9 || n <= ran || (asan && ns[k] != 33 && ns[k] != 65)) continue;
+        check_matmul_n(&h, &w, &bias, n, small_range);
+        ran = n;
+    }
+    const int32_t want = small_range ? 9 : asan ? 65 : 250;
+    ck_assert_int_ge(ran, want);
+    char name[64];
+    snprintf(name, sizeof name, "matmul_tile_%s", vk_type_suffix(type));
+    ck_assert_msg(vk_test_used_pipe(h.b, name), "pipeline %s was not used", name);
+    backend_destroy(h.b);
+    unsetenv("JOULE_VK_MAX_RANGE");
+    unsetenv("JOULE_VK_MATMUL_TILE");
+    free((void *)w.data);
+    free((void *)bias.data);
+}
+
+/* every type (under the sanitizers Q_F16, Q4_0 and Q4_K, batches of 33 and 65), whole and
+ * split weights */
+START_TEST(test_op_matmul_tile)
+{
+    NEED_VK(spec);
+    each_type(spec, check_matmul_tile, false);
+    each_type(spec, check_matmul_tile, true);
+}
+END_TEST
+
 static void check_embed(const char *spec, uint32_t type, bool small_range)
 {
     int32_t ne0 = is_float(type) ? 45 : is_k(type) ? 256 : 96, vocab = 300;
@@ -801,10 +846,34 @@ END_TEST
 
 /* ---- kernel choice: every description on every device profile names a built kernel ---- */
 
+static int by_blob_name(const void *a, const void *b)
+{
+    return strcmp(shader_blobs[*(const int *)a].name, shader_blobs[*(const int *)b].name);
+}
+
+/* shader_blobs' index of name, -1 if absent: a binary search over the names sorted once (the
+ * test looks up about a million descriptions) */
 static int blob_index(const char *name)
 {
-    for (int i = 0; shader_blobs[i].name; i++)
-        if (strcmp(shader_blobs[i].name, name) == 0) return i;
+    static int *order, n;
+    if (!order) {
+        while (shader_blobs[n].name)
+            n++;
+        order = malloc(sizeof *order * (size_t)(n ? n : 1));
+        ck_assert(order);
+        for (int i = 0; i < n; i++)
+            order[i] = i;
+        qsort(order, (size_t)n, sizeof *order, by_blob_name);
+    }
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(shader_blobs[order[mid]].name, name);
+        if (c == 0) return order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return -1;
 }
 
@@ -853,16 +922,21 @@ START_TEST(test_kernels_exist)
     bool *reached = calloc((size_t)n_blobs, sizeof *reached);
     ck_assert(reached);
     int n_checked = 0, n_types = 0;
+    /* cooperative matrices only where the binary holds their kernels (vk_ctx_open) */
+    bool cm_built = vk_shader_find("matmul_cm_q4_0") != NULL;
     for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
-        for (int dev = 0; dev < 32; dev++) {
+        for (int dev = 0; dev < 128; dev++) {
             bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel, mv_gpu = dev & 8;
-            bool int8 = dev & 16;
+            bool mm_tile = dev & 16, coopmat = dev & 32, int8 = dev & 64;
             if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
-            if (int8 && !mv_gpu) continue;     /* the int8 path is matvec_gpu's */
+            if (coopmat && (!mm_tile || !cm_built)) continue;
+            if (int8 && !mv_gpu) continue; /* the int8 path is matvec_gpu's */
             struct vk_profile p = {.red = (enum vk_reduce)red,
                                    .kv_f16 = kv_f16,
                                    .unit = unit,
                                    .mv_gpu = mv_gpu,
+                                   .tile = mm_tile,
+                                   .coopmat = coopmat,
                                    .int8 = int8};
             struct vk_kernel k = vk_choose_rmsnorm(&p);
             reach(&k, reached, &n_checked);
@@ -889,9 +963,10 @@ START_TEST(test_kernels_exist)
                 n_types++;
                 k = vk_choose_embed(type);
                 reach(&k, reached, &n_checked);
-                /* batches of 1, 8 (matvec_gpu's limits), 9 and 64 tokens */
-                static const uint32_t batch[4] = {1, 8, 9, 64};
-                for (int c = 0; c < 256; c++) {
+                /* batches of 1, 8 (matvec_gpu's limits), 9, 64 and 65 tokens (the small
+                 * and large tiles) */
+                static const uint32_t batch[5] = {1, 8, 9, 64, 65};
+                for (int c = 0; c < 320; c++) {
                     struct vk_matmul_case m = {.type = type,
                                                .tokens = batch[c >> 6],
                                                .matvec = c & 1,
@@ -902,6 +977,10 @@ START_TEST(test_kernels_exist)
                                                .fill8 = c & 32};
                     k = vk_choose_matmul(&p, &m);
                     reach(&k, reached, &n_checked);
+                    ck_assert_msg((k.family == VKF_MATMUL_TILE) ==
+                                          (k.tile == VK_TILE_SMALL || k.tile == VK_TILE_LARGE) &&
+                                      (k.family == VKF_MATMUL_CM) == (k.tile == VK_TILE_CM),
+                                  "kernel family %d with tile shape %d", (int)k.family, k.tile);
                 }
             }
         }
@@ -987,6 +1066,99 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(k.family, VKF_MATVEC);
     ck_assert_int_eq(k.nt, 0);
     p.red = VK_RED_SUBGROUP;
+    /* prefill on GPUs (tile): past the matvec range every type takes matmul_tile, small tiles
+     * up to 64 tokens; matvec_gpu keeps its batches; cooperative matrices (coopmat) instead
+     * of the tiles, one shape */
+    p.tile = true, p.mv_gpu = true;
+    m = (struct vk_matmul_case){.type = Q_Q4_K, .tokens = 9, .x4_rows = true, .w_texel = true};
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matmul_tile_q4_k");
+    ck_assert_int_eq(k.tile, VK_TILE_SMALL);
+    m.tokens = 64;
+    ck_assert_int_eq(vk_choose_matmul(&p, &m).tile, VK_TILE_SMALL);
+    m.tokens = 65, m.type = Q_BF16;
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matmul_tile_bf16");
+    ck_assert_int_eq(k.tile, VK_TILE_LARGE);
+    m.tokens = 5, m.type = Q_Q5_K; /* no matvec_gpu kernel for the type */
+    ck_assert_int_eq(vk_choose_matmul(&p, &m).family, VKF_MATMUL_TILE);
+    m.type = Q_Q6_K;
+    ck_assert_int_eq(vk_choose_matmul(&p, &m).family, VKF_MATVEC_GPU);
+    m.tokens = 2, m.matvec = true, m.type = Q_Q5_K;
+    ck_assert_int_eq(vk_choose_matmul(&p, &m).family, VKF_MATVEC);
+    p.coopmat = true;
+    m = (struct vk_matmul_case){.type = Q_Q4_0, .tokens = 300};
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matmul_cm_q4_0");
+    ck_assert_int_eq(k.tile, VK_TILE_CM);
+    m.tokens = 9;
+    ck_assert_int_eq(vk_choose_matmul(&p, &m).family, VKF_MATMUL_CM);
+    p.tile = false; /* JOULE_VK_MATMUL_TILE=0: the old matmul, no matmul_cm either */
+    k = vk_choose_matmul(&p, &m);
+    ck_assert_int_eq(k.family, VKF_MATMUL);
+    ck_assert_int_eq(k.tile, VK_TILE_NONE);
+    p.coopmat = false, p.mv_gpu = false;
+    ck_assert(vk_tile_on(false, -1) && !vk_tile_on(true, -1));
+    ck_assert(vk_tile_on(true, 1) && vk_tile_on(false, 1));
+    ck_assert(!vk_tile_on(false, 0) && !vk_tile_on(true, 0));
+    /* tile sizes: a usual GPU (48 KiB, subgroups of 32, 1024 invocations); AMD's 64 lanes;
+     * small limits; the cooperative-matrix shape */
+    struct vk_tile t = vk_matmul_tile(VK_TILE_LARGE, 49152, 32, 1024);
+    ck_assert(t.bm == 64 && t.bn == 64 && t.bk == 32 && t.tm == 4 && t.tn == 8 && t.wg == 128);
+    ck_assert_uint_eq(t.shared, 16384);
+    t = vk_matmul_tile(VK_TILE_SMALL, 49152, 64, 1024);
+    ck_assert(t.bm == 64 && t.bn == 32 && t.bk == 32 && t.tm == 4 && t.tn == 4 && t.wg == 128);
+    ck_assert_uint_eq(t.shared, 12288);
+    t = vk_matmul_tile(VK_TILE_LARGE, 16384, 8, 128); /* Vulkan's minimum limits */
+    ck_assert(t.bm == 64 && t.bk == 32 && t.wg == 128);
+    t = vk_matmul_tile(VK_TILE_LARGE, 32768, 32, 64);
+    ck_assert(t.bm == 32 && t.bn == 64 && t.wg == 64 && t.shared == 12288);
+    t = vk_matmul_tile(VK_TILE_LARGE, 8192, 32, 1024);
+    ck_assert(t.bm == 64 && t.bk == 16 && t.wg == 128 && t.shared == 8192);
+    t = vk_matmul_tile(VK_TILE_LARGE, 4096, 32, 1024); /* no fit: vk_ctx_open turns tiles off */
+    ck_assert(t.bk == 16 && t.bm == t.tm && t.shared > 4096);
+    t = vk_matmul_tile(VK_TILE_SMALL, 65536, 256, 1024); /* subgroups over 128 lanes */
+    ck_assert(t.bm == 128 && t.wg == 256);
+    t = vk_matmul_tile(VK_TILE_CM, 49152, 32, 1024);
+    ck_assert(t.bm == 64 && t.bn == 64 && t.bk == 32 && t.wg == 128 && t.shared == 24576);
+    t = vk_matmul_tile(VK_TILE_CM, 65536, 64, 128);
+    ck_assert_uint_eq(t.wg, 128);
+    /* cooperative matrices: NVIDIA; AMD RDNA3+ / CDNA only; not Intel Alchemist */
+    ck_assert(vk_coopmat_vendor(0x10de, 0x2330));  /* H100 */
+    ck_assert(vk_coopmat_vendor(0x1002, 0x744c));  /* RX 7900 XTX */
+    ck_assert(vk_coopmat_vendor(0x1002, 0x7550));  /* RX 9070 */
+    ck_assert(vk_coopmat_vendor(0x1002, 0x15bf));  /* Phoenix APU */
+    ck_assert(vk_coopmat_vendor(0x1002, 0x740f));  /* MI210 */
+    ck_assert(!vk_coopmat_vendor(0x1002, 0x73bf)); /* RX 6900 XT: no matrix units */
+    ck_assert(!vk_coopmat_vendor(0x1002, 0x731f)); /* RX 5700 XT */
+    ck_assert(!vk_coopmat_vendor(0x8086, 0x56a0)); /* Arc A770 */
+    ck_assert(vk_coopmat_vendor(0x8086, 0xe20b));  /* Arc B580 */
+    struct vk_coop_dev cd = {.vendor = 0x10de,
+                             .device_id = 0x2330,
+                             .ready = true,
+                             .m = 16,
+                             .n = 16,
+                             .k = 16,
+                             .shared_bytes = 49152,
+                             .max_wg = 1024};
+    ck_assert(vk_coopmat_on(&cd, -1) && vk_coopmat_on(&cd, 1) && !vk_coopmat_on(&cd, 0));
+    cd.vendor = 0x8086, cd.device_id = 0x56a0;
+    ck_assert(!vk_coopmat_on(&cd, -1) && vk_coopmat_on(&cd, 1));
+    cd.vendor = 0x1002, cd.device_id = 0x73bf;
+    ck_assert(!vk_coopmat_on(&cd, -1) && vk_coopmat_on(&cd, 1));
+    cd.device_id = 0x744c;
+    ck_assert(vk_coopmat_on(&cd, -1));
+    cd.n = 8; /* another shape: the kernel's blocks are 16 x 16 x 16 */
+    ck_assert(!vk_coopmat_on(&cd, -1) && !vk_coopmat_on(&cd, 1));
+    cd.n = 16, cd.ready = false;
+    ck_assert(!vk_coopmat_on(&cd, 1));
+    cd.ready = true, cd.shared_bytes = 16384;
+    ck_assert(!vk_coopmat_on(&cd, 1));
+    cd.shared_bytes = 65536, cd.cpu = true;
+    ck_assert(!vk_coopmat_on(&cd, 1));
     /* on GPU devices unless JOULE_VK_MV_GPU says otherwise (1 everywhere, 0 nowhere) */
     ck_assert(vk_mv_gpu_on(false, -1) && !vk_mv_gpu_on(true, -1));
     ck_assert(vk_mv_gpu_on(true, 1) && vk_mv_gpu_on(false, 1));
@@ -1186,6 +1358,8 @@ void vk_teardown(void)
     unsetenv("JOULE_VK_INT8");
     unsetenv("JOULE_VK_SPLIT_KV");
     unsetenv("JOULE_VK_ATTN_TILE");
+    unsetenv("JOULE_VK_MATMUL_TILE");
+    unsetenv("JOULE_VK_COOPMAT");
     clear_config();
 }
 
@@ -1225,8 +1399,14 @@ Suite *vk_suite(void)
     tcase_add_checked_fixture(ts, NULL, vk_teardown);
     tcase_add_test(ts, test_op_split_attention);
     suite_add_tcase(s, ts);
-    vk_model_tests(tm, tg, tt, ts);      /* test_vk_model.c */
+    TCase *tp = tcase_create("mm_tile"); /* tiled prefill products (JOULE_VK_MATMUL_TILE=1) */
+    tcase_set_timeout(tp, 900);
+    tcase_add_checked_fixture(tp, NULL, vk_teardown);
+    tcase_add_test(tp, test_op_matmul_tile);
+    suite_add_tcase(s, tp);
+    vk_model_tests(tm, tg, tt, ts, tp);  /* test_vk_model.c */
     TCase *tk = tcase_create("kernels"); /* no device needed */
+    tcase_set_timeout(tk, 120); /* every profile x case: seconds under the sanitizers */
     tcase_add_test(tk, test_kernels_exist);
     tcase_add_test(tk, test_kernel_names);
     tcase_add_test(tk, test_switches);

@@ -20,6 +20,6 @@
 /* The fixture of every vk test case: resets the JOULE_VK_* switches tests set. */
 void vk_teardown(void);
 /* Adds the whole-model tests to the suite's test cases (test_vk_model.c). */
-void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split);
+void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split, TCase *mm_tile);
 
 #endif

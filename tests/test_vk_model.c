@@ -1,7 +1,7 @@
 /* vk, whole models — the Vulkan backend running the shared tiny models (lavapipe in CI, under
  * the validation layer): logits and greedy continuations against the float64 references in
  * ../shared/models (every weight type, split bindings, profiling on), the new kernels
- * against the ones they replace (split decode attention, tiled prefill attention,
+ * against the ones they replace (split decode attention, tiled prefill attention and products,
  * matvec_gpu), and the device context's choices (upload paths, subgroup pinning, step
  * timeout, the memory check). Part of the vk suite (test_vk.c registers it). */
 #include <check.h>
@@ -591,8 +591,42 @@ START_TEST(test_model_int8)
 }
 END_TEST
 
-void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split)
+/* Whole models with the tiled prefill products (JOULE_VK_MATMUL_TILE=1): the prefill batches
+ * of prefill_logits (203 and 77 tokens, 40 rows of two sequences) against the old matmul, then
+ * the float64 references (prompts of 20 and more tokens) and greedy decoding; Q4_K_M (Q4_K
+ * and Q6_K weights), in the release run tiny-qwen2-F16 too (q/k/v biases). */
+START_TEST(test_model_matmul_tile)
 {
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    static const char *const stems[] = {"tiny-llama-Q4_K_M", "tiny-qwen2-F16"};
+    /* (the f32 cache: with f16, a last-bit difference of a product can move the next layers'
+     * K and V by an f16 step: 2.3e-3 measured for Q4_K_M; f32: 2.9e-5, qwen2 7.1e-5) */
+    setenv("JOULE_VK_KV_F32", "1", 1);
+    for (int si = 0; si < 2; si++) {
+        if (si && getenv("JOULE_ASAN")) break;
+        int32_t nv = 0;
+        size_t rows = 0;
+        setenv("JOULE_VK_MATMUL_TILE", "0", 1);
+        float *old = prefill_logits(spec, shared, stems[si], NULL, &nv, &rows);
+        setenv("JOULE_VK_MATMUL_TILE", "1", 1);
+        float *tiled = prefill_logits(spec, shared, stems[si], "matmul_tile_", &nv, &rows);
+        float d = max_diff(old, tiled, rows * (size_t)nv);
+        fprintf(stderr, "vk %s matmul_tile: max abs difference %g from matmul\n", stems[si], d);
+        ck_assert_msg(d <= 2.5e-4f, "%s: matmul_tile and matmul differ by %g", stems[si], d);
+        free(old);
+        free(tiled);
+        unsetenv("JOULE_VK_MATMUL_TILE");
+    }
+    unsetenv("JOULE_VK_KV_F32");
+    check_model_with(spec, shared, "JOULE_VK_MATMUL_TILE", "1", "tiny-llama-Q4_K_M",
+                     "tiny-qwen2-F16");
+}
+END_TEST
+
+void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split, TCase *mm_tile)
+{
+    tcase_add_test(mm_tile, test_model_matmul_tile);
     tcase_add_loop_test(models, test_models, 0, sizeof model_stems / sizeof model_stems[0]);
     tcase_add_test(models, test_model_split_range);
     tcase_add_test(models, test_profile_same_logits);

@@ -336,11 +336,35 @@ START_TEST(test_arch_variant)
     }
     ck_assert_int_eq(n_bias, vr->biases ? 3 * L : 0);
     ck_assert_int_eq(n_none, g.n_ops - L); /* src2: the KV stores' V only */
-    /* graph_fuse: per layer q/k/v run as one (3) and gate/up as one (2); every other
-     * product alone; the members of a run read one input and write their own */
-    int runs[4] = {0};
+    /* graph_fuse: per layer q/k/v run as one (3) and gate/up as one (2), the latter with
+     * its SwiGLU (glu); every other product alone; the members of a run read one input and
+     * write their own; the block norms and the output norm fold into the products after
+     * them (the per-head q/k norms do not); rope q, rope k and the KV store as one */
+    int runs[4] = {0}, n_fold = 0, n_glu = 0, n_rope_kv = 0;
     for (int32_t i = 0; i < g.n_ops; i++) {
         const struct op *o = &g.ops[i];
+        n_fold += o->fold;
+        n_glu += o->glu;
+        if (o->fold) {
+            ck_assert_int_eq(o->kind, OP_RMSNORM);
+            ck_assert_int_eq(o->dim, m->cfg.n_embd);
+            ck_assert(g.ops[i + 1].kind == OP_MATMUL && g.ops[i + 1].src == o->dst);
+        }
+        if (o->glu) {
+            ck_assert_int_eq(o->n_fused, 2);
+            ck_assert_int_eq(g.ops[i + 2].kind, OP_SWIGLU);
+            ck_assert_int_eq(g.ops[i + 2].dst, o->dst);
+            ck_assert_int_eq(g.ops[i + 2].src, g.ops[i + 1].dst);
+        }
+        if (o->kind == OP_ROPE && o->n_fused > 1) {
+            ck_assert_int_eq(o->n_fused, 3);
+            ck_assert_int_eq(g.ops[i + 1].kind, OP_ROPE);
+            ck_assert_int_eq(g.ops[i + 2].kind, OP_KV_STORE);
+            ck_assert_int_eq(g.ops[i + 2].src, g.ops[i + 1].dst);
+            n_rope_kv++;
+            i += 2;
+            continue;
+        }
         if (o->kind != OP_MATMUL) {
             ck_assert_int_le(o->n_fused, 1);
             continue;
@@ -358,6 +382,9 @@ START_TEST(test_arch_variant)
     ck_assert_int_eq(runs[3], L);
     ck_assert_int_eq(runs[2], L);
     ck_assert_int_eq(runs[1], 2 * L + 1); /* wo, w_down; the logits */
+    ck_assert_int_eq(n_fold, 2 * L + 1);
+    ck_assert_int_eq(n_glu, L);
+    ck_assert_int_eq(n_rope_kv, L);
     graph_free(&g);
     struct backend *b = NULL;
     if (vk) {

@@ -53,6 +53,9 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                       "KV splits of decode attention (0: one pass; up to 64)"},
     [VKS_ATTN_TILE] = {"JOULE_VK_ATTN_TILE", "on for GPU devices only (batches over 8 rows)",
                        "1: the tiled prefill attention (attn_tile) on CPU devices too; 0: nowhere"},
+    [VKS_NO_FUSE] = {"JOULE_VK_NO_FUSE", "off (fused where matvec_gpu runs)",
+                     "no fused decode kernels (RMSNorm in the products, q/k/v and gate + up + "
+                     "SwiGLU as one product, rope + KV store): the graph's ops one by one"},
 };
 
 const char *vk_env_str(enum vk_switch s)

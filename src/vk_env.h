@@ -32,6 +32,7 @@ enum vk_switch {
     VKS_MEM_BUDGET,
     VKS_SPLIT_KV,
     VKS_ATTN_TILE,
+    VKS_NO_FUSE,
     VKS_COUNT
 };
 

@@ -199,8 +199,10 @@ struct vk_ctx {
     uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
     uint32_t mvg_rows;         /* rows per workgroup of matvec_gpu (1..VK_MVG_MAX_ROWS) */
     bool mv_gpu;               /* matvec_gpu for its types: GPU devices, or JOULE_VK_MV_GPU */
-    bool cpu;                  /* a CPU implementation (llvmpipe, SwiftShader) */
-    enum vk_reduce red;        /* how kernels reduce across a workgroup (vk_kernel.h) */
+    bool fuse; /* the fused decode kernels (graph runs as one dispatch): not JOULE_VK_NO_FUSE, and
+                  the device has the storage bindings they need */
+    bool cpu;  /* a CPU implementation (llvmpipe, SwiftShader) */
+    enum vk_reduce red; /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
     bool unit;           /* and the unit kernels (8-byte weight texels, activation and KV texels) */
@@ -253,5 +255,9 @@ bool vk_test_used_pipe(struct backend *b, const char *name);
 uint32_t vk_test_wg(struct backend *b);
 /* Whether b runs on a CPU implementation (llvmpipe): the unit kernels run there. */
 bool vk_test_is_cpu(struct backend *b);
+/* The compute dispatches and barriers recorded for the step of n rows with logits rows
+ * lrow0..lrow0+nl-1 (one that has run); -1 when there is none. */
+int vk_test_step_counts(struct backend *b, int32_t n, int32_t lrow0, int32_t nl,
+                        int32_t *dispatches, int32_t *barriers);
 
 #endif

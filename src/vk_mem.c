@@ -148,6 +148,7 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     c->mvg_rows = c->mv_rows_forced >= 1 && c->mv_rows_forced <= VK_MVG_MAX_ROWS ? c->mv_rows_forced
                                                                                  : VK_MVG_ROWS;
     c->mv_gpu = vk_mv_gpu_on(cpu, vk_env_str(VKS_MV_GPU) ? vk_env_on(VKS_MV_GPU) : -1);
+    c->fuse = !vk_env_on(VKS_NO_FUSE); /* and the bindings (vk_backend.c, setup) */
     c->mm_rows = (uint32_t)vk_env_long(VKS_MM_ROWS, cpu ? 128 : 8);
     if (c->mm_rows < 1 || c->mm_rows > 256) c->mm_rows = 8;
     c->red = vk_reduce_form(d->subgroup_arith, d->subgroup_shuffle, wg, c->pin_sg,

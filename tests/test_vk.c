@@ -730,11 +730,16 @@ START_TEST(test_kernels_exist)
     ck_assert(reached);
     int n_checked = 0, n_types = 0;
     for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
-        for (int dev = 0; dev < 16; dev++) {
+        for (int dev = 0; dev < 32; dev++) {
             bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel, mv_gpu = dev & 8;
             if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
-            struct vk_profile p = {
-                .red = (enum vk_reduce)red, .kv_f16 = kv_f16, .unit = unit, .mv_gpu = mv_gpu};
+            struct vk_profile p = {.red = (enum vk_reduce)red,
+                                   .kv_f16 = kv_f16,
+                                   .unit = unit,
+                                   .mv_gpu = mv_gpu,
+                                   .fuse = dev & 16};
+            struct vk_kernel fk;
+            if (vk_choose_rope_kv(&p, &fk)) reach(&fk, reached, &n_checked);
             struct vk_kernel k = vk_choose_rmsnorm(&p);
             reach(&k, reached, &n_checked);
             k = vk_choose_rope();
@@ -771,6 +776,10 @@ START_TEST(test_kernels_exist)
                                                .fill8 = c & 32};
                     k = vk_choose_matmul(&p, &m);
                     reach(&k, reached, &n_checked);
+                    /* the fused decode products (a run's products, vk_choose_matmul_fused) */
+                    struct vk_fused_case fc = {
+                        .type = type, .tokens = m.tokens, .x4_rows = m.x4_rows, .glu = c & 1};
+                    if (vk_choose_matmul_fused(&p, &fc, &fk)) reach(&fk, reached, &n_checked);
                 }
             }
         }
@@ -860,7 +869,39 @@ START_TEST(test_kernel_names)
     ck_assert(vk_mv_gpu_on(false, -1) && !vk_mv_gpu_on(true, -1));
     ck_assert(vk_mv_gpu_on(true, 1) && vk_mv_gpu_on(false, 1));
     ck_assert(!vk_mv_gpu_on(false, 0) && !vk_mv_gpu_on(true, 0));
+    /* fused decode products: where matvec_gpu runs and the profile fuses; a set of a run's
+     * products, or gate + up + SwiGLU (glu) */
+    p = (struct vk_profile){.red = VK_RED_SUBGROUP, .kv_f16 = true, .mv_gpu = true, .fuse = true};
+    struct vk_fused_case fc = {.type = Q_Q4_K, .tokens = 1, .x4_rows = true};
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q4_k_set");
+    ck_assert_int_eq(k.nt, 1);
+    fc.type = Q_Q6_K, fc.glu = true, fc.tokens = 8, p.red = VK_RED_ONE_SUBGROUP;
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q6_k_glu_sg");
+    ck_assert_int_eq(k.nt, 8);
+    fc.tokens = 9;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.tokens = 2, fc.type = Q_Q5_K;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.type = Q_Q8_0, fc.x4_rows = false;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.x4_rows = true;
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert(vk_choose_rope_kv(&p, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "rope_kv");
     p.kv_f16 = false;
+    ck_assert(vk_choose_rope_kv(&p, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "rope_kv_f32");
+    p.fuse = false; /* JOULE_VK_NO_FUSE, or a device without the bindings */
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k) && !vk_choose_rope_kv(&p, &k));
+    p.fuse = true, p.mv_gpu = false; /* only where matvec_gpu runs */
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k) && !vk_choose_rope_kv(&p, &k));
+    p = (struct vk_profile){.red = VK_RED_SUBGROUP, .kv_f16 = false};
     struct vk_attn_case ac = {.texel = true};
     k = vk_choose_attention(&p, &ac);
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
@@ -996,6 +1037,7 @@ void vk_teardown(void)
     unsetenv("JOULE_VK_MAX_TEXELS");
     unsetenv("JOULE_VK_MV_GPU");
     unsetenv("JOULE_VK_MV_ROWS");
+    unsetenv("JOULE_VK_NO_FUSE");
     clear_config();
 }
 

@@ -535,6 +535,50 @@ START_TEST(test_fused_decode)
 }
 END_TEST
 
+/* The fused kernels in other configurations, against the unfused default (f32 cache,
+ * qwen2 Q8_0: biases in every set): workgroups of 64 (several subgroups) with 3 rows per
+ * group (sets whose rows do not divide into groups: 128-row k and v), shared-memory
+ * reductions in workgroups of 16, and a 128 KiB range that splits the tied output weight
+ * into chunks (that product then runs alone with its RMSNorm; the layers stay fused), and
+ * split decode attention (as on GPUs) after rope_kv. Under the sanitizers: the first. */
+START_TEST(test_fused_configs)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    static const char *const cfg[][2][2] = {
+        {{"JOULE_VK_WG", "64"}, {"JOULE_VK_MV_ROWS", "3"}},
+        {{"JOULE_VK_NO_SUBGROUP", "1"}, {"JOULE_VK_WG", "16"}},
+        {{"JOULE_VK_MAX_RANGE", "131072"}, {NULL, NULL}},
+        {{"JOULE_VK_SPLIT_KV", "3"}, {NULL, NULL}},
+    };
+    const char *stem = "tiny-qwen2-Q8_0";
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    setenv("JOULE_VK_KV_F32", "1", 1);
+    int32_t nv = 0;
+    size_t rows = 0;
+    setenv("JOULE_VK_NO_FUSE", "1", 1);
+    float *plain = decode_logits(spec, shared, stem, NULL, &nv, &rows);
+    unsetenv("JOULE_VK_NO_FUSE");
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        if (c && getenv("JOULE_ASAN")) break;
+        for (int e = 0; e < 2; e++)
+            if (cfg[c][e][0]) setenv(cfg[c][e][0], cfg[c][e][1], 1);
+        float *fused = decode_logits(spec, shared, stem, "matvec_gpu_q8_0_set", &nv, &rows);
+        for (int e = 0; e < 2; e++)
+            if (cfg[c][e][0]) unsetenv(cfg[c][e][0]);
+        float d = max_diff(plain, fused, rows * (size_t)nv);
+        fprintf(stderr, "vk %s fused decode, %s=%s: max abs difference %g from unfused\n", stem,
+                cfg[c][0][0], cfg[c][0][1], d);
+        ck_assert_msg(d <= 1e-4f, "%s=%s: fused and unfused decode differ by %g", cfg[c][0][0],
+                      cfg[c][0][1], d);
+        free(fused);
+    }
+    free(plain);
+    unsetenv("JOULE_VK_KV_F32");
+    unsetenv("JOULE_VK_MV_GPU");
+}
+END_TEST
+
 /* The dispatches and barriers recorded for a decode step (1 token) of stem */
 static void decode_counts(const char *spec, const char *shared, const char *stem,
                           int32_t *dispatches, int32_t *barriers, int32_t *n_layer)
@@ -599,6 +643,7 @@ void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile)
     tcase_add_test(models, test_split_attention);
     tcase_add_test(mv_gpu, test_model_mv_gpu);
     tcase_add_test(mv_gpu, test_fused_decode);
+    tcase_add_test(mv_gpu, test_fused_configs);
     tcase_add_test(mv_gpu, test_fused_dispatch_count);
     tcase_add_test(tile, test_tile_attention);
 }

@@ -40,7 +40,8 @@ struct vk_step {
     int32_t n, lrow0, nl;
     VkCommandBuffer cb;
     uint64_t last_use;
-    /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] */
+    /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] (-1 - i: the fused unit
+     * starting at op i) */
     VkQueryPool qp;
     int32_t *qop, nq;
     uint64_t runs;
@@ -136,7 +137,8 @@ void vk_texel_free(struct vk_backend *vb);
 /* vk_prof.c: per-op device time (JOULE_VK_PROFILE=1); all no-ops when it is off */
 void vk_prof_init(struct vk_backend *vb);
 int vk_prof_begin(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
-void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op);
+/* a timestamp after op (fused: after the fused unit that starts at op) */
+void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op, bool fused);
 int vk_prof_collect(struct vk_backend *vb, struct vk_step *st);
 void vk_prof_report(struct vk_backend *vb);
 void vk_prof_free(struct vk_backend *vb);

@@ -508,7 +508,7 @@ static int32_t record_fused_run(struct rec *r, int32_t h, const struct vk_kernel
         if (glu) groups = cdiv(pc.rows[0], R);
         hazard_rw(r, rd, wr);
         if (dispatch_kernel(r, &k[j], vb->fuse_sets[h + j], &pc, sizeof pc, groups, 1)) return -1;
-        vk_prof_mark(vb, r->st, h + j);
+        vk_prof_mark(vb, r->st, h + j, true);
         j += m;
     }
     return glu ? n + 1 : n;
@@ -534,7 +534,7 @@ static int32_t record_rope_kv(struct rec *r, int32_t i, const struct vk_kernel *
     uint64_t items = q_pairs > kv_pairs ? q_pairs : kv_pairs;
     if (dispatch_kernel(r, k, vb->fuse_sets[i], &pc, sizeof pc, cdiv(items, vb->c.wg), (uint32_t)n))
         return -1;
-    vk_prof_mark(vb, r->st, i);
+    vk_prof_mark(vb, r->st, i, true);
     return 3;
 }
 
@@ -566,7 +566,7 @@ static int32_t record_unit(struct rec *r, int32_t i)
     for (int32_t j = i; j < i + n; j++) {
         hazard_check(r, &vb->graph.ops[j]);
         if (record_op(r, j, st->n, st->lrow0, st->nl) != 0) return -1;
-        vk_prof_mark(vb, r->st, j);
+        vk_prof_mark(vb, r->st, j, false);
     }
     return n;
 }

@@ -16,6 +16,7 @@
 #include "quant.h"
 #include "testutil.h"
 #include "vk.h"
+#include "vk_impl.h"
 
 enum { E = 64, H = 4, HKV = 2, HD = 16, FF = 96, L = 2, V = 40, T = 12 };
 
@@ -308,11 +309,12 @@ static void reference_logits(const struct variant *vr, const struct ref_model *r
     }
 }
 
-/* _i = variant x backend (0 cpu, 1 vulkan) */
+/* _i = variant x backend (0 cpu, 1 vulkan, 2 vulkan with the GPU decode kernel forced,
+ * JOULE_VK_MV_GPU=1: the graph's fused runs where its types allow, rope + KV store always) */
 START_TEST(test_arch_variant)
 {
-    const struct variant *vr = &variants[_i / 2];
-    bool vk = _i % 2 == 1;
+    const struct variant *vr = &variants[_i / 3];
+    bool vk = _i % 3 >= 1, mv_gpu = _i % 3 == 2;
     char dir[] = "/tmp/joule-arch-XXXXXX", path[128], err[512];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/%s.gguf", dir, vr->name);
@@ -392,8 +394,10 @@ START_TEST(test_arch_variant)
         char spec[32];
         int rc = VK_NO_DEVICE;
         snprintf(err, sizeof err, "no Vulkan device");
+        if (mv_gpu) setenv("JOULE_VK_MV_GPU", "1", 1);
         if (test_vk_device(spec, sizeof spec, __func__))
             rc = vk_backend_new(m, spec, 64, &b, err, sizeof err);
+        unsetenv("JOULE_VK_MV_GPU"); /* (read when the backend opens) */
         ck_assert_msg(rc != VK_FAILED, "%s", err);
         if (rc != VK_OK) {
             fprintf(stderr, "SKIP %s on vulkan: %s\n", vr->name, err);
@@ -430,10 +434,11 @@ START_TEST(test_arch_variant)
         }
     }
     fprintf(stderr, "  %-24s %-6s max abs error %.2e (batch), %.2e (one by one)\n", vr->name,
-            vk ? "vulkan" : "cpu", max_err, max_err_seq);
+            vk ? (mv_gpu ? "vk-mvg" : "vulkan") : "cpu", max_err, max_err_seq);
     double tol = vk ? 2e-2 : 1e-3; /* the Vulkan KV cache is f16 */
     ck_assert_msg(max_err <= tol && max_err_seq <= tol, "%s: %g %g", vr->name, max_err,
                   max_err_seq);
+    if (mv_gpu) ck_assert_msg(vk_test_used_pipe(b, "rope_kv"), "%s: rope_kv did not run", vr->name);
     backend_destroy(b);
     model_free(m);
     free_ref(&rm, vr);
@@ -447,7 +452,7 @@ Suite *arch_suite(void)
     Suite *s = suite_create("arch");
     TCase *tc = tcase_create("arch");
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_arch_variant, 0, 2 * N_VARIANTS);
+    tcase_add_loop_test(tc, test_arch_variant, 0, 3 * N_VARIANTS);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -540,7 +540,8 @@ END_TEST
  * group (sets whose rows do not divide into groups: 128-row k and v), shared-memory
  * reductions in workgroups of 16, and a 128 KiB range that splits the tied output weight
  * into chunks (that product then runs alone with its RMSNorm; the layers stay fused), and
- * split decode attention (as on GPUs) after rope_kv. Under the sanitizers: the first. */
+ * split decode attention (as on GPUs) after rope_kv, and profiled (a timestamp after each
+ * fused unit). Under the sanitizers: the first. */
 START_TEST(test_fused_configs)
 {
     NEED_SHARED(shared);
@@ -550,6 +551,7 @@ START_TEST(test_fused_configs)
         {{"JOULE_VK_NO_SUBGROUP", "1"}, {"JOULE_VK_WG", "16"}},
         {{"JOULE_VK_MAX_RANGE", "131072"}, {NULL, NULL}},
         {{"JOULE_VK_SPLIT_KV", "3"}, {NULL, NULL}},
+        {{"JOULE_VK_PROFILE", "1"}, {NULL, NULL}},
     };
     const char *stem = "tiny-qwen2-Q8_0";
     setenv("JOULE_VK_MV_GPU", "1", 1);

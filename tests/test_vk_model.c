@@ -499,8 +499,9 @@ END_TEST
  * workgroup) fused against JOULE_VK_NO_FUSE=1 on llama (Q4_K_M: q/k Q4_K and v Q6_K in one
  * run, sets by type), qwen2 (q/k/v biases, NEOX RoPE, the tied output) and, in the release
  * run, qwen2's Q4_K_M mix; f32 cache within 1e-4, f16 cache within an f16 step (a last-bit
- * difference of K can round to another f16 value, as in test_tile_attention); then the whole
- * models against the float64 references, fused. */
+ * difference of K can round to another f16 value, as in test_tile_attention); prefill
+ * batches with rows of two sequences through rope_kv; then the whole models against the
+ * float64 references, fused. */
 START_TEST(test_fused_decode)
 {
     NEED_SHARED(shared);
@@ -527,6 +528,21 @@ START_TEST(test_fused_decode)
             free(plain);
             free(fused);
         }
+    }
+    /* batches over 8 rows keep their products op by op but take rope_kv: rows of two
+     * sequences in one batch (prefill_logits), f32 cache */
+    if (!asan) {
+        int32_t nv = 0;
+        size_t rows = 0;
+        setenv("JOULE_VK_NO_FUSE", "1", 1);
+        float *plain = prefill_logits(spec, shared, "tiny-qwen2-Q8_0", NULL, &nv, &rows);
+        unsetenv("JOULE_VK_NO_FUSE");
+        float *fused = prefill_logits(spec, shared, "tiny-qwen2-Q8_0", "rope_kv", &nv, &rows);
+        float d = max_diff(plain, fused, rows * (size_t)nv);
+        fprintf(stderr, "vk tiny-qwen2-Q8_0 prefill with rope_kv: max abs difference %g\n", d);
+        ck_assert_msg(d <= 1e-4f, "prefill with rope_kv differs by %g", d);
+        free(plain);
+        free(fused);
     }
     unsetenv("JOULE_VK_KV_F32");
     check_model(spec, shared, "tiny-qwen2-Q8_0");

@@ -8,7 +8,9 @@
  * `// axes:` lines of shaders/<file>.comp); get_pipe() makes the pipeline once per name.
  * Choosers are pure functions of a device profile and the op's case, so the test
  * vk/kernels enumerates every description any profile can produce and checks that each
- * kernel exists in the binary (and that no embedded kernel is unreachable).
+ * kernel exists in the binary (and that no embedded kernel is unreachable). A run of ops
+ * the graph marks (model.h: n_fused, glu, fold) is recorded as one unit (record_unit) where
+ * its fused chooser (vk_choose_matmul_fused, vk_choose_rope_kv) returns a kernel.
  *
  * The push constants of each kernel family are C structs mirroring the GLSL blocks.
  */

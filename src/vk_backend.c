@@ -542,10 +542,11 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     uint32_t n_sets = 0;
     for (int32_t i = 0; i < n_ops; i++)
         n_sets += vb->op_w[i] && vb->graph.ops[i].kind != OP_RMSNORM ? vb->op_w[i]->n_chunks : 1;
-    /* the fused kernels' bindings, where the device has them (the layout is shared) */
+    /* the fused kernels run where matvec_gpu does, with bindings of their own in the shared
+     * layout where the device has them (elsewhere the layout stays as it was) */
     const VkPhysicalDeviceLimits *lim = &ctx->info.props.limits;
     const uint32_t storage = VK_BINDINGS + VK_FUSE_BINDINGS;
-    ctx->fuse = ctx->fuse && lim->maxPerStageDescriptorStorageBuffers >= storage &&
+    ctx->fuse = ctx->fuse && ctx->mv_gpu && lim->maxPerStageDescriptorStorageBuffers >= storage &&
                 lim->maxDescriptorSetStorageBuffers >= storage &&
                 lim->maxPerStageResources >= storage + VK_TEXEL_BINDINGS;
     for (int32_t i = 0; i < n_ops; i++)

@@ -199,8 +199,9 @@ struct vk_ctx {
     uint32_t mv_rows_forced;   /* JOULE_VK_MV_ROWS: matvec rows per workgroup, 0 = chosen */
     uint32_t mvg_rows;         /* rows per workgroup of matvec_gpu (1..VK_MVG_MAX_ROWS) */
     bool mv_gpu;               /* matvec_gpu for its types: GPU devices, or JOULE_VK_MV_GPU */
-    bool fuse; /* the fused decode kernels (graph runs as one dispatch): not JOULE_VK_NO_FUSE, and
-                  the device has the storage bindings they need */
+    bool fuse; /* the fused decode kernels (graph runs as one dispatch): not JOULE_VK_NO_FUSE,
+                  and (set up by the backend) matvec_gpu runs and the device has the storage
+                  bindings they need */
     bool cpu;  /* a CPU implementation (llvmpipe, SwiftShader) */
     enum vk_reduce red; /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;

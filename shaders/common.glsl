@@ -115,7 +115,7 @@ uint sw[SBW];
 layout(binding = 6) uniform usamplerBuffer wtex;
 uint sel4(uvec4 v, uint i) { return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w; }
 #define WREAD(i) sel4(texelFetch(wtex, int((i) >> 2)), (i) & 3u)
-#else
+#elif !defined(WREAD) // a kernel may route reads itself (matvec_gpu_fused.comp)
 #define WREAD(i) wdata[i]
 #endif
 

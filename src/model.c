@@ -470,7 +470,32 @@ int model_build_graph(const struct model *m, struct graph *g, char *err, size_t 
     return 0;
 }
 
-void graph_fuse(struct graph *g)
+/* Whether op o reads activation a / writes it without reading it first. */
+static bool op_reads(const struct op *o, enum act a)
+{
+    if (a == ACT_NONE) return false;
+    bool rd_dst =
+        o->kind == OP_ROPE || o->kind == OP_SWIGLU || (o->kind == OP_MATMUL && o->accumulate);
+    return o->src == a || o->src2 == a || (rd_dst && o->dst == a);
+}
+
+static bool op_overwrites(const struct op *o, enum act a)
+{
+    return o->dst == a && o->kind != OP_KV_STORE && !op_reads(o, a);
+}
+
+/* Whether an op from index i on reads a before one overwrites it. */
+static bool read_later(const struct graph *g, int32_t i, enum act a)
+{
+    for (; i < g->n_ops; i++) {
+        if (op_reads(&g->ops[i], a)) return true;
+        if (op_overwrites(&g->ops[i], a)) return false;
+    }
+    return false;
+}
+
+/* runs of products sharing their input: n_fused on the first */
+static void fuse_products(struct graph *g)
 {
     for (int32_t i = 0; i < g->n_ops;) {
         struct op *o = &g->ops[i];
@@ -489,6 +514,45 @@ void graph_fuse(struct graph *g)
         for (int32_t j = 1; j < k; j++)
             g->ops[i + j].n_fused = 1;
         i += k;
+    }
+}
+
+void graph_fuse(struct graph *g)
+{
+    for (int32_t i = 0; i < g->n_ops; i++)
+        g->ops[i].fold = g->ops[i].glu = false;
+    fuse_products(g);
+    for (int32_t i = 0; i < g->n_ops; i++) {
+        struct op *o = &g->ops[i];
+        struct op *next = i + 1 < g->n_ops ? o + 1 : NULL;
+        /* gate, up, SWIGLU(gate, up), up read by nothing after */
+        if (o->kind == OP_MATMUL && o->n_fused == 2 && i + 2 < g->n_ops) {
+            const struct op *u = o + 1, *s = o + 2;
+            o->glu = s->kind == OP_SWIGLU && s->dst == o->dst && s->src == u->dst &&
+                     !o->accumulate && !u->accumulate && s->logits_rows == o->logits_rows &&
+                     !read_later(g, i + 3, u->dst);
+        }
+        /* RMSNorm of whole rows read only by the products right after it */
+        if (o->kind == OP_RMSNORM && next && next->kind == OP_MATMUL && next->src == o->dst &&
+            o->src != o->dst && next->logits_rows == o->logits_rows) {
+            int32_t run = next->n_fused > 1 ? next->n_fused : 1;
+            bool ok = !read_later(g, i + 1 + run, o->dst);
+            for (int32_t k = 1; ok && k <= run; k++)
+                ok = o[k].dst != o->src && o[k].dst != o->dst;
+            o->fold = ok;
+        }
+        /* rope q, rope k, KV_STORE of that k (and another v) */
+        if (o->kind == OP_ROPE && next && next->kind == OP_ROPE && i + 2 < g->n_ops) {
+            struct op *kv = o + 2;
+            if (next->dst != o->dst && kv->kind == OP_KV_STORE && kv->src == next->dst &&
+                kv->src2 != o->dst && kv->src2 != next->dst && !o->logits_rows &&
+                !next->logits_rows && !kv->logits_rows && o->w == next->w &&
+                !read_later(g, i + 3, next->dst)) {
+                o->n_fused = 3;
+                next->n_fused = kv->n_fused = 1;
+                i += 2;
+            }
+        }
     }
 }
 

@@ -115,9 +115,19 @@ struct op {
     int32_t n_heads;        /* ROPE: heads in dst */
     int32_t dim;            /* RMSNORM: length of each normalized piece (n_embd or head_dim) */
     int32_t window;         /* ATTENTION: sliding window, 0 = none */
-    int32_t n_fused;        /* MATMUL: this op and the n_fused - 1 that follow it read the same
-                               src and write other activations (q/k/v, gate/up): a backend may
-                               run them as one product (0 or 1: alone). Set by graph_fuse. */
+    /* Marks set by graph_fuse: what a backend may run together (it may also ignore them) */
+    int32_t n_fused; /* this op and the n_fused - 1 that follow it form a run (0 or 1: alone).
+                        MATMUL: products that read the same src and write other activations
+                        (q/k/v, gate/up): one product. ROPE: rope of q, rope of k, and the
+                        KV_STORE of that k (and v), k read by nothing after: one pass that
+                        rotates q and k and stores (k itself may then stay unrotated). */
+    bool fold;       /* RMSNORM of whole rows: every op that reads dst (before it is written
+                        again) is a product of the run right after this op, and none of them
+                        writes src; a backend whose products normalise their input themselves
+                        (src and w of this op) may skip this op */
+    bool glu;        /* MATMUL, head of a run of 2 (gate, up): the next op is the SWIGLU of the
+                        two and the only reader of up; a backend may write silu(gate) * up to
+                        gate directly and skip the SWIGLU (up then stays unwritten) */
 };
 
 struct graph {
@@ -131,12 +141,14 @@ struct graph {
  * Op fusion is decided by one pass over this op list (graph_fuse, run by
  * model_build_graph, so both backends see the same decision), which marks runs of ops a
  * backend may execute together; the ops themselves stay the one statement of the math,
- * and no backend pattern-matches ops on its own. Today: products that share their input
- * (q/k/v, gate/up: one dispatch and one barrier instead of three or two, on the CPU).
- * Next candidates: gate + up + SwiGLU, RMSNorm into the next product, rope + KV store. */
+ * and no backend pattern-matches ops on its own. The marks (struct op): products that
+ * share their input (q/k/v, gate/up: n_fused; the CPU runs them as one job), gate + up +
+ * SwiGLU (glu), an RMSNorm folded into the products that read it (fold), rope of q and k
+ * with the KV store (n_fused on the first rope); the Vulkan decode kernel uses them all. */
 int model_build_graph(const struct model *m, struct graph *g, char *err, size_t errlen);
-/* Sets n_fused on each run of products that read the same src, on the same rows, and
- * write activations none of them reads. */
+/* Sets the marks: n_fused on each run of products that read the same src, on the same
+ * rows, and write activations none of them reads, and on each rope q, rope k, KV_STORE k
+ * run; glu and fold where their conditions (struct op) hold. */
 void graph_fuse(struct graph *g);
 void graph_free(struct graph *g);
 

@@ -57,6 +57,7 @@ static void vb_destroy(struct backend *b)
     free(vb->kc);
     free(vb->vc);
     free(vb->kv_views);
+    free(vb->fuse_sets);
     if (vb->op_sets)
         for (int32_t i = 0; i < vb->graph.n_ops; i++)
             free(vb->op_sets[i]);
@@ -113,23 +114,35 @@ static struct vk_weight *upload_weight(struct vk_backend *vb, const struct weigh
     return vw;
 }
 
+/* the layout's bindings: the storage and texel ones, and the fused kernels' (vk_backend.h) */
+static uint32_t n_bindings(const struct vk_backend *vb)
+{
+    return VK_BINDINGS + VK_TEXEL_BINDINGS + (vb->c.fuse ? VK_FUSE_BINDINGS : 0);
+}
+
+static bool is_texel_binding(uint32_t i)
+{
+    return i >= VK_BINDINGS && i < VK_BINDINGS + VK_TEXEL_BINDINGS;
+}
+
 static int make_layouts(struct vk_backend *vb, uint32_t n_sets, char *err, size_t errlen)
 {
     const struct vk_fns *f = &vb->c.vi.f;
-    VkDescriptorSetLayoutBinding b[VK_BINDINGS + VK_TEXEL_BINDINGS];
-    for (uint32_t i = 0; i < VK_BINDINGS + VK_TEXEL_BINDINGS; i++)
+    VkDescriptorSetLayoutBinding b[VK_BINDINGS + VK_TEXEL_BINDINGS + VK_FUSE_BINDINGS];
+    const uint32_t nb = n_bindings(vb);
+    for (uint32_t i = 0; i < nb; i++)
         b[i] = (VkDescriptorSetLayoutBinding){i,
-                                              i < VK_BINDINGS
-                                                  ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                                                  : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                                              is_texel_binding(i)
+                                                  ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                  : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                               1, VK_SHADER_STAGE_COMPUTE_BIT, NULL};
     VkDescriptorSetLayoutCreateInfo dci = {.sType =
                                                VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = VK_BINDINGS + VK_TEXEL_BINDINGS,
+                                           .bindingCount = nb,
                                            .pBindings = b};
     VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES};
     VkDescriptorPoolSize ps[2] = {
-        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * VK_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n_sets * (nb - VK_TEXEL_BINDINGS)},
         {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, VK_TEXEL_BINDINGS * n_sets}};
     VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                       .maxSets = n_sets,
@@ -158,6 +171,105 @@ static int make_layouts(struct vk_backend *vb, uint32_t n_sets, char *err, size_
     return 0;
 }
 
+enum { VK_ALL_BINDINGS = VK_BINDINGS + VK_TEXEL_BINDINGS + VK_FUSE_BINDINGS };
+
+/* Writes the storage bindings bind (the texel ones skipped) and the texel views of set. */
+static void write_set(struct vk_backend *vb, VkDescriptorSet set,
+                      const struct vk_buf *const bind[VK_ALL_BINDINGS],
+                      const VkBufferView view[VK_TEXEL_BINDINGS])
+{
+    VkDescriptorBufferInfo bi[VK_ALL_BINDINGS];
+    VkWriteDescriptorSet wr[VK_ALL_BINDINGS];
+    const uint32_t nb = n_bindings(vb);
+    for (uint32_t j = 0; j < nb; j++) {
+        wr[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                       .dstSet = set,
+                                       .dstBinding = j,
+                                       .descriptorCount = 1};
+        if (is_texel_binding(j)) {
+            wr[j].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            wr[j].pTexelBufferView = &view[j - VK_BINDINGS];
+        } else {
+            bi[j] = (VkDescriptorBufferInfo){bind[j]->buf, 0, VK_WHOLE_SIZE};
+            wr[j].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            wr[j].pBufferInfo = &bi[j];
+        }
+    }
+    vb->c.vi.f.vkUpdateDescriptorSets(vb->c.dev, nb, wr, 0, NULL);
+}
+
+/* the buffer of o's bias, or the dummy */
+static const struct vk_buf *bias_buf(const struct vk_backend *vb, const struct op *o)
+{
+    for (int32_t j = 0; o->b && j < vb->n_weights; j++)
+        if (vb->weights[j].data == o->b->data) return &vb->weights[j].bufs[0];
+    return &vb->dummy;
+}
+
+/* Whether op i has a fused descriptor set (vb->fuse_sets): a product of a run that a fused
+ * kernel may take (several products, or one after a folded RMSNorm; every weight in one
+ * chunk, nothing accumulated), or the first rope of a rope run. */
+static bool fusable(const struct vk_backend *vb, int32_t i)
+{
+    const struct graph *g = &vb->graph;
+    const struct op *o = &g->ops[i];
+    if (!vb->c.fuse) return false;
+    if (o->kind == OP_ROPE) return o->n_fused == 3;
+    if (o->kind != OP_MATMUL) return false;
+    int32_t h = vk_run_head(g, i);
+    int32_t n = g->ops[h].n_fused > 1 ? g->ops[h].n_fused : 1;
+    if (n == 1 && !vk_fold_norm(vb, h)) return false;
+    for (int32_t k = h; k < h + n; k++)
+        if (g->ops[k].accumulate || vb->op_w[k]->n_chunks != 1) return false;
+    return true;
+}
+
+/* The fused descriptor sets: for product i, weights, outputs and biases of i and the next
+ * two products of its run (bindings 0, 9, 10; 2, 11, 12; 3, 13, 14), x (the folded
+ * RMSNorm's input, or i's) and the RMSNorm's weight (15); for a rope run, rope_kv's. */
+static int make_fuse_sets(struct vk_backend *vb, char *err, size_t errlen)
+{
+    const struct graph *g = &vb->graph;
+    for (int32_t i = 0; i < g->n_ops; i++) {
+        if (!fusable(vb, i)) continue;
+        VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                          .descriptorPool = vb->dpool,
+                                          .descriptorSetCount = 1,
+                                          .pSetLayouts = &vb->dsl};
+        if (vb->c.vi.f.vkAllocateDescriptorSets(vb->c.dev, &ai, &vb->fuse_sets[i]) != VK_SUCCESS) {
+            snprintf(err, errlen, "cannot allocate descriptor sets");
+            return -1;
+        }
+        const struct op *o = &g->ops[i];
+        const struct vk_buf *bind[VK_ALL_BINDINGS];
+        for (int j = 0; j < VK_ALL_BINDINGS; j++)
+            bind[j] = &vb->dummy;
+        const VkBufferView view[VK_TEXEL_BINDINGS] = {vb->dummy_view, vb->dummy_view8,
+                                                      vb->dummy_viewf};
+        const struct vk_buf *params = vb->staged_io ? &vb->params_dev : &vb->params;
+        if (o->kind == OP_ROPE) { /* shaders/rope_kv.comp */
+            const struct op *kv = o + 2;
+            bind[0] = &vb->kc[kv->layer], bind[1] = &vb->act[o[1].dst], bind[2] = &vb->act[o->dst];
+            bind[3] = &vb->act[kv->src2], bind[4] = params, bind[5] = &vb->vc[kv->layer];
+            bind[9] = &vb->rope;
+        } else { /* shaders/matvec_gpu_fused.comp */
+            static const int wb[3] = {0, 9, 10}, yb[3] = {2, 11, 12}, bb[3] = {3, 13, 14};
+            int32_t h = vk_run_head(g, i);
+            int32_t nr = h + (g->ops[h].n_fused > 1 ? g->ops[h].n_fused : 1) - i; /* i.. */
+            for (int32_t k = 0; k < VK_FUSE_MAX_SET && k < nr; k++) {
+                bind[wb[k]] = &vb->op_w[i + k]->bufs[0];
+                bind[yb[k]] = &vb->act[o[k].dst];
+                bind[bb[k]] = bias_buf(vb, &o[k]);
+            }
+            bool fold = vk_fold_norm(vb, h);
+            bind[1] = &vb->act[fold ? g->ops[h - 1].src : o->src];
+            if (fold) bind[15] = &vb->op_w[h - 1]->bufs[0];
+        }
+        write_set(vb, vb->fuse_sets[i], bind, view);
+    }
+    return 0;
+}
+
 /* One descriptor set per op and weight chunk; unused bindings point at a dummy buffer. */
 static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
 {
@@ -181,8 +293,8 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
                 snprintf(err, errlen, "cannot allocate descriptor sets");
                 return -1;
             }
-            const struct vk_buf *bind[VK_BINDINGS];
-            for (int j = 0; j < VK_BINDINGS; j++)
+            const struct vk_buf *bind[VK_ALL_BINDINGS];
+            for (int j = 0; j < VK_ALL_BINDINGS; j++)
                 bind[j] = &vb->dummy;
             /* texel bindings: weights as 16- and 8-byte texels, the source as vec4s */
             VkBufferView view[VK_TEXEL_BINDINGS];
@@ -196,14 +308,8 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
                 break;
             case OP_RMSNORM: bind[1] = src, bind[2] = dst, bind[3] = &vw->bufs[0]; break;
             case OP_MATMUL:
-                bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst;
+                bind[0] = &vw->bufs[k], bind[1] = src, bind[2] = dst, bind[3] = bias_buf(vb, o);
                 if (vb->xq8.buf) bind[5] = &vb->xq8;
-                if (o->b) {
-                    struct vk_weight *bw = NULL;
-                    for (int32_t j = 0; j < vb->n_weights; j++)
-                        if (vb->weights[j].data == o->b->data) bw = &vb->weights[j];
-                    if (bw) bind[3] = &bw->bufs[0];
-                }
                 break;
             case OP_ROPE:
                 bind[2] = dst, bind[4] = vb->staged_io ? &vb->params_dev : &vb->params,
@@ -223,29 +329,10 @@ static int make_sets(struct vk_backend *vb, char *err, size_t errlen)
             case OP_SWIGLU: bind[1] = src, bind[2] = dst; break;
             default: break;
             }
-            VkDescriptorBufferInfo bi[VK_BINDINGS];
-            VkWriteDescriptorSet wr[VK_BINDINGS + VK_TEXEL_BINDINGS];
-            for (uint32_t j = 0; j < VK_BINDINGS; j++) {
-                bi[j] = (VkDescriptorBufferInfo){bind[j]->buf, 0, VK_WHOLE_SIZE};
-                wr[j] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                               .dstSet = vb->op_sets[i][k],
-                                               .dstBinding = j,
-                                               .descriptorCount = 1,
-                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                               .pBufferInfo = &bi[j]};
-            }
-            for (uint32_t j = 0; j < VK_TEXEL_BINDINGS; j++)
-                wr[VK_BINDINGS + j] = (VkWriteDescriptorSet){
-                    .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                    .dstSet = vb->op_sets[i][k],
-                    .dstBinding = VK_BINDINGS + j,
-                    .descriptorCount = 1,
-                    .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-                    .pTexelBufferView = &view[j]};
-            f->vkUpdateDescriptorSets(vb->c.dev, VK_BINDINGS + VK_TEXEL_BINDINGS, wr, 0, NULL);
+            write_set(vb, vb->op_sets[i][k], bind, view);
         }
     }
-    return 0;
+    return make_fuse_sets(vb, err, errlen);
 }
 
 /* cos/sin of every (position, pair), in double like the CPU reference */
@@ -444,7 +531,9 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     vb->weights = calloc((size_t)n_ops * 2 + 1, sizeof *vb->weights);
     vb->op_w = calloc((size_t)n_ops, sizeof *vb->op_w);
     vb->op_sets = calloc((size_t)n_ops, sizeof *vb->op_sets);
-    if (!vb->kc || !vb->vc || !vb->kv_views || !vb->weights || !vb->op_w || !vb->op_sets) {
+    vb->fuse_sets = calloc((size_t)n_ops, sizeof *vb->fuse_sets);
+    if (!vb->kc || !vb->vc || !vb->kv_views || !vb->weights || !vb->op_w || !vb->op_sets ||
+        !vb->fuse_sets) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -468,6 +557,15 @@ static int setup(struct vk_backend *vb, char *err, size_t errlen)
     uint32_t n_sets = 0;
     for (int32_t i = 0; i < n_ops; i++)
         n_sets += vb->op_w[i] && vb->graph.ops[i].kind != OP_RMSNORM ? vb->op_w[i]->n_chunks : 1;
+    /* the fused kernels run where matvec_gpu does, with bindings of their own in the shared
+     * layout where the device has them (elsewhere the layout stays as it was) */
+    const VkPhysicalDeviceLimits *lim = &ctx->info.props.limits;
+    const uint32_t storage = VK_BINDINGS + VK_FUSE_BINDINGS;
+    ctx->fuse = ctx->fuse && ctx->mv_gpu && lim->maxPerStageDescriptorStorageBuffers >= storage &&
+                lim->maxDescriptorSetStorageBuffers >= storage &&
+                lim->maxPerStageResources >= storage + VK_TEXEL_BINDINGS;
+    for (int32_t i = 0; i < n_ops; i++)
+        n_sets += fusable(vb, i);
     if (make_layouts(vb, n_sets, err, errlen) || make_sets(vb, err, errlen)) return -1;
     return vk_check_validation(&ctx->vi, err, errlen);
 }
@@ -688,6 +786,21 @@ uint32_t vk_test_wg(struct backend *b)
 bool vk_test_is_cpu(struct backend *b)
 {
     return ((const struct vk_backend *)b)->c.cpu;
+}
+
+int vk_test_step_counts(struct backend *b, int32_t n, int32_t lrow0, int32_t nl,
+                        int32_t *dispatches, int32_t *barriers)
+{
+    const struct vk_backend *vb = (const struct vk_backend *)b;
+    for (int i = 0; i < VK_MAX_STEPS; i++) {
+        const struct vk_step *s = &vb->steps[i];
+        if (s->cb && s->n == n && s->lrow0 == lrow0 && s->nl == nl) {
+            *dispatches = s->n_dispatch;
+            *barriers = s->n_barrier;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 bool vk_test_kv_f16(struct backend *b)

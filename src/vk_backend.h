@@ -7,10 +7,13 @@
 
 /* bindings 0..VK_BINDINGS-1: storage buffers; then VK_TEXEL_BINDINGS uniform texel buffers:
  * 6 the weights as 16-byte texels, 7 as 8-byte texels, 8 the source activation as vec4s
- * (the last two for the unit kernels) */
+ * (the last two for the unit kernels); then, where the fused kernels run (vk_ctx's fuse),
+ * VK_FUSE_BINDINGS more storage buffers (9..15: matvec_gpu_fused's second and third
+ * weights, outputs and biases and the RMSNorm weight; rope_kv's RoPE table at 9) */
 enum {
     VK_BINDINGS = 6,
     VK_TEXEL_BINDINGS = 3,
+    VK_FUSE_BINDINGS = 7,
     VK_WEIGHT_PAD = 64,
     VK_MAX_STEPS = 8,
     VK_MAX_PIPES = 128,
@@ -38,10 +41,12 @@ struct vk_step {
     enum precision prec; /* recorded for this precision (the int8 decode path or not) */
     VkCommandBuffer cb;
     uint64_t last_use;
-    /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] */
+    /* JOULE_VK_PROFILE: timestamps 0..nq, the k-th after op qop[k-1] (-1 - i: the fused unit
+     * starting at op i) */
     VkQueryPool qp;
     int32_t *qop, nq;
     uint64_t runs;
+    int32_t n_dispatch, n_barrier; /* recorded into cb (compute dispatches, their barriers) */
 };
 
 struct vk_prof_entry {
@@ -66,6 +71,9 @@ struct vk_backend {
     /* per op: the weight (or NULL) and a descriptor set per chunk */
     struct vk_weight **op_w;
     VkDescriptorSet **op_sets;
+    /* per op: the descriptor set of the fused kernel a graph run starting there may take
+     * (each product of a fused product run, the first rope of a rope run), or NULL */
+    VkDescriptorSet *fuse_sets;
     struct vk_buf act[ACT_COUNT]; /* ACT_LOGITS is host-visible */
     struct vk_buf *kc, *vc;       /* per layer */
     VkBufferView *kv_views;       /* per layer: K and V as 4-element texels, when kv_texel */
@@ -110,6 +118,11 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
 enum vk_family vk_matmul_family(const struct vk_backend *vb, int32_t i, int32_t n, int32_t lrow0,
                                 int32_t nl);
 void vk_pipes_free(struct vk_backend *vb);
+/* the first op of the graph run (n_fused) that holds op i */
+int32_t vk_run_head(const struct graph *g, int32_t i);
+/* whether the RMSNorm before the product run at h is marked to fold into it, and is one the
+ * fused kernels can apply (whole rows, the products' x) */
+bool vk_fold_norm(const struct vk_backend *vb, int32_t h);
 
 /* vk_texel.c: the texel views of the CPU-Vulkan path (made, bound and freed there) */
 /* vw's 16- and 8-byte views where the device and the weight (rows of ne0) allow them */
@@ -129,7 +142,8 @@ void vk_texel_free(struct vk_backend *vb);
 /* vk_prof.c: per-op device time (JOULE_VK_PROFILE=1); all no-ops when it is off */
 void vk_prof_init(struct vk_backend *vb);
 int vk_prof_begin(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen);
-void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op);
+/* a timestamp after op (fused: after the fused unit that starts at op) */
+void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op, bool fused);
 int vk_prof_collect(struct vk_backend *vb, struct vk_step *st);
 void vk_prof_report(struct vk_backend *vb);
 void vk_prof_free(struct vk_backend *vb);

@@ -325,6 +325,29 @@ int vk_choose_device(const struct vk_devinfo *devs, uint32_t n, const char *spec
     return VK_NO_DEVICE;
 }
 
+/* The kernels joule would choose on d (vk_ctx_plan, the environment switches in force). */
+static void print_plan(FILE *out, const struct vk_devinfo *d)
+{
+    struct vk_ctx *c = calloc(1, sizeof *c);
+    if (!c) return;
+    vk_ctx_plan(d, c);
+    fprintf(out, "  kernels:       prefill %s; decode %s; --precision fast: %s\n",
+            c->coopmat ? "matmul_cm (fp16 matrix units, fp32 sums)"
+            : c->tile  ? "matmul_tile (fp32 tiles)"
+            : c->cpu   ? "the CPU-device kernels"
+                       : "matmul",
+            c->mv_gpu ? "matvec_gpu"
+            : c->cpu  ? "the CPU-device kernels"
+                      : "matvec",
+            c->int8 && c->mv_gpu               ? "int8 decode (matvec_q8)"
+            : !d->int8_dot                     ? "not offered (no integer dot products)"
+            : !d->api13                        ? "not offered (needs Vulkan 1.3)"
+            : vk_feature_built("int8dot") != 1 ? "not offered (kernels not in this build)"
+            : !d->int8_accel ? "not offered (integer dot products not accelerated)"
+                             : "not offered (JOULE_VK_INT8=0 or no matvec_gpu)");
+    free(c);
+}
+
 /* After a feature the device has: a note when this build left out the kernels using it */
 static const char *kernels_note(const char *feature)
 {
@@ -383,6 +406,7 @@ static void print_device(FILE *out, const struct vk_devinfo *d)
     fprintf(out, "\n");
     fprintf(out, "  max workgroup: %u invocations, shared memory %u bytes\n",
             p->limits.maxComputeWorkGroupInvocations, p->limits.maxComputeSharedMemorySize);
+    print_plan(out, d);
     fprintf(out, "  energy sensors: none\n");
 }
 

@@ -64,6 +64,9 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
                      "matrices and the vendor rule allows",
                      "0: no cooperative matrices (matmul_tile instead); 1: past the vendor "
                      "rule (AMD without matrix units, Intel Alchemist)"},
+    [VKS_NO_FUSE] = {"JOULE_VK_NO_FUSE", "off (fused where matvec_gpu runs)",
+                     "no fused decode kernels (RMSNorm in the products, q/k/v and gate + up + "
+                     "SwiGLU as one product, rope + KV store): the graph's ops one by one"},
 };
 
 const char *vk_env_str(enum vk_switch s)

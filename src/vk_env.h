@@ -35,6 +35,7 @@ enum vk_switch {
     VKS_INT8,
     VKS_MATMUL_TILE,
     VKS_COOPMAT,
+    VKS_NO_FUSE,
     VKS_COUNT
 };
 

@@ -208,8 +208,11 @@ struct vk_ctx {
     bool tile;                 /* matmul_tile for prefill: GPU devices, or JOULE_VK_MATMUL_TILE */
     bool coopmat;              /* matmul_cm instead (vk_coopmat_on; the feature enabled) */
     struct vk_tile tiles[VK_TILE_SHAPES]; /* the tile sizes of each shape (vk_matmul_tile) */
-    bool cpu;                             /* a CPU implementation (llvmpipe, SwiftShader) */
-    enum vk_reduce red;                   /* how kernels reduce across a workgroup (vk_kernel.h) */
+    bool fuse; /* the fused decode kernels (graph runs as one dispatch): not JOULE_VK_NO_FUSE,
+                  and (set up by the backend) matvec_gpu runs and the device has the storage
+                  bindings they need */
+    bool cpu;  /* a CPU implementation (llvmpipe, SwiftShader) */
+    enum vk_reduce red; /* how kernels reduce across a workgroup (vk_kernel.h) */
     bool kv_f16;
     bool texel;          /* matvec weights through R32G32B32A32_UINT uniform texel buffers */
     bool unit;           /* and the unit kernels (8-byte weight texels, activation and KV texels) */
@@ -218,6 +221,9 @@ struct vk_ctx {
 
 /* vk_mem.c */
 int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen);
+/* The device-dependent kernel choices vk_ctx_open makes for d (environment switches in
+ * force) into c: cpu, wg, mv_gpu, pin_sg, pin_full, tiles, tile, coopmat, int8. */
+void vk_ctx_plan(const struct vk_devinfo *d, struct vk_ctx *c);
 void vk_ctx_close(struct vk_ctx *c);
 /* VK_MEM_DEVICE_FILL: device-local memory that is written once from the host (weights,
  * tables): mapped when c->direct (unified memory, resizable BAR), else filled by copies */
@@ -262,5 +268,9 @@ bool vk_test_used_pipe(struct backend *b, const char *name);
 uint32_t vk_test_wg(struct backend *b);
 /* Whether b runs on a CPU implementation (llvmpipe): the unit kernels run there. */
 bool vk_test_is_cpu(struct backend *b);
+/* The compute dispatches and barriers recorded for the step of n rows with logits rows
+ * lrow0..lrow0+nl-1 (one that has run); -1 when there is none. */
+int vk_test_step_counts(struct backend *b, int32_t n, int32_t lrow0, int32_t nl,
+                        int32_t *dispatches, int32_t *barriers);
 
 #endif

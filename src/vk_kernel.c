@@ -248,6 +248,28 @@ struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_ma
         .family = VKF_MATMUL, .type = m->type, .texel = m->w_texel && is_k(m->type)};
 }
 
+bool vk_choose_matmul_fused(const struct vk_profile *p, const struct vk_fused_case *f,
+                            struct vk_kernel *out)
+{
+    /* matvec_gpu's cases (vk_choose_matmul) */
+    if (!p->fuse || !p->mv_gpu || !vk_mv_gpu_type(f->type) || !f->x4_rows || f->tokens < 1 ||
+        f->tokens > VK_MVG_MAX_TOKENS)
+        return false;
+    *out = (struct vk_kernel){.family = VKF_MATVEC_GPU,
+                              .type = f->type,
+                              .red = p->red,
+                              .nt = (uint8_t)f->tokens,
+                              .fuse = f->glu ? VK_FUSE_GLU : VK_FUSE_SET};
+    return true;
+}
+
+bool vk_choose_rope_kv(const struct vk_profile *p, struct vk_kernel *out)
+{
+    if (!p->fuse || !p->mv_gpu) return false;
+    *out = (struct vk_kernel){.family = VKF_ROPE_KV, .kv_f32 = !p->kv_f16};
+    return true;
+}
+
 struct vk_kernel vk_choose_rope(void)
 {
     return (struct vk_kernel){.family = VKF_ROPE};
@@ -340,14 +362,16 @@ int vk_kernel_name(const struct vk_kernel *k, char *buf, size_t len)
         [VKF_QUANT_Q8] = {"quantize_q8", false},
         [VKF_MATMUL_TILE] = {"matmul_tile", true},
         [VKF_MATMUL_CM] = {"matmul_cm", true},
+        [VKF_ROPE_KV] = {"rope_kv", false},
     };
     if ((unsigned)k->family >= VKF_COUNT) return -1;
     const char *ts = fam[k->family].typed ? vk_type_suffix(k->type) : "";
     if (!ts) return -1;
     static const char *const red[] = {"", "", "_sg", "_ns"};
-    if ((unsigned)k->red > VK_RED_SHARED) return -1;
-    int w = snprintf(buf, len, "%s%s%s%s%s%s%s%s", fam[k->family].base, *ts ? "_" : "", ts,
-                     k->kv_f32 ? "_f32" : "", k->x4 ? "_x4" : "", k->texel ? "_tx" : "",
-                     k->tn == 8 ? "_t8" : "", red[k->red]);
+    static const char *const fuse[] = {"", "_set", "_glu"};
+    if ((unsigned)k->red > VK_RED_SHARED || k->fuse > VK_FUSE_GLU) return -1;
+    int w = snprintf(buf, len, "%s%s%s%s%s%s%s%s%s", fam[k->family].base, *ts ? "_" : "", ts,
+                     fuse[k->fuse], k->kv_f32 ? "_f32" : "", k->x4 ? "_x4" : "",
+                     k->texel ? "_tx" : "", k->tn == 8 ? "_t8" : "", red[k->red]);
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }

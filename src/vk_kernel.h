@@ -8,7 +8,9 @@
  * `// axes:` lines of shaders/<file>.comp); get_pipe() makes the pipeline once per name.
  * Choosers are pure functions of a device profile and the op's case, so the test
  * vk/kernels enumerates every description any profile can produce and checks that each
- * kernel exists in the binary (and that no embedded kernel is unreachable).
+ * kernel exists in the binary (and that no embedded kernel is unreachable). A run of ops
+ * the graph marks (model.h: n_fused, glu, fold) is recorded as one unit (record_unit) where
+ * its fused chooser (vk_choose_matmul_fused, vk_choose_rope_kv) returns a kernel.
  *
  * The push constants of each kernel family are C structs mirroring the GLSL blocks.
  */
@@ -52,6 +54,7 @@ enum vk_family {
      * or fp16 tiles through cooperative matrices (CM) */
     VKF_MATMUL_TILE,
     VKF_MATMUL_CM,
+    VKF_ROPE_KV, /* the graph's rope run: rope of q and k and the KV store in one pass */
     VKF_COUNT
 };
 
@@ -76,6 +79,7 @@ struct vk_kernel {
                            per lane (vk_attn_split_slices); else 0 */
     uint8_t tile;       /* MATMUL_TILE, MATMUL_CM: the tile shape (enum vk_tile_shape; the sizes
                            are the device's, specialization constants, not in the name); else 0 */
+    uint8_t fuse;       /* MATVEC_GPU: enum vk_fuse (shaders/matvec_gpu_fused.comp); else 0 */
 };
 
 /* The tile shapes of the prefill products: small tiles (fewer tokens) for batches of up to
@@ -102,6 +106,14 @@ struct vk_tile {
 struct vk_tile vk_matmul_tile(enum vk_tile_shape s, uint32_t shared_bytes, uint32_t sg,
                               uint32_t max_wg);
 
+/* The fused forms of the GPU decode product (a graph run of products, see model.h) */
+enum vk_fuse {
+    VK_FUSE_NONE,
+    VK_FUSE_SET, /* "_set": up to VK_FUSE_MAX_SET weights of one type, one input, one dispatch */
+    VK_FUSE_GLU, /* "_glu": gate and up of one type, silu(gate) * up written */
+};
+enum { VK_FUSE_MAX_SET = 3 };
+
 /* MATVEC_GPU: the most tokens of a workgroup; rows per workgroup by default and at most
  * (JOULE_VK_MV_ROWS): register arrays, so few */
 enum { VK_MVG_MAX_TOKENS = 8, VK_MVG_ROWS = 2, VK_MVG_MAX_ROWS = 8 };
@@ -116,6 +128,8 @@ struct vk_profile {
                            integer dot products (vk_int8_on), with mv_gpu */
     bool tile;    /* the tiled prefill products: GPU devices, or forced (JOULE_VK_MATMUL_TILE) */
     bool coopmat; /* and through cooperative matrices (vk_coopmat_on, the kernels built) */
+    bool fuse;    /* the fused kernels may run (not JOULE_VK_NO_FUSE; the device has the
+                     storage bindings they need) */
 };
 
 /* Whether the int8 decode path can run (the backend then offers the `fast` precision):
@@ -183,6 +197,23 @@ struct vk_kernel vk_choose_rmsnorm(const struct vk_profile *p);
 struct vk_kernel vk_choose_matmul(const struct vk_profile *p, const struct vk_matmul_case *m);
 struct vk_kernel vk_choose_rope(void);
 struct vk_kernel vk_choose_kv_store(const struct vk_profile *p);
+
+/* One product of a fused run of products (the graph's n_fused, glu and fold marks), as the
+ * chooser sees it: its case is a decode case of matvec_gpu. */
+struct vk_fused_case {
+    uint32_t type;
+    uint32_t tokens; /* the batch */
+    bool x4_rows;    /* the row length, x's offset and stride are multiples of 4 */
+    bool glu;        /* gate or up of a glu run whose two weights have one type */
+};
+/* The fused decode product (matvec_gpu_fused: SET, or GLU for glu) where matvec_gpu would run
+ * the product alone and the profile fuses; false: run the products one by one. A run is
+ * fused when every product of it has a fused kernel; its RMSNorm (fold) then goes into it. */
+bool vk_choose_matmul_fused(const struct vk_profile *p, const struct vk_fused_case *f,
+                            struct vk_kernel *out);
+/* The rope run (rope q, rope k, KV store) as one kernel where the profile fuses and the GPU
+ * decode kernel runs; false: the three ops one by one. */
+bool vk_choose_rope_kv(const struct vk_profile *p, struct vk_kernel *out);
 /* An OP_ATTENTION, as the chooser sees it. */
 struct vk_attn_case {
     bool texel;        /* q, K and V have vec4 texel views (CPU devices) */
@@ -276,6 +307,24 @@ struct vk_pc_rope {
     uint32_t n_heads, head_dim, rope_dim, neox;
 };
 _Static_assert(sizeof(struct vk_pc_rope) == 4 * 4, "rope.comp PC");
+
+/* shaders/matvec_gpu_fused.comp */
+struct vk_pc_mvg_fused {
+    uint32_t ne0, row_bytes, x_off, x_stride;
+    uint32_t flags;       /* 1: x is normalised (RMSNorm, weight at binding 15); 2 << k: weight k's
+                             bias (bindings 3, 13, 14) */
+    uint32_t rows[3];     /* rows of each weight (bindings 0, 9, 10); GLU: rows[0] of both */
+    uint32_t y_stride[3]; /* row strides of each output (bindings 2, 11, 12) */
+    uint32_t g1, g2;      /* SET: the first workgroup of weights 1 and 2 */
+    float eps;
+};
+_Static_assert(sizeof(struct vk_pc_mvg_fused) == 14 * 4, "matvec_gpu_fused.comp PC");
+
+/* shaders/rope_kv.comp */
+struct vk_pc_rope_kv {
+    uint32_t n_head, n_head_kv, head_dim, rope_dim, neox;
+};
+_Static_assert(sizeof(struct vk_pc_rope_kv) == 5 * 4, "rope_kv.comp PC");
 
 /* shaders/kv_store.comp */
 struct vk_pc_kv_store {

@@ -44,39 +44,23 @@ static int direct_type(const struct vk_ctx *c)
     return -1;
 }
 
-int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
+/* The device-dependent choices of vk_ctx_open for device d with the environment in force
+ * (`joule devices` prints them): workgroup size, subgroup pinning, the tiled / cooperative-
+ * matrix prefill products and their tiles, the GPU decode kernel, the int8 decode path. */
+void vk_ctx_plan(const struct vk_devinfo *d, struct vk_ctx *c)
 {
-    memset(c, 0, sizeof *c);
-    int rc = vk_instance_open(&c->vi, err, errlen);
-    if (rc != VK_OK) return rc;
-    struct vk_devinfo *devs = NULL;
-    uint32_t n = 0, idx = 0;
-    rc = vk_enum_devices(&c->vi, &devs, &n, err, errlen);
-    if (rc == VK_OK) rc = vk_choose_device(devs, n, spec, &idx, err, errlen);
-    if (rc != VK_OK) {
-        free(devs);
-        vk_instance_close(&c->vi);
-        return rc;
-    }
-    c->info = devs[idx];
-    free(devs);
-    const struct vk_fns *f = &c->vi.f;
-    const struct vk_devinfo *d = &c->info;
-
-    float prio = 1.0f;
-    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-                                   .queueFamilyIndex = d->queue_family,
-                                   .queueCount = 1,
-                                   .pQueuePriorities = &prio};
     /* the subgroup size is pinned (every pipeline created with it) where the device can:
      * only then is a workgroup no larger than it one subgroup (MoltenVK on AMD reports 64
      * and runs 32; Intel's size varies per pipeline) */
     uint32_t lim = d->props.limits.maxComputeWorkGroupSize[0];
     if (d->props.limits.maxComputeWorkGroupInvocations < lim)
         lim = d->props.limits.maxComputeWorkGroupInvocations;
-    bool cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    const bool cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     uint32_t sg = d->subgroup_size;
-    uint32_t wg = vk_workgroup_size(cpu, sg, vk_env_long(VKS_WG, 0), lim);
+    const uint32_t wg = vk_workgroup_size(cpu, sg, vk_env_long(VKS_WG, 0), lim);
+    c->cpu = cpu;
+    c->wg = wg;
+    c->mv_gpu = vk_mv_gpu_on(cpu, vk_env_str(VKS_MV_GPU) ? vk_env_on(VKS_MV_GPU) : -1);
     c->pin_sg = d->pin_ok && !vk_env_on(VKS_NO_PIN)
                     ? vk_pinned_subgroup(sg, d->min_subgroup, d->max_subgroup)
                     : 0;
@@ -106,7 +90,35 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
      * products are core) */
     c->int8 = vk_int8_on(d->int8_dot, d->api13, vk_feature_built("int8dot") == 1, d->int8_accel,
                          vk_env_str(VKS_INT8) ? vk_env_on(VKS_INT8) : -1);
+}
 
+int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    int rc = vk_instance_open(&c->vi, err, errlen);
+    if (rc != VK_OK) return rc;
+    struct vk_devinfo *devs = NULL;
+    uint32_t n = 0, idx = 0;
+    rc = vk_enum_devices(&c->vi, &devs, &n, err, errlen);
+    if (rc == VK_OK) rc = vk_choose_device(devs, n, spec, &idx, err, errlen);
+    if (rc != VK_OK) {
+        free(devs);
+        vk_instance_close(&c->vi);
+        return rc;
+    }
+    c->info = devs[idx];
+    free(devs);
+    const struct vk_fns *f = &c->vi.f;
+    const struct vk_devinfo *d = &c->info;
+
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                   .queueFamilyIndex = d->queue_family,
+                                   .queueCount = 1,
+                                   .pQueuePriorities = &prio};
+    vk_ctx_plan(d, c);
+    const bool cpu = c->cpu;
+    const uint32_t wg = c->wg;
     /* extensions: only ones the device lists (describe() checked them) */
     const char *exts[5];
     uint32_t n_exts = 0;
@@ -194,9 +206,7 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     long ms = vk_env_long(VKS_TIMEOUT_MS, -1);
     if (ms < 0) ms = cpu ? 600000 : 120000;
     c->timeout_ns = (uint64_t)ms * 1000000u;
-    c->wg = wg;
     /* CPU implementations pay per workgroup: give each more rows */
-    c->cpu = cpu;
     c->mv_rows_forced = (uint32_t)vk_env_long(VKS_MV_ROWS, 0);
     if (c->mv_rows_forced > 256) c->mv_rows_forced = 0;
     c->mv_rows = cpu ? 128 : 4;
@@ -205,7 +215,7 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
      * few, JOULE_VK_MV_ROWS where it is at most VK_MVG_MAX_ROWS */
     c->mvg_rows = c->mv_rows_forced >= 1 && c->mv_rows_forced <= VK_MVG_MAX_ROWS ? c->mv_rows_forced
                                                                                  : VK_MVG_ROWS;
-    c->mv_gpu = vk_mv_gpu_on(cpu, vk_env_str(VKS_MV_GPU) ? vk_env_on(VKS_MV_GPU) : -1);
+    c->fuse = !vk_env_on(VKS_NO_FUSE); /* and the bindings (vk_backend.c, setup) */
     c->mm_rows = (uint32_t)vk_env_long(VKS_MM_ROWS, cpu ? 128 : 8);
     if (c->mm_rows < 1 || c->mm_rows > 256) c->mm_rows = 8;
     c->red = vk_reduce_form(d->subgroup_arith, d->subgroup_shuffle, wg, c->pin_sg,

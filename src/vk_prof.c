@@ -23,14 +23,16 @@ void vk_prof_init(struct vk_backend *vb)
     vb->prof_on = true;
 }
 
-/* the name of op i's row in the table */
+/* the name of op i's row in the table (i < 0: the fused unit that starts at op -1 - i) */
 static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_t i, char *key,
                    size_t len)
 {
+    const bool fused = i < 0;
+    if (fused) i = -1 - i;
     const struct op *o = &vb->graph.ops[i];
     const char *phase = st->n == 1 ? "decode " : "prefill";
     if (o->kind != OP_MATMUL || !o->w || !o->w->name) {
-        snprintf(key, len, "%s %s", phase, op_name(o->kind));
+        snprintf(key, len, "%s %s", phase, fused ? "rope_kv" : op_name(o->kind));
         return;
     }
     const char *w = o->w->name;
@@ -44,7 +46,7 @@ static void op_key(const struct vk_backend *vb, const struct vk_step *st, int32_
      * prefill products, matmul */
     const char *kind = "matvec";
     switch (vk_matmul_family(vb, i, st->n, st->lrow0, st->nl)) {
-    case VKF_MATVEC_GPU: kind = "matvec_gpu"; break;
+    case VKF_MATVEC_GPU: kind = fused ? "matvec_gpu_fused" : "matvec_gpu"; break;
     case VKF_MATVEC_Q8: kind = "matvec_q8"; break;
     case VKF_MATMUL_TILE: kind = "matmul_tile"; break;
     case VKF_MATMUL_CM: kind = "matmul_cm"; break;
@@ -82,10 +84,10 @@ int vk_prof_begin(struct vk_backend *vb, struct vk_step *st, char *err, size_t e
     return 0;
 }
 
-void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op)
+void vk_prof_mark(struct vk_backend *vb, struct vk_step *st, int32_t op, bool fused)
 {
     if (!vb->prof_on) return;
-    st->qop[st->nq++] = op;
+    st->qop[st->nq++] = fused ? -1 - op : op;
     vb->c.vi.f.vkCmdWriteTimestamp(st->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, st->qp,
                                    (uint32_t)st->nq);
 }
@@ -160,6 +162,13 @@ void vk_prof_report(struct vk_backend *vb)
                 p->calls ? p->ns / 1e3 / (double)p->calls : 0.0);
     }
     fprintf(stderr, "%-54s %10.2f\n", "total", total / 1e6);
+    /* what each recorded step holds (fused graph runs: fewer of both) */
+    for (int i = 0; i < VK_MAX_STEPS; i++) {
+        const struct vk_step *st = &vb->steps[i];
+        if (st->cb && st->n > 0)
+            fprintf(stderr, "step of %d rows (%d logits rows): %d dispatches, %d barriers\n", st->n,
+                    st->nl, st->n_dispatch, st->n_barrier);
+    }
 }
 
 void vk_prof_free(struct vk_backend *vb)

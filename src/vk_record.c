@@ -138,32 +138,6 @@ static void op_access(const struct op *o, bool rd[RES_COUNT], bool wr[RES_COUNT]
     }
 }
 
-static void barrier(const struct vk_fns *f, VkCommandBuffer cb)
-{
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    f->vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-}
-
-static void hazard_check(const struct vk_fns *f, VkCommandBuffer cb, struct hazards *h,
-                         const struct op *o)
-{
-    bool rd[RES_COUNT], wr[RES_COUNT], need = false;
-    op_access(o, rd, wr);
-    for (int i = 0; i < RES_COUNT; i++)
-        if ((rd[i] && h->written[i]) || (wr[i] && (h->written[i] || h->read[i]))) need = true;
-    if (need) {
-        barrier(f, cb);
-        memset(h, 0, sizeof *h);
-    }
-    for (int i = 0; i < RES_COUNT; i++) {
-        h->read[i] |= rd[i];
-        h->written[i] |= wr[i];
-    }
-}
-
 /* ---- dispatch ---- */
 
 struct rec {
@@ -173,20 +147,56 @@ struct rec {
     VkPipeline bound;
     char *err;
     size_t errlen;
-    struct hazards *h;
+    struct vk_step *st;
+    struct hazards h;
+    int32_t n_dispatch, n_barrier;
     /* what xq8 holds: activation xq_src (ACT_NONE: nothing) from float xq_off, xq_rows rows */
     enum act xq_src;
     uint32_t xq_off;
     int32_t xq_rows;
 };
 
+static void barrier(struct rec *r)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    r->f->vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                               VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    r->n_barrier++;
+}
+
+/* a barrier before a dispatch that reads rd and writes wr, where earlier ones touched them */
+static void hazard_rw(struct rec *r, const bool rd[RES_COUNT], const bool wr[RES_COUNT])
+{
+    struct hazards *h = &r->h;
+    bool need = false;
+    for (int i = 0; i < RES_COUNT; i++)
+        if ((rd[i] && h->written[i]) || (wr[i] && (h->written[i] || h->read[i]))) need = true;
+    if (need) {
+        barrier(r);
+        memset(h, 0, sizeof *h);
+    }
+    for (int i = 0; i < RES_COUNT; i++) {
+        h->read[i] |= rd[i];
+        h->written[i] |= wr[i];
+    }
+}
+
+static void hazard_check(struct rec *r, const struct op *o)
+{
+    bool rd[RES_COUNT], wr[RES_COUNT];
+    op_access(o, rd, wr);
+    hazard_rw(r, rd, wr);
+}
+
 /* An access to resource res by the next dispatch of op o (whose own accesses are already
  * in r->h): a barrier first where it conflicts with what earlier dispatches did. */
 static void hazard_access(struct rec *r, const struct op *o, int res, bool write)
 {
-    struct hazards *h = r->h;
+    struct hazards *h = &r->h;
     if (h->written[res] || (write && h->read[res])) {
-        barrier(r->f, r->cb);
+        barrier(r);
         memset(h, 0, sizeof *h);
         op_access(o, h->read, h->written);
     }
@@ -227,7 +237,10 @@ static int dispatch(struct rec *r, const char *pipe, uint32_t nt, uint32_t tile,
                  gy, gz);
         return -1;
     }
-    if (gx && gy) r->f->vkCmdDispatch(r->cb, gx, gy, gz);
+    if (gx && gy) {
+        r->f->vkCmdDispatch(r->cb, gx, gy, gz);
+        r->n_dispatch++;
+    }
     return 0;
 }
 
@@ -257,7 +270,10 @@ static struct vk_profile profile(const struct vk_backend *vb)
                                .mv_gpu = c->mv_gpu,
                                .tile = c->tile,
                                .coopmat = c->coopmat,
-                               .int8 = vb->base.precision == PRECISION_FAST && vb->xq8.buf};
+                               .int8 = vb->base.precision == PRECISION_FAST && vb->xq8.buf,
+                               /* the fused kernels are float: not in the int8 path */
+                               .fuse = c->fuse &&
+                                       !(vb->base.precision == PRECISION_FAST && vb->xq8.buf)};
 }
 
 _Static_assert(sizeof(struct vk_pc_matmul) <= VK_PUSH_BYTES, "push constants exceed the layout");
@@ -460,7 +476,7 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
         if (dispatch_kernel(r, &k, sets[0], &pc, sizeof pc, pc.n_head_kv * ac.splits,
                             (uint32_t)n) != 0)
             return -1;
-        barrier(r->f, r->cb);
+        barrier(r);
         struct vk_kernel mk = vk_choose_attn_merge();
         return dispatch_kernel(r, &mk, sets[0], &pc, sizeof pc, pc.n_head, (uint32_t)n);
     }
@@ -472,6 +488,168 @@ static int record_op(struct rec *r, int32_t i, int32_t n, int32_t lrow0, int32_t
     default: snprintf(r->err, r->errlen, "op %s is not supported by Vulkan", op_name(o->kind));
     }
     return -1;
+}
+
+/* ---- fused units: graph runs (model.h's marks) as one dispatch ---- */
+
+int32_t vk_run_head(const struct graph *g, int32_t i)
+{
+    int32_t h = 0;
+    while (h < g->n_ops) {
+        int32_t len = g->ops[h].n_fused > 1 ? g->ops[h].n_fused : 1;
+        if (i < h + len) return h;
+        h += len;
+    }
+    return i;
+}
+
+bool vk_fold_norm(const struct vk_backend *vb, int32_t h)
+{
+    const struct graph *g = &vb->graph;
+    if (h < 1 || h >= g->n_ops || g->ops[h].kind != OP_MATMUL) return false;
+    const struct op *nm = &g->ops[h - 1];
+    const struct model_config *c = &vb->base.model->cfg;
+    return nm->kind == OP_RMSNORM && nm->fold && nm->src != ACT_NONE &&
+           nm->dim == act_width(c, nm->dst) && act_width(c, nm->src) == act_width(c, nm->dst) &&
+           vb->op_w[h - 1] && g->ops[h].w->ne0 == nm->dim;
+}
+
+/* The products of the run at h (n of them) in a step of rows from float src_off: whether a
+ * fused kernel takes every one (then the whole run is fused, with its RMSNorm where it
+ * folds), and, into k, the kernel of each. */
+static bool run_fused(const struct vk_backend *vb, int32_t h, int32_t rows, uint32_t src_off,
+                      struct vk_kernel k[])
+{
+    const struct graph *g = &vb->graph;
+    const struct op *o = &g->ops[h];
+    if (o->kind != OP_MATMUL || !vb->fuse_sets[h]) return false;
+    const struct model_config *c = &vb->base.model->cfg;
+    const struct vk_profile p = profile(vb);
+    const int32_t n = o->n_fused > 1 ? o->n_fused : 1;
+    const bool glu = o->glu && vb->op_w[h]->type == vb->op_w[h + 1]->type;
+    for (int32_t j = 0; j < n; j++) {
+        const struct op *q = &g->ops[h + j];
+        struct vk_fused_case fc = {.type = vb->op_w[h + j]->type,
+                                   .tokens = (uint32_t)rows,
+                                   .x4_rows = q->w->ne0 % 4 == 0 && src_off % 4 == 0 &&
+                                              act_width(c, q->src) % 4 == 0,
+                                   .glu = glu};
+        /* (outputs at row 0: logits rows only into the logits) */
+        if (!vb->fuse_sets[h + j] || (q->logits_rows && q->dst != ACT_LOGITS) ||
+            !vk_choose_matmul_fused(&p, &fc, &k[j]))
+            return false;
+    }
+    return true;
+}
+
+/* Records the fused run at h (run_fused said so, kernels k): gate + up + SwiGLU as one GLU
+ * dispatch where glu holds and both types match, else sets of up to VK_FUSE_MAX_SET
+ * products of one type; x normalised in the kernel where the RMSNorm folds. Returns the ops
+ * done (the SwiGLU too when it went into the product). */
+static int32_t record_fused_run(struct rec *r, int32_t h, const struct vk_kernel k[], int32_t rows,
+                                uint32_t src_off)
+{
+    struct vk_backend *vb = r->vb;
+    const struct graph *g = &vb->graph;
+    const struct model_config *c = &vb->base.model->cfg;
+    const struct op *o = &g->ops[h];
+    const int32_t n = o->n_fused > 1 ? o->n_fused : 1;
+    const bool fold = vk_fold_norm(vb, h), glu = k[0].fuse == VK_FUSE_GLU;
+    const enum act x = fold ? g->ops[h - 1].src : o->src;
+    const uint32_t R = vb->c.mvg_rows;
+    for (int32_t j = 0; j < n;) {
+        int32_t m = 1; /* products in this dispatch */
+        if (glu)
+            m = 2;
+        else
+            while (j + m < n && m < VK_FUSE_MAX_SET && k[j + m].type == k[j].type)
+                m++;
+        const struct op *q = &g->ops[h + j];
+        struct vk_pc_mvg_fused pc = {.ne0 = (uint32_t)q->w->ne0,
+                                     .row_bytes = (uint32_t)vb->op_w[h + j]->row_bytes,
+                                     .x_off = src_off,
+                                     .x_stride = (uint32_t)act_width(c, x),
+                                     .flags = fold ? 1u : 0u,
+                                     .eps = c->rms_eps};
+        bool rd[RES_COUNT] = {false}, wr[RES_COUNT] = {false};
+        rd[x] = true;
+        uint32_t groups = 0;
+        for (int32_t e = 0; e < m; e++) {
+            const struct op *p = &q[e];
+            pc.rows[e] = (uint32_t)p->w->ne1;
+            pc.y_stride[e] = (uint32_t)act_width(c, p->dst);
+            if (p->b) pc.flags |= 2u << e;
+            if (e == 1) pc.g1 = groups;
+            if (e == 2) pc.g2 = groups;
+            if (!glu) groups += cdiv(pc.rows[e], R);
+            wr[p->dst] = !glu || e == 0; /* GLU: up is never written */
+        }
+        if (m < 2) pc.g1 = groups;
+        if (m < 3) pc.g2 = groups;
+        if (glu) groups = cdiv(pc.rows[0], R);
+        hazard_rw(r, rd, wr);
+        if (dispatch_kernel(r, &k[j], vb->fuse_sets[h + j], &pc, sizeof pc, groups, 1)) return -1;
+        vk_prof_mark(vb, r->st, h + j, true);
+        j += m;
+    }
+    return glu ? n + 1 : n;
+}
+
+/* Records rope run i (rope q, rope k, KV store) as one rope_kv dispatch of n rows. */
+static int32_t record_rope_kv(struct rec *r, int32_t i, const struct vk_kernel *k, int32_t n)
+{
+    struct vk_backend *vb = r->vb;
+    const struct model_config *c = &vb->base.model->cfg;
+    const struct op *o = &vb->graph.ops[i], *kv = o + 2;
+    struct vk_pc_rope_kv pc = {.n_head = (uint32_t)o->n_heads,
+                               .n_head_kv = (uint32_t)o[1].n_heads,
+                               .head_dim = (uint32_t)c->head_dim,
+                               .rope_dim = (uint32_t)c->rope_dim,
+                               .neox = c->rope_type == ROPE_NEOX ? 1u : 0u};
+    bool rd[RES_COUNT] = {false}, wr[RES_COUNT] = {false};
+    rd[o->dst] = rd[o[1].dst] = rd[kv->src2] = true;
+    wr[o->dst] = wr[RES_KV] = true;
+    hazard_rw(r, rd, wr);
+    uint64_t q_pairs = (uint64_t)pc.n_head * (uint32_t)(c->rope_dim / 2);
+    uint64_t kv_pairs = (uint64_t)pc.n_head_kv * pc.head_dim / 2;
+    uint64_t items = q_pairs > kv_pairs ? q_pairs : kv_pairs;
+    if (dispatch_kernel(r, k, vb->fuse_sets[i], &pc, sizeof pc, cdiv(items, vb->c.wg), (uint32_t)n))
+        return -1;
+    vk_prof_mark(vb, r->st, i, true);
+    return 3;
+}
+
+/* Records op i, or the graph run that starts there as one fused unit where the device fuses
+ * it. Returns the ops done, or -1. */
+static int32_t record_unit(struct rec *r, int32_t i)
+{
+    struct vk_backend *vb = r->vb;
+    const struct vk_step *st = r->st;
+    const struct op *o = &vb->graph.ops[i];
+    uint32_t src_off, dst_off;
+    int32_t rows = op_rows(vb, o, st->n, st->lrow0, st->nl, &src_off, &dst_off);
+    struct vk_kernel k[8];
+    const int32_t run = o->n_fused > 1 ? o->n_fused : 1;
+    if (rows > 0 && vb->fuse_sets && run <= (int32_t)(sizeof k / sizeof k[0])) {
+        /* an RMSNorm folded into the fused products after it: nothing to record (their
+         * rows and x offset are the norm's: the same rows, widths and logits_rows) */
+        if (o->kind == OP_RMSNORM && vk_fold_norm(vb, i + 1) &&
+            run_fused(vb, i + 1, rows, src_off, k))
+            return 1;
+        if (o->kind == OP_MATMUL && run_fused(vb, i, rows, src_off, k))
+            return record_fused_run(r, i, k, rows, src_off);
+        const struct vk_profile p = profile(vb);
+        if (o->kind == OP_ROPE && run == 3 && vb->fuse_sets[i] && vk_choose_rope_kv(&p, k))
+            return record_rope_kv(r, i, k, st->n);
+    }
+    /* op by op (a run's products too) */
+    const int32_t n = o->kind == OP_MATMUL ? run : 1;
+    for (int32_t j = i; j < i + n; j++) {
+        hazard_check(r, &vb->graph.ops[j]);
+        if (record_op(r, j, st->n, st->lrow0, st->nl) != 0) return -1;
+        vk_prof_mark(vb, r->st, j, false);
+    }
+    return n;
 }
 
 int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t errlen)
@@ -506,22 +684,27 @@ int vk_record_step(struct vk_backend *vb, struct vk_step *st, char *err, size_t 
         f->vkCmdPipelineBarrier(st->cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     }
-    struct hazards h;
-    memset(&h, 0, sizeof h);
-    struct rec r = {vb, f, st->cb, VK_NULL_HANDLE, err, errlen, &h, ACT_NONE, 0, 0};
+    struct rec r = {
+        .vb = vb, .f = f, .cb = st->cb, .err = err, .errlen = errlen, .st = st, .xq_src = ACT_NONE};
     /* the previous step's writes (host reads and the next step's shaders are ordered by
      * the fence wait; the host-written params by the submit) */
-    for (int32_t i = 0; i < vb->graph.n_ops; i++) {
+    for (int32_t i = 0; i < vb->graph.n_ops;) {
         const struct op *o = &vb->graph.ops[i];
-        if (o->logits_rows && st->nl <= 0) continue;
-        hazard_check(f, st->cb, &h, o);
-        if (record_op(&r, i, st->n, st->lrow0, st->nl) != 0) {
+        if (o->logits_rows && st->nl <= 0) {
+            i++;
+            continue;
+        }
+        int32_t done = record_unit(&r, i);
+        if (done <= 0) {
             f->vkEndCommandBuffer(st->cb);
             return -1;
         }
-        if (o->dst == r.xq_src) r.xq_src = ACT_NONE; /* its quantized form is stale */
-        vk_prof_mark(vb, st, i);
+        for (int32_t j = i; j < i + done; j++) /* a quantized input made stale by a write */
+            if (vb->graph.ops[j].dst == r.xq_src) r.xq_src = ACT_NONE;
+        i += done;
     }
+    st->n_dispatch = r.n_dispatch;
+    st->n_barrier = r.n_barrier;
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |

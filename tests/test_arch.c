@@ -16,6 +16,7 @@
 #include "quant.h"
 #include "testutil.h"
 #include "vk.h"
+#include "vk_impl.h"
 
 enum { E = 64, H = 4, HKV = 2, HD = 16, FF = 96, L = 2, V = 40, T = 12 };
 
@@ -308,11 +309,12 @@ static void reference_logits(const struct variant *vr, const struct ref_model *r
     }
 }
 
-/* _i = variant x backend (0 cpu, 1 vulkan) */
+/* _i = variant x backend (0 cpu, 1 vulkan, 2 vulkan with the GPU decode kernel forced,
+ * JOULE_VK_MV_GPU=1: the graph's fused runs where its types allow, rope + KV store always) */
 START_TEST(test_arch_variant)
 {
-    const struct variant *vr = &variants[_i / 2];
-    bool vk = _i % 2 == 1;
+    const struct variant *vr = &variants[_i / 3];
+    bool vk = _i % 3 >= 1, mv_gpu = _i % 3 == 2;
     char dir[] = "/tmp/joule-arch-XXXXXX", path[128], err[512];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/%s.gguf", dir, vr->name);
@@ -336,11 +338,35 @@ START_TEST(test_arch_variant)
     }
     ck_assert_int_eq(n_bias, vr->biases ? 3 * L : 0);
     ck_assert_int_eq(n_none, g.n_ops - L); /* src2: the KV stores' V only */
-    /* graph_fuse: per layer q/k/v run as one (3) and gate/up as one (2); every other
-     * product alone; the members of a run read one input and write their own */
-    int runs[4] = {0};
+    /* graph_fuse: per layer q/k/v run as one (3) and gate/up as one (2), the latter with
+     * its SwiGLU (glu); every other product alone; the members of a run read one input and
+     * write their own; the block norms and the output norm fold into the products after
+     * them (the per-head q/k norms do not); rope q, rope k and the KV store as one */
+    int runs[4] = {0}, n_fold = 0, n_glu = 0, n_rope_kv = 0;
     for (int32_t i = 0; i < g.n_ops; i++) {
         const struct op *o = &g.ops[i];
+        n_fold += o->fold;
+        n_glu += o->glu;
+        if (o->fold) {
+            ck_assert_int_eq(o->kind, OP_RMSNORM);
+            ck_assert_int_eq(o->dim, m->cfg.n_embd);
+            ck_assert(g.ops[i + 1].kind == OP_MATMUL && g.ops[i + 1].src == o->dst);
+        }
+        if (o->glu) {
+            ck_assert_int_eq(o->n_fused, 2);
+            ck_assert_int_eq(g.ops[i + 2].kind, OP_SWIGLU);
+            ck_assert_int_eq(g.ops[i + 2].dst, o->dst);
+            ck_assert_int_eq(g.ops[i + 2].src, g.ops[i + 1].dst);
+        }
+        if (o->kind == OP_ROPE && o->n_fused > 1) {
+            ck_assert_int_eq(o->n_fused, 3);
+            ck_assert_int_eq(g.ops[i + 1].kind, OP_ROPE);
+            ck_assert_int_eq(g.ops[i + 2].kind, OP_KV_STORE);
+            ck_assert_int_eq(g.ops[i + 2].src, g.ops[i + 1].dst);
+            n_rope_kv++;
+            i += 2;
+            continue;
+        }
         if (o->kind != OP_MATMUL) {
             ck_assert_int_le(o->n_fused, 1);
             continue;
@@ -358,6 +384,9 @@ START_TEST(test_arch_variant)
     ck_assert_int_eq(runs[3], L);
     ck_assert_int_eq(runs[2], L);
     ck_assert_int_eq(runs[1], 2 * L + 1); /* wo, w_down; the logits */
+    ck_assert_int_eq(n_fold, 2 * L + 1);
+    ck_assert_int_eq(n_glu, L);
+    ck_assert_int_eq(n_rope_kv, L);
     graph_free(&g);
     struct backend *b = NULL;
     if (vk) {
@@ -365,8 +394,10 @@ START_TEST(test_arch_variant)
         char spec[32];
         int rc = VK_NO_DEVICE;
         snprintf(err, sizeof err, "no Vulkan device");
+        if (mv_gpu) setenv("JOULE_VK_MV_GPU", "1", 1);
         if (test_vk_device(spec, sizeof spec, __func__))
             rc = vk_backend_new(m, spec, 64, &b, err, sizeof err);
+        unsetenv("JOULE_VK_MV_GPU"); /* (read when the backend opens) */
         ck_assert_msg(rc != VK_FAILED, "%s", err);
         if (rc != VK_OK) {
             fprintf(stderr, "SKIP %s on vulkan: %s\n", vr->name, err);
@@ -403,10 +434,11 @@ START_TEST(test_arch_variant)
         }
     }
     fprintf(stderr, "  %-24s %-6s max abs error %.2e (batch), %.2e (one by one)\n", vr->name,
-            vk ? "vulkan" : "cpu", max_err, max_err_seq);
+            vk ? (mv_gpu ? "vk-mvg" : "vulkan") : "cpu", max_err, max_err_seq);
     double tol = vk ? 2e-2 : 1e-3; /* the Vulkan KV cache is f16 */
     ck_assert_msg(max_err <= tol && max_err_seq <= tol, "%s: %g %g", vr->name, max_err,
                   max_err_seq);
+    if (mv_gpu) ck_assert_msg(vk_test_used_pipe(b, "rope_kv"), "%s: rope_kv did not run", vr->name);
     backend_destroy(b);
     model_free(m);
     free_ref(&rm, vr);
@@ -420,7 +452,7 @@ Suite *arch_suite(void)
     Suite *s = suite_create("arch");
     TCase *tc = tcase_create("arch");
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_arch_variant, 0, 2 * N_VARIANTS);
+    tcase_add_loop_test(tc, test_arch_variant, 0, 3 * N_VARIANTS);
     suite_add_tcase(s, tc);
     return s;
 }

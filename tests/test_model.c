@@ -165,6 +165,84 @@ START_TEST(test_missing_and_bad_files)
 }
 END_TEST
 
+/* graph_fuse on the shared models' op lists (llama, qwen2 with biases, a Q4_K_M mix: the
+ * marks do not depend on types) and on op lists where a mark must not be set. */
+START_TEST(test_graph_fuse_marks)
+{
+    NEED_SHARED(shared);
+    static const char *const stems[] = {"tiny-llama-Q8_0", "tiny-qwen2-Q8_0", "tiny-llama-Q4_K_M"};
+    for (size_t s = 0; s < sizeof stems / sizeof stems[0]; s++) {
+        struct fixture fx;
+        char path[512], err[512];
+        snprintf(path, sizeof path, "%s/models/%s.gguf", shared, stems[s]);
+        ck_assert_msg(model_load(path, &fx.m, err, sizeof err) == 0, "%s", err);
+        struct graph g;
+        ck_assert_msg(model_build_graph(fx.m, &g, err, sizeof err) == 0, "%s", err);
+        const int32_t L = fx.m->cfg.n_layer;
+        int n_fold = 0, n_glu = 0, n_rope = 0;
+        for (int32_t i = 0; i < g.n_ops; i++) {
+            const struct op *o = &g.ops[i];
+            if (o->fold) {
+                n_fold++; /* the block norms (q/k/v, gate/up after them) and the output's */
+                ck_assert(o->kind == OP_RMSNORM && o[1].kind == OP_MATMUL && o[1].src == o->dst);
+                ck_assert(o[1].n_fused == 3 || o[1].n_fused == 2 || o[1].dst == ACT_LOGITS);
+            }
+            if (o->glu) {
+                n_glu++;
+                ck_assert(o->dst == ACT_GATE && o[1].dst == ACT_UP && o[2].kind == OP_SWIGLU);
+            }
+            if (o->kind == OP_ROPE && o->n_fused == 3) {
+                n_rope++;
+                ck_assert(o->dst == ACT_Q && o[1].dst == ACT_K && o[2].kind == OP_KV_STORE);
+            }
+        }
+        ck_assert_int_eq(n_fold, 2 * L + 1);
+        ck_assert_int_eq(n_glu, L);
+        ck_assert_int_eq(n_rope, L);
+        graph_free(&g);
+        model_free(fx.m);
+    }
+    /* hand-made lists: xn read again after the products (no fold); up read after the
+     * SwiGLU (no glu); a rope whose k is not the one stored (no rope run) */
+    const struct weight w = {0};
+    struct op ops[8];
+    memset(ops, 0, sizeof ops);
+    for (int i = 0; i < 8; i++)
+        ops[i].src2 = ACT_NONE;
+    ops[0] = (struct op){
+        .kind = OP_RMSNORM, .dst = ACT_XN, .src = ACT_X, .src2 = ACT_NONE, .w = &w, .dim = 8};
+    ops[1] =
+        (struct op){.kind = OP_MATMUL, .dst = ACT_GATE, .src = ACT_XN, .src2 = ACT_NONE, .w = &w};
+    ops[2] =
+        (struct op){.kind = OP_MATMUL, .dst = ACT_UP, .src = ACT_XN, .src2 = ACT_NONE, .w = &w};
+    ops[3] = (struct op){.kind = OP_SWIGLU, .dst = ACT_GATE, .src = ACT_UP, .src2 = ACT_NONE};
+    ops[4] = (struct op){.kind = OP_MATMUL,
+                         .dst = ACT_X,
+                         .src = ACT_UP,
+                         .src2 = ACT_NONE,
+                         .w = &w,
+                         .accumulate = true};
+    ops[5] = (struct op){.kind = OP_MATMUL, .dst = ACT_Q, .src = ACT_XN, .src2 = ACT_NONE, .w = &w};
+    struct graph g = {ops, 6};
+    graph_fuse(&g);
+    ck_assert(!ops[0].fold && !ops[1].glu);
+    ck_assert_int_eq(ops[1].n_fused, 2);
+    g.n_ops = 4; /* without the later readers: both marks */
+    graph_fuse(&g);
+    ck_assert(ops[0].fold && ops[1].glu);
+    memset(ops, 0, sizeof ops);
+    ops[0] = (struct op){.kind = OP_ROPE, .dst = ACT_Q, .src = ACT_NONE, .src2 = ACT_NONE};
+    ops[1] = (struct op){.kind = OP_ROPE, .dst = ACT_K, .src = ACT_NONE, .src2 = ACT_NONE};
+    ops[2] = (struct op){.kind = OP_KV_STORE, .dst = ACT_NONE, .src = ACT_V, .src2 = ACT_K};
+    g.n_ops = 3;
+    graph_fuse(&g);
+    ck_assert_int_le(ops[0].n_fused, 1);
+    ops[2].src = ACT_K, ops[2].src2 = ACT_V;
+    graph_fuse(&g);
+    ck_assert_int_eq(ops[0].n_fused, 3);
+}
+END_TEST
+
 Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -175,6 +253,7 @@ Suite *model_suite(void)
     tcase_add_loop_test(tc, test_perplexity, 0, TEST_N_STEMS);
     tcase_add_test(tc, test_batch_equals_sequential);
     tcase_add_test(tc, test_missing_and_bad_files);
+    tcase_add_test(tc, test_graph_fuse_marks);
     suite_add_tcase(s, tc);
     return s;
 }

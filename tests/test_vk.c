@@ -798,7 +798,23 @@ START_TEST(test_devices_listing)
                       strstr(buf, "energy sensors: none") && strstr(buf, "heap 0") &&
                       strstr(buf, "pci bus:"),
                   "listing: %s", buf);
+    /* what joule would run there: lavapipe is a CPU device; forced, the GPU kernels */
+    ck_assert_msg(strstr(buf, "kernels:       prefill the CPU-device kernels; decode the "
+                              "CPU-device kernels"),
+                  "listing: %s", buf);
     free(buf);
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    setenv("JOULE_VK_MATMUL_TILE", "1", 1);
+    setenv("JOULE_VK_COOPMAT", "0", 1);
+    out = open_memstream(&buf, &len);
+    ck_assert_int_eq(vk_print_devices(out, err, sizeof err), VK_OK);
+    fclose(out);
+    ck_assert_msg(strstr(buf, "prefill matmul_tile (fp32 tiles); decode matvec_gpu;"),
+                  "listing: %s", buf);
+    free(buf);
+    unsetenv("JOULE_VK_MV_GPU");
+    unsetenv("JOULE_VK_MATMUL_TILE");
+    unsetenv("JOULE_VK_COOPMAT");
     /* CPU implementations are never chosen automatically */
     struct model m;
     memset(&m, 0, sizeof m);
@@ -925,19 +941,24 @@ START_TEST(test_kernels_exist)
     /* cooperative matrices only where the binary holds their kernels (vk_ctx_open) */
     bool cm_built = vk_shader_find("matmul_cm_q4_0") != NULL;
     for (int red = VK_RED_SUBGROUP; red <= VK_RED_SHARED; red++)
-        for (int dev = 0; dev < 128; dev++) {
+        for (int dev = 0; dev < 256; dev++) {
             bool kv_f16 = dev & 1, texel = dev & 2, unit = (dev & 4) && texel, mv_gpu = dev & 8;
             bool mm_tile = dev & 16, coopmat = dev & 32, int8 = dev & 64;
             if ((dev & 4) && !texel) continue; /* the unit kernels need texel views */
             if (coopmat && (!mm_tile || !cm_built)) continue;
             if (int8 && !mv_gpu) continue; /* the int8 path is matvec_gpu's */
+            /* fused kernels: where matvec_gpu runs, never in the int8 path (profile()) */
+            if ((dev & 128) && (!mv_gpu || int8)) continue;
             struct vk_profile p = {.red = (enum vk_reduce)red,
                                    .kv_f16 = kv_f16,
                                    .unit = unit,
                                    .mv_gpu = mv_gpu,
                                    .tile = mm_tile,
                                    .coopmat = coopmat,
-                                   .int8 = int8};
+                                   .int8 = int8,
+                                   .fuse = dev & 128};
+            struct vk_kernel fk;
+            if (vk_choose_rope_kv(&p, &fk)) reach(&fk, reached, &n_checked);
             struct vk_kernel k = vk_choose_rmsnorm(&p);
             reach(&k, reached, &n_checked);
             k = vk_choose_rope();
@@ -981,6 +1002,10 @@ START_TEST(test_kernels_exist)
                                           (k.tile == VK_TILE_SMALL || k.tile == VK_TILE_LARGE) &&
                                       (k.family == VKF_MATMUL_CM) == (k.tile == VK_TILE_CM),
                                   "kernel family %d with tile shape %d", (int)k.family, k.tile);
+                    /* the fused decode products (a run's products, vk_choose_matmul_fused) */
+                    struct vk_fused_case fc = {
+                        .type = type, .tokens = m.tokens, .x4_rows = m.x4_rows, .glu = c & 1};
+                    if (vk_choose_matmul_fused(&p, &fc, &fk)) reach(&fk, reached, &n_checked);
                 }
             }
         }
@@ -1163,7 +1188,39 @@ START_TEST(test_kernel_names)
     ck_assert(vk_mv_gpu_on(false, -1) && !vk_mv_gpu_on(true, -1));
     ck_assert(vk_mv_gpu_on(true, 1) && vk_mv_gpu_on(false, 1));
     ck_assert(!vk_mv_gpu_on(false, 0) && !vk_mv_gpu_on(true, 0));
+    /* fused decode products: where matvec_gpu runs and the profile fuses; a set of a run's
+     * products, or gate + up + SwiGLU (glu) */
+    p = (struct vk_profile){.red = VK_RED_SUBGROUP, .kv_f16 = true, .mv_gpu = true, .fuse = true};
+    struct vk_fused_case fc = {.type = Q_Q4_K, .tokens = 1, .x4_rows = true};
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q4_k_set");
+    ck_assert_int_eq(k.nt, 1);
+    fc.type = Q_Q6_K, fc.glu = true, fc.tokens = 8, p.red = VK_RED_ONE_SUBGROUP;
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "matvec_gpu_q6_k_glu_sg");
+    ck_assert_int_eq(k.nt, 8);
+    fc.tokens = 9;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.tokens = 2, fc.type = Q_Q5_K;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.type = Q_Q8_0, fc.x4_rows = false;
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k));
+    fc.x4_rows = true;
+    ck_assert(vk_choose_matmul_fused(&p, &fc, &k));
+    ck_assert(vk_choose_rope_kv(&p, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "rope_kv");
     p.kv_f16 = false;
+    ck_assert(vk_choose_rope_kv(&p, &k));
+    ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
+    ck_assert_str_eq(name, "rope_kv_f32");
+    p.fuse = false; /* JOULE_VK_NO_FUSE, or a device without the bindings */
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k) && !vk_choose_rope_kv(&p, &k));
+    p.fuse = true, p.mv_gpu = false; /* only where matvec_gpu runs */
+    ck_assert(!vk_choose_matmul_fused(&p, &fc, &k) && !vk_choose_rope_kv(&p, &k));
+    p = (struct vk_profile){.red = VK_RED_SUBGROUP, .kv_f16 = false};
     struct vk_attn_case ac = {.texel = true};
     k = vk_choose_attention(&p, &ac);
     ck_assert_int_eq(vk_kernel_name(&k, name, sizeof name), 0);
@@ -1360,6 +1417,7 @@ void vk_teardown(void)
     unsetenv("JOULE_VK_ATTN_TILE");
     unsetenv("JOULE_VK_MATMUL_TILE");
     unsetenv("JOULE_VK_COOPMAT");
+    unsetenv("JOULE_VK_NO_FUSE");
     clear_config();
 }
 
@@ -1406,7 +1464,7 @@ Suite *vk_suite(void)
     suite_add_tcase(s, tp);
     vk_model_tests(tm, tg, tt, ts, tp);  /* test_vk_model.c */
     TCase *tk = tcase_create("kernels"); /* no device needed */
-    tcase_set_timeout(tk, 120); /* every profile x case: seconds under the sanitizers */
+    tcase_set_timeout(tk, 120);          /* every profile x case: seconds under the sanitizers */
     tcase_add_test(tk, test_kernels_exist);
     tcase_add_test(tk, test_kernel_names);
     tcase_add_test(tk, test_switches);

@@ -499,6 +499,161 @@ START_TEST(test_model_mv_gpu)
 }
 END_TEST
 
+/* The graph's fused runs on the GPU decode kernel (JOULE_VK_MV_GPU=1): decode steps after a
+ * 100-token prompt (single tokens and a batch of 3, so pos > 0 and several tokens per
+ * workgroup) fused against JOULE_VK_NO_FUSE=1 on llama (Q4_K_M: q/k Q4_K and v Q6_K in one
+ * run, sets by type), qwen2 (q/k/v biases, NEOX RoPE, the tied output) and, in the release
+ * run, qwen2's Q4_K_M mix; f32 cache within 1e-4, f16 cache within an f16 step (a last-bit
+ * difference of K can round to another f16 value, as in test_tile_attention); prefill
+ * batches with rows of two sequences through rope_kv; then the whole models against the
+ * float64 references, fused. */
+START_TEST(test_fused_decode)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    static const char *const stems[] = {"tiny-llama-Q4_K_M", "tiny-qwen2-Q8_0",
+                                        "tiny-qwen2-Q4_K_M"};
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    for (int kv32 = 0; kv32 < 2; kv32++) {
+        if (kv32) setenv("JOULE_VK_KV_F32", "1", 1);
+        for (size_t si = 0; si < sizeof stems / sizeof stems[0]; si++) {
+            if ((asan && (si || kv32)) || (si == 2 && kv32)) continue;
+            int32_t nv = 0;
+            size_t rows = 0;
+            setenv("JOULE_VK_NO_FUSE", "1", 1);
+            float *plain = decode_logits(spec, shared, stems[si], "matvec_gpu", &nv, &rows);
+            unsetenv("JOULE_VK_NO_FUSE");
+            float *fused = decode_logits(spec, shared, stems[si], "rope_kv", &nv, &rows);
+            float d = max_diff(plain, fused, rows * (size_t)nv);
+            fprintf(stderr, "vk %s fused decode, %s cache: max abs difference %g from unfused\n",
+                    stems[si], kv32 ? "f32" : "f16", d);
+            ck_assert_msg(d <= (kv32 ? 1e-4f : 5e-3f), "%s: fused and unfused decode differ by %g",
+                          stems[si], d);
+            free(plain);
+            free(fused);
+        }
+    }
+    /* batches over 8 rows keep their products op by op but take rope_kv: rows of two
+     * sequences in one batch (prefill_logits), f32 cache */
+    if (!asan) {
+        int32_t nv = 0;
+        size_t rows = 0;
+        setenv("JOULE_VK_NO_FUSE", "1", 1);
+        float *plain = prefill_logits(spec, shared, "tiny-qwen2-Q8_0", NULL, &nv, &rows);
+        unsetenv("JOULE_VK_NO_FUSE");
+        float *fused = prefill_logits(spec, shared, "tiny-qwen2-Q8_0", "rope_kv", &nv, &rows);
+        float d = max_diff(plain, fused, rows * (size_t)nv);
+        fprintf(stderr, "vk tiny-qwen2-Q8_0 prefill with rope_kv: max abs difference %g\n", d);
+        ck_assert_msg(d <= 1e-4f, "prefill with rope_kv differs by %g", d);
+        free(plain);
+        free(fused);
+    }
+    unsetenv("JOULE_VK_KV_F32");
+    check_model(spec, shared, "tiny-qwen2-Q8_0");
+    if (!asan) check_model(spec, shared, "tiny-llama-Q4_K_M");
+    unsetenv("JOULE_VK_MV_GPU");
+}
+END_TEST
+
+/* The fused kernels in other configurations, against the unfused default (f32 cache,
+ * qwen2 Q8_0: biases in every set): workgroups of 64 (several subgroups) with 3 rows per
+ * group (sets whose rows do not divide into groups: 128-row k and v), shared-memory
+ * reductions in workgroups of 16, and a 128 KiB range that splits the tied output weight
+ * into chunks (that product then runs alone with its RMSNorm; the layers stay fused), and
+ * split decode attention (as on GPUs) after rope_kv, and profiled (a timestamp after each
+ * fused unit). Under the sanitizers: the first. */
+START_TEST(test_fused_configs)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    static const char *const cfg[][2][2] = {
+        {{"JOULE_VK_WG", "64"}, {"JOULE_VK_MV_ROWS", "3"}},
+        {{"JOULE_VK_NO_SUBGROUP", "1"}, {"JOULE_VK_WG", "16"}},
+        {{"JOULE_VK_MAX_RANGE", "131072"}, {NULL, NULL}},
+        {{"JOULE_VK_SPLIT_KV", "3"}, {NULL, NULL}},
+        {{"JOULE_VK_PROFILE", "1"}, {NULL, NULL}},
+    };
+    const char *stem = "tiny-qwen2-Q8_0";
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    setenv("JOULE_VK_KV_F32", "1", 1);
+    int32_t nv = 0;
+    size_t rows = 0;
+    setenv("JOULE_VK_NO_FUSE", "1", 1);
+    float *plain = decode_logits(spec, shared, stem, NULL, &nv, &rows);
+    unsetenv("JOULE_VK_NO_FUSE");
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        if (c && getenv("JOULE_ASAN")) break;
+        for (int e = 0; e < 2; e++)
+            if (cfg[c][e][0]) setenv(cfg[c][e][0], cfg[c][e][1], 1);
+        float *fused = decode_logits(spec, shared, stem, "matvec_gpu_q8_0_set", &nv, &rows);
+        for (int e = 0; e < 2; e++)
+            if (cfg[c][e][0]) unsetenv(cfg[c][e][0]);
+        float d = max_diff(plain, fused, rows * (size_t)nv);
+        fprintf(stderr, "vk %s fused decode, %s=%s: max abs difference %g from unfused\n", stem,
+                cfg[c][0][0], cfg[c][0][1], d);
+        ck_assert_msg(d <= 1e-4f, "%s=%s: fused and unfused decode differ by %g", cfg[c][0][0],
+                      cfg[c][0][1], d);
+        free(fused);
+    }
+    free(plain);
+    unsetenv("JOULE_VK_KV_F32");
+    unsetenv("JOULE_VK_MV_GPU");
+}
+END_TEST
+
+/* The dispatches and barriers recorded for a decode step (1 token) of stem */
+static void decode_counts(const char *spec, const char *shared, const char *stem,
+                          int32_t *dispatches, int32_t *barriers, int32_t *n_layer)
+{
+    char err[512];
+    struct model *m = load_stem(shared, stem);
+    struct backend *b = NULL;
+    ck_assert_msg(vk_backend_new(m, spec, 64, &b, err, sizeof err) == VK_OK, "%s", err);
+    float *lg = malloc(sizeof(float) * (size_t)m->cfg.n_vocab);
+    ck_assert_ptr_nonnull(lg);
+    int32_t prompt[6] = {1, 15, 200, 33, 7, 99};
+    ck_assert_msg(backend_forward(b, prompt, 6, 0, false, lg, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(backend_forward(b, prompt, 1, 6, false, lg, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(vk_test_step_counts(b, 1, 0, 1, dispatches, barriers), 0);
+    *n_layer = m->cfg.n_layer;
+    free(lg);
+    backend_destroy(b);
+    model_free(m);
+}
+
+/* The fusions cut a decode step's dispatches per layer from 14 (RMSNorm, q, k, v, two ropes,
+ * the KV store, attention, wo, RMSNorm, gate, up, SwiGLU, down) to 6 (q/k/v with the
+ * RMSNorm, rope + KV store, attention, wo, gate + up + SwiGLU with the RMSNorm, down), and
+ * the output's RMSNorm goes into its product; barriers per layer from 10 to 6 (counted by
+ * the recorder; one-pass attention, as on this device). Q4_K_M (v in Q6_K): 7 where a
+ * layer's v has its own set. */
+START_TEST(test_fused_dispatch_count)
+{
+    NEED_SHARED(shared);
+    NEED_VK(spec);
+    setenv("JOULE_VK_MV_GPU", "1", 1);
+    int32_t d_f, b_f, d_u, b_u, L;
+    setenv("JOULE_VK_NO_FUSE", "1", 1);
+    decode_counts(spec, shared, "tiny-llama-Q8_0", &d_u, &b_u, &L);
+    unsetenv("JOULE_VK_NO_FUSE");
+    decode_counts(spec, shared, "tiny-llama-Q8_0", &d_f, &b_f, &L);
+    fprintf(stderr,
+            "vk decode step, tiny-llama-Q8_0 (%d layers): %d dispatches, %d barriers unfused; "
+            "%d, %d fused\n",
+            L, d_u, b_u, d_f, b_f);
+    ck_assert_int_eq(d_u, 1 + 14 * L + 2); /* embed; layers; output norm and product */
+    ck_assert_int_eq(d_f, 1 + 6 * L + 1);
+    ck_assert_int_eq(b_u, 10 * L + 2);
+    ck_assert_int_eq(b_f, 6 * L + 1);
+    decode_counts(spec, shared, "tiny-llama-Q4_K_M", &d_f, &b_f, &L);
+    fprintf(stderr, "vk decode step, tiny-llama-Q4_K_M: %d dispatches, %d barriers fused\n", d_f,
+            b_f);
+    ck_assert_int_le(d_f, 1 + 7 * L + 1);
+    unsetenv("JOULE_VK_MV_GPU");
+}
+END_TEST
+
 /* The int8 decode path (--precision fast: matvec_q8 + quantize_q8, forced on this device
  * with JOULE_VK_MV_GPU=1 JOULE_VK_INT8=1): the three reference prompts run in decode steps
  * of `chunk` rows (1: one token a step; 3: matvec_q8 with 3 tokens), every row's logits
@@ -636,6 +791,9 @@ void vk_model_tests(TCase *models, TCase *mv_gpu, TCase *tile, TCase *split, TCa
     tcase_add_test(models, test_memory_check);
     tcase_add_test(mv_gpu, test_model_mv_gpu);
     tcase_add_test(mv_gpu, test_model_int8);
+    tcase_add_test(mv_gpu, test_fused_decode);
+    tcase_add_test(mv_gpu, test_fused_configs);
+    tcase_add_test(mv_gpu, test_fused_dispatch_count);
     tcase_add_test(tile, test_tile_attention);
     tcase_add_test(split, test_split_attention);
 }

@@ -167,7 +167,9 @@ static bool is_k(uint32_t t)
 /* ---- ops ---- */
 
 /* One batch of n tokens through the harness's MATMUL op (w, with bias, accumulating into
- * ACT_GATE, from ACT_XN) against cpu_matmul. */
+ * ACT_GATE, from ACT_XN) against cpu_matmul in the backend's precision (fast: the same 8-bit
+ * activations; an element whose quantization rounds the other way moves the sum by one
+ * step of one activation block, about 1e-3 here, where a wrong block or scale is O(1)). */
 static void check_matmul_n(struct harness *h, const struct weight *w, const struct weight *bias,
                            int32_t n, bool small_range)
 {
@@ -180,7 +182,7 @@ static void check_matmul_n(struct harness *h, const struct weight *w, const stru
     fill(x, (size_t)(n * ne0), 1.0f);
     fill(y0, (size_t)(n * rows), 1.0f);
     memcpy(want, y0, sizeof(float) * (size_t)(n * rows));
-    cpu_matmul(NULL, want, w, bias->data, x, n, true);
+    cpu_matmul_prec(NULL, h->b->precision, want, w, bias->data, x, n, true);
     h_set(h, ACT_XN, x, n);
     h_set(h, ACT_GATE, y0, n);
     h_run(h, NULL, n, 0);
@@ -188,7 +190,8 @@ static void check_matmul_n(struct harness *h, const struct weight *w, const stru
     char what[96];
     snprintf(what, sizeof what, "matmul %s K=%lld n=%d%s", quant_name(w->type), (long long)ne0, n,
              small_range ? " (split)" : "");
-    assert_close(got, want, (size_t)(n * rows), 2e-4f, what);
+    assert_close(got, want, (size_t)(n * rows), h->b->precision == PRECISION_FAST ? 5e-3f : 2e-4f,
+                 what);
     free(x);
     free(y0);
     free(want);
@@ -329,7 +332,7 @@ END_TEST
  * super-block's 16 lanes), 75 rows (not a multiple of the rows per group), batches of 1, 2,
  * 3 and 8 tokens, bias and accumulate; split: a 128 KiB range cuts the weight into 2 or 3
  * chunks of rows. */
-static void check_mv_gpu(const char *spec, uint32_t type, bool small_range)
+static void check_mv(const char *spec, uint32_t type, bool small_range, bool int8)
 {
     const int32_t ne0 = 4096, rows = 75;
     struct harness h;
@@ -337,7 +340,9 @@ static void check_mv_gpu(const char *spec, uint32_t type, bool small_range)
     matmul_harness(&h, type, ne0, rows, &w, &bias);
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "131072", 1);
     setenv("JOULE_VK_MV_GPU", "1", 1);
+    if (int8) setenv("JOULE_VK_INT8", "1", 1);
     h_open(&h, spec, 1, 64);
+    if (int8) ck_assert_int_eq(backend_set_precision(h.b, PRECISION_FAST), PRECISION_FAST);
     static const int32_t ns[] = {1, 2, 3, 8};
     bool asan = getenv("JOULE_ASAN") != NULL;
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
@@ -346,11 +351,13 @@ static void check_mv_gpu(const char *spec, uint32_t type, bool small_range)
         check_matmul_n(&h, &w, &bias, ns[k], small_range);
     }
     char name[64];
-    snprintf(name, sizeof name, "matvec_gpu_%s", vk_type_suffix(type));
+    snprintf(name, sizeof name, "%s_%s", int8 ? "matvec_q8" : "matvec_gpu", vk_type_suffix(type));
     ck_assert_msg(vk_test_used_pipe(h.b, name), "pipeline %s was not used", name);
+    if (int8) ck_assert(vk_test_used_pipe(h.b, "quantize_q8"));
     backend_destroy(h.b);
     unsetenv("JOULE_VK_MAX_RANGE");
     unsetenv("JOULE_VK_MV_GPU");
+    unsetenv("JOULE_VK_INT8");
     free((void *)w.data);
     free((void *)bias.data);
 }
@@ -376,12 +383,56 @@ START_TEST(test_op_mv_gpu)
         }
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
             if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q4_K)
-                check_mv_gpu(spec, types[t], false);
+                check_mv(spec, types[t], false, false);
         unsetenv("JOULE_VK_MV_ROWS");
     }
     clear_config();
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-        if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q4_K) check_mv_gpu(spec, types[t], true);
+        if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q4_K)
+            check_mv(spec, types[t], true, false);
+}
+END_TEST
+
+/* The int8 decode path's products (matvec_q8 after quantize_q8, forced: JOULE_VK_MV_GPU=1
+ * JOULE_VK_INT8=1, --precision fast) against the CPU's fast precision: every type, 1..8
+ * tokens, K of 4096, the configurations of test_op_mv_gpu, split weights; skipped where the
+ * binary has no int8dot kernels (its glslc was too old) or the device no integer dot
+ * products. */
+START_TEST(test_op_mv_q8)
+{
+    NEED_VK(spec);
+    if (vk_feature_built("int8dot") != 1) {
+        fprintf(stderr, "%s: skipped: this build has no int8dot kernels\n", __func__);
+        return;
+    }
+    struct vk_ctx c;
+    char err[512];
+    ck_assert_msg(vk_ctx_open(&c, spec, err, sizeof err) == VK_OK, "%s", err);
+    bool dot = c.info.int8_dot && c.info.api13;
+    vk_ctx_close(&c);
+    if (!dot) {
+        fprintf(stderr, "%s: skipped: the device has no integer dot products\n", __func__);
+        return;
+    }
+    static const uint32_t types[] = {Q_Q8_0, Q_Q4_0, Q_Q4_K, Q_Q6_K};
+    bool asan = getenv("JOULE_ASAN") != NULL;
+    for (int k = 0; k < (asan ? 1 : 3); k++) {
+        clear_config();
+        if (k == 1) {
+            setenv("JOULE_VK_WG", "64", 1);
+            setenv("JOULE_VK_MV_ROWS", "3", 1);
+        }
+        if (k == 2) {
+            setenv("JOULE_VK_NO_SUBGROUP", "1", 1);
+            setenv("JOULE_VK_WG", "16", 1);
+        }
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+            if (!asan || types[t] == Q_Q4_0 || types[t] == Q_Q6_K)
+                check_mv(spec, types[t], false, true);
+        unsetenv("JOULE_VK_MV_ROWS");
+    }
+    clear_config();
+    check_mv(spec, Q_Q4_K, true, true);
 }
 END_TEST
 
@@ -1446,6 +1497,7 @@ Suite *vk_suite(void)
     tcase_set_timeout(tg, 600);
     tcase_add_checked_fixture(tg, NULL, vk_teardown);
     tcase_add_test(tg, test_op_mv_gpu);
+    tcase_add_test(tg, test_op_mv_q8);
     suite_add_tcase(s, tg);
     TCase *tt = tcase_create("tile"); /* tiled prefill attention (JOULE_VK_ATTN_TILE=1) */
     tcase_set_timeout(tt, 600);

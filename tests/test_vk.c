@@ -76,6 +76,7 @@ struct harness {
     struct model m;
     struct op ops[2];
     struct backend *b;
+    float tol; /* check_matmul_n's relative tolerance; 0: by the backend's precision */
 };
 
 static void h_config(struct harness *h, int32_t n_embd, int32_t n_ff, int32_t n_vocab,
@@ -190,7 +191,10 @@ static void check_matmul_n(struct harness *h, const struct weight *w, const stru
     char what[96];
     snprintf(what, sizeof what, "matmul %s K=%lld n=%d%s", quant_name(w->type), (long long)ne0, n,
              small_range ? " (split)" : "");
-    assert_close(got, want, (size_t)(n * rows), h->b->precision == PRECISION_FAST ? 5e-3f : 2e-4f,
+    assert_close(got, want, (size_t)(n * rows),
+                 h->tol > 0                          ? h->tol
+                 : h->b->precision == PRECISION_FAST ? 5e-3f
+                                                     : 2e-4f,
                  what);
     free(x);
     free(y0);
@@ -402,7 +406,7 @@ START_TEST(test_op_mv_q8)
 {
     NEED_VK(spec);
     if (vk_feature_built("int8dot") != 1) {
-        fprintf(stderr, "%s: skipped: this build has no int8dot kernels\n", __func__);
+        fprintf(stderr, "test_op_mv_q8: skipped: this build has no int8dot kernels\n");
         return;
     }
     struct vk_ctx c;
@@ -411,7 +415,7 @@ START_TEST(test_op_mv_q8)
     bool dot = c.info.int8_dot && c.info.api13;
     vk_ctx_close(&c);
     if (!dot) {
-        fprintf(stderr, "%s: skipped: the device has no integer dot products\n", __func__);
+        fprintf(stderr, "test_op_mv_q8: skipped: the device has no integer dot products\n");
         return;
     }
     static const uint32_t types[] = {Q_Q8_0, Q_Q4_0, Q_Q4_K, Q_Q6_K};
@@ -441,7 +445,7 @@ END_TEST
  * a tail of 13), batches of 9, 33 and 64 (small tiles: 32 tokens) and 65 and 250 (large: 64;
  * the op harness holds at most 256), bias and accumulate; split: a 64 KiB range cuts the
  * weight into chunks of rows that are not multiples of 64 either (and allows 16 tokens). */
-static void check_matmul_tile(const char *spec, uint32_t type, bool small_range)
+static void check_prefill(const char *spec, uint32_t type, bool small_range, bool cm)
 {
     const int32_t ne0 = is_float(type) ? 1037 : 1024, rows = 300;
     struct harness h;
@@ -449,7 +453,10 @@ static void check_matmul_tile(const char *spec, uint32_t type, bool small_range)
     matmul_harness(&h, type, ne0, rows, &w, &bias);
     if (small_range) setenv("JOULE_VK_MAX_RANGE", "65536", 1);
     setenv("JOULE_VK_MATMUL_TILE", "1", 1);
+    if (!cm) setenv("JOULE_VK_COOPMAT", "0", 1);
     h_open(&h, spec, 1, 256);
+    /* fp16 tiles (matmul_cm): weights and activations rounded to 11 bits, sums of 1024 */
+    if (cm) h.tol = 1e-2f;
     static const int32_t ns[] = {9, 33, 64, 65, 250};
     bool asan = getenv("JOULE_ASAN") != NULL;
     int32_t ran = 0;
@@ -462,13 +469,24 @@ static void check_matmul_tile(const char *spec, uint32_t type, bool small_range)
     const int32_t want = small_range ? 9 : asan ? 65 : 250;
     ck_assert_int_ge(ran, want);
     char name[64];
-    snprintf(name, sizeof name, "matmul_tile_%s", vk_type_suffix(type));
+    snprintf(name, sizeof name, "%s_%s", cm ? "matmul_cm" : "matmul_tile", vk_type_suffix(type));
     ck_assert_msg(vk_test_used_pipe(h.b, name), "pipeline %s was not used", name);
     backend_destroy(h.b);
     unsetenv("JOULE_VK_MAX_RANGE");
     unsetenv("JOULE_VK_MATMUL_TILE");
+    unsetenv("JOULE_VK_COOPMAT");
     free((void *)w.data);
     free((void *)bias.data);
+}
+
+static void check_matmul_tile(const char *spec, uint32_t type, bool small_range)
+{
+    check_prefill(spec, type, small_range, false);
+}
+
+static void check_matmul_cm(const char *spec, uint32_t type, bool small_range)
+{
+    check_prefill(spec, type, small_range, true);
 }
 
 /* every type (under the sanitizers Q_F16, Q4_0 and Q4_K, batches of 33 and 65), whole and
@@ -478,6 +496,31 @@ START_TEST(test_op_matmul_tile)
     NEED_VK(spec);
     each_type(spec, check_matmul_tile, false);
     each_type(spec, check_matmul_tile, true);
+}
+END_TEST
+
+/* matmul_cm (cooperative matrices) where the device and the build have them (GPUs with
+ * matrix units, through JOULE_TEST_DEVICE; skipped with a message elsewhere), as
+ * test_op_matmul_tile checks matmul_tile: every type, whole and split, fp16 tolerance */
+START_TEST(test_op_matmul_cm)
+{
+    NEED_VK(spec);
+    struct vk_ctx c;
+    char err[512];
+    setenv("JOULE_VK_MATMUL_TILE", "1", 1);
+    ck_assert_msg(vk_ctx_open(&c, spec, err, sizeof err) == VK_OK, "%s", err);
+    bool cm = c.coopmat;
+    vk_ctx_close(&c);
+    unsetenv("JOULE_VK_MATMUL_TILE");
+    if (!cm) {
+        fprintf(stderr, "test_op_matmul_cm: skipped: %s\n",
+                vk_feature_built("coopmat") != 1
+                    ? "this build has no coopmat kernels (its glslc is too old)"
+                    : "the device has no usable cooperative matrices (joule devices)");
+        return;
+    }
+    each_type(spec, check_matmul_cm, false);
+    each_type(spec, check_matmul_cm, true);
 }
 END_TEST
 
@@ -1513,6 +1556,7 @@ Suite *vk_suite(void)
     tcase_set_timeout(tp, 900);
     tcase_add_checked_fixture(tp, NULL, vk_teardown);
     tcase_add_test(tp, test_op_matmul_tile);
+    tcase_add_test(tp, test_op_matmul_cm);
     suite_add_tcase(s, tp);
     vk_model_tests(tm, tg, tt, ts, tp);  /* test_vk_model.c */
     TCase *tk = tcase_create("kernels"); /* no device needed */

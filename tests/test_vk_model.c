@@ -749,11 +749,14 @@ END_TEST
 /* Whole models with the tiled prefill products (JOULE_VK_MATMUL_TILE=1): the prefill batches
  * of prefill_logits (203 and 77 tokens, 40 rows of two sequences) against the old matmul, then
  * the float64 references (prompts of 20 and more tokens) and greedy decoding; Q4_K_M (Q4_K
- * and Q6_K weights), in the release run tiny-qwen2-F16 too (q/k/v biases). */
+ * and Q6_K weights), in the release run tiny-qwen2-F16 too (q/k/v biases). Cooperative
+ * matrices off (a GPU with them would take matmul_cm: test_models checks that one against the
+ * references). */
 START_TEST(test_model_matmul_tile)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
+    setenv("JOULE_VK_COOPMAT", "0", 1);
     static const char *const stems[] = {"tiny-llama-Q4_K_M", "tiny-qwen2-F16"};
     /* (the f32 cache: with f16, a last-bit difference of a product can move the next layers'
      * K and V by an f16 step: 2.3e-3 measured for Q4_K_M; f32: 2.9e-5, qwen2 7.1e-5) */
@@ -776,6 +779,7 @@ START_TEST(test_model_matmul_tile)
     unsetenv("JOULE_VK_KV_F32");
     check_model_with(spec, shared, "JOULE_VK_MATMUL_TILE", "1", "tiny-llama-Q4_K_M",
                      "tiny-qwen2-F16");
+    unsetenv("JOULE_VK_COOPMAT");
 }
 END_TEST
 

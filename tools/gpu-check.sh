@@ -16,6 +16,11 @@
 #             split across bindings and the batch is cut to fit) and -c 128 vs logits-2.f32
 #   long      the first LONG (300) tokens of ppl-text.txt (no reference prompt is over 256
 #             tokens): the device's logits vs the CPU backend's for the same tokens
+#   tiled     the prompts as one batch with JOULE_VK_COOPMAT=0 (the tiled prefill products
+#             where the device would take cooperative matrices) vs logits-K.f32
+#   int8      where the device offers --precision fast (the int8 decode path): --batch 1 with
+#             it vs logits-K.f32 with the fast precision's bounds (max abs err < 2, top-1 >=
+#             0.90, as tests/test_cpu.c); skipped where it is not offered
 # then decode tokens/s from `joule bench` on one model and a short `joule run`. Every joule
 # command runs under `timeout` (STEP_TIMEOUT seconds). Needs only the built binary, the
 # models and a Vulkan loader (od and awk do the math); a few minutes on a GPU.
@@ -113,10 +118,12 @@ greedy() {
 
 fail=0
 failures=""
-# verdict STEM PASS WORST TOP1 ROWS: prints and records PASS or FAIL
+# verdict STEM PASS WORST TOP1 ROWS [MAXERR MINTOP1]: prints and records PASS or FAIL (bounds
+# 0.05 and 0.99 unless given)
 verdict() {
     local v
-    v=$(awk -v e="$3" -v a="$4" -v r="$5" 'BEGIN { print (r > 0 && e <= 0.05 && a >= 0.99) ? "PASS" : "FAIL" }')
+    v=$(awk -v e="$3" -v a="$4" -v r="$5" -v me="${6:-0.05}" -v mt="${7:-0.99}" \
+        'BEGIN { print (r > 0 && e <= me && a >= mt) ? "PASS" : "FAIL" }')
     printf '%-18s %-8s %s  max abs err %s, top-1 %s over %s rows\n' "$1" "$2" "$v" "$3" "$4" "$5"
     if [ "$v" != PASS ]; then fail=1; failures="$failures $1/$2"; fi
 }
@@ -225,6 +232,31 @@ for s in $STEMS; do
         fi
     fi
     if [ $ok = 1 ]; then verdict "$s" long"$LONG" "$worst" "$(top1)" "$rows_sum"; else verdict "$s" long"$LONG" 1e30 0 0; fi
+
+    # the tiled prefill products where cooperative matrices would run
+    acc_reset; ok=1
+    for k in 0 1 2; do
+        JOULE_VK_COOPMAT=0 j logits -m "$m" --tokens "$(cat "$ref/tokens-$k.txt")" -o "$tmp/a.f32" \
+            --device "$DEV" || { ok=0; break; }
+        vs_ref "$s" "$k" "$tmp/a.f32" >/dev/null
+    done
+    if [ $ok = 1 ]; then verdict "$s" tiled "$worst" "$(top1)" "$rows_sum"; else verdict "$s" tiled 1e30 0 0; fi
+
+    # the int8 decode path, where offered
+    acc_reset; ok=1
+    for k in 0 1 2; do
+        j logits -m "$m" --tokens "$(cat "$ref/tokens-$k.txt")" -o "$tmp/a.f32" --device "$DEV" \
+            --batch 1 --precision fast || { ok=0; break; }
+        if grep -q "no 'fast' precision" "$tmp/err"; then ok=2; break; fi
+        vs_ref "$s" "$k" "$tmp/a.f32" >/dev/null
+    done
+    if [ $ok = 2 ]; then
+        printf '%-18s %-8s skipped (the device does not offer --precision fast)\n' "$s" int8
+    elif [ $ok = 1 ]; then
+        verdict "$s" int8 "$worst" "$(top1)" "$rows_sum" 2 0.90
+    else
+        verdict "$s" int8 1e30 0 0
+    fi
     echo "  ($s: $(secs "$t0")s)"
 done
 

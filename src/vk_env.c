@@ -27,7 +27,8 @@ const struct vk_switch_info vk_switches[VKS_COUNT] = {
     [VKS_WG] = {"JOULE_VK_WG", "the subgroup size on CPU devices, else max(64, subgroup)",
                 "workgroup size (rounded down to a power of two)"},
     [VKS_MV_ROWS] = {"JOULE_VK_MV_ROWS",
-                     "matvec_gpu 2; matvec 4 on GPUs, on CPU devices about 128 KiB of rows",
+                     "matvec_gpu 2 (4 where every subgroup is 64 lanes); matvec 4 on GPUs, on "
+                     "CPU devices about 128 KiB of rows",
                      "matvec rows per workgroup (1..256; matvec_gpu: 1..8)"},
     [VKS_MV_GPU] = {"JOULE_VK_MV_GPU", "on for GPU devices only",
                     "1: the GPU decode kernel (matvec_gpu: Q8_0, Q4_0, Q4_K, Q6_K, 1..8 tokens) "

@@ -111,6 +111,13 @@ uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim)
     return wg;
 }
 
+uint32_t vk_mvg_rows(uint32_t sg, uint32_t min_sg, uint32_t max_sg, uint32_t forced)
+{
+    if (forced >= 1 && forced <= VK_MVG_MAX_ROWS) return forced;
+    bool wave64 = sg == 64 && (min_sg == 0 || (min_sg == 64 && max_sg == 64));
+    return wave64 ? VK_MVG_ROWS_WAVE64 : VK_MVG_ROWS;
+}
+
 bool vk_mv_gpu_on(bool cpu, int forced)
 {
     return forced < 0 ? !cpu : forced > 0;

@@ -116,7 +116,7 @@ enum { VK_FUSE_MAX_SET = 3 };
 
 /* MATVEC_GPU: the most tokens of a workgroup; rows per workgroup by default and at most
  * (JOULE_VK_MV_ROWS): register arrays, so few */
-enum { VK_MVG_MAX_TOKENS = 8, VK_MVG_ROWS = 2, VK_MVG_MAX_ROWS = 8 };
+enum { VK_MVG_MAX_TOKENS = 8, VK_MVG_ROWS = 2, VK_MVG_ROWS_WAVE64 = 4, VK_MVG_MAX_ROWS = 8 };
 
 /* What the choosers need to know about the device (struct vk_ctx holds one). */
 struct vk_profile {
@@ -150,6 +150,14 @@ uint32_t vk_pinned_subgroup(uint32_t sg, uint32_t min, uint32_t max);
 /* The workgroup size: the subgroup size on CPU devices, else at least 64; forced > 0
  * replaces it; a power of two from 4 to lim. */
 uint32_t vk_workgroup_size(bool cpu, uint32_t sg, long forced, uint32_t lim);
+
+/* matvec_gpu's rows per workgroup on a device whose subgroups are sg lanes (min_sg..max_sg
+ * where it reports a range, else 0, 0): VK_MVG_ROWS_WAVE64 where every subgroup is 64 lanes
+ * (AMD GCN and CDNA: a 64-lane workgroup is one wave, and more rows per wave amortize the x
+ * reads and the reduction; ggml-vulkan's measured choice there is 4 rows of K-quant products,
+ * against 2 elsewhere), else VK_MVG_ROWS; forced 1..VK_MVG_MAX_ROWS (JOULE_VK_MV_ROWS) replaces
+ * it. To be tuned per vendor with device timings (tools/device-run.sh). */
+uint32_t vk_mvg_rows(uint32_t sg, uint32_t min_sg, uint32_t max_sg, uint32_t forced);
 
 /* Whether matvec_gpu runs (struct vk_profile's mv_gpu): on GPU devices; forced (JOULE_VK_MV_GPU)
  * 1: everywhere, 0: nowhere, -1: not forced. */

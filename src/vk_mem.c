@@ -211,10 +211,10 @@ int vk_ctx_open(struct vk_ctx *c, const char *spec, char *err, size_t errlen)
     if (c->mv_rows_forced > 256) c->mv_rows_forced = 0;
     c->mv_rows = cpu ? 128 : 4;
     if (c->mv_rows_forced > c->mv_rows) c->mv_rows = c->mv_rows_forced;
-    /* matvec_gpu: rows per workgroup are register arrays (a specialization constant):
-     * few, JOULE_VK_MV_ROWS where it is at most VK_MVG_MAX_ROWS */
-    c->mvg_rows = c->mv_rows_forced >= 1 && c->mv_rows_forced <= VK_MVG_MAX_ROWS ? c->mv_rows_forced
-                                                                                 : VK_MVG_ROWS;
+    /* matvec_gpu: rows per workgroup are register arrays (a specialization constant): few,
+     * per device (vk_mvg_rows), JOULE_VK_MV_ROWS where it is at most VK_MVG_MAX_ROWS */
+    c->mvg_rows = vk_mvg_rows(d->subgroup_size, d->size_control ? d->min_subgroup : 0,
+                              d->size_control ? d->max_subgroup : 0, c->mv_rows_forced);
     c->fuse = !vk_env_on(VKS_NO_FUSE); /* and the bindings (vk_backend.c, setup) */
     c->mm_rows = (uint32_t)vk_env_long(VKS_MM_ROWS, cpu ? 128 : 8);
     if (c->mm_rows < 1 || c->mm_rows > 256) c->mm_rows = 8;

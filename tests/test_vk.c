@@ -1419,6 +1419,16 @@ START_TEST(test_kernel_names)
     ck_assert_int_eq(vk_workgroup_size(true, 8, 0, 1024), 8);
     ck_assert_int_eq(vk_workgroup_size(false, 32, 48, 1024), 32);
     ck_assert_int_eq(vk_workgroup_size(false, 128, 0, 64), 64);
+    /* matvec_gpu rows per workgroup: 4 where every subgroup is 64 lanes (GCN, CDNA), 2 on
+     * NVIDIA (32), RDNA (32..64), Intel (8..32), lavapipe (8); forced 1..8 */
+    ck_assert_uint_eq(vk_mvg_rows(64, 64, 64, 0), 4);
+    ck_assert_uint_eq(vk_mvg_rows(64, 0, 0, 0), 4);
+    ck_assert_uint_eq(vk_mvg_rows(32, 32, 32, 0), 2);
+    ck_assert_uint_eq(vk_mvg_rows(64, 32, 64, 0), 2);
+    ck_assert_uint_eq(vk_mvg_rows(32, 8, 32, 0), 2);
+    ck_assert_uint_eq(vk_mvg_rows(8, 8, 8, 0), 2);
+    ck_assert_uint_eq(vk_mvg_rows(32, 32, 32, 3), 3);
+    ck_assert_uint_eq(vk_mvg_rows(64, 64, 64, 9), 4); /* out of range: not forced */
     /* the int8 decode path: integer dot products, Vulkan 1.3, the kernels built; accelerated
      * or forced; never when forced off */
     ck_assert(vk_int8_on(true, true, true, true, -1));

@@ -632,6 +632,7 @@ START_TEST(test_fused_dispatch_count)
 {
     NEED_SHARED(shared);
     NEED_VK(spec);
+    if (getenv("JOULE_ASAN")) return; /* counts of the recorder: the release run checks them */
     setenv("JOULE_VK_MV_GPU", "1", 1);
     int32_t d_f, b_f, d_u, b_u, L;
     setenv("JOULE_VK_NO_FUSE", "1", 1);

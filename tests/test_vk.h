@@ -17,6 +17,11 @@
     setenv("JOULE_VK_VALIDATE", "1", 1);                                                           \
     if (!test_vk_device(spec, sizeof spec, __func__)) return
 
+/* The weight types the op tests cover (test_vk.c), for the chooser test's count. */
+extern const int vk_test_n_wtypes;
+/* Adds the kernel-choice tests to the case "kernels" (test_vk_kernels.c). */
+void vk_kernel_tests(TCase *tk);
+
 /* The fixture of every vk test case: resets the JOULE_VK_* switches tests set. */
 void vk_teardown(void);
 /* Adds the whole-model tests to the suite's test cases (test_vk_model.c). */
